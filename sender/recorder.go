@@ -1,0 +1,105 @@
+package sender
+
+import (
+	"context"
+	"sync"
+)
+
+// Recorder is a Sender for tests: it keeps every message it is given so a
+// test can read the code that was "sent". Set Err to make every Send fail
+// (the message is then not recorded). The zero value is ready to use; it is
+// safe for concurrent use.
+type Recorder struct {
+	mu   sync.Mutex
+	msgs []Message
+	err  error
+	wait chan struct{}
+}
+
+// Send records m, or returns the error set with FailWith.
+func (r *Recorder) Send(ctx context.Context, m Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	r.msgs = append(r.msgs, m)
+	if r.wait != nil {
+		close(r.wait)
+		r.wait = nil
+	}
+	return nil
+}
+
+// FailWith makes every later Send return err (nil restores success).
+func (r *Recorder) FailWith(err error) {
+	r.mu.Lock()
+	r.err = err
+	r.mu.Unlock()
+}
+
+// Messages returns a copy of the messages recorded so far, oldest first.
+func (r *Recorder) Messages() []Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Message(nil), r.msgs...)
+}
+
+// Len returns the number of messages recorded.
+func (r *Recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs)
+}
+
+// Last returns the newest message sent to the E.164 number to.
+func (r *Recorder) Last(to string) (Message, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.msgs) - 1; i >= 0; i-- {
+		if r.msgs[i].To == to {
+			return r.msgs[i], true
+		}
+	}
+	return Message{}, false
+}
+
+// WaitFor blocks until a message to the number to has been recorded and
+// returns the newest one, or returns ctx's error.
+func (r *Recorder) WaitFor(ctx context.Context, to string) (Message, error) {
+	for {
+		r.mu.Lock()
+		for i := len(r.msgs) - 1; i >= 0; i-- {
+			if r.msgs[i].To == to {
+				m := r.msgs[i]
+				r.mu.Unlock()
+				return m, nil
+			}
+		}
+		if r.wait == nil {
+			r.wait = make(chan struct{})
+		}
+		w := r.wait
+		r.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return Message{}, ctx.Err()
+		}
+	}
+}
+
+// Reset forgets every recorded message.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	r.msgs = nil
+	r.mu.Unlock()
+}
+
+var _ Sender = (*Recorder)(nil)

@@ -1,0 +1,370 @@
+// Package store defines the Store interface that keeps go2fa's pending
+// verifications, send limits and failure counters, and the contract every
+// implementation must honour.
+//
+// A Store never sees a code or a phone number. The otp package hands it
+// opaque keys (derived from an HMAC of the destination) and digests
+// (HMAC-SHA256 of destination and code); the Store only compares, counts and
+// expires them. Drivers live in their own packages: store/memstore keeps
+// everything in process memory, store/redisstore keeps it in Redis. The
+// conformance suite in store/storetest checks a driver against this contract.
+//
+// # The contract
+//
+// Every method is atomic with respect to every other method on the same key:
+// an implementation must never let two concurrent calls both observe the
+// same state and both act on it. In Redis that means one Lua script per
+// call; in memory, one lock.
+//
+// Every piece of state has a lifetime. Nothing a Store writes lives forever:
+// a pending code lives for its TTL, a cooldown for its Cooldown, a window
+// counter for its Window, a failure counter for its FailureWindow, a marker
+// for its MarkerTTL.
+//
+// "Not found" is not an error. Errors are for system failures only (a backend
+// that cannot be reached, a cancelled context, a malformed request); the
+// outcome of a well-formed request is reported in the result.
+//
+// Implementations honour context cancellation: a call whose context is done
+// returns an error wrapping ctx.Err() and changes nothing it has not already
+// committed.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrInvalidRequest is returned (wrapped) by a Store for a request that
+// breaks the contract: an empty key, an empty digest, a non-positive TTL or
+// MaxAttempts. Such a request changes nothing.
+var ErrInvalidRequest = errors.New("store: invalid request")
+
+// Store keeps pending verifications. Implementations must be safe for
+// concurrent use by multiple goroutines and, where the backend is shared
+// (Redis), by multiple processes.
+type Store interface {
+	// Issue atomically applies the send limits of one destination and, if
+	// they allow it, saves a new pending code. It is one step: either every
+	// limit counter is charged and the code is saved, or nothing changes
+	// and the result says why (Limited).
+	//
+	// Order of checks: the failure cap (FailureMax), the cooldown, the
+	// destination's window budget (WindowMax), then each extra Limit in
+	// order. On success the cooldown starts, every counter is incremented,
+	// and:
+	//
+	//   - with no code pending, the new Digest (and Sealed) is saved with a
+	//     fresh TTL and zero attempts (Outcome Issued);
+	//   - with a code pending and KeepPending false, the new Digest replaces
+	//     the old one with a fresh TTL, and the attempts already used on the
+	//     old code carry over (Outcome Issued, Attempts > 0);
+	//   - with a code pending and KeepPending true, the pending code, its
+	//     Sealed value, its expiry and its attempts are kept and returned
+	//     (Outcome Reused); the request's Digest and Sealed are discarded.
+	//
+	// A withdrawn code (see Withdraw) is not pending, but its attempts
+	// still carry over to the next code issued before it would have
+	// expired.
+	Issue(ctx context.Context, req IssueRequest) (IssueResult, error)
+
+	// Check atomically compares a candidate digest with the pending code of
+	// a destination and consumes, counts or locks:
+	//
+	//   - failure counter at or above FailureMax (when > 0): Locked, and the
+	//     pending code, if any, is deleted; nothing is compared;
+	//   - no pending code (never issued, expired, consumed, withdrawn):
+	//     Expired; nothing changes;
+	//   - digest equal: the code is deleted and the failure counter is
+	//     reset; Approved. Of any number of concurrent equal Checks exactly
+	//     one is Approved; the others see Expired;
+	//   - digest different: attempts and the failure counter are
+	//     incremented; if attempts reach MaxAttempts, the code is deleted
+	//     and the result is Locked, otherwise Rejected with Remaining =
+	//     MaxAttempts - attempts. Under any concurrency no more than
+	//     MaxAttempts mismatches are ever counted against one code.
+	//
+	// Digests are compared in constant time where the backend allows it.
+	// (A digest is an HMAC under a secret the Store never sees, so its
+	// timing cannot guide a guesser either way.)
+	Check(ctx context.Context, req CheckRequest) (CheckResult, error)
+
+	// Withdraw makes the pending code of key unusable if, and only if, its
+	// digest equals digest (so a concurrent newer code is not touched).
+	// The attempts it used stay counted for the next code. Withdrawing a
+	// code that is not pending is not an error. Limit counters are not
+	// refunded.
+	Withdraw(ctx context.Context, key string, digest []byte) error
+
+	// Attempt records one verification attempt against a long-lived secret
+	// (an authenticator app's TOTP), atomically:
+	//
+	//   - failure counter of Key at or above MaxFailures: Locked, nothing
+	//     else changes;
+	//   - Marker empty (the caller found the code wrong): the failure
+	//     counter is incremented (living FailureWindow from the first
+	//     failure); Locked if it reaches MaxFailures, else Rejected with
+	//     Remaining;
+	//   - Marker set (the code was right for that time step): if Marker was
+	//     already recorded for Key, Replayed (a failure, counted as above);
+	//     otherwise the marker is recorded for MarkerTTL, the failure counter
+	//     is reset, and the result is Approved.
+	Attempt(ctx context.Context, req AttemptRequest) (AttemptResult, error)
+}
+
+// IssueRequest asks a Store to save a new pending code for one destination.
+type IssueRequest struct {
+	// Key identifies the destination. It is opaque (derived by the caller
+	// from an HMAC) and safe to use as part of a Redis key; drivers may
+	// wrap it in a hash tag. Required.
+	Key string
+	// Digest is the value a correct Check will present. Required.
+	Digest []byte
+	// Sealed is an optional opaque blob kept with the code (the code
+	// encrypted by the caller, for re-sending the same code).
+	Sealed []byte
+	// KeepPending keeps a pending code instead of replacing it.
+	KeepPending bool
+	// TTL is the lifetime of a newly saved code. Required, > 0.
+	TTL time.Duration
+	// Cooldown is the minimum time between two successful Issues for Key.
+	// Zero disables it.
+	Cooldown time.Duration
+	// Window and WindowMax bound the number of successful Issues for Key
+	// in a fixed window that starts with the first Issue. WindowMax zero
+	// disables the budget.
+	Window    time.Duration
+	WindowMax int
+	// FailureMax refuses to issue while Key's failure counter (see Check)
+	// is at or above it. Zero disables it.
+	FailureMax int
+	// Limits are extra budgets charged with the same Issue (a client IP, an
+	// account, a global budget). Their keys are opaque and independent of
+	// Key.
+	Limits []Limit
+}
+
+// Limit is a budget of Max successful Issues per fixed Window, shared by
+// every Issue that names the same Key.
+type Limit struct {
+	Key    string
+	Max    int
+	Window time.Duration
+}
+
+// IssueOutcome says what Issue did.
+type IssueOutcome int
+
+const (
+	// Issued means a new code was saved.
+	Issued IssueOutcome = iota + 1
+	// Reused means a pending code was kept (IssueRequest.KeepPending).
+	Reused
+	// Limited means a limit refused the request; nothing changed.
+	Limited
+)
+
+// String returns the outcome's name.
+func (o IssueOutcome) String() string {
+	switch o {
+	case Issued:
+		return "issued"
+	case Reused:
+		return "reused"
+	case Limited:
+		return "limited"
+	}
+	return "unknown"
+}
+
+// LimitReason says which limit refused an Issue.
+type LimitReason int
+
+const (
+	// NoLimit is the zero value: no limit applied.
+	NoLimit LimitReason = iota
+	// LimitFailures: the destination's failure cap is reached.
+	LimitFailures
+	// LimitCooldown: the previous send was too recent.
+	LimitCooldown
+	// LimitWindow: the destination's window budget is spent.
+	LimitWindow
+	// LimitExtra: one of IssueRequest.Limits is spent (see LimitIndex).
+	LimitExtra
+)
+
+// String returns the reason's name.
+func (r LimitReason) String() string {
+	switch r {
+	case NoLimit:
+		return "none"
+	case LimitFailures:
+		return "failures"
+	case LimitCooldown:
+		return "cooldown"
+	case LimitWindow:
+		return "window"
+	case LimitExtra:
+		return "extra"
+	}
+	return "unknown"
+}
+
+// IssueResult reports the outcome of Issue.
+type IssueResult struct {
+	Outcome IssueOutcome
+	// Reason and LimitIndex (an index into IssueRequest.Limits, for
+	// LimitExtra) say which limit refused a Limited request.
+	Reason     LimitReason
+	LimitIndex int
+	// RetryAfter is, for Limited, how long until that limit lets a request
+	// through.
+	RetryAfter time.Duration
+	// Attempts is the number of wrong guesses already counted against the
+	// pending code (carried over, or kept).
+	Attempts int
+	// ExpiresIn is the remaining lifetime of the pending code (TTL for a
+	// new code).
+	ExpiresIn time.Duration
+	// Sealed is, for Reused, the Sealed value saved with the kept code.
+	Sealed []byte
+}
+
+// CheckRequest asks a Store to compare a candidate with a pending code.
+type CheckRequest struct {
+	// Key identifies the destination, as in IssueRequest. Required.
+	Key string
+	// Digest is the candidate. Required.
+	Digest []byte
+	// MaxAttempts is the number of mismatches that lock a code. Required, > 0.
+	MaxAttempts int
+	// FailureMax caps consecutive mismatches for Key across codes (reset on
+	// approval). Zero disables it.
+	FailureMax int
+	// FailureWindow is how long the failure counter lives after its first
+	// increment. Required when FailureMax > 0.
+	FailureWindow time.Duration
+}
+
+// CheckStatus is the outcome of Check or Attempt.
+type CheckStatus int
+
+const (
+	// Approved: the candidate matched; the code is consumed.
+	Approved CheckStatus = iota + 1
+	// Rejected: the candidate did not match; Remaining attempts are left.
+	Rejected
+	// Expired: nothing is pending for the key.
+	Expired
+	// Locked: the attempts (or the failure cap) are used up.
+	Locked
+	// Replayed: (Attempt only) a code already accepted was presented again.
+	Replayed
+)
+
+// String returns the status's name.
+func (s CheckStatus) String() string {
+	switch s {
+	case Approved:
+		return "approved"
+	case Rejected:
+		return "rejected"
+	case Expired:
+		return "expired"
+	case Locked:
+		return "locked"
+	case Replayed:
+		return "replayed"
+	}
+	return "unknown"
+}
+
+// CheckResult reports the outcome of Check.
+type CheckResult struct {
+	Status CheckStatus
+	// Remaining is the number of wrong guesses still allowed (Rejected).
+	Remaining int
+}
+
+// AttemptRequest records one attempt against a long-lived secret.
+type AttemptRequest struct {
+	// Key identifies the secret's owner (opaque). Required.
+	Key string
+	// Marker identifies the accepted time step; empty for a wrong code.
+	Marker string
+	// MarkerTTL is how long an accepted marker is remembered. Required when
+	// Marker is set.
+	MarkerTTL time.Duration
+	// MaxFailures locks Key once that many failures are counted. Required, > 0.
+	MaxFailures int
+	// FailureWindow is how long the failure counter lives after its first
+	// increment. Required, > 0.
+	FailureWindow time.Duration
+}
+
+// AttemptResult reports the outcome of Attempt.
+type AttemptResult struct {
+	Status CheckStatus
+	// Remaining is the number of failures still allowed (Rejected, Replayed).
+	Remaining int
+	// RetryAfter is, for Locked, how long until the failure counter expires.
+	RetryAfter time.Duration
+}
+
+func invalid(why string) error { return fmt.Errorf("%w: %s", ErrInvalidRequest, why) }
+
+// Validate reports whether r is well formed, wrapping ErrInvalidRequest.
+func (r IssueRequest) Validate() error {
+	switch {
+	case r.Key == "":
+		return invalid("empty key")
+	case len(r.Digest) == 0:
+		return invalid("empty digest")
+	case r.TTL <= 0:
+		return invalid("TTL must be positive")
+	case r.Cooldown < 0, r.Window < 0, r.WindowMax < 0, r.FailureMax < 0:
+		return invalid("negative limit")
+	case r.WindowMax > 0 && r.Window <= 0:
+		return invalid("WindowMax needs a positive Window")
+	}
+	for _, l := range r.Limits {
+		if l.Key == "" || l.Max <= 0 || l.Window <= 0 {
+			return invalid("limit needs a key, a positive Max and a positive Window")
+		}
+	}
+	return nil
+}
+
+// Validate reports whether r is well formed, wrapping ErrInvalidRequest.
+func (r CheckRequest) Validate() error {
+	switch {
+	case r.Key == "":
+		return invalid("empty key")
+	case len(r.Digest) == 0:
+		return invalid("empty digest")
+	case r.MaxAttempts <= 0:
+		return invalid("MaxAttempts must be positive")
+	case r.FailureMax < 0:
+		return invalid("negative FailureMax")
+	case r.FailureMax > 0 && r.FailureWindow <= 0:
+		return invalid("FailureMax needs a positive FailureWindow")
+	}
+	return nil
+}
+
+// Validate reports whether r is well formed, wrapping ErrInvalidRequest.
+func (r AttemptRequest) Validate() error {
+	switch {
+	case r.Key == "":
+		return invalid("empty key")
+	case r.MaxFailures <= 0:
+		return invalid("MaxFailures must be positive")
+	case r.FailureWindow <= 0:
+		return invalid("FailureWindow must be positive")
+	case r.Marker != "" && r.MarkerTTL <= 0:
+		return invalid("a Marker needs a positive MarkerTTL")
+	}
+	return nil
+}
