@@ -1,0 +1,82 @@
+package otp
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// maxNumberInput bounds the raw number text we are willing to parse.
+const maxNumberInput = 64
+
+// Number is a validated destination.
+type Number struct {
+	// E164 is the number in E.164 form, for example "+14155550100".
+	E164 string
+	// Region is the ISO 3166-1 alpha-2 region of the number ("US"), or ""
+	// when not resolved (Check's fast path leaves it unresolved).
+	Region string
+}
+
+// ParseNumber validates a phone number and returns it in E.164 form with
+// its region. Numbers without a leading "+" are read as national numbers
+// of defaultRegion (an ISO 3166-1 alpha-2 code); with defaultRegion empty
+// they are refused. Errors wrap ErrInvalidNumber.
+func ParseNumber(raw, defaultRegion string) (Number, error) {
+	raw = strings.TrimSpace(raw)
+	switch {
+	case raw == "":
+		return Number{}, fmt.Errorf("%w: empty", ErrInvalidNumber)
+	case len(raw) > maxNumberInput:
+		return Number{}, fmt.Errorf("%w: longer than %d characters", ErrInvalidNumber, maxNumberInput)
+	case raw[0] != '+' && defaultRegion == "":
+		return Number{}, fmt.Errorf("%w: use the international form with a leading +", ErrInvalidNumber)
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c < 0x20 || c == 0x7f {
+			return Number{}, fmt.Errorf("%w: control character", ErrInvalidNumber)
+		}
+	}
+	pn, err := phonenumbers.Parse(raw, defaultRegion)
+	if err != nil {
+		return Number{}, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+	}
+	if pn.GetExtension() != "" {
+		return Number{}, fmt.Errorf("%w: extensions are not allowed", ErrInvalidNumber)
+	}
+	if !phonenumbers.IsValidNumber(pn) {
+		return Number{}, fmt.Errorf("%w: not a valid number", ErrInvalidNumber)
+	}
+	return Number{
+		E164:   phonenumbers.Format(pn, phonenumbers.E164),
+		Region: phonenumbers.GetRegionCodeForNumber(pn),
+	}, nil
+}
+
+// canonical returns raw unchanged when it already has the shape of an
+// E.164 number ("+" then 8 to 15 digits, the first not 0), so that Check
+// does not pay for full parsing on the common path.
+func canonical(raw string) (string, bool) {
+	if len(raw) < 9 || len(raw) > 16 || raw[0] != '+' || raw[1] == '0' {
+		return "", false
+	}
+	for i := 1; i < len(raw); i++ {
+		if raw[i] < '0' || raw[i] > '9' {
+			return "", false
+		}
+	}
+	return raw, true
+}
+
+// regionOf resolves the main region of an E.164 number from its country
+// calling code alone (no full parse).
+func regionOf(e164 string) string {
+	for n, cc := 1, 0; n <= 3 && n < len(e164); n++ {
+		cc = cc*10 + int(e164[n]-'0')
+		if r := phonenumbers.GetRegionCodeForCountryCode(cc); r != "" && r != "ZZ" {
+			return r
+		}
+	}
+	return ""
+}

@@ -1,0 +1,171 @@
+package otp
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/go2fa/go2fa/sender"
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Policy holds the rules of a Verifier. A zero field takes the default named
+// in its comment, so the zero Policy is DefaultPolicy(). NewVerifier
+// rejects a Policy outside the stated bounds.
+type Policy struct {
+	// CodeLength is the number of digits of a code, 4–10. The default value
+	// is 6.
+	CodeLength int
+	// TTL is how long a code stays valid, at most 10 minutes (NIST SP
+	// 800-63B 5.1.3.2). The default value is 5 minutes.
+	TTL time.Duration
+	// MaxAttempts is the number of wrong guesses that lock a code, 1–10.
+	// A resend or a channel switch keeps the count. The default value is 5.
+	MaxAttempts int
+	// Cooldown is the minimum time between two sends to one destination.
+	// The default value is 30 seconds; a negative value disables it.
+	Cooldown time.Duration
+	// SendsPerWindow and SendWindow bound the sends to one destination. The
+	// default values are 5 sends per hour.
+	SendsPerWindow int
+	SendWindow     time.Duration
+	// MaxFailures caps consecutive failed checks for one destination across
+	// codes (NIST SP 800-63B 5.2.2: at most 100); it is reset by an
+	// approval. When reached, checks are Locked and sends are refused until
+	// FailureWindow has passed since the first failure. The default value
+	// is 20; the maximum is 100.
+	MaxFailures int
+	// FailureWindow is how long failed checks are remembered. The default
+	// value is 24 hours.
+	FailureWindow time.Duration
+	// AllowedRegions lists the ISO 3166-1 alpha-2 regions ("US", "GB")
+	// whose numbers may receive codes. The default value, empty, allows all.
+	AllowedRegions []string
+	// Channels lists the allowed channels. The default value, empty, allows
+	// sender.SMS and sender.Call.
+	Channels []sender.Channel
+	// KeySends and KeyWindow bound the sends charged to one per-call limit
+	// key (WithLimitKey: a client IP, an account). The default values are
+	// 10 sends per hour.
+	KeySends  int
+	KeyWindow time.Duration
+	// GlobalSends and GlobalWindow bound all sends of the Verifier's store
+	// together, a ceiling on SMS-pumping fraud. The default value of
+	// GlobalSends, 0, means no global budget; GlobalWindow defaults to one
+	// minute.
+	GlobalSends  int
+	GlobalWindow time.Duration
+	// KeepCode re-sends the same code while it is valid (what Twilio and
+	// Plivo Verify do) instead of replacing it with a new one (the OWASP
+	// recommendation, and the default). The kept code is stored encrypted
+	// with AES-GCM under a key derived from the secret.
+	KeepCode bool
+}
+
+// DefaultPolicy returns the default rules: 6 digits, 5 minutes, 5 attempts,
+// 30 s cooldown, 5 sends per destination per hour, 20 consecutive failures
+// per day, 10 sends per limit key per hour, both channels, all regions.
+func DefaultPolicy() Policy { return Policy{}.withDefaults() }
+
+func (p Policy) withDefaults() Policy {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&p.CodeLength, DefaultCodeLength)
+	defD(&p.TTL, 5*time.Minute)
+	def(&p.MaxAttempts, 5)
+	defD(&p.Cooldown, 30*time.Second)
+	def(&p.SendsPerWindow, 5)
+	defD(&p.SendWindow, time.Hour)
+	def(&p.MaxFailures, 20)
+	defD(&p.FailureWindow, 24*time.Hour)
+	def(&p.KeySends, 10)
+	defD(&p.KeyWindow, time.Hour)
+	defD(&p.GlobalWindow, time.Minute)
+	if len(p.Channels) == 0 {
+		p.Channels = []sender.Channel{sender.SMS, sender.Call}
+	}
+	return p
+}
+
+// Validate reports whether p (after defaults) is within bounds. Errors wrap
+// ErrInvalidConfig.
+func (p Policy) Validate() error {
+	p = p.withDefaults()
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: policy: "+format, append([]any{ErrInvalidConfig}, a...)...)
+	}
+	switch {
+	case p.CodeLength < MinCodeLength || p.CodeLength > MaxCodeLength:
+		return bad("CodeLength %d not in %d–%d", p.CodeLength, MinCodeLength, MaxCodeLength)
+	case p.TTL < time.Second || p.TTL > 10*time.Minute:
+		return bad("TTL %s not in 1s–10m", p.TTL)
+	case p.MaxAttempts < 1 || p.MaxAttempts > 10:
+		return bad("MaxAttempts %d not in 1–10", p.MaxAttempts)
+	case p.SendsPerWindow < 1 || p.SendWindow < time.Second:
+		return bad("SendsPerWindow and SendWindow must be positive")
+	case p.MaxFailures < 1 || p.MaxFailures > 100:
+		return bad("MaxFailures %d not in 1–100", p.MaxFailures)
+	case p.FailureWindow < time.Second:
+		return bad("FailureWindow must be at least 1s")
+	case p.KeySends < 1 || p.KeyWindow < time.Second:
+		return bad("KeySends and KeyWindow must be positive")
+	case p.GlobalSends < 0 || p.GlobalWindow < time.Second:
+		return bad("GlobalSends must not be negative and GlobalWindow at least 1s")
+	}
+	for _, c := range p.Channels {
+		if !c.Valid() {
+			return bad("unknown channel %q", c)
+		}
+	}
+	supported := phonenumbers.GetSupportedRegions()
+	for _, r := range p.AllowedRegions {
+		if !supported[strings.ToUpper(r)] {
+			return bad("unknown region %q", r)
+		}
+	}
+	return nil
+}
+
+// GuessOdds is the chance that an attacker who cannot read the messages
+// guesses a valid code for one destination within one SendWindow: every
+// allowed guess on every code the window allows, over 10^CodeLength,
+// capped by MaxFailures. Per code it is MaxAttempts / 10^CodeLength.
+func (p Policy) GuessOdds() (perCode, perWindow float64) {
+	p = p.withDefaults()
+	space := math.Pow10(p.CodeLength)
+	guesses := p.MaxAttempts * p.SendsPerWindow
+	if p.MaxFailures < guesses {
+		guesses = p.MaxFailures
+	}
+	return float64(p.MaxAttempts) / space, float64(guesses) / space
+}
+
+func (p Policy) allowsChannel(c sender.Channel) bool {
+	for _, a := range p.Channels {
+		if a == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (p Policy) allowsRegion(r string) bool {
+	if len(p.AllowedRegions) == 0 {
+		return true
+	}
+	for _, a := range p.AllowedRegions {
+		if strings.EqualFold(a, r) {
+			return true
+		}
+	}
+	return false
+}
