@@ -33,9 +33,13 @@ func ParseNumber(raw, defaultRegion string) (Number, error) {
 	case raw[0] != '+' && defaultRegion == "":
 		return Number{}, fmt.Errorf("%w: use the international form with a leading +", ErrInvalidNumber)
 	}
+	// Only digits and common separators: no letters (phonenumbers would
+	// read "1-800-FLOWERS" as digits), no control characters.
 	for i := 0; i < len(raw); i++ {
-		if c := raw[i]; c < 0x20 || c == 0x7f {
-			return Number{}, fmt.Errorf("%w: control character", ErrInvalidNumber)
+		switch c := raw[i]; {
+		case c >= '0' && c <= '9', c == '+' && i == 0, c == ' ', c == '-', c == '.', c == '(', c == ')', c == '/':
+		default:
+			return Number{}, fmt.Errorf("%w: only digits, a leading + and the separators ( ) - . / are allowed", ErrInvalidNumber)
 		}
 	}
 	pn, err := phonenumbers.Parse(raw, defaultRegion)

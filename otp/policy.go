@@ -32,7 +32,8 @@ type Policy struct {
 	SendWindow     time.Duration
 	// MaxFailures caps consecutive failed checks for one destination across
 	// codes (NIST SP 800-63B 5.2.2: at most 100); it is reset by an
-	// approval. When reached, checks are Locked and sends are refused until
+	// approval. Once that many checks have failed, further checks are
+	// Locked (even with the right code) and sends are refused until
 	// FailureWindow has passed since the first failure. The default value
 	// is 20; the maximum is 100.
 	MaxFailures int

@@ -1,0 +1,492 @@
+// Package otphttp serves a small JSON API over an otp.Verifier, for any
+// service to mount on its own mux:
+//
+//	h := otphttp.New(v)            // v is an *otp.Verifier
+//	mux.Handle("/api/verifications", h)
+//	mux.Handle("/api/verifications/check", h)
+//
+// It answers two routes (the prefix "/api" can be changed with WithPrefix):
+//
+//	POST /api/verifications        {"to":"+14155550100","channel":"sms"}
+//	  202 {"status":"pending","to":...,"channel":...,"expires_at":...,
+//	       "expires_in":300,"resend_at":...,"resend_in":30,"remaining":5}
+//	POST /api/verifications/check  {"to":"+14155550100","code":"123456"}
+//	  200 {"status":"approved"}
+//	  422 {"status":"rejected","remaining":4}
+//	  404 {"status":"expired"}
+//	  429 {"status":"locked"}
+//
+// Every error is a JSON object {"error":"...","code":"..."} whose code is a
+// stable machine-readable name (see the Code constants): 400 for malformed
+// input, 403 for a country or channel that the policy refuses or a vetoed
+// send, 405 (with Allow) for a method other than POST, 415 for a body that
+// is not application/json, 429 (with Retry-After, in whole seconds rounded
+// up) for a refused send, 502 when the message could not be sent and 503
+// when the store is unavailable. A 5xx never describes the failure beyond
+// its code; WithLogger receives the detail.
+//
+// The handler changes no state over GET, never puts a code in a URL or a
+// reply, and marks every reply Cache-Control: no-store. Request bodies are
+// limited (4 KiB by default) and unknown fields are refused.
+//
+// The caller's IP address is passed to Start as otp.WithLimitKey, so one
+// client cannot spend the whole send budget; by default it is read from
+// r.RemoteAddr, and a proxy header is trusted only when WithTrustedHeader
+// names it. IPv6 clients are keyed by their /64 network. WithBinding binds
+// codes to a session.
+package otphttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go2fa/go2fa/otp"
+	"github.com/go2fa/go2fa/sender"
+)
+
+// DefaultMaxBodyBytes is the default limit on a request body.
+const DefaultMaxBodyBytes = 4 << 10
+
+// Machine-readable error codes, the "code" member of an error reply.
+const (
+	CodeInvalidJSON       = "invalid_json"           // malformed JSON, a wrong type or trailing data
+	CodeUnknownField      = "unknown_field"          // a member the route does not take
+	CodeBodyTooLarge      = "body_too_large"         // more than the body limit
+	CodeUnsupportedMedia  = "unsupported_media_type" // Content-Type is not application/json
+	CodeMethodNotAllowed  = "method_not_allowed"     // not POST
+	CodeNotFound          = "not_found"              // no such route
+	CodeInvalidNumber     = "invalid_number"         // "to" is not a valid phone number
+	CodeInvalidChannel    = "invalid_channel"        // "channel" is not "sms" or "call"
+	CodeInvalidCode       = "invalid_code"           // "code" is not digits of the configured length
+	CodeInvalidRequest    = "invalid_request"        // another malformed request (an over-long binding)
+	CodeCountryNotAllowed = "country_not_allowed"    // the policy refuses the number's country
+	CodeChannelNotAllowed = "channel_not_allowed"    // the policy refuses the channel
+	CodeVetoed            = "vetoed"                 // otp.Config.BeforeSend refused the send
+	CodeRateLimited       = "rate_limited"           // a send limit; see Retry-After
+	CodeSendFailed        = "send_failed"            // the message could not be sent
+	CodeUnavailable       = "unavailable"            // the store is unavailable
+	CodeInternal          = "internal"               // anything else
+	CodeRequestCancelled  = "request_cancelled"      // the client went away (status 499, never read)
+)
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithPrefix sets the path prefix of the routes. The default value is
+// "/api", giving /api/verifications and /api/verifications/check.
+func WithPrefix(prefix string) Option {
+	return func(h *Handler) { h.prefix = strings.TrimRight(prefix, "/") }
+}
+
+// WithMaxBodyBytes sets the largest accepted request body. The default
+// value is DefaultMaxBodyBytes (4 KiB); n <= 0 keeps it.
+func WithMaxBodyBytes(n int64) Option {
+	return func(h *Handler) {
+		if n > 0 {
+			h.maxBody = n
+		}
+	}
+}
+
+// WithTrustedHeader makes the handler read the client's IP address from
+// the named request header (for example "X-Forwarded-For" or "X-Real-IP"):
+// the right-most valid address of its last line, the one appended by the
+// nearest proxy. Use it only behind a proxy you control that sets or
+// appends the header, or any client can choose its own limit key. Requests
+// without a valid address in the header fall back to r.RemoteAddr.
+func WithTrustedHeader(name string) Option {
+	return func(h *Handler) { h.trusted = http.CanonicalHeaderKey(name) }
+}
+
+// WithBinding binds every code to the value f returns for the request,
+// typically a session id (see otp.WithBinding): a code then checks only in
+// the session that asked for it. An empty value means no binding.
+func WithBinding(f func(*http.Request) string) Option {
+	return func(h *Handler) { h.binding = f }
+}
+
+// WithLogger logs the detail of every 5xx reply (a send or store failure)
+// to l; the reply itself carries only the error code. The default value
+// logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(h *Handler) { h.log = l }
+}
+
+// Handler serves the JSON API of a Verifier. Create it with New; it is safe
+// for concurrent use.
+type Handler struct {
+	v        *otp.Verifier
+	prefix   string
+	maxBody  int64
+	trusted  string
+	binding  func(*http.Request) string
+	log      *slog.Logger
+	codeLen  int
+	startURL string
+	checkURL string
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a Handler serving v. It panics if v is nil, a programming
+// error.
+func New(v *otp.Verifier, opts ...Option) *Handler {
+	if v == nil {
+		panic("otphttp: nil Verifier")
+	}
+	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, codeLen: v.Policy().CodeLength}
+	for _, o := range opts {
+		if o != nil {
+			o(h)
+		}
+	}
+	h.startURL = h.prefix + "/verifications"
+	h.checkURL = h.prefix + "/verifications/check"
+	return h
+}
+
+// StartPath returns the path of the start route ("/api/verifications").
+func (h *Handler) StartPath() string { return h.startURL }
+
+// CheckPath returns the path of the check route
+// ("/api/verifications/check").
+func (h *Handler) CheckPath() string { return h.checkURL }
+
+// ServeHTTP routes a request to the start or the check route; any other
+// path gets a JSON 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case h.startURL:
+		h.serve(w, r, h.start)
+	case h.checkURL:
+		h.serve(w, r, h.check)
+	default:
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such route")
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, f func(http.ResponseWriter, *http.Request)) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST")
+		return
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "send Content-Type: application/json")
+		return
+	}
+	f(w, r)
+}
+
+func isJSON(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// StartRequest is the body of POST /api/verifications.
+type StartRequest struct {
+	// To is the phone number in international form ("+14155550100").
+	To string `json:"to"`
+	// Channel is "sms" or "call". The default value is "sms".
+	Channel string `json:"channel,omitempty"`
+}
+
+// StartResponse is the 202 reply of POST /api/verifications.
+type StartResponse struct {
+	Status    otp.Status `json:"status"`
+	To        string     `json:"to"`
+	Channel   string     `json:"channel"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	// ExpiresIn is the code's lifetime left, in seconds (for clients whose
+	// clock differs from the server's).
+	ExpiresIn int       `json:"expires_in"`
+	ResendAt  time.Time `json:"resend_at"`
+	// ResendIn is the wait before a resend is accepted, in seconds.
+	ResendIn  int `json:"resend_in"`
+	Remaining int `json:"remaining"`
+}
+
+// CheckRequest is the body of POST /api/verifications/check.
+type CheckRequest struct {
+	// To is the number the code was sent to.
+	To string `json:"to"`
+	// Code is the code the user typed.
+	Code string `json:"code"`
+}
+
+// CheckResponse is the reply of POST /api/verifications/check.
+type CheckResponse struct {
+	Status    otp.Status `json:"status"`
+	Remaining *int       `json:"remaining,omitempty"`
+}
+
+// Error is the body of every error reply.
+type Error struct {
+	// Message says what was wrong, for people.
+	Message string `json:"error"`
+	// Code is one of the Code constants, for programs.
+	Code string `json:"code"`
+	// RetryAfter is the wait in seconds of a rate_limited reply.
+	RetryAfter int `json:"retry_after,omitempty"`
+}
+
+func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
+	var req StartRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	ch := sender.SMS
+	if req.Channel != "" {
+		c, err := sender.ParseChannel(req.Channel)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, CodeInvalidChannel, `channel must be "sms" or "call"`)
+			return
+		}
+		ch = c
+	}
+	opts := make([]otp.Option, 0, 2)
+	if key := h.clientKey(r); key != "" {
+		opts = append(opts, otp.WithLimitKey(key))
+	}
+	if h.binding != nil {
+		if b := h.binding(r); b != "" {
+			opts = append(opts, otp.WithBinding(b))
+		}
+	}
+	res, err := h.v.Start(r.Context(), req.To, ch, opts...)
+	if err != nil {
+		h.startError(w, r, err)
+		return
+	}
+	now := time.Now()
+	writeJSON(w, http.StatusAccepted, StartResponse{
+		Status:    res.Status,
+		To:        res.To,
+		Channel:   string(res.Channel),
+		ExpiresAt: res.ExpiresAt.UTC().Truncate(time.Second),
+		ExpiresIn: ceilSeconds(res.ExpiresAt.Sub(now)),
+		ResendAt:  res.ResendAt.UTC().Truncate(time.Second),
+		ResendIn:  ceilSeconds(res.ResendAt.Sub(now)),
+		Remaining: res.Remaining,
+	})
+}
+
+func (h *Handler) startError(w http.ResponseWriter, r *http.Request, err error) {
+	var rl *otp.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		secs := max(ceilSeconds(rl.RetryAfter), 1)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeJSONError(w, http.StatusTooManyRequests, Error{
+			Message:    "too many codes requested; try again later",
+			Code:       CodeRateLimited,
+			RetryAfter: secs,
+		})
+	case errors.Is(err, otp.ErrInvalidNumber):
+		writeError(w, http.StatusBadRequest, CodeInvalidNumber, "not a valid phone number; use the international form, e.g. +14155550100")
+	case errors.Is(err, otp.ErrInvalidChannel):
+		writeError(w, http.StatusBadRequest, CodeInvalidChannel, `channel must be "sms" or "call"`)
+	case errors.Is(err, otp.ErrCountryNotAllowed):
+		writeError(w, http.StatusForbidden, CodeCountryNotAllowed, "codes cannot be sent to this country")
+	case errors.Is(err, otp.ErrChannelNotAllowed):
+		writeError(w, http.StatusForbidden, CodeChannelNotAllowed, "this channel is not available")
+	case errors.Is(err, otp.ErrVetoed):
+		writeError(w, http.StatusForbidden, CodeVetoed, "codes cannot be sent to this number")
+	default:
+		h.commonError(w, r, err)
+	}
+}
+
+func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+	var req CheckRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	var opts []otp.Option
+	if h.binding != nil {
+		if b := h.binding(r); b != "" {
+			opts = append(opts, otp.WithBinding(b))
+		}
+	}
+	res, err := h.v.Check(r.Context(), req.To, req.Code, opts...)
+	if err != nil {
+		switch {
+		case errors.Is(err, otp.ErrInvalidCode):
+			writeError(w, http.StatusBadRequest, CodeInvalidCode, fmt.Sprintf("the code must be %d digits", h.codeLen))
+		case errors.Is(err, otp.ErrInvalidNumber):
+			writeError(w, http.StatusBadRequest, CodeInvalidNumber, "not a valid phone number; use the international form, e.g. +14155550100")
+		default:
+			h.commonError(w, r, err)
+		}
+		return
+	}
+	switch res.Status {
+	case otp.Approved:
+		writeJSON(w, http.StatusOK, CheckResponse{Status: otp.Approved})
+	case otp.Rejected:
+		n := res.Remaining
+		writeJSON(w, http.StatusUnprocessableEntity, CheckResponse{Status: otp.Rejected, Remaining: &n})
+	case otp.Expired:
+		writeJSON(w, http.StatusNotFound, CheckResponse{Status: otp.Expired})
+	case otp.Locked:
+		writeJSON(w, http.StatusTooManyRequests, CheckResponse{Status: otp.Locked})
+	default:
+		h.commonError(w, r, fmt.Errorf("otphttp: unexpected status %q", res.Status))
+	}
+}
+
+// commonError answers the errors both routes share. Failures of the server
+// side are logged, not described.
+func (h *Handler) commonError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, otp.ErrInvalidOption):
+		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "invalid request")
+		return
+	case r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		// The client went away; nobody reads this reply, and it is not a
+		// server fault.
+		writeError(w, 499, CodeRequestCancelled, "request cancelled")
+		return
+	}
+	status, code, msg := http.StatusInternalServerError, CodeInternal, "internal error"
+	switch {
+	case errors.Is(err, otp.ErrSendFailed):
+		status, code, msg = http.StatusBadGateway, CodeSendFailed, "the code could not be sent; try again or use another channel"
+	case errors.Is(err, otp.ErrStoreUnavailable):
+		status, code, msg = http.StatusServiceUnavailable, CodeUnavailable, "service unavailable; try again later"
+	}
+	if h.log != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "otphttp: request failed",
+			slog.String("path", r.URL.Path), slog.Int("status", status), slog.String("error", err.Error()))
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeError(w, status, code, msg)
+}
+
+// decode reads one JSON object into dst, answering 400 itself on failure.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		// Exactly one value: anything but white space after it is an error.
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailing
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		writeError(w, http.StatusBadRequest, CodeBodyTooLarge, fmt.Sprintf("request body larger than %d bytes", h.maxBody))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		writeError(w, http.StatusBadRequest, CodeUnknownField, "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case err == errTrailing:
+		writeError(w, http.StatusBadRequest, CodeInvalidJSON, "the body must hold exactly one JSON object")
+	case errors.Is(err, io.EOF):
+		writeError(w, http.StatusBadRequest, CodeInvalidJSON, "empty body; send a JSON object")
+	default:
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			writeError(w, http.StatusBadRequest, CodeInvalidJSON, fmt.Sprintf("%q must be a string", typeErr.Field))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, CodeInvalidJSON, "malformed JSON")
+	}
+	return false
+}
+
+var errTrailing = errors.New("otphttp: trailing data after the JSON object")
+
+// clientKey returns the limit key of the request's client: its IP address,
+// or its /64 network for IPv6; "" when none can be read.
+func (h *Handler) clientKey(r *http.Request) string {
+	var addr netip.Addr
+	if h.trusted != "" {
+		if lines := r.Header.Values(h.trusted); len(lines) > 0 {
+			parts := strings.Split(lines[len(lines)-1], ",")
+			for i := len(parts) - 1; i >= 0; i-- {
+				if a, err := netip.ParseAddr(strings.TrimSpace(parts[i])); err == nil {
+					addr = a
+					break
+				}
+			}
+		}
+	}
+	if !addr.IsValid() {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			return ""
+		}
+		addr = a
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, err := addr.WithZone("").Prefix(64)
+		if err == nil {
+			return "ip:" + p.String()
+		}
+	}
+	return "ip:" + addr.String()
+}
+
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	s := math.Ceil(d.Seconds())
+	if s > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(s)
+}
+
+func setHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // not reachable with this package's types
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error","code":"internal"}`)
+	}
+	setHeaders(w)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSONError(w, status, Error{Message: msg, Code: code})
+}
+
+func writeJSONError(w http.ResponseWriter, status int, e Error) {
+	writeJSON(w, status, e)
+}
