@@ -1,0 +1,173 @@
+package plivoadapter
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Environment variables read by ConfigFromEnv; the names are the seed
+// demo's.
+const (
+	EnvAuthID    = "PLIVO_AUTH_ID"
+	EnvAuthToken = "PLIVO_AUTH_TOKEN"
+	EnvNumber    = "PLIVO_NUMBER"
+	EnvPHLOID    = "PHLO_ID"
+)
+
+// DefaultTimeout bounds every request to Plivo when Config.HTTPClient is
+// nil or has no Timeout of its own.
+const DefaultTimeout = 10 * time.Second
+
+// Config is the Plivo account every sender uses. A Config holds the auth
+// token: it prints redacted (String, GoString, LogValue), but keep it out
+// of logs anyway.
+type Config struct {
+	// AuthID is the Plivo Auth ID (PLIVO_AUTH_ID). Required.
+	AuthID string
+	// AuthToken is the Plivo Auth Token (PLIVO_AUTH_TOKEN). Required. It
+	// also verifies the signatures of Plivo's callbacks.
+	AuthToken string
+	// Number is the source: the Plivo number (E.164) messages and calls
+	// come from (PLIVO_NUMBER). Required by every sender; SMS also accepts
+	// an alphanumeric sender ID where the destination country allows it.
+	Number string
+	// PHLOID is the ID of the PHLO built from Plivo's Two-Factor
+	// Authentication template (PHLO_ID). Required by NewPHLO only.
+	PHLOID string
+	// HTTPClient carries every request to Plivo. plivo-go's methods take no
+	// context, so its Timeout is the hard bound of a request; the senders
+	// also attach the Send context to each request, so a shorter ctx
+	// deadline or a cancellation ends the request early. The default value
+	// is a client with DefaultTimeout; a client with a zero Timeout gets
+	// DefaultTimeout too. Its Transport (http.DefaultTransport if nil) is
+	// reused, so tests can pass plivotest.Server.Client().
+	HTTPClient *http.Client
+}
+
+// ConfigFromEnv reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER and
+// PHLO_ID. The first three are required and the error names every one that
+// is missing; PHLO_ID is optional, as in the seed demo (empty means "send
+// directly, not through a PHLO"). Values are trimmed of spaces.
+func ConfigFromEnv() (Config, error) {
+	get := func(k string) string { return strings.TrimSpace(os.Getenv(k)) }
+	c := Config{
+		AuthID:    get(EnvAuthID),
+		AuthToken: get(EnvAuthToken),
+		Number:    get(EnvNumber),
+		PHLOID:    get(EnvPHLOID),
+	}
+	var missing []string
+	for _, kv := range [][2]string{{EnvAuthID, c.AuthID}, {EnvAuthToken, c.AuthToken}, {EnvNumber, c.Number}} {
+		if kv[1] == "" {
+			missing = append(missing, kv[0])
+		}
+	}
+	if len(missing) > 0 {
+		return c, fmt.Errorf("%w: missing environment variable(s) %s", ErrInvalidConfig, strings.Join(missing, ", "))
+	}
+	return c, nil
+}
+
+// validate checks the account part of c; phone says whether Number must
+// be a phone number (voice, PHLO) rather than possibly a sender ID.
+func (c Config) validate(phone, phlo bool) error {
+	var errs []error
+	if c.AuthID == "" {
+		errs = append(errs, errors.New("AuthID ("+EnvAuthID+") is empty"))
+	}
+	if c.AuthToken == "" {
+		errs = append(errs, errors.New("AuthToken ("+EnvAuthToken+") is empty"))
+	}
+	switch {
+	case c.Number == "":
+		errs = append(errs, errors.New("Number ("+EnvNumber+") is empty"))
+	case phone && !isPhone(c.Number):
+		errs = append(errs, errors.New("Number ("+EnvNumber+") is not a phone number"))
+	case !phone && !isPhone(c.Number) && !isSenderID(c.Number):
+		errs = append(errs, errors.New("Number ("+EnvNumber+") is neither a phone number nor a sender id"))
+	}
+	if phlo && c.PHLOID == "" {
+		errs = append(errs, errors.New("PHLOID ("+EnvPHLOID+") is empty"))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+}
+
+// String describes c without the auth token.
+func (c Config) String() string {
+	return fmt.Sprintf("plivoadapter.Config{AuthID: %q, AuthToken: %s, Number: %q, PHLOID: %q}",
+		c.AuthID, redacted(c.AuthToken), c.Number, c.PHLOID)
+}
+
+// GoString is like String, so %#v does not print the token either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue makes slog print c without the auth token.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("auth_id", c.AuthID),
+		slog.String("auth_token", redacted(c.AuthToken)),
+		slog.String("number", c.Number),
+		slog.String("phlo_id", c.PHLOID),
+	)
+}
+
+func redacted(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "[redacted]"
+}
+
+// isPhone accepts "+" (optional) and 6 to 15 digits.
+func isPhone(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	return len(s) >= 6 && len(s) <= 15 && allDigits(s)
+}
+
+// isSenderID accepts an alphanumeric sender ID: 1 to 11 ASCII letters,
+// digits and spaces, with at least one letter.
+func isSenderID(s string) bool {
+	if len(s) == 0 || len(s) > 11 {
+		return false
+	}
+	letter := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		case c >= '0' && c <= '9', c == ' ':
+		default:
+			return false
+		}
+	}
+	return letter
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// publicURL parses a callback URL Plivo must reach: absolute http(s) with a
+// host and no fragment.
+func publicURL(field, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("%w: %s must be an absolute http(s) URL Plivo can reach", ErrInvalidConfig, field)
+	}
+	return u, nil
+}

@@ -1,0 +1,280 @@
+package plivoadapter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go2fa/go2fa/sender"
+	plivo "github.com/plivo/plivo-go/v7"
+)
+
+// DefaultTemplate is the SMS text when SMSOptions.Template is empty. It
+// renders as "Your verification code is 123456. It expires in 5 minutes."
+const DefaultTemplate = "Your verification code is {code}. It expires in {ttl}."
+
+// Template placeholders.
+const (
+	// PlaceholderCode is replaced by the code; a template must hold it.
+	PlaceholderCode = "{code}"
+	// PlaceholderTTL is replaced by the code's lifetime in words ("5
+	// minutes", "1 minute", "30 seconds"; "a few minutes" when the Message
+	// has no TTL).
+	PlaceholderTTL = "{ttl}"
+)
+
+// SMSOptions configures the direct SMS sender.
+type SMSOptions struct {
+	// Template is the text, with PlaceholderCode and optionally
+	// PlaceholderTTL. It must fit in one SMS (160 GSM-7 units, or 70 if it
+	// needs UCS-2) with the longest code (10 digits) and TTL wording; a
+	// template that could split is refused by NewSMS with a *LengthError.
+	// The default value is DefaultTemplate.
+	Template string
+	// Brand, if set, prefixes the text as "Brand: ...". The default value
+	// is "" (no prefix).
+	Brand string
+	// StatusURL is the public URL at which Plivo reaches StatusHandler;
+	// when set, every message asks Plivo for delivery-status callbacks
+	// there. The default value is "" (no callbacks).
+	StatusURL string
+	// StatusMethod is the HTTP method of the callbacks, "POST" or "GET".
+	// The default value is "POST".
+	StatusMethod string
+	// OnFailure is called by StatusHandler once per message whose status
+	// becomes "failed" or "undelivered" (also the legacy "rejected"), for
+	// example to offer or start the voice fallback. It runs on the
+	// callback's request: return quickly, and use context.WithoutCancel(ctx)
+	// for work that outlives it. The default value is nil (nothing is
+	// called).
+	OnFailure func(ctx context.Context, d Delivery)
+	// NonceWindow is how long callback nonces are remembered to refuse
+	// replays. The default value is DefaultNonceWindow.
+	NonceWindow time.Duration
+	// Now is the clock. The default value is time.Now.
+	Now func() time.Time
+	// Logger receives one line per refused or failed callback, with
+	// numbers masked and never a code. The default value is nil (no logs).
+	Logger *slog.Logger
+}
+
+// SMS sends codes as text messages with Plivo's Messages.Create, and
+// serves the delivery-status callbacks (StatusHandler). It is safe for
+// concurrent use.
+type SMS struct {
+	client   *plivo.Client
+	from     string
+	template string
+	brand    string
+	status   *url.URL
+	method   string
+	onFail   func(context.Context, Delivery)
+	guard    *callbackGuard
+	seen     *seenSet
+	log      *slog.Logger
+}
+
+// worstCode and worstTTL are the longest values a template can receive.
+const (
+	worstCode = "0000000000"
+	worstTTL  = "a few minutes"
+)
+
+// NewSMS returns an SMS sender for the account in c. It checks c and o and
+// returns an error wrapping ErrInvalidConfig (and a *LengthError for a
+// template that would split).
+func NewSMS(c Config, o SMSOptions) (*SMS, error) {
+	if err := c.validate(false, false); err != nil {
+		return nil, err
+	}
+	s := &SMS{from: c.Number, template: o.Template, brand: strings.TrimSpace(o.Brand), onFail: o.OnFailure, log: o.Logger}
+	if s.template == "" {
+		s.template = DefaultTemplate
+	}
+	if !strings.Contains(s.template, PlaceholderCode) {
+		return nil, fmt.Errorf("%w: template has no %s", ErrInvalidConfig, PlaceholderCode)
+	}
+	if err := CheckSMSLength(s.render(worstCode, worstTTL)); err != nil {
+		return nil, fmt.Errorf("%w: template with the longest code: %w", ErrInvalidConfig, err)
+	}
+	s.method = strings.ToUpper(o.StatusMethod)
+	if s.method == "" {
+		s.method = http.MethodPost
+	}
+	if s.method != http.MethodPost && s.method != http.MethodGet {
+		return nil, fmt.Errorf("%w: StatusMethod must be POST or GET", ErrInvalidConfig)
+	}
+	if o.StatusURL != "" {
+		u, err := publicURL("StatusURL", o.StatusURL)
+		if err != nil {
+			return nil, err
+		}
+		s.status = u
+	} else if o.OnFailure != nil {
+		return nil, fmt.Errorf("%w: OnFailure needs a StatusURL", ErrInvalidConfig)
+	}
+	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: httpClient(c.HTTPClient)})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	s.client = cl
+	s.seen = newSeenSet(o.NonceWindow, 0, o.Now)
+	s.guard = &callbackGuard{authToken: c.AuthToken, public: s.status, nonces: s.seen}
+	return s, nil
+}
+
+func (s *SMS) render(code, ttl string) string {
+	t := strings.ReplaceAll(s.template, PlaceholderCode, code)
+	t = strings.ReplaceAll(t, PlaceholderTTL, ttl)
+	if s.brand != "" {
+		t = s.brand + ": " + t
+	}
+	return t
+}
+
+// Text returns the text Send would send for m: m.Text (with the brand
+// prefix) when set, else the template. It fails with ErrInvalidMessage and
+// a *LengthError if the text would split, or if m.Text lacks the code.
+func (s *SMS) Text(m sender.Message) (string, error) {
+	var text string
+	if m.Text != "" {
+		if !strings.Contains(m.Text, m.Code) {
+			return "", fmt.Errorf("plivoadapter: %w: text does not contain the code", sender.ErrInvalidMessage)
+		}
+		text = m.Text
+		if s.brand != "" {
+			text = s.brand + ": " + text
+		}
+	} else {
+		text = s.render(m.Code, ttlWords(m.TTL))
+	}
+	if err := CheckSMSLength(text); err != nil {
+		return "", fmt.Errorf("plivoadapter: %w: %w", sender.ErrInvalidMessage, err)
+	}
+	return text, nil
+}
+
+// ttlWords renders a lifetime the way sender.DefaultText does.
+func ttlWords(ttl time.Duration) string {
+	switch {
+	case ttl <= 0:
+		return worstTTL
+	case ttl < time.Minute:
+		return fmt.Sprintf("%d seconds", int(ttl/time.Second))
+	case ttl < 2*time.Minute:
+		return "1 minute"
+	default:
+		return fmt.Sprintf("%d minutes", int(ttl/time.Minute))
+	}
+}
+
+// Send sends m as one SMS from the configured number: one POST to
+// /v1/Account/{auth_id}/Message/, built and executed by plivo-go as
+// Messages.Create does, with ctx attached (a done ctx sends nothing). A
+// Call message fails with sender.ErrUnsupportedChannel; Plivo failures are
+// *Error.
+func (s *SMS) Send(ctx context.Context, m sender.Message) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	if m.Channel != sender.SMS {
+		return fmt.Errorf("plivoadapter: sms sender: %w: %s", sender.ErrUnsupportedChannel, m.Channel)
+	}
+	text, err := s.Text(m)
+	if err != nil {
+		return err
+	}
+	p := plivo.MessageCreateParams{Src: s.from, Dst: m.To, Text: text}
+	if s.status != nil {
+		p.URL = s.status.String()
+		p.Method = s.method
+	}
+	// This is plivo-go's Messages.Create, split so the request carries ctx.
+	req, err := s.client.NewRequest(http.MethodPost, p, "Message")
+	if err != nil {
+		return &Error{Op: "send sms", Err: err}
+	}
+	var out plivo.MessageCreateResponseBody
+	if _, err := do(ctx, s.client, "send sms", req, &out); err != nil {
+		return err
+	}
+	if len(out.MessageUUID) == 0 || out.MessageUUID[0] == "" {
+		return &Error{Op: "send sms", StatusCode: 200, APIID: cleanAPIID(out.ApiID), Message: "answer without message_uuid", temporary: true}
+	}
+	return nil
+}
+
+var _ sender.Sender = (*SMS)(nil)
+
+// Delivery is one message-status callback from Plivo.
+type Delivery struct {
+	// MessageUUID is Plivo's ID of the message.
+	MessageUUID string
+	// To is the destination as Plivo reports it (E.164, often without the
+	// "+"). It is a full phone number: do not log it (String masks it).
+	To string
+	// Status is Plivo's status: queued, sent, delivered, undelivered or
+	// failed.
+	Status string
+	// ErrorCode is Plivo's error code for failed and undelivered messages.
+	ErrorCode string
+}
+
+// Failed reports whether d says the message will not arrive.
+func (d Delivery) Failed() bool {
+	switch d.Status {
+	case "failed", "undelivered", "rejected":
+		return true
+	}
+	return false
+}
+
+// String describes d with the number masked.
+func (d Delivery) String() string {
+	return fmt.Sprintf("message %s to %s: %s (error %s)", d.MessageUUID, sender.MaskNumber(d.To), d.Status, d.ErrorCode)
+}
+
+// LogValue makes slog print d with the number masked.
+func (d Delivery) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("message_uuid", d.MessageUUID),
+		slog.String("to", sender.MaskNumber(d.To)),
+		slog.String("status", d.Status),
+		slog.String("error_code", d.ErrorCode),
+	)
+}
+
+// StatusHandler returns the handler for Plivo's message-status callbacks;
+// mount it where SMSOptions.StatusURL points. It verifies
+// X-Plivo-Signature-V3 against StatusURL (403 if missing, forged, tampered
+// or replayed, and nothing happens), calls OnFailure once per failed or
+// undelivered message, and answers 200 to every verified callback.
+func (s *SMS) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		params, ok := s.guard.check(w, r)
+		if !ok {
+			s.logf(r.Context(), "plivoadapter: refused status callback", slog.String("method", r.Method))
+			return
+		}
+		d := Delivery{MessageUUID: params["MessageUUID"], To: params["To"], Status: strings.ToLower(params["Status"]), ErrorCode: params["ErrorCode"]}
+		if d.MessageUUID == "" || d.Status == "" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if d.Failed() && s.onFail != nil && s.seen.add("failed:"+d.MessageUUID) {
+			s.logf(r.Context(), "plivoadapter: sms not delivered", slog.Any("delivery", d))
+			s.onFail(r.Context(), d)
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+func (s *SMS) logf(ctx context.Context, msg string, attrs ...slog.Attr) {
+	if s.log != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
+	}
+}

@@ -1,0 +1,151 @@
+package plivoadapter
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Prompt is what the answer handler speaks for one call: the code and the
+// Plivo language. A TokenStore keeps it under the call's one-time token
+// until the call is answered or the token expires.
+type Prompt struct {
+	// Code is the one-time code, digits only. A shared TokenStore holds it
+	// in clear for the token's short lifetime: protect that store as you
+	// would the codes themselves.
+	Code string
+	// Language is the Plivo <Speak> language, for example "en-US".
+	Language string
+}
+
+// String hides the code, so printing a Prompt never leaks it.
+func (p Prompt) String() string { return "plivoadapter.Prompt{" + p.Language + ", code redacted}" }
+
+// GoString is like String.
+func (p Prompt) GoString() string { return p.String() }
+
+// TokenStore keeps the prompts of calls in progress under one-time tokens.
+// The default is an in-memory store (NewMemoryTokens) for a single
+// process; an application with several instances behind a load balancer
+// needs a shared implementation (for example on Redis: SET with PX and
+// GETDEL), because Plivo may reach any instance.
+//
+// Implementations must be safe for concurrent use, and Take must be
+// atomic: of any number of concurrent Takes of one token, at most one
+// returns found=true.
+type TokenStore interface {
+	// Put saves p under token until expires. A full store returns an error
+	// (ErrTokenStoreFull for the memory store); the call is then not
+	// placed.
+	Put(ctx context.Context, token string, p Prompt, expires time.Time) error
+	// Take returns the prompt saved under token and deletes it. An unknown,
+	// already taken or expired token gives found=false and a nil error;
+	// errors are for system failures only.
+	Take(ctx context.Context, token string) (p Prompt, found bool, err error)
+	// Delete forgets token; deleting an unknown token is not an error.
+	Delete(ctx context.Context, token string) error
+}
+
+// DefaultMaxTokens bounds the in-memory token store.
+const DefaultMaxTokens = 10_000
+
+// MemoryTokens is the in-memory TokenStore: bounded, with expired tokens
+// swept as new ones arrive (no goroutine, nothing to close). It is safe for
+// concurrent use.
+type MemoryTokens struct {
+	mu        sync.Mutex
+	max       int
+	now       func() time.Time
+	m         map[string]memToken
+	lastSweep time.Time
+}
+
+type memToken struct {
+	p   Prompt
+	exp time.Time
+}
+
+// NewMemoryTokens returns an in-memory store holding at most max live
+// tokens (DefaultMaxTokens if max <= 0). now is the clock (time.Now if
+// nil); tests pass a fake one.
+func NewMemoryTokens(max int, now func() time.Time) *MemoryTokens {
+	if max <= 0 {
+		max = DefaultMaxTokens
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryTokens{max: max, now: now, m: make(map[string]memToken)}
+}
+
+// Put implements TokenStore.
+func (s *MemoryTokens) Put(ctx context.Context, token string, p Prompt, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if len(s.m) >= s.max || now.Sub(s.lastSweep) > time.Minute {
+		s.sweep(now)
+	}
+	if len(s.m) >= s.max {
+		return ErrTokenStoreFull
+	}
+	s.m[token] = memToken{p: p, exp: expires}
+	return nil
+}
+
+func (s *MemoryTokens) sweep(now time.Time) {
+	for k, t := range s.m {
+		if !now.Before(t.exp) {
+			delete(s.m, k)
+		}
+	}
+	s.lastSweep = now
+}
+
+// Take implements TokenStore.
+func (s *MemoryTokens) Take(ctx context.Context, token string) (Prompt, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.m[token]
+	if !ok {
+		return Prompt{}, false, nil
+	}
+	delete(s.m, token)
+	if !s.now().Before(t.exp) {
+		return Prompt{}, false, nil
+	}
+	return t.p, true, nil
+}
+
+// Delete implements TokenStore.
+func (s *MemoryTokens) Delete(ctx context.Context, token string) error {
+	s.mu.Lock()
+	delete(s.m, token)
+	s.mu.Unlock()
+	return nil
+}
+
+// Len returns the number of tokens held, expired ones not yet swept
+// included.
+func (s *MemoryTokens) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+var _ TokenStore = (*MemoryTokens)(nil)
+
+// newToken returns 32 random bytes from r, base64url without padding.
+func newToken(r io.Reader) (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("plivoadapter: call token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
