@@ -124,6 +124,16 @@ func WithLogger(l *slog.Logger) Option {
 	return func(h *Handler) { h.log = l }
 }
 
+// WithClock sets the clock used to compute "expires_in" and "resend_in";
+// pass the same clock as otp.Config.Now. The default value is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(h *Handler) {
+		if now != nil {
+			h.now = now
+		}
+	}
+}
+
 // Handler serves the JSON API of a Verifier. Create it with New; it is safe
 // for concurrent use.
 type Handler struct {
@@ -133,6 +143,7 @@ type Handler struct {
 	trusted  string
 	binding  func(*http.Request) string
 	log      *slog.Logger
+	now      func() time.Time
 	codeLen  int
 	startURL string
 	checkURL string
@@ -146,7 +157,7 @@ func New(v *otp.Verifier, opts ...Option) *Handler {
 	if v == nil {
 		panic("otphttp: nil Verifier")
 	}
-	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, codeLen: v.Policy().CodeLength}
+	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, now: time.Now, codeLen: v.Policy().CodeLength}
 	for _, o := range opts {
 		if o != nil {
 			o(h)
@@ -273,7 +284,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.startError(w, r, err)
 		return
 	}
-	now := time.Now()
+	now := h.now()
 	writeJSON(w, http.StatusAccepted, StartResponse{
 		Status:    res.Status,
 		To:        res.To,
