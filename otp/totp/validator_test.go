@@ -15,10 +15,12 @@ import (
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
-// clock is a fake clock shared by a Validator and its store.
+// clock is a fake clock shared by a Validator and its store. A store that
+// keeps its own time (miniredis) follows it through a hook.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu    sync.Mutex
+	t     time.Time
+	hooks []func(time.Time)
 }
 
 func (c *clock) Now() time.Time {
@@ -31,6 +33,41 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+	for _, h := range c.hooks {
+		h(c.t)
+	}
+}
+
+// onAdvance calls h with the current time now and after every Advance.
+func (c *clock) onAdvance(h func(time.Time)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hooks = append(c.hooks, h)
+	h(c.t)
+}
+
+// backend is a real Store the Validator scenarios run against.
+type backend struct {
+	name string
+	// new returns an empty Store that follows clk.
+	new func(t *testing.T, clk *clock) store.Store
+}
+
+var memBackend = backend{"memstore", func(t *testing.T, clk *clock) store.Store { return newMem(t, clk) }}
+
+// backends are the Stores every scenario runs against; redis_test.go adds
+// store/redisstore on miniredis.
+var backends = []backend{memBackend}
+
+// forEachBackend runs f against every backend as parallel subtests.
+func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, b)
+		})
+	}
 }
 
 // start is 10 s into time step 50 000 000 (30 s steps).
@@ -72,21 +109,19 @@ func newMem(t testing.TB, clk *clock) *memstore.Store {
 	return s
 }
 
-// newValidator returns a Validator on a memstore, both on a fake clock at
-// start.
-func newValidator(t testing.TB, cfg totp.Config) (*totp.Validator, *memstore.Store, *clock) {
+// newValidator returns a Validator on a new Store of b, both on a fake
+// clock at start.
+func newValidator(t *testing.T, b backend, cfg totp.Config) (*totp.Validator, store.Store, *clock) {
 	t.Helper()
 	clk := &clock{t: start}
-	mem := newMem(t, clk)
-	if cfg.Store == nil {
-		cfg.Store = mem
-	}
+	st := b.new(t, clk)
+	cfg.Store = st
 	cfg.Now = clk.Now
 	v, err := totp.NewValidator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v, mem, clk
+	return v, st, clk
 }
 
 func validate(t *testing.T, v *totp.Validator, account, code string) totp.Result {
@@ -100,44 +135,48 @@ func validate(t *testing.T, v *totp.Validator, account, code string) totp.Result
 
 func TestValidateApprovesOnceThenRefusesReplay(t *testing.T) {
 	t.Parallel()
-	v, _, clk := newValidator(t, totp.Config{})
-	code := codeAt(t, clk.Now(), 0)
-	if res := validate(t, v, "jane", code); res.Status != totp.Approved || res.Drift != 0 {
-		t.Fatalf("first use: %+v, want Approved with Drift 0", res)
-	}
-	// Same code, same step, later in the step.
-	clk.Advance(15 * time.Second)
-	if res := validate(t, v, "jane", code); res.Status != totp.Replayed || res.Remaining != totp.DefaultMaxAttempts-1 {
-		t.Errorf("replay: %+v, want Replayed with %d remaining", res, totp.DefaultMaxAttempts-1)
-	}
-	// Another account with the same secret is independent.
-	if res := validate(t, v, "john", code); res.Status != totp.Approved {
-		t.Errorf("same code for another account: %+v, want Approved", res)
-	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v, _, clk := newValidator(t, b, totp.Config{})
+		code := codeAt(t, clk.Now(), 0)
+		if res := validate(t, v, "jane", code); res.Status != totp.Approved || res.Drift != 0 {
+			t.Fatalf("first use: %+v, want Approved with Drift 0", res)
+		}
+		// Same code, same step, later in the step.
+		clk.Advance(15 * time.Second)
+		if res := validate(t, v, "jane", code); res.Status != totp.Replayed || res.Remaining != totp.DefaultMaxAttempts-1 {
+			t.Errorf("replay: %+v, want Replayed with %d remaining", res, totp.DefaultMaxAttempts-1)
+		}
+		// Another account with the same secret is independent.
+		if res := validate(t, v, "john", code); res.Status != totp.Approved {
+			t.Errorf("same code for another account: %+v, want Approved", res)
+		}
+	})
 }
 
 func TestValidateReplayRefusedWhileStepInWindow(t *testing.T) {
 	t.Parallel()
-	// The code of step now+1 is accepted at the very start of step now,
-	// the worst case for the marker's lifetime; it stays acceptable, so
-	// must stay refused, until the last second of step now+2.
-	v, _, clk := newValidator(t, totp.Config{})
-	clk.Advance(-10 * time.Second) // the first second of the step
-	code := codeAt(t, clk.Now(), 1)
-	if res := validate(t, v, "jane", code); res.Status != totp.Approved || res.Drift != 1 {
-		t.Fatalf("first use: %+v, want Approved with Drift 1", res)
-	}
-	for _, at := range []time.Duration{29 * time.Second, 59 * time.Second, 89 * time.Second} {
-		clk.Advance(at - clk.Now().Sub(start.Add(-10*time.Second)))
-		if res := validate(t, v, "jane", code); res.Status != totp.Replayed {
-			t.Errorf("replay %v after first use: %+v, want Replayed", at, res)
+	forEachBackend(t, func(t *testing.T, b backend) {
+		// The code of step now+1 is accepted at the very start of step now,
+		// the worst case for the marker's lifetime; it stays acceptable, so
+		// must stay refused, until the last second of step now+2.
+		v, _, clk := newValidator(t, b, totp.Config{})
+		clk.Advance(-10 * time.Second) // the first second of the step
+		code := codeAt(t, clk.Now(), 1)
+		if res := validate(t, v, "jane", code); res.Status != totp.Approved || res.Drift != 1 {
+			t.Fatalf("first use: %+v, want Approved with Drift 1", res)
 		}
-	}
-	// One step later the code is out of the window: plainly wrong.
-	clk.Advance(time.Second)
-	if res := validate(t, v, "jane", code); res.Status != totp.Rejected {
-		t.Errorf("replay once out of the window: %+v, want Rejected", res)
-	}
+		for _, at := range []time.Duration{29 * time.Second, 59 * time.Second, 89 * time.Second} {
+			clk.Advance(at - clk.Now().Sub(start.Add(-10*time.Second)))
+			if res := validate(t, v, "jane", code); res.Status != totp.Replayed {
+				t.Errorf("replay %v after first use: %+v, want Replayed", at, res)
+			}
+		}
+		// One step later the code is out of the window: plainly wrong.
+		clk.Advance(time.Second)
+		if res := validate(t, v, "jane", code); res.Status != totp.Rejected {
+			t.Errorf("replay once out of the window: %+v, want Rejected", res)
+		}
+	})
 }
 
 func TestValidateSkew(t *testing.T) {
@@ -161,7 +200,7 @@ func TestValidateSkew(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("skew %d/step %+d", tc.skew, d), func(t *testing.T) {
 				t.Parallel()
-				v, _, clk := newValidator(t, totp.Config{Skew: tc.skew})
+				v, _, clk := newValidator(t, b, totp.Config{Skew: tc.skew})
 				res := validate(t, v, "jane", codeAt(t, clk.Now(), d))
 				if res.Status != want {
 					t.Fatalf("code of step %+d: %+v, want %v", d, res, want)
@@ -176,98 +215,106 @@ func TestValidateSkew(t *testing.T) {
 
 func TestValidateLockout(t *testing.T) {
 	t.Parallel()
-	v, _, clk := newValidator(t, totp.Config{MaxAttempts: 3, Lockout: 10 * time.Minute})
-	wrong := wrongCode(t, clk.Now())
-	for want := 2; want >= 1; want-- {
-		if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected || res.Remaining != want {
-			t.Fatalf("wrong code: %+v, want Rejected with %d remaining", res, want)
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v, _, clk := newValidator(t, b, totp.Config{MaxAttempts: 3, Lockout: 10 * time.Minute})
+		wrong := wrongCode(t, clk.Now())
+		for want := 2; want >= 1; want-- {
+			if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected || res.Remaining != want {
+				t.Fatalf("wrong code: %+v, want Rejected with %d remaining", res, want)
+			}
+			clk.Advance(time.Minute)
 		}
+		res := validate(t, v, "jane", wrong)
+		if res.Status != totp.Locked || res.RetryAfter <= 0 || res.RetryAfter > 10*time.Minute {
+			t.Fatalf("third wrong code: %+v, want Locked with 0 < RetryAfter <= 10m", res)
+		}
+		// Locked: even the right code is refused, and does not consume its step.
 		clk.Advance(time.Minute)
-	}
-	res := validate(t, v, "jane", wrong)
-	if res.Status != totp.Locked || res.RetryAfter <= 0 || res.RetryAfter > 10*time.Minute {
-		t.Fatalf("third wrong code: %+v, want Locked with 0 < RetryAfter <= 10m", res)
-	}
-	// Locked: even the right code is refused, and does not consume its step.
-	clk.Advance(time.Minute)
-	right := codeAt(t, clk.Now(), 0)
-	if res := validate(t, v, "jane", right); res.Status != totp.Locked {
-		t.Fatalf("right code while locked: %+v, want Locked", res)
-	}
-	// Another account is not locked.
-	if res := validate(t, v, "john", right); res.Status != totp.Approved {
-		t.Errorf("other account: %+v, want Approved", res)
-	}
-	// Still locked just before the failures expire (10 min after the first).
-	clk.Advance(10*time.Minute - 3*time.Minute - time.Second)
-	if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Locked {
-		t.Fatalf("right code 1 s before the lockout ends: %+v, want Locked", res)
-	}
-	clk.Advance(time.Second)
-	if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Approved {
-		t.Fatalf("right code once the lockout ended: %+v, want Approved", res)
-	}
+		right := codeAt(t, clk.Now(), 0)
+		if res := validate(t, v, "jane", right); res.Status != totp.Locked {
+			t.Fatalf("right code while locked: %+v, want Locked", res)
+		}
+		// Another account is not locked.
+		if res := validate(t, v, "john", right); res.Status != totp.Approved {
+			t.Errorf("other account: %+v, want Approved", res)
+		}
+		// Still locked just before the failures expire (10 min after the first).
+		clk.Advance(10*time.Minute - 3*time.Minute - time.Second)
+		if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Locked {
+			t.Fatalf("right code 1 s before the lockout ends: %+v, want Locked", res)
+		}
+		clk.Advance(time.Second)
+		if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Approved {
+			t.Fatalf("right code once the lockout ended: %+v, want Approved", res)
+		}
+	})
 }
 
 func TestValidateApprovalResetsFailures(t *testing.T) {
 	t.Parallel()
-	v, _, clk := newValidator(t, totp.Config{})
-	wrong := wrongCode(t, clk.Now())
-	for range totp.DefaultMaxAttempts - 1 {
-		if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected {
-			t.Fatalf("wrong code: %+v, want Rejected", res)
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v, _, clk := newValidator(t, b, totp.Config{})
+		wrong := wrongCode(t, clk.Now())
+		for range totp.DefaultMaxAttempts - 1 {
+			if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected {
+				t.Fatalf("wrong code: %+v, want Rejected", res)
+			}
 		}
-	}
-	if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Approved {
-		t.Fatalf("right code: %+v, want Approved", res)
-	}
-	for want := totp.DefaultMaxAttempts - 1; want >= 1; want-- {
-		if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected || res.Remaining != want {
-			t.Fatalf("wrong code after approval: %+v, want Rejected with %d remaining", res, want)
+		if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Approved {
+			t.Fatalf("right code: %+v, want Approved", res)
 		}
-	}
+		for want := totp.DefaultMaxAttempts - 1; want >= 1; want-- {
+			if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected || res.Remaining != want {
+				t.Fatalf("wrong code after approval: %+v, want Rejected with %d remaining", res, want)
+			}
+		}
+	})
 }
 
 func TestValidateReplaysLock(t *testing.T) {
 	t.Parallel()
-	v, _, clk := newValidator(t, totp.Config{MaxAttempts: 2})
-	code := codeAt(t, clk.Now(), 0)
-	if res := validate(t, v, "jane", code); res.Status != totp.Approved {
-		t.Fatalf("first use: %+v, want Approved", res)
-	}
-	if res := validate(t, v, "jane", code); res.Status != totp.Replayed || res.Remaining != 1 {
-		t.Fatalf("replay: %+v, want Replayed with 1 remaining", res)
-	}
-	if res := validate(t, v, "jane", code); res.Status != totp.Locked {
-		t.Fatalf("second replay: %+v, want Locked", res)
-	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v, _, clk := newValidator(t, b, totp.Config{MaxAttempts: 2})
+		code := codeAt(t, clk.Now(), 0)
+		if res := validate(t, v, "jane", code); res.Status != totp.Approved {
+			t.Fatalf("first use: %+v, want Approved", res)
+		}
+		if res := validate(t, v, "jane", code); res.Status != totp.Replayed || res.Remaining != 1 {
+			t.Fatalf("replay: %+v, want Replayed with 1 remaining", res)
+		}
+		if res := validate(t, v, "jane", code); res.Status != totp.Locked {
+			t.Fatalf("second replay: %+v, want Locked", res)
+		}
+	})
 }
 
 func TestValidateConcurrentSameCodeApprovedOnce(t *testing.T) {
 	t.Parallel()
-	v, _, clk := newValidator(t, totp.Config{MaxAttempts: 100})
-	code := codeAt(t, clk.Now(), 0)
-	const n = 32
-	var wg sync.WaitGroup
-	results := make(chan totp.Result, n)
-	for range n {
-		wg.Go(func() {
-			res, err := v.Validate(context.Background(), "jane", testKey, code)
-			if err != nil {
-				t.Error(err)
-			}
-			results <- res
-		})
-	}
-	wg.Wait()
-	close(results)
-	count := map[totp.Status]int{}
-	for r := range results {
-		count[r.Status]++
-	}
-	if count[totp.Approved] != 1 || count[totp.Replayed] != n-1 {
-		t.Errorf("of %d concurrent uses of one code: %v, want 1 approved and %d replayed", n, count, n-1)
-	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v, _, clk := newValidator(t, b, totp.Config{MaxAttempts: 100})
+		code := codeAt(t, clk.Now(), 0)
+		const n = 32
+		var wg sync.WaitGroup
+		results := make(chan totp.Result, n)
+		for range n {
+			wg.Go(func() {
+				res, err := v.Validate(context.Background(), "jane", testKey, code)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- res
+			})
+		}
+		wg.Wait()
+		close(results)
+		count := map[totp.Status]int{}
+		for r := range results {
+			count[r.Status]++
+		}
+		if count[totp.Approved] != 1 || count[totp.Replayed] != n-1 {
+			t.Errorf("of %d concurrent uses of one code: %v, want 1 approved and %d replayed", n, count, n-1)
+		}
+	})
 }
 
 // spy records the requests a Validator makes and forwards them.
@@ -444,7 +491,7 @@ func TestValidateStoreFailureFailsClosed(t *testing.T) {
 	}
 	t.Run("cancelled context", func(t *testing.T) {
 		t.Parallel()
-		v, mem, clk := newValidator(t, totp.Config{})
+		v, mem, clk := newValidator(t, b, totp.Config{})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		res, err := v.Validate(ctx, "jane", testKey, codeAt(t, clk.Now(), 0))
