@@ -1,0 +1,83 @@
+// Package redisstore is a store.Store kept in Redis, on
+// github.com/redis/go-redis/v9. It takes a redis.UniversalClient, so one code
+// path serves a single server, Sentinel (redis.NewFailoverClient) and Redis
+// Cluster.
+//
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"localhost:6379"}})
+//	st, err := redisstore.New(rdb, redisstore.WithPrefix("myapp-2fa"))
+//
+// # One round trip
+//
+// Issue, Check, Withdraw and Attempt are each one Lua script, sent with
+// EVALSHA; go-redis falls back to EVAL (which caches the script) only when a
+// node answers NOSCRIPT, so after the first call on each node every operation
+// is one command and one round trip. There is no read-then-write and no
+// WATCH: the script is the atomic step the store.Store contract asks for. The
+// scripts read the clock with redis.call('TIME') on the node that owns the
+// key, so application servers with skewed clocks agree on every cooldown,
+// window and expiry.
+//
+// # Keys and memory
+//
+// Everything of one destination lives in one small hash, P:{K} (P the prefix,
+// K the opaque store key): the digest, the optional Sealed value, the code's
+// expiry and attempts, the cooldown, the send window and the failure counter,
+// and accepted Attempt markers. Each part carries its own end time in the
+// hash; a part whose time has passed counts as absent and is removed on the
+// next write, and the hash's own expiry is always the latest of those times,
+// so every key has a TTL and nothing outlives its purpose. One pending
+// verification (code, cooldown, window counter) costs under 256 bytes as
+// reported by MEMORY USAGE; see README.md for the measured figures. An extra
+// limit (store.IssueRequest.Limits) is one more small hash, P:l:{L}, shared
+// by every Issue that names it.
+//
+// Redis holds no code and no phone number: keys are built from the opaque
+// keys the caller derives with an HMAC, and values are the caller's digests
+// (HMACs), its sealed blob, and integers.
+//
+// # Redis Cluster
+//
+// Every key of a destination carries the destination's key as its hash tag,
+// and every destination script touches that one hash, so the scripts are
+// legal on a Cluster. Extra limits are the exception: their keys are
+// independent of the destination and so live in other slots. With a
+// *redis.Client (a single server, or Sentinel) the Issue script charges them
+// in the same atomic step. With any other client (a *redis.ClusterClient, a
+// *redis.Ring) an Issue with n extra limits costs n+1 round trips:
+//
+//  1. each limit, in order, is checked and charged by its own script (one
+//     EVALSHA per limit, on the node that owns it), stopping at the first
+//     one that is spent;
+//  2. the destination's script then checks the failure cap, the cooldown and
+//     the window, in the contract's order, and issues only if they and every
+//     limit allowed it;
+//  3. if the Issue ends Limited, the limits charged in step 1 are refunded,
+//     each to the same window it was charged in (one more EVALSHA each).
+//
+// The outcome is the one the single script would give, with two
+// differences, both on the side of refusing: between steps 1 and 3 a
+// concurrent Issue may see a limit charged that is then refunded, and be
+// refused; and when step 2 fails (an error, a timeout) the charges stand, so
+// a limit may count a send that did not happen. An Issue without extra
+// limits is one round trip on every client.
+//
+// # Failures
+//
+// Every error is wrapped ("redisstore: check: ...") and keeps the go-redis
+// error, and a done context, visible to errors.Is: a refused connection, a
+// timeout, context.Canceled or context.DeadlineExceeded, a script error.
+// Nothing is ever approved on an error, and a reply that is not one this
+// package's scripts write is an error too. With go-redis's default retries
+// a script may run twice when a connection breaks after Redis ran it; each
+// repetition errs on the safe side (a Check that already approved sees
+// Expired, a wrong guess is counted twice, a send is charged twice).
+//
+// go-redis applies a context's deadline to a call in flight only when the
+// client has ContextTimeoutEnabled set; otherwise the client's ReadTimeout
+// and WriteTimeout bound each call.
+//
+// Requires Redis 5 or later (scripts replicated by effects, so TIME may
+// precede writes). Digests are compared with Lua's string equality inside
+// Redis; a digest is an HMAC under a secret Redis never sees, so its timing
+// cannot guide a guesser.
+package redisstore

@@ -1,0 +1,336 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/go2fa/go2fa/store"
+)
+
+// DefaultPrefix is the key prefix used when no WithPrefix option is given.
+const DefaultPrefix = "go2fa"
+
+// MaxPrefixLen is the longest prefix WithPrefix accepts, in bytes.
+const MaxPrefixLen = 64
+
+// Store is a store.Store kept in Redis. Each operation is one Lua script run
+// with EVALSHA (EVAL once per node, when the script is not cached yet).
+//
+// A Store is safe for concurrent use by multiple goroutines, and by multiple
+// processes sharing one Redis deployment and one prefix. It does not own its
+// client: closing the client is the caller's job, and a Store needs no
+// closing of its own.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+	// split charges extra limits with one script per limit key instead of
+	// inside the destination's script (any client but a *redis.Client: a
+	// Cluster or a Ring spreads keys over nodes).
+	split bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option configures a Store in New.
+type Option func(*Store) error
+
+// WithPrefix sets the prefix of every key the Store writes, so several
+// applications (or tests) can share one Redis. It must be 1 to MaxPrefixLen
+// bytes of printable ASCII, without spaces or braces (braces would break the
+// hash tags that keep a destination's keys in one Cluster slot). The default
+// value is DefaultPrefix, "go2fa".
+func WithPrefix(prefix string) Option {
+	return func(s *Store) error {
+		if prefix == "" || len(prefix) > MaxPrefixLen {
+			return fmt.Errorf("redisstore: prefix must be 1-%d bytes", MaxPrefixLen)
+		}
+		for i := 0; i < len(prefix); i++ {
+			if b := prefix[i]; b <= ' ' || b > '~' || b == '{' || b == '}' {
+				return errors.New("redisstore: prefix must be printable ASCII without spaces or braces")
+			}
+		}
+		s.prefix = prefix
+		return nil
+	}
+}
+
+// New returns a Store that keeps its state in Redis through client: a
+// *redis.Client (a single server, or Sentinel through redis.NewFailoverClient),
+// a *redis.ClusterClient, or whatever redis.NewUniversalClient returns.
+//
+// With a *redis.Client every operation, extra limits included, is one
+// script. With any other client (Cluster, Ring) an Issue that carries extra
+// limits (store.IssueRequest.Limits) charges each of them with its own script
+// first, because their keys live in other hash slots; see the package
+// documentation for what that changes.
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	s := &Store{client: client, prefix: DefaultPrefix}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	_, single := client.(*redis.Client)
+	s.split = !single
+	return s, nil
+}
+
+// destKey is the hash of one destination. The opaque key is the hash tag.
+func (s *Store) destKey(key string) string {
+	return s.prefix + ":{" + key + "}"
+}
+
+// limitKey is the hash of one extra limit.
+func (s *Store) limitKey(key string) string {
+	return s.prefix + ":l:{" + key + "}"
+}
+
+// msec converts d to whole milliseconds, rounding up, so that a positive
+// duration never becomes zero.
+func msec(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+func dur(ms int64) time.Duration {
+	if ms <= 0 {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// fail wraps a backend error for op, and makes sure a done context is
+// visible to errors.Is even when go-redis reported something else.
+func fail(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("redisstore: %s: %w: %w", op, cerr, err)
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// errReply is wrapped when a script answers something this package did not
+// write: never read as an approval.
+var errReply = errors.New("unexpected script reply")
+
+// reply reads a script's reply: n integers, then optionally one string.
+func reply(v any, n int, withString bool) ([]int64, string, error) {
+	arr, ok := v.([]any)
+	want := n
+	if withString {
+		want++
+	}
+	if !ok || len(arr) != want {
+		return nil, "", errReply
+	}
+	ints := make([]int64, n)
+	for i := 0; i < n; i++ {
+		x, ok := arr[i].(int64)
+		if !ok {
+			return nil, "", errReply
+		}
+		ints[i] = x
+	}
+	var str string
+	if withString {
+		if str, ok = arr[n].(string); !ok {
+			return nil, "", errReply
+		}
+	}
+	return ints, str, nil
+}
+
+// Issue implements store.Store. It is one EVALSHA, except on a Cluster or
+// Ring client with extra limits (see the package documentation).
+func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
+	const op = "issue"
+	if err := req.Validate(); err != nil {
+		return store.IssueResult{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.IssueResult{}, fail(ctx, op, err)
+	}
+	if s.split && len(req.Limits) > 0 {
+		return s.issueSplit(ctx, req)
+	}
+	keys := make([]string, 1, 1+len(req.Limits))
+	keys[0] = s.destKey(req.Key)
+	args := issueArgs(req, -1, 0)
+	for _, l := range req.Limits {
+		keys = append(keys, s.limitKey(l.Key))
+		args = append(args, l.Max, msec(l.Window))
+	}
+	return s.runIssue(ctx, keys, args)
+}
+
+func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
+	keep := 0
+	if req.KeepPending {
+		keep = 1
+	}
+	args := make([]any, 0, 10+2*len(req.Limits))
+	return append(args, req.Digest, req.Sealed, keep, msec(req.TTL), msec(req.Cooldown),
+		msec(req.Window), req.WindowMax, req.FailureMax, refused, retry)
+}
+
+func (s *Store) runIssue(ctx context.Context, keys []string, args []any) (store.IssueResult, error) {
+	const op = "issue"
+	v, err := issueScript.Run(ctx, s.client, keys, args...).Result()
+	if err != nil {
+		return store.IssueResult{}, fail(ctx, op, err)
+	}
+	n, sealed, err := reply(v, 6, true)
+	if err != nil {
+		return store.IssueResult{}, fail(ctx, op, err)
+	}
+	res := store.IssueResult{
+		Outcome:    store.IssueOutcome(n[0]),
+		Reason:     store.LimitReason(n[1]),
+		LimitIndex: int(n[2]),
+		RetryAfter: dur(n[3]),
+		Attempts:   int(n[4]),
+		ExpiresIn:  dur(n[5]),
+	}
+	switch res.Outcome {
+	case store.Issued, store.Limited:
+	case store.Reused:
+		if sealed != "" {
+			res.Sealed = []byte(sealed)
+		}
+	default:
+		return store.IssueResult{}, fail(ctx, op, errReply)
+	}
+	return res, nil
+}
+
+// issueSplit charges each extra limit with its own script (its key may be in
+// any slot), then runs the destination's script with the verdict. Charges are
+// refunded when the Issue ends Limited; after an error they stand.
+func (s *Store) issueSplit(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
+	const op = "issue"
+	type charge struct {
+		key string
+		end int64
+	}
+	charged := make([]charge, 0, len(req.Limits))
+	refused, retry := -1, int64(0)
+	for i, l := range req.Limits {
+		key := s.limitKey(l.Key)
+		v, err := chargeScript.Run(ctx, s.client, []string{key}, l.Max, msec(l.Window)).Result()
+		if err != nil {
+			return store.IssueResult{}, fail(ctx, op, err)
+		}
+		n, _, err := reply(v, 3, false)
+		if err != nil {
+			return store.IssueResult{}, fail(ctx, op, err)
+		}
+		if n[0] != 1 {
+			refused, retry = i, n[2]
+			break
+		}
+		charged = append(charged, charge{key, n[1]})
+	}
+	res, err := s.runIssue(ctx, []string{s.destKey(req.Key)}, issueArgs(req, refused, retry))
+	if err != nil {
+		return res, err
+	}
+	if res.Outcome == store.Limited {
+		for _, c := range charged {
+			// A refund that fails leaves the limit over-counted by one:
+			// the safe side.
+			_ = refundScript.Run(ctx, s.client, []string{c.key}, c.end).Err()
+		}
+	}
+	return res, nil
+}
+
+// Check implements store.Store with one EVALSHA.
+func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckResult, error) {
+	const op = "check"
+	if err := req.Validate(); err != nil {
+		return store.CheckResult{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.CheckResult{}, fail(ctx, op, err)
+	}
+	v, err := checkScript.Run(ctx, s.client, []string{s.destKey(req.Key)},
+		req.Digest, req.MaxAttempts, req.FailureMax, msec(req.FailureWindow)).Result()
+	if err != nil {
+		return store.CheckResult{}, fail(ctx, op, err)
+	}
+	n, _, err := reply(v, 2, false)
+	if err != nil {
+		return store.CheckResult{}, fail(ctx, op, err)
+	}
+	res := store.CheckResult{Status: store.CheckStatus(n[0]), Remaining: int(n[1])}
+	switch res.Status {
+	case store.Approved, store.Rejected, store.Expired, store.Locked:
+	default:
+		return store.CheckResult{}, fail(ctx, op, errReply)
+	}
+	return res, nil
+}
+
+// Withdraw implements store.Store with one EVALSHA.
+func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
+	const op = "withdraw"
+	switch {
+	case key == "":
+		return fmt.Errorf("redisstore: %s: %w: empty key", op, store.ErrInvalidRequest)
+	case len(digest) == 0:
+		return fmt.Errorf("redisstore: %s: %w: empty digest", op, store.ErrInvalidRequest)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, op, err)
+	}
+	if err := withdrawScript.Run(ctx, s.client, []string{s.destKey(key)}, digest).Err(); err != nil {
+		return fail(ctx, op, err)
+	}
+	return nil
+}
+
+// Attempt implements store.Store with one EVALSHA.
+func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.AttemptResult, error) {
+	const op = "attempt"
+	if err := req.Validate(); err != nil {
+		return store.AttemptResult{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.AttemptResult{}, fail(ctx, op, err)
+	}
+	v, err := attemptScript.Run(ctx, s.client, []string{s.destKey(req.Key)},
+		req.Marker, msec(req.MarkerTTL), req.MaxFailures, msec(req.FailureWindow)).Result()
+	if err != nil {
+		return store.AttemptResult{}, fail(ctx, op, err)
+	}
+	n, _, err := reply(v, 3, false)
+	if err != nil {
+		return store.AttemptResult{}, fail(ctx, op, err)
+	}
+	res := store.AttemptResult{Status: store.CheckStatus(n[0]), Remaining: int(n[1]), RetryAfter: dur(n[2])}
+	switch res.Status {
+	case store.Approved, store.Rejected, store.Locked, store.Replayed:
+	default:
+		return store.AttemptResult{}, fail(ctx, op, errReply)
+	}
+	return res, nil
+}
+
+// keyPattern is a SCAN pattern matching every key of the Store (tests,
+// maintenance): the prefix with glob characters escaped.
+func (s *Store) keyPattern() string {
+	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`)
+	return r.Replace(s.prefix) + ":*"
+}
