@@ -76,7 +76,7 @@ var start = time.Unix(30*50_000_000+10, 0)
 var testKey = totp.Key{Issuer: "ACME", Account: "jane", Secret: rfcSecret}
 
 // codeAt returns testKey's code steps time steps from now.
-func codeAt(t *testing.T, now time.Time, steps int) string {
+func codeAt(t testing.TB, now time.Time, steps int) string {
 	t.Helper()
 	c, err := testKey.Code(now.Add(time.Duration(steps) * 30 * time.Second))
 	if err != nil {
@@ -87,7 +87,7 @@ func codeAt(t *testing.T, now time.Time, steps int) string {
 
 // wrongCode returns a well-formed code that matches no step within ±3 of
 // now.
-func wrongCode(t *testing.T, now time.Time) string {
+func wrongCode(t testing.TB, now time.Time) string {
 	t.Helper()
 	taken := map[string]bool{}
 	for d := -3; d <= 3; d++ {

@@ -1,0 +1,103 @@
+package totp_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/go2fa/go2fa/otp/totp"
+	"github.com/go2fa/go2fa/store/memstore"
+)
+
+var sink string
+
+// BenchmarkHMACSHA1Floor is the floor for BenchmarkCode: one HMAC-SHA-1 of
+// an 8-byte counter, keyed anew each time as a one-off code needs.
+func BenchmarkHMACSHA1Floor(b *testing.B) {
+	var msg [8]byte
+	var sum []byte
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		binary.BigEndian.PutUint64(msg[:], uint64(i))
+		m := hmac.New(sha1.New, rfcSecret)
+		m.Write(msg[:])
+		sum = m.Sum(sum[:0])
+	}
+}
+
+// BenchmarkCode generates the TOTP code of a time (what an app does).
+func BenchmarkCode(b *testing.B) {
+	for _, k := range []totp.Key{
+		{Secret: rfcSecret, Algorithm: totp.SHA1},
+		{Secret: seed32, Algorithm: totp.SHA256},
+		{Secret: seed64, Algorithm: totp.SHA512},
+	} {
+		b.Run(k.Algorithm.String(), func(b *testing.B) {
+			at := time.Unix(1111111109, 0)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				c, err := k.Code(at)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink = c
+			}
+		})
+	}
+}
+
+var (
+	seed32 = []byte("12345678901234567890123456789012")
+	seed64 = []byte("1234567890123456789012345678901234567890123456789012345678901234")
+)
+
+// BenchmarkValidate validates a code against memstore with the default
+// skew (three HMACs) and one store Attempt: "approved" with a fresh right
+// code each time (the clock moves one step per iteration), "rejected" with
+// a wrong code and no lockout in reach.
+func BenchmarkValidate(b *testing.B) {
+	ctx := context.Background()
+	b.Run("approved", func(b *testing.B) {
+		clk := &clock{t: start}
+		mem := memstore.New(memstore.WithClock(clk.Now))
+		defer mem.Close()
+		v, err := totp.NewValidator(totp.Config{Store: mem, Now: clk.Now})
+		if err != nil {
+			b.Fatal(err)
+		}
+		codes := make([]string, b.N)
+		for i := range codes {
+			codes[i] = codeAt(b, start, i)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			res, err := v.Validate(ctx, "user-42", testKey, codes[i])
+			if err != nil || res.Status != totp.Approved {
+				b.Fatalf("Validate = %+v, %v", res, err)
+			}
+			clk.Advance(30 * time.Second)
+		}
+	})
+	b.Run("rejected", func(b *testing.B) {
+		clk := &clock{t: start}
+		mem := memstore.New(memstore.WithClock(clk.Now))
+		defer mem.Close()
+		v, err := totp.NewValidator(totp.Config{Store: mem, Now: clk.Now, MaxAttempts: 1 << 40})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wrong := wrongCode(b, start)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			res, err := v.Validate(ctx, "user-42", testKey, wrong)
+			if err != nil || res.Status != totp.Rejected {
+				b.Fatalf("Validate = %+v, %v", res, err)
+			}
+		}
+	})
+}
