@@ -328,6 +328,35 @@ func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.At
 	return res, nil
 }
 
+// Load caches the Store's scripts on every node (every master of a Cluster,
+// every shard of a Ring), so that even the first call on a node is one
+// EVALSHA. Calling it is optional: without it each node answers the first
+// EVALSHA of each script with NOSCRIPT, and go-redis sends that one call
+// again as EVAL.
+func (s *Store) Load(ctx context.Context) error {
+	load := func(ctx context.Context, c redis.Scripter) error {
+		for _, sc := range []*redis.Script{issueScript, checkScript, attemptScript, withdrawScript, chargeScript, refundScript} {
+			if err := sc.Load(ctx, c).Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return load(ctx, n) })
+	case *redis.Ring:
+		err = c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return load(ctx, n) })
+	default:
+		err = load(ctx, s.client)
+	}
+	if err != nil {
+		return fail(ctx, "load", err)
+	}
+	return nil
+}
+
 // keyPattern is a SCAN pattern matching every key of the Store (tests,
 // maintenance): the prefix with glob characters escaped.
 func (s *Store) keyPattern() string {

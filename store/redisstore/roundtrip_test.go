@@ -1,0 +1,150 @@
+package redisstore
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/go2fa/go2fa/store"
+)
+
+// counter is a go-redis hook that records the name of every command the
+// client sends, pipelines included.
+type counter struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.names = append(c.names, cmd.Name())
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.mu.Lock()
+		for _, cmd := range cmds {
+			c.names = append(c.names, "pipeline:"+cmd.Name())
+		}
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// take returns the names recorded since the last take.
+func (c *counter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.names
+	c.names = nil
+	return n
+}
+
+// TestOneRoundTrip counts the commands each operation sends: after the
+// scripts are cached, exactly one EVALSHA, and nothing else.
+func TestOneRoundTrip(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		c := b.client(t)
+		s := newTestStore(t, c)
+		ctx := context.Background()
+		if err := s.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		hook := &counter{}
+		c.AddHook(hook)
+
+		limits := []store.Limit{{Key: "ip", Max: 1000, Window: time.Minute}, {Key: "global", Max: 1000, Window: time.Minute}}
+		ops := []struct {
+			name string
+			// n is the number of EVALSHAs: 1, but a Cluster client charges
+			// each extra limit with one more.
+			n  int
+			fn func(k string) error
+		}{
+			{"Issue", 1, func(k string) error {
+				_, err := s.Issue(ctx, store.IssueRequest{Key: k, Digest: []byte("d"), TTL: time.Minute,
+					Cooldown: time.Second, Window: time.Hour, WindowMax: 5, FailureMax: 5})
+				return err
+			}},
+			{"IssueWithLimits", 1 + map[bool]int{true: len(limits)}[s.split], func(k string) error {
+				// Another key: the Issue above started a cooldown, and a
+				// Limited Issue on a Cluster client also sends refunds.
+				_, err := s.Issue(ctx, store.IssueRequest{Key: "l" + k, Digest: []byte("d"), TTL: time.Minute, Limits: limits})
+				return err
+			}},
+			{"CheckWrong", 1, func(k string) error {
+				_, err := s.Check(ctx, store.CheckRequest{Key: k, Digest: []byte("x"), MaxAttempts: 5, FailureMax: 5, FailureWindow: time.Hour})
+				return err
+			}},
+			{"CheckRight", 1, func(k string) error {
+				_, err := s.Check(ctx, store.CheckRequest{Key: k, Digest: []byte("d"), MaxAttempts: 5})
+				return err
+			}},
+			{"Withdraw", 1, func(k string) error { return s.Withdraw(ctx, k, []byte("d")) }},
+			{"Attempt", 1, func(k string) error {
+				_, err := s.Attempt(ctx, store.AttemptRequest{Key: k, Marker: "1", MarkerTTL: time.Minute, MaxFailures: 3, FailureWindow: time.Minute})
+				return err
+			}},
+		}
+		const keys = 20 // spread over the Cluster's nodes
+		for _, op := range ops {
+			hook.take()
+			for i := range keys {
+				if err := op.fn("rt-" + string(rune('a'+i))); err != nil {
+					t.Fatalf("%s: %v", op.name, err)
+				}
+			}
+			got := hook.take()
+			if len(got) != keys*op.n {
+				t.Errorf("%s: %d calls sent %d commands %q, want %d EVALSHA", op.name, keys, len(got), got, keys*op.n)
+				continue
+			}
+			for _, name := range got {
+				if name != "evalsha" {
+					t.Errorf("%s sent %q, want only evalsha", op.name, got)
+					break
+				}
+			}
+		}
+	})
+}
+
+// TestNoScriptFallback shows the script cache being flushed costs one EVAL,
+// after which EVALSHA works again. It runs on miniredis only: SCRIPT FLUSH
+// on a shared server would disturb other tests' command counts.
+func TestNoScriptFallback(t *testing.T) {
+	c := miniBackend().client(t)
+	s := newTestStore(t, c)
+	ctx := context.Background()
+	hook := &counter{}
+	c.AddHook(hook)
+	check := func() {
+		t.Helper()
+		if _, err := s.Check(ctx, store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: 5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check()
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	hook.take()
+	check()
+	if got := strings.Join(hook.take(), ","); got != "evalsha,eval" {
+		t.Errorf("first Check after SCRIPT FLUSH sent %s, want evalsha,eval", got)
+	}
+	check()
+	if got := strings.Join(hook.take(), ","); got != "evalsha" {
+		t.Errorf("second Check after SCRIPT FLUSH sent %s, want evalsha", got)
+	}
+}
