@@ -23,6 +23,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -257,15 +258,15 @@ const (
 type entry struct {
 	digest  []byte // points into inline when it fits
 	sealed  []byte
-	markers []marker
+	markers *[]marker // TOTP markers; nil for most entries
 
 	codeExp  int64
 	coolExp  int64
 	winExp   int64
 	failExp  int64
-	attempts int64
-	winCount int64
-	failures int64
+	attempts int32
+	winCount int32
+	failures int32
 	state    uint8
 
 	inline [inlineDigest]byte
@@ -282,8 +283,10 @@ func (e *entry) deadline() int64 {
 	if e.state != noCode {
 		d = max(d, e.codeExp)
 	}
-	for i := range e.markers {
-		d = max(d, e.markers[i].exp)
+	if e.markers != nil {
+		for _, m := range *e.markers {
+			d = max(d, m.exp)
+		}
 	}
 	return d
 }
@@ -309,7 +312,7 @@ func (e *entry) failCount(now int64) int64 {
 	if e.failExp <= now {
 		return 0
 	}
-	return e.failures
+	return int64(e.failures)
 }
 
 // fail increments the failure counter, which lives window from its first
@@ -319,11 +322,18 @@ func (e *entry) fail(now int64, window time.Duration) int64 {
 		e.failures = 0
 		e.failExp = now + int64(window)
 	}
-	e.failures++
-	return e.failures
+	inc(&e.failures)
+	return int64(e.failures)
 }
 
 func (e *entry) resetFailures() { e.failures, e.failExp = 0, 0 }
+
+// inc increments a counter, saturating instead of wrapping around.
+func inc(n *int32) {
+	if *n < math.MaxInt32 {
+		*n++
+	}
+}
 
 func wrap(err error) error { return fmt.Errorf("memstore: %w", err) }
 
@@ -379,7 +389,7 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 		if e.coolExp > now {
 			return limited(store.LimitCooldown, 0, e.coolExp-now)
 		}
-		if req.WindowMax > 0 && e.winExp > now && e.winCount >= int64(req.WindowMax) {
+		if req.WindowMax > 0 && e.winExp > now && int64(e.winCount) >= int64(req.WindowMax) {
 			return limited(store.LimitWindow, 0, e.winExp-now)
 		}
 	}
@@ -428,7 +438,7 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 		if e.winExp <= now {
 			e.winCount, e.winExp = 0, now+int64(req.Window)
 		}
-		e.winCount++
+		inc(&e.winCount)
 	}
 
 	switch e.code(now) {
@@ -505,11 +515,11 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 		e.resetFailures()
 		return store.CheckResult{Status: store.Approved}
 	}
-	e.attempts++
+	inc(&e.attempts)
 	if req.FailureWindow > 0 {
 		e.fail(now, req.FailureWindow)
 	}
-	if e.attempts >= int64(req.MaxAttempts) {
+	if int64(e.attempts) >= int64(req.MaxAttempts) {
 		e.dropCode()
 		return store.CheckResult{Status: store.Locked}
 	}
@@ -568,11 +578,15 @@ func (s *Store) attemptLocked(sh *keyShard, req store.AttemptRequest) store.Atte
 	if e.failCount(now) >= limit {
 		return store.AttemptResult{Status: store.Locked, RetryAfter: time.Duration(e.failExp - now)}
 	}
-	e.markers = slices.DeleteFunc(e.markers, func(m marker) bool { return m.exp <= now })
+	if e.markers != nil {
+		*e.markers = slices.DeleteFunc(*e.markers, func(m marker) bool { return m.exp <= now })
+	} else if req.Marker != "" {
+		e.markers = new([]marker)
+	}
 	status := store.Rejected
 	if req.Marker != "" {
-		if !slices.ContainsFunc(e.markers, func(m marker) bool { return m.m == req.Marker }) {
-			e.markers = append(e.markers, marker{m: strings.Clone(req.Marker), exp: now + int64(req.MarkerTTL)})
+		if !slices.ContainsFunc(*e.markers, func(m marker) bool { return m.m == req.Marker }) {
+			*e.markers = append(*e.markers, marker{m: strings.Clone(req.Marker), exp: now + int64(req.MarkerTTL)})
 			e.resetFailures()
 			return store.AttemptResult{Status: store.Approved}
 		}
