@@ -214,8 +214,9 @@ var _ sender.Sender = (*SMS)(nil)
 type Delivery struct {
 	// MessageUUID is Plivo's ID of the message.
 	MessageUUID string
-	// To is the destination as Plivo reports it (E.164, often without the
-	// "+"). It is a full phone number: do not log it (String masks it).
+	// To is the destination in E.164 form ("+" added when Plivo reports
+	// digits only). It is a full phone number: do not log it (String and
+	// LogValue mask it).
 	To string
 	// Status is Plivo's status: queued, sent, delivered, undelivered or
 	// failed.
@@ -260,7 +261,11 @@ func (s *SMS) StatusHandler() http.Handler {
 			s.logf(r.Context(), "plivoadapter: refused status callback", slog.String("method", r.Method))
 			return
 		}
-		d := Delivery{MessageUUID: params["MessageUUID"], To: params["To"], Status: strings.ToLower(params["Status"]), ErrorCode: params["ErrorCode"]}
+		to := params["To"]
+		if allDigits(to) {
+			to = "+" + to // Plivo reports E.164 without the "+"
+		}
+		d := Delivery{MessageUUID: params["MessageUUID"], To: to, Status: strings.ToLower(params["Status"]), ErrorCode: params["ErrorCode"]}
 		if d.MessageUUID == "" || d.Status == "" {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return

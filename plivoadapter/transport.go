@@ -1,11 +1,16 @@
 package plivoadapter
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
-	"sync/atomic"
+	"sync"
 )
+
+// maxErrorBody bounds how much of an error answer is kept.
+const maxErrorBody = 16 << 10
 
 // executor is what plivo.Client and plivo.PhloClient share: the exported
 // request runner their service methods (Messages.Create, Calls.Create,
@@ -18,8 +23,15 @@ type executor interface {
 // plivo-go drops the HTTP status (and returns no error at all for a non-2xx
 // answer with an empty body), so the status is captured here.
 type exchange struct {
-	status atomic.Int32
-	sent   atomic.Int32
+	mu     sync.Mutex
+	status int
+	body   []byte // the body of a non-2xx answer
+}
+
+func (x *exchange) result() (int, []byte) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.status, x.body
 }
 
 type exchangeKey struct{}
@@ -30,14 +42,24 @@ type captureTransport struct{ base http.RoundTripper }
 
 func (t captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	ex, _ := r.Context().Value(exchangeKey{}).(*exchange)
-	if ex != nil {
-		ex.sent.Add(1)
-	}
 	resp, err := t.base.RoundTrip(r)
-	if ex != nil && err == nil {
-		ex.status.Store(int32(resp.StatusCode))
+	if ex == nil || err != nil {
+		return resp, err
 	}
-	return resp, err
+	var body []byte
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Keep Plivo's error body: plivo-go drops it for voice 5xx.
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	ex.mu.Lock()
+	ex.status, ex.body = resp.StatusCode, body
+	ex.mu.Unlock()
+	return resp, nil
 }
 
 // httpClient returns the client the senders use: a copy of c (or a new one)
@@ -71,7 +93,7 @@ func do(ctx context.Context, ex executor, op string, req *http.Request, out any,
 	var x exchange
 	req = req.WithContext(context.WithValue(ctx, exchangeKey{}, &x))
 	err := ex.ExecuteRequest(req, out, extra...)
-	status := int(x.status.Load())
+	status, body := x.result()
 	switch {
 	case status == 0 && err == nil:
 		return 0, &Error{Op: op, Err: errors.New("no response recorded"), temporary: true}
@@ -80,9 +102,7 @@ func do(ctx context.Context, ex executor, op string, req *http.Request, out any,
 		return 0, &Error{Op: op, Err: err, temporary: true}
 	case status < 200 || status > 299:
 		e := &Error{Op: op, StatusCode: status, temporary: transientStatus(status)}
-		if err != nil {
-			e.APIID, e.Message = plivoBody(err.Error())
-		}
+		e.APIID, e.Message = plivoBody(string(body))
 		return status, e
 	case err != nil:
 		// 2xx but the body did not decode: Plivo may have accepted the

@@ -1,0 +1,246 @@
+package plivoadapter_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/plivoadapter/plivotest"
+	"github.com/go2fa/go2fa/sender"
+)
+
+// senders builds each sender on the fake, with the message it sends.
+func senders(t *testing.T, c plivoadapter.Config) map[string]func(context.Context) error {
+	t.Helper()
+	s, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plivoadapter.NewPHLO(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]func(context.Context) error{
+		"sms":   func(ctx context.Context) error { return s.Send(ctx, smsMsg()) },
+		"voice": func(ctx context.Context) error { return v.Send(ctx, callMsg()) },
+		"phlo":  func(ctx context.Context) error { return p.Send(ctx, smsMsg()) },
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		failure   plivotest.Failure
+		status    int
+		transient bool
+	}{
+		{plivotest.BadRequest, 400, false},
+		{plivotest.Unauthorized, 401, false},
+		{plivotest.NotFound, 404, false},
+		{plivotest.TooManyRequests, 429, true},
+		{plivotest.ServerError, 500, true},
+		{plivotest.GarbageJSON, 200, true},
+		{plivotest.Hang, 0, true},
+	}
+	for _, tt := range tests {
+		srv := fake(t)
+		c := config(srv)
+		c.HTTPClient = srv.Client()
+		c.HTTPClient.Timeout = 100 * time.Millisecond // for Hang
+		for name, send := range senders(t, c) {
+			srv.Reset()
+			srv.Fail(tt.failure)
+			err := send(context.Background())
+			if err == nil {
+				t.Errorf("%s/%d: no error", name, tt.status)
+				continue
+			}
+			pe := plivoError(t, err)
+			if pe.StatusCode != tt.status {
+				t.Errorf("%s: StatusCode = %d, want %d (%v)", name, pe.StatusCode, tt.status, err)
+			}
+			if pe.Temporary() != tt.transient || errors.Is(err, plivoadapter.ErrTransient) != tt.transient || errors.Is(err, plivoadapter.ErrPermanent) == tt.transient {
+				t.Errorf("%s/%d: transient = %v, want %v (%v)", name, tt.status, pe.Temporary(), tt.transient, err)
+			}
+			if tt.status >= 400 && pe.APIID == "" {
+				t.Errorf("%s/%d: no api_id in %v", name, tt.status, err)
+			}
+			if !strings.HasPrefix(err.Error(), "plivoadapter: ") {
+				t.Errorf("%s: error %q lacks the package prefix", name, err)
+			}
+			assertNoSecrets(t, err)
+		}
+	}
+}
+
+// plivo-go retries a voice request that got a 5xx; a retry that succeeds
+// places the call, and Send reports success.
+func TestVoiceRetryAfterServerError(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	send := senders(t, config(srv))["voice"]
+	srv.FailNext(plivotest.ServerError, 1)
+	if err := send(context.Background()); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if n, calls := srv.RequestCount(), len(srv.Calls()); n != 2 || calls != 1 {
+		t.Errorf("requests = %d, calls = %d; want 2 (500 then retry) and 1", n, calls)
+	}
+	srv.Reset()
+	srv.Fail(plivotest.ServerError)
+	err := send(context.Background())
+	if !errors.Is(err, plivoadapter.ErrTransient) {
+		t.Errorf("every try 500: err = %v, want transient", err)
+	}
+	if n := srv.RequestCount(); n != 3 {
+		t.Errorf("requests = %d, want 3 (plivo-go tries a voice request three times)", n)
+	}
+}
+
+func TestWrongCredentialsArePermanent(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	c := config(srv)
+	c.AuthToken = "wrong-token"
+	for name, send := range senders(t, c) {
+		err := send(context.Background())
+		if pe := plivoError(t, err); pe.StatusCode != 401 || !pe.Permanent() {
+			t.Errorf("%s: err = %v, want 401 permanent", name, err)
+		}
+		if strings.Contains(err.Error(), "wrong-token") {
+			t.Errorf("%s: error %q leaks the token", name, err)
+		}
+	}
+}
+
+func TestContextDoneSendsNothing(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, send := range senders(t, config(srv)) {
+		err := send(ctx)
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, plivoadapter.ErrTransient) {
+			t.Errorf("%s: err = %v, want context.Canceled, transient", name, err)
+		}
+	}
+	if n := srv.RequestCount(); n != 0 {
+		t.Errorf("requests = %d, want 0", n)
+	}
+}
+
+// A ctx deadline shorter than the client's timeout ends the request.
+func TestContextDeadlineBoundsRequest(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	c := config(srv)
+	c.HTTPClient = srv.Client()
+	c.HTTPClient.Timeout = time.Hour
+	srv.Fail(plivotest.Hang)
+	for name, send := range senders(t, c) {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := send(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, plivoadapter.ErrTransient) {
+			t.Errorf("%s: err = %v, want context.DeadlineExceeded, transient", name, err)
+		}
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	// Not parallel: t.Setenv.
+	vars := []string{"PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER", "PHLO_ID"}
+	for _, k := range vars {
+		t.Setenv(k, "")
+	}
+	_, err := plivoadapter.ConfigFromEnv()
+	if !errors.Is(err, plivoadapter.ErrInvalidConfig) || !containsAll(err.Error(), "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER") {
+		t.Errorf("err = %v, want ErrInvalidConfig naming the three variables", err)
+	}
+	t.Setenv("PLIVO_AUTH_ID", "MAXXXXXXXXXXXXXXXXXX")
+	t.Setenv("PLIVO_NUMBER", " +14155550000 ")
+	_, err = plivoadapter.ConfigFromEnv()
+	if err == nil || !strings.Contains(err.Error(), "PLIVO_AUTH_TOKEN") || strings.Contains(err.Error(), "PLIVO_AUTH_ID") {
+		t.Errorf("err = %v, want only PLIVO_AUTH_TOKEN named", err)
+	}
+	t.Setenv("PLIVO_AUTH_TOKEN", "secret-token")
+	c, err := plivoadapter.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AuthID != "MAXXXXXXXXXXXXXXXXXX" || c.AuthToken != "secret-token" || c.Number != "+14155550000" || c.PHLOID != "" {
+		t.Errorf("config = %#v", c)
+	}
+	if _, err := plivoadapter.NewPHLO(c); err == nil || !strings.Contains(err.Error(), "PHLO_ID") {
+		t.Errorf("NewPHLO without PHLO_ID: err = %v", err)
+	}
+	t.Setenv("PHLO_ID", "abc")
+	if c, _ := plivoadapter.ConfigFromEnv(); c.PHLOID != "abc" {
+		t.Errorf("PHLOID = %q", c.PHLOID)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	t.Parallel()
+	_, err := plivoadapter.NewSMS(plivoadapter.Config{}, plivoadapter.SMSOptions{})
+	if !errors.Is(err, plivoadapter.ErrInvalidConfig) || !containsAll(err.Error(), "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER") {
+		t.Errorf("empty config: err = %v", err)
+	}
+	c := plivoadapter.Config{AuthID: "MA", AuthToken: "t", Number: "Acme Inc"}
+	if _, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{}); err != nil {
+		t.Errorf("alphanumeric sender id refused for SMS: %v", err)
+	}
+	c.Number = "not a number!"
+	if _, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+		t.Errorf("bad source: err = %v", err)
+	}
+}
+
+func TestConfigPrintsNoToken(t *testing.T) {
+	t.Parallel()
+	c := plivoadapter.Config{AuthID: "MA1", AuthToken: "very-secret", Number: "+14155550000"}
+	for _, s := range []string{c.String(), c.GoString(), c.LogValue().String()} {
+		if strings.Contains(s, "very-secret") {
+			t.Errorf("config prints its token: %s", s)
+		}
+	}
+}
+
+func TestDeliveryPrintsMaskedNumber(t *testing.T) {
+	t.Parallel()
+	d := plivoadapter.Delivery{MessageUUID: "u", To: dest, Status: "failed", ErrorCode: "30"}
+	for _, s := range []string{d.String(), d.LogValue().String()} {
+		if strings.Contains(s, dest) || !strings.Contains(s, sender.MaskNumber(dest)) {
+			t.Errorf("delivery prints %q", s)
+		}
+	}
+}
+
+func TestFakeRefusesOtherHosts(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	resp, err := srv.Client().Get("http://example.com/")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("request to a non-Plivo host went through")
+	}
+	if srv.RequestCount() != 0 {
+		t.Error("fake recorded a non-Plivo request")
+	}
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,76 @@
+package plivoadapter_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/plivoadapter/plivotest"
+	"github.com/go2fa/go2fa/sender"
+)
+
+// Send a code by SMS through the fake Plivo API and read it back, as a
+// test of one's own service would.
+func ExampleNewSMS() {
+	srv := plivotest.NewServer()
+	defer srv.Close()
+
+	sms, err := plivoadapter.NewSMS(plivoadapter.Config{
+		AuthID:     plivotest.AuthID,
+		AuthToken:  plivotest.AuthToken,
+		Number:     plivotest.Number,
+		HTTPClient: srv.Client(), // in production: nil, or your own client
+	}, plivoadapter.SMSOptions{Brand: "Acme"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = sms.Send(context.Background(), sender.Message{
+		To: "+14155550100", Channel: sender.SMS, Code: "123456", TTL: 5 * time.Minute,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, _ := srv.LastMessage("+14155550100")
+	fmt.Println(m.Text)
+	fmt.Println("code:", m.Code)
+	// Output:
+	// Acme: Your verification code is 123456. It expires in 5 minutes.
+	// code: 123456
+}
+
+// Place a call, then play Plivo: fetch the answer URL from the voice
+// handler and hear the digits.
+func ExampleVoice_AnswerHandler() {
+	srv := plivotest.NewServer()
+	defer srv.Close()
+
+	voice, err := plivoadapter.NewVoice(plivoadapter.Config{
+		AuthID:     plivotest.AuthID,
+		AuthToken:  plivotest.AuthToken,
+		Number:     plivotest.Number,
+		HTTPClient: srv.Client(),
+	}, plivoadapter.VoiceOptions{AnswerURL: "https://example.com/plivo/answer"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/plivo/answer", voice.AnswerHandler())
+
+	if err := voice.Send(context.Background(), sender.Message{To: "+14155550100", Channel: sender.Call, Code: "2468"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	call, _ := srv.LastCall("+14155550100")
+	answer, _ := plivotest.PlayAnswer(mux, call)
+	fmt.Println(answer.StatusCode, answer.Speak)
+	again, _ := plivotest.PlayAnswer(mux, call)
+	fmt.Println("replayed:", again.StatusCode)
+	// Output:
+	// 200 [Your verification code is 2, 4, 6, 8. Once again, your code is 2, 4, 6, 8. Goodbye.]
+	// replayed: 404
+}

@@ -1,0 +1,374 @@
+package plivoadapter_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/plivoadapter/plivotest"
+	"github.com/go2fa/go2fa/sender"
+)
+
+func TestSMSRequest(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{Brand: "Acme", StatusURL: "https://example.com/plivo/status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), smsMsg()); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("requests = %d, want 1", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != http.MethodPost || r.Host != "api.plivo.com" || r.Path != "/v1/Account/"+plivotest.AuthID+"/Message/" {
+		t.Errorf("request = %s %s%s, want POST api.plivo.com/v1/Account/%s/Message/", r.Method, r.Host, r.Path, plivotest.AuthID)
+	}
+	if got := r.Header.Get("Authorization"); got != basicAuth() {
+		t.Errorf("Authorization = %q, want %q", got, basicAuth())
+	}
+	if got := r.Header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", got)
+	}
+	want := map[string]any{
+		"src":    plivotest.Number,
+		"dst":    dest,
+		"text":   "Acme: Your verification code is " + code + ". It expires in 5 minutes.",
+		"url":    "https://example.com/plivo/status",
+		"method": "POST",
+	}
+	if got := jsonBody(t, r.Body); !reflect.DeepEqual(got, want) {
+		t.Errorf("body = %v\nwant %v", got, want)
+	}
+	m, ok := srv.LastMessage(dest)
+	if !ok || m.Code != code {
+		t.Errorf("LastMessage = %+v, %v; want code %s", m, ok, code)
+	}
+}
+
+func TestSMSDefaultTextAndMessageText(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		msg  sender.Message
+		want string
+	}{
+		{"default", smsMsg(), "Your verification code is 493817. It expires in 5 minutes."},
+		{"one minute", sender.Message{To: dest, Channel: sender.SMS, Code: code, TTL: 60 * time.Second}, "Your verification code is 493817. It expires in 1 minute."},
+		{"no ttl", sender.Message{To: dest, Channel: sender.SMS, Code: code}, "Your verification code is 493817. It expires in a few minutes."},
+		{"message text", sender.Message{To: dest, Channel: sender.SMS, Code: code, Text: "Code 493817 for Acme"}, "Code 493817 for Acme"},
+	}
+	for _, tt := range tests {
+		if err := s.Send(context.Background(), tt.msg); err != nil {
+			t.Fatalf("%s: Send: %v", tt.name, err)
+		}
+		m, _ := srv.LastMessage(dest)
+		if m.Text != tt.want {
+			t.Errorf("%s: text = %q, want %q", tt.name, m.Text, tt.want)
+		}
+	}
+}
+
+func TestSMSRefusesBadMessages(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		msg  sender.Message
+		want error
+	}{
+		{"call channel", callMsg(), sender.ErrUnsupportedChannel},
+		{"bad number", sender.Message{To: "4155550100", Channel: sender.SMS, Code: code}, sender.ErrInvalidMessage},
+		{"no code", sender.Message{To: dest, Channel: sender.SMS}, sender.ErrInvalidMessage},
+		{"text without code", sender.Message{To: dest, Channel: sender.SMS, Code: code, Text: "hello"}, sender.ErrInvalidMessage},
+		{"text splits", sender.Message{To: dest, Channel: sender.SMS, Code: code, Text: code + strings.Repeat("x", 155)}, plivoadapter.ErrTooLong},
+		{"ucs2 text splits", sender.Message{To: dest, Channel: sender.SMS, Code: code, Text: code + strings.Repeat("ж", 65)}, plivoadapter.ErrTooLong},
+	}
+	for _, tt := range tests {
+		err := s.Send(context.Background(), tt.msg)
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
+		}
+		assertNoSecrets(t, err)
+	}
+	if n := srv.RequestCount(); n != 0 {
+		t.Errorf("requests = %d, want 0 for refused messages", n)
+	}
+}
+
+func TestSMSTemplateChecks(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	tests := []struct {
+		name    string
+		o       plivoadapter.SMSOptions
+		wantErr bool
+		enc     plivoadapter.Encoding
+	}{
+		{"default", plivoadapter.SMSOptions{}, false, ""},
+		{"no code placeholder", plivoadapter.SMSOptions{Template: "Hello"}, true, ""},
+		// 150 + 10 digits of code = 160: fits.
+		{"gsm7 at limit", plivoadapter.SMSOptions{Template: strings.Repeat("a", 150) + "{code}"}, false, ""},
+		{"gsm7 over limit", plivoadapter.SMSOptions{Template: strings.Repeat("a", 151) + "{code}"}, true, plivoadapter.GSM7},
+		// Extension characters count twice: 75*2 + 10 = 160.
+		{"gsm7 extension at limit", plivoadapter.SMSOptions{Template: strings.Repeat("€", 75) + "{code}"}, false, ""},
+		{"gsm7 extension over limit", plivoadapter.SMSOptions{Template: strings.Repeat("[", 76) + "{code}"}, true, plivoadapter.GSM7},
+		{"ucs2 at limit", plivoadapter.SMSOptions{Template: strings.Repeat("ж", 60) + "{code}"}, false, ""},
+		{"ucs2 over limit", plivoadapter.SMSOptions{Template: strings.Repeat("ж", 61) + "{code}"}, true, plivoadapter.UCS2},
+		{"brand pushes over", plivoadapter.SMSOptions{Brand: "Acme", Template: strings.Repeat("a", 145) + "{code}"}, true, plivoadapter.GSM7},
+		{"bad status method", plivoadapter.SMSOptions{StatusURL: "https://example.com/s", StatusMethod: "PUT"}, true, ""},
+		{"relative status url", plivoadapter.SMSOptions{StatusURL: "/plivo/status"}, true, ""},
+		{"on failure without url", plivoadapter.SMSOptions{OnFailure: func(context.Context, plivoadapter.Delivery) {}}, true, ""},
+	}
+	for _, tt := range tests {
+		_, err := plivoadapter.NewSMS(config(srv), tt.o)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: err = %v, wantErr %v", tt.name, err, tt.wantErr)
+			continue
+		}
+		if err != nil && !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+			t.Errorf("%s: err = %v, want ErrInvalidConfig", tt.name, err)
+		}
+		if tt.enc != "" {
+			var le *plivoadapter.LengthError
+			if !errors.As(err, &le) || le.Encoding != tt.enc || !errors.Is(err, plivoadapter.ErrTooLong) {
+				t.Errorf("%s: err = %v, want *LengthError in %s", tt.name, err, tt.enc)
+			}
+		}
+	}
+}
+
+func TestSMSLength(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		text  string
+		enc   plivoadapter.Encoding
+		units int
+	}{
+		{"", plivoadapter.GSM7, 0},
+		{"Your code is 123456", plivoadapter.GSM7, 19},
+		{"@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà", plivoadapter.GSM7, 42},
+		{"^{}\\[~]|€", plivoadapter.GSM7, 18},
+		{"ç", plivoadapter.UCS2, 1}, // only capital Ç is GSM-7
+		{"код 1234", plivoadapter.UCS2, 8},
+		{"ok 😀", plivoadapter.UCS2, 5}, // a surrogate pair counts 2
+	}
+	for _, tt := range tests {
+		enc, n := plivoadapter.SMSLength(tt.text)
+		if enc != tt.enc || n != tt.units {
+			t.Errorf("SMSLength(%q) = %s, %d; want %s, %d", tt.text, enc, n, tt.enc, tt.units)
+		}
+	}
+	limits := []struct {
+		text string
+		ok   bool
+	}{
+		{strings.Repeat("a", 160), true},
+		{strings.Repeat("a", 161), false},
+		{strings.Repeat("€", 80), true},
+		{strings.Repeat("€", 79) + "aa", true},
+		{strings.Repeat("€", 80) + "a", false},
+		{strings.Repeat("ж", 70), true},
+		{strings.Repeat("ж", 71), false},
+		{strings.Repeat("a", 69) + "😀", false},
+	}
+	for _, tt := range limits {
+		if err := plivoadapter.CheckSMSLength(tt.text); (err == nil) != tt.ok {
+			t.Errorf("CheckSMSLength(%d runes %q...) = %v, want ok=%v", len([]rune(tt.text)), []rune(tt.text)[0], err, tt.ok)
+		}
+	}
+}
+
+// statusSetup returns an SMS sender with a status URL and the deliveries
+// its OnFailure received.
+func statusSetup(t *testing.T, method string) (*plivotest.Server, *plivoadapter.SMS, func() []plivoadapter.Delivery) {
+	t.Helper()
+	srv := fake(t)
+	var mu sync.Mutex
+	var got []plivoadapter.Delivery
+	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{
+		StatusURL:    "https://example.com/plivo/status?app=demo",
+		StatusMethod: method,
+		OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
+			mu.Lock()
+			got = append(got, d)
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), smsMsg()); err != nil {
+		t.Fatal(err)
+	}
+	return srv, s, func() []plivoadapter.Delivery {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]plivoadapter.Delivery(nil), got...)
+	}
+}
+
+func TestStatusCallbackFailureCallsOnFailure(t *testing.T) {
+	t.Parallel()
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		for _, status := range []string{"failed", "undelivered"} {
+			srv, s, got := statusSetup(t, method)
+			m, _ := srv.LastMessage(dest)
+			r, err := plivotest.StatusRequest(m, status, "30")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, _ := plivotest.Serve(s.StatusHandler(), r)
+			if a.StatusCode != http.StatusOK {
+				t.Errorf("%s %s: status = %d, want 200", method, status, a.StatusCode)
+			}
+			want := []plivoadapter.Delivery{{MessageUUID: m.UUID, To: dest, Status: status, ErrorCode: "30"}}
+			if d := got(); !reflect.DeepEqual(d, want) {
+				t.Errorf("%s %s: OnFailure got %v, want %v", method, status, d, want)
+			}
+			// A second failure report for the same message is acknowledged
+			// but does not start a second fallback.
+			r, _ = plivotest.StatusRequest(m, "undelivered", "30")
+			if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != http.StatusOK {
+				t.Errorf("%s %s: repeat status = %d, want 200", method, status, a.StatusCode)
+			}
+			if n := len(got()); n != 1 {
+				t.Errorf("%s %s: OnFailure calls = %d, want 1", method, status, n)
+			}
+		}
+	}
+}
+
+func TestStatusCallbackSuccessIsAcknowledged(t *testing.T) {
+	t.Parallel()
+	srv, s, got := statusSetup(t, http.MethodPost)
+	m, _ := srv.LastMessage(dest)
+	for _, status := range []string{"queued", "sent", "delivered"} {
+		r, _ := plivotest.StatusRequest(m, status, "")
+		a, _ := plivotest.Serve(s.StatusHandler(), r)
+		if a.StatusCode != http.StatusOK {
+			t.Errorf("%s: status = %d, want 200", status, a.StatusCode)
+		}
+	}
+	if d := got(); len(d) != 0 {
+		t.Errorf("OnFailure called for successful statuses: %v", d)
+	}
+}
+
+func TestStatusCallbackSignature(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(r *http.Request, m plivotest.Message) *http.Request
+		want   int
+	}{
+		{"valid", func(r *http.Request, _ plivotest.Message) *http.Request { return r }, http.StatusOK},
+		{"missing signature", func(r *http.Request, _ plivotest.Message) *http.Request {
+			r.Header.Del(plivoadapter.HeaderSignatureV3)
+			return r
+		}, http.StatusForbidden},
+		{"missing nonce", func(r *http.Request, _ plivotest.Message) *http.Request {
+			r.Header.Del(plivoadapter.HeaderNonceV3)
+			return r
+		}, http.StatusForbidden},
+		{"other nonce", func(r *http.Request, _ plivotest.Message) *http.Request {
+			r.Header.Set(plivoadapter.HeaderNonceV3, plivotest.Nonce())
+			return r
+		}, http.StatusForbidden},
+		{"tampered status", func(_ *http.Request, m plivotest.Message) *http.Request {
+			// Signed for "delivered", then the body says "failed".
+			r, _ := plivotest.StatusRequest(m, "delivered", "")
+			sig, nonce := r.Header.Get(plivoadapter.HeaderSignatureV3), r.Header.Get(plivoadapter.HeaderNonceV3)
+			r2, _ := plivotest.StatusRequest(m, "failed", "30")
+			r2.Header.Set(plivoadapter.HeaderSignatureV3, sig)
+			r2.Header.Set(plivoadapter.HeaderNonceV3, nonce)
+			return r2
+		}, http.StatusForbidden},
+		{"tampered query", func(r *http.Request, _ plivotest.Message) *http.Request {
+			r.URL.RawQuery = "app=other"
+			return r
+		}, http.StatusForbidden},
+		{"signed for another host", func(_ *http.Request, m plivotest.Message) *http.Request {
+			r, _ := plivotest.SignedRequest(http.MethodPost, "https://evil.example/plivo/status?app=demo", plivotest.StatusParams(m, "failed", "30"))
+			return r
+		}, http.StatusForbidden},
+		{"forged with other token", func(_ *http.Request, m plivotest.Message) *http.Request {
+			r, _ := plivotest.SignedRequestWith("not-the-token", plivotest.Nonce(), http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30"))
+			return r
+		}, http.StatusForbidden},
+		{"wrong method", func(r *http.Request, _ plivotest.Message) *http.Request {
+			r.Method = http.MethodPut
+			return r
+		}, http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		srv, s, got := statusSetup(t, http.MethodPost)
+		m, _ := srv.LastMessage(dest)
+		r, err := plivotest.StatusRequest(m, "failed", "30")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := plivotest.Serve(s.StatusHandler(), tt.mutate(r, m))
+		if a.StatusCode != tt.want {
+			t.Errorf("%s: status = %d, want %d", tt.name, a.StatusCode, tt.want)
+		}
+		if n := len(got()); (tt.want == http.StatusOK) != (n == 1) {
+			t.Errorf("%s: OnFailure calls = %d", tt.name, n)
+		}
+	}
+}
+
+func TestStatusCallbackReplayRefused(t *testing.T) {
+	t.Parallel()
+	srv, s, got := statusSetup(t, http.MethodPost)
+	m, _ := srv.LastMessage(dest)
+	nonce := plivotest.Nonce()
+	for i, want := range []int{http.StatusOK, http.StatusForbidden} {
+		r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, m.URL, plivotest.StatusParams(m, "delivered", ""))
+		if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != want {
+			t.Errorf("delivery %d: status = %d, want %d", i, a.StatusCode, want)
+		}
+	}
+	// A replayed "failed" must not start a fallback either.
+	nonce = plivotest.Nonce()
+	for i, want := range []int{http.StatusOK, http.StatusForbidden} {
+		r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30"))
+		if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != want {
+			t.Errorf("failure %d: status = %d, want %d", i, a.StatusCode, want)
+		}
+	}
+	if n := len(got()); n != 1 {
+		t.Errorf("OnFailure calls = %d, want 1", n)
+	}
+}
+
+func TestStatusHandlerWithoutURLRefuses(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := plivotest.SignedRequest(http.MethodPost, "https://example.com/plivo/status", plivotest.StatusParams(plivotest.Message{UUID: "u", Dst: dest}, "failed", "30"))
+	if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != http.StatusForbidden {
+		t.Errorf("status = %d, want 403", a.StatusCode)
+	}
+}

@@ -1,0 +1,401 @@
+package plivoadapter_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/plivoadapter/plivotest"
+	"github.com/go2fa/go2fa/sender"
+)
+
+const answerURL = "https://example.com/plivo/answer"
+
+func newVoice(t *testing.T, srv *plivotest.Server, o plivoadapter.VoiceOptions) *plivoadapter.Voice {
+	t.Helper()
+	if o.AnswerURL == "" {
+		o.AnswerURL = answerURL
+	}
+	v, err := plivoadapter.NewVoice(config(srv), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestVoiceRequest(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("requests = %d, want 1", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != http.MethodPost || r.Host != "api.plivo.com" || r.Path != "/v1/Account/"+plivotest.AuthID+"/Call/" {
+		t.Errorf("request = %s %s%s, want POST api.plivo.com/v1/Account/%s/Call/", r.Method, r.Host, r.Path, plivotest.AuthID)
+	}
+	if got := r.Header.Get("Authorization"); got != basicAuth() {
+		t.Errorf("Authorization = %q, want %q", got, basicAuth())
+	}
+	body := jsonBody(t, r.Body)
+	au, _ := body["answer_url"].(string)
+	u, err := url.Parse(au)
+	if err != nil {
+		t.Fatalf("answer_url %q: %v", au, err)
+	}
+	tok := u.Query().Get(plivoadapter.TokenParam)
+	if len(tok) < 43 {
+		t.Errorf("token %q is shorter than 32 random bytes", tok)
+	}
+	if strings.Contains(au, code) {
+		t.Errorf("answer_url %q carries the code", au)
+	}
+	want := map[string]any{"from": plivotest.Number, "to": dest, "answer_url": answerURL + "?token=" + tok, "answer_method": "POST"}
+	if !reflect.DeepEqual(body, want) {
+		t.Errorf("body = %v\nwant %v", body, want)
+	}
+}
+
+func TestVoiceTokensAreFresh(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	seen := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		if err := v.Send(context.Background(), callMsg()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range srv.Calls() {
+		if seen[c.AnswerURL] {
+			t.Fatalf("answer URL %q used twice", c.AnswerURL)
+		}
+		seen[c.AnswerURL] = true
+	}
+}
+
+func TestVoiceAnswerSpeaksDigitsTwice(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	tests := []struct {
+		locale, lang, intro string
+	}{
+		{"", "en-US", "Your verification code is"},
+		{"en-GB", "en-GB", "Your verification code is"},
+		{"de_AT", "de-DE", "Ihr Bestätigungscode lautet"},
+		{"fr-CA", "fr-CA", "Votre code de vérification est"},
+		{"ja", "ja-JP", ""},
+		{"xx-YY", "en-US", "Your verification code is"},
+	}
+	for _, tt := range tests {
+		m := callMsg()
+		m.Locale = tt.locale
+		if err := v.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := srv.LastCall(dest)
+		a, err := plivotest.PlayAnswer(v.AnswerHandler(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.StatusCode != http.StatusOK {
+			t.Fatalf("%q: answer status = %d, body %q", tt.locale, a.StatusCode, a.Body)
+		}
+		if got := a.Digits(); !reflect.DeepEqual(got, []string{code, code}) {
+			t.Errorf("%q: spoken digits = %q, want the code twice", tt.locale, got)
+		}
+		if want := "4, 9, 3, 8, 1, 7."; !strings.Contains(a.Body, want) {
+			t.Errorf("%q: body does not speak the digits one by one (%q): %s", tt.locale, want, a.Body)
+		}
+		if !strings.Contains(a.Body, `language="`+tt.lang+`"`) {
+			t.Errorf("%q: body not in %s: %s", tt.locale, tt.lang, a.Body)
+		}
+		if tt.intro != "" && (len(a.Speak) == 0 || a.Speak[0] != tt.intro) {
+			t.Errorf("%q: first speak = %q, want %q", tt.locale, a.Speak, tt.intro)
+		}
+		if !strings.Contains(a.Body, "<Wait") {
+			t.Errorf("%q: no pause between repetitions: %s", tt.locale, a.Body)
+		}
+	}
+}
+
+func TestVoiceTokenReplayRefused(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := srv.LastCall(dest)
+	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusOK {
+		t.Fatalf("first answer = %d", a.StatusCode)
+	}
+	// Plivo-signed, fresh nonce, same token: the token is spent.
+	a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c)
+	if a.StatusCode != http.StatusNotFound {
+		t.Errorf("replayed token: status = %d, want 404", a.StatusCode)
+	}
+	if strings.Contains(a.Body, code) || len(a.Speak) != 0 {
+		t.Errorf("replayed token served %q", a.Body)
+	}
+}
+
+func TestVoiceTokenConcurrentAnswersServeOnce(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := srv.LastCall(dest)
+	h := v.AnswerHandler()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, _ := plivotest.PlayAnswer(h, c)
+			if a.StatusCode == http.StatusOK {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Errorf("answers served = %d, want exactly 1", ok)
+	}
+}
+
+func TestVoiceTokenExpires(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	clk := newClock()
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{TokenTTL: time.Minute, Now: clk.Now})
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := srv.LastCall(dest)
+	clk.Advance(time.Minute)
+	a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c)
+	if a.StatusCode != http.StatusNotFound || len(a.Speak) != 0 {
+		t.Errorf("expired token: status = %d, body %q; want 404 and nothing spoken", a.StatusCode, a.Body)
+	}
+	// Just before expiry it still works.
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = srv.LastCall(dest)
+	clk.Advance(time.Minute - time.Nanosecond)
+	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusOK {
+		t.Errorf("live token: status = %d, want 200", a.StatusCode)
+	}
+}
+
+func TestVoiceAnswerSignature(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		build func(c plivotest.Call) *http.Request
+		want  int
+	}{
+		{"missing signature", func(c plivotest.Call) *http.Request {
+			r, _ := plivotest.AnswerRequest(c)
+			r.Header.Del(plivoadapter.HeaderSignatureV3)
+			return r
+		}, http.StatusForbidden},
+		{"forged", func(c plivotest.Call) *http.Request {
+			r, _ := plivotest.SignedRequestWith("guessed-token", plivotest.Nonce(), http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c))
+			return r
+		}, http.StatusForbidden},
+		{"tampered param", func(c plivotest.Call) *http.Request {
+			r, _ := plivotest.AnswerRequest(c)
+			c.To = "+14155559999"
+			r2, _ := plivotest.SignedRequest(http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c))
+			r2.Header = r.Header
+			return r2
+		}, http.StatusForbidden},
+		{"tampered token", func(c plivotest.Call) *http.Request {
+			r, _ := plivotest.AnswerRequest(c)
+			r.URL.RawQuery = "token=AAAA"
+			return r
+		}, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		srv := fake(t)
+		v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+		if err := v.Send(context.Background(), callMsg()); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := srv.LastCall(dest)
+		a, _ := plivotest.Serve(v.AnswerHandler(), tt.build(c))
+		if a.StatusCode != tt.want || len(a.Speak) != 0 {
+			t.Errorf("%s: status = %d, body %q; want %d and nothing spoken", tt.name, a.StatusCode, a.Body, tt.want)
+		}
+		// Nothing changed: the genuine answer still works once.
+		if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusOK {
+			t.Errorf("%s: genuine answer after refused one = %d, want 200", tt.name, a.StatusCode)
+		}
+	}
+}
+
+func TestVoiceAnswerNonceReplay(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	for i := 0; i < 2; i++ {
+		if err := v.Send(context.Background(), callMsg()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := srv.Calls()
+	nonce := plivotest.Nonce()
+	r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0]))
+	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusOK {
+		t.Fatalf("first: %d", a.StatusCode)
+	}
+	// The same signed request again, byte for byte.
+	r, _ = plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0]))
+	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden {
+		t.Errorf("replayed request: status = %d, want 403", a.StatusCode)
+	}
+	// A replayed nonce is refused even for another (valid) token, which
+	// stays usable.
+	r, _ = plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1]))
+	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden {
+		t.Errorf("replayed nonce: status = %d, want 403", a.StatusCode)
+	}
+	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), calls[1]); a.StatusCode != http.StatusOK {
+		t.Errorf("second call: status = %d, want 200", a.StatusCode)
+	}
+}
+
+func TestVoiceFailedCallDropsToken(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	tokens := plivoadapter.NewMemoryTokens(0, nil)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: tokens})
+	srv.Fail(plivotest.BadRequest)
+	if err := v.Send(context.Background(), callMsg()); !errors.Is(err, plivoadapter.ErrPermanent) {
+		t.Fatalf("err = %v, want ErrPermanent", err)
+	}
+	if n := tokens.Len(); n != 0 {
+		t.Errorf("tokens after failed call = %d, want 0", n)
+	}
+}
+
+func TestVoiceRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	if err := v.Send(context.Background(), smsMsg()); !errors.Is(err, sender.ErrUnsupportedChannel) {
+		t.Errorf("sms message: err = %v, want ErrUnsupportedChannel", err)
+	}
+	if err := v.Send(context.Background(), sender.Message{To: "14155550100", Channel: sender.Call, Code: code}); !errors.Is(err, sender.ErrInvalidMessage) {
+		t.Errorf("bad number: err = %v, want ErrInvalidMessage", err)
+	}
+	if n := srv.RequestCount(); n != 0 {
+		t.Errorf("requests = %d, want 0", n)
+	}
+	for _, o := range []plivoadapter.VoiceOptions{
+		{AnswerURL: ""},
+		{AnswerURL: "/plivo/answer"},
+		{AnswerURL: "ftp://example.com/a"},
+		{AnswerURL: answerURL, Language: "tlh"},
+	} {
+		if _, err := plivoadapter.NewVoice(config(srv), o); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+			t.Errorf("NewVoice(%+v) err = %v, want ErrInvalidConfig", o, err)
+		}
+	}
+	c := config(srv)
+	c.Number = "Acme"
+	if _, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+		t.Errorf("sender id as caller: err = %v, want ErrInvalidConfig", err)
+	}
+}
+
+func TestVoiceAnswerURLWithQuery(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{AnswerURL: "https://example.com:8443/2fa/answer?app=demo"})
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := srv.LastCall(dest)
+	if !strings.HasPrefix(c.AnswerURL, "https://example.com:8443/2fa/answer?app=demo&token=") {
+		t.Errorf("answer URL = %q", c.AnswerURL)
+	}
+	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusOK {
+		t.Errorf("answer = %d, want 200", a.StatusCode)
+	}
+}
+
+func TestMemoryTokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := newClock()
+	s := plivoadapter.NewMemoryTokens(2, clk.Now)
+	p := plivoadapter.Prompt{Code: code, Language: "en-US"}
+	if err := s.Put(ctx, "a", p, clk.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "b", p, clk.Now().Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "c", p, clk.Now().Add(time.Minute)); !errors.Is(err, plivoadapter.ErrTokenStoreFull) {
+		t.Errorf("third put = %v, want ErrTokenStoreFull", err)
+	}
+	clk.Advance(time.Minute) // "a" expires and is swept for "c"
+	if err := s.Put(ctx, "c", p, clk.Now().Add(time.Minute)); err != nil {
+		t.Errorf("put after expiry = %v", err)
+	}
+	if _, found, _ := s.Take(ctx, "a"); found {
+		t.Error("expired token found")
+	}
+	if got, found, _ := s.Take(ctx, "b"); !found || got != p {
+		t.Errorf("Take(b) = %v, %v", got, found)
+	}
+	if _, found, _ := s.Take(ctx, "b"); found {
+		t.Error("token taken twice")
+	}
+	if err := s.Delete(ctx, "c"); err != nil || s.Len() != 0 {
+		t.Errorf("Delete: %v, Len %d", err, s.Len())
+	}
+	if strings.Contains(p.String(), code) || strings.Contains(p.GoString(), code) {
+		t.Errorf("Prompt prints its code: %s", p)
+	}
+}
+
+func TestSpeakLanguage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"en-US", "en-US", true}, {"en", "en-US", true}, {"EN-gb", "en-GB", true},
+		{"de", "de-DE", true}, {"de-CH", "de-DE", true}, {"pt_BR", "pt-BR", true},
+		{"pt-PT", "pt-PT", true}, {"zh-Hans-CN", "cmn-CN", true}, {"es-US", "es-US", true},
+		{"", "", false}, {"xx", "", false}, {"tlh-QO", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := plivoadapter.SpeakLanguage(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("SpeakLanguage(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
