@@ -24,7 +24,9 @@ const (
 // nil or has no Timeout of its own.
 const DefaultTimeout = 10 * time.Second
 
-// Config is the Plivo account every sender uses. A Config holds the auth
+// Config is the Plivo account every sender uses. It is a plain value that
+// the constructors copy; the *http.Client it points to is shared and must
+// be safe for concurrent use, as http.Client is. A Config holds the auth
 // token: it prints redacted (String, GoString, LogValue), but keep it out
 // of logs anyway.
 type Config struct {

@@ -39,6 +39,9 @@ var (
 // two classes apart; errors.Is(err, context.DeadlineExceeded) and similar
 // see the underlying error. The message never holds a code, the auth token
 // or a full phone number: digit runs in Plivo's text are masked.
+//
+// An Error is not modified after it is returned: it is safe to share
+// between goroutines.
 type Error struct {
 	// Op is what was attempted: "send sms", "send call", "run phlo", ...
 	Op string

@@ -5,7 +5,8 @@ import (
 	"unicode/utf16"
 )
 
-// Encoding is the character set an SMS is sent in.
+// Encoding is the character set an SMS is sent in (a string constant,
+// safe for concurrent use).
 type Encoding string
 
 const (
@@ -57,7 +58,8 @@ func SMSLength(text string) (Encoding, int) {
 	return GSM7, n
 }
 
-// LengthError reports a text that would be split into several SMS.
+// LengthError reports a text that would be split into several SMS. It is
+// a plain value, not modified after it is returned, and safe to share.
 type LengthError struct {
 	Encoding Encoding // the encoding the text needs
 	Units    int      // its length in that encoding's units

@@ -27,7 +27,9 @@ const (
 	PlaceholderTTL = "{ttl}"
 )
 
-// SMSOptions configures the direct SMS sender.
+// SMSOptions configures the direct SMS sender. NewSMS copies it; the
+// functions it holds (OnFailure, Now) are then called from any goroutine
+// and must be safe for concurrent use.
 type SMSOptions struct {
 	// Template is the text, with PlaceholderCode and optionally
 	// PlaceholderTTL. It must fit in one SMS (160 GSM-7 units, or 70 if it
@@ -210,7 +212,8 @@ func (s *SMS) Send(ctx context.Context, m sender.Message) error {
 
 var _ sender.Sender = (*SMS)(nil)
 
-// Delivery is one message-status callback from Plivo.
+// Delivery is one message-status callback from Plivo. It is a plain value,
+// safe to copy and share.
 type Delivery struct {
 	// MessageUUID is Plivo's ID of the message.
 	MessageUUID string

@@ -11,7 +11,8 @@ import (
 
 // Prompt is what the answer handler speaks for one call: the code and the
 // Plivo language. A TokenStore keeps it under the call's one-time token
-// until the call is answered or the token expires.
+// until the call is answered or the token expires. It is a plain value,
+// safe to copy and share.
 type Prompt struct {
 	// Code is the one-time code, digits only. A shared TokenStore holds it
 	// in clear for the token's short lifetime: protect that store as you

@@ -24,7 +24,9 @@ const DefaultTokenTTL = 3 * time.Minute
 // one-time token.
 const TokenParam = "token"
 
-// VoiceOptions configures the direct voice sender.
+// VoiceOptions configures the direct voice sender. NewVoice copies it; the
+// Tokens store, Rand and Now are then used from any goroutine and must be
+// safe for concurrent use (crypto/rand.Reader and time.Now are).
 type VoiceOptions struct {
 	// AnswerURL is the public URL at which Plivo reaches AnswerHandler,
 	// for example "https://example.com/plivo/answer". Required. Plivo

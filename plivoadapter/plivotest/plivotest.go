@@ -51,7 +51,8 @@ const (
 	PHLOID = "5f3c0c48-2c1b-4d6e-9a0f-phlotest0001"
 )
 
-// Failure is a way the fake can be told to fail.
+// Failure is a way the fake can be told to fail (a constant, safe for
+// concurrent use).
 type Failure int
 
 // The failures the fake can simulate.
@@ -79,7 +80,9 @@ var failureStatus = map[Failure]int{
 	BadRequest: 400, Unauthorized: 401, NotFound: 404, TooManyRequests: 429, ServerError: 500,
 }
 
-// Request is one HTTP request the fake received.
+// Request is one HTTP request the fake received. Requests, Messages,
+// Calls and PHLORuns return copies: a test may use them freely while the
+// server keeps running.
 type Request struct {
 	Method string
 	Host   string // the Plivo host the client addressed, e.g. "api.plivo.com"
@@ -91,7 +94,8 @@ type Request struct {
 	Status int
 }
 
-// Message is one SMS accepted by the fake (POST .../Message/).
+// Message is one SMS accepted by the fake (POST .../Message/); a plain
+// value, safe to share.
 type Message struct {
 	UUID   string
 	Src    string
@@ -105,7 +109,8 @@ type Message struct {
 	Code string
 }
 
-// Call is one call placed through the fake (POST .../Call/).
+// Call is one call placed through the fake (POST .../Call/); a plain
+// value, safe to share.
 type Call struct {
 	RequestUUID  string
 	CallUUID     string
@@ -115,7 +120,8 @@ type Call struct {
 	AnswerMethod string
 }
 
-// PHLORun is one PHLO run (POST phlorunner .../phlo/{id}/).
+// PHLORun is one PHLO run (POST phlorunner .../phlo/{id}/); a plain value,
+// safe to share (do not modify Payload if several goroutines read it).
 type PHLORun struct {
 	RunID  string
 	PHLOID string
@@ -669,7 +675,7 @@ func StatusRequest(m Message, status, errorCode string) (*http.Request, error) {
 	return SignedRequest(method, m.URL, StatusParams(m, status, errorCode))
 }
 
-// Answer is what an answer URL served.
+// Answer is what an answer URL served; a plain value, safe to share.
 type Answer struct {
 	StatusCode int
 	Body       string
