@@ -128,15 +128,15 @@ func (p params) step(t time.Time) (uint64, error) {
 }
 
 // hotp computes the RFC 4226 value of counter with mac (an HMAC keyed with
-// the secret), before reduction to digits: the dynamically truncated 31-bit
-// number (the "Snum" of RFC 4226 section 5.3).
+// the secret, new or Reset), before reduction to digits: the dynamically
+// truncated 31-bit number (the "Snum" of RFC 4226 section 5.3).
 func hotp(mac hash.Hash, counter uint64) uint32 {
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], counter)
-	mac.Reset()
-	mac.Write(msg[:])
-	var buf [sha512.Size]byte
-	return truncate(mac.Sum(buf[:0]))
+	// One buffer for the message and the sum: it escapes to the heap
+	// through the hash.Hash interface, so one allocation instead of two.
+	var buf [8 + sha512.Size]byte
+	binary.BigEndian.PutUint64(buf[:8], counter)
+	mac.Write(buf[:8])
+	return truncate(mac.Sum(buf[8:8]))
 }
 
 // truncate is RFC 4226's DT: the low four bits of the last byte select an

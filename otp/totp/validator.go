@@ -228,16 +228,25 @@ func (v *Validator) Validate(ctx context.Context, accountKey string, key Key, co
 
 	// Every candidate is computed and compared; the matched step is chosen
 	// with constant-time selects, so timing says nothing of which step, if
-	// any, matched.
+	// any, matched. Candidates run from the farthest steps to the current
+	// one, the later match winning: when two steps share a code (one
+	// chance in a million per pair) the nearest is recorded, so the user's
+	// next code is not mistaken for a replay.
 	mac := hmac.New(p.alg.hash(), key.Secret)
 	var buf [maxDigits]byte
 	matched, drift := 0, 0
-	for d := -v.skew; d <= v.skew; d++ {
+	for i := 2 * v.skew; i >= 0; i-- {
+		d := (i + 1) / 2 // order: +skew, -skew, ..., +1, -1, 0
+		if i%2 == 0 {
+			d = -d
+		}
 		if d < 0 && now < uint64(-d) {
 			continue // before T0: no such step
 		}
-		s := now + uint64(int64(d))
-		eq := subtle.ConstantTimeCompare(format(&buf, hotp(mac, s), p.digits), []byte(code))
+		if i < 2*v.skew {
+			mac.Reset()
+		}
+		eq := subtle.ConstantTimeCompare(format(&buf, hotp(mac, now+uint64(int64(d))), p.digits), []byte(code))
 		matched |= eq
 		drift = subtle.ConstantTimeSelect(eq, d, drift)
 	}

@@ -547,3 +547,31 @@ func TestStatusString(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateAdjacentStepsWithTheSameCode(t *testing.T) {
+	t.Parallel()
+	// With rfcSecret, steps 50 424 280 and 50 424 281 share the code
+	// 070562 (found by search). The user types it in the first step, then
+	// again, legitimately, in the second: the first use must record its
+	// own step, not the next one, or the second would look like a replay.
+	const s, shared = 50_424_280, "070562"
+	for _, step := range []int64{s, s + 1} {
+		if c, _ := testKey.Code(time.Unix(step*30, 0)); c != shared {
+			t.Fatalf("code of step %d = %s, want %s", step, c, shared)
+		}
+	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		v, _, clk := newValidator(t, b, totp.Config{})
+		clk.Advance(time.Unix(s*30+5, 0).Sub(clk.Now()))
+		if res := validate(t, v, "jane", shared); res.Status != totp.Approved || res.Drift != 0 {
+			t.Fatalf("in step %d: %+v, want Approved with Drift 0", s, res)
+		}
+		clk.Advance(30 * time.Second)
+		if res := validate(t, v, "jane", shared); res.Status != totp.Approved || res.Drift != 0 {
+			t.Fatalf("in step %d: %+v, want Approved with Drift 0", s+1, res)
+		}
+		if res := validate(t, v, "jane", shared); res.Status != totp.Replayed {
+			t.Fatalf("again in step %d: %+v, want Replayed", s+1, res)
+		}
+	})
+}
