@@ -107,7 +107,7 @@ func do(ctx context.Context, ex executor, op string, req *http.Request, out any,
 	case err != nil:
 		// 2xx but the body did not decode: Plivo may have accepted the
 		// request, but we cannot tell what it did.
-		return status, &Error{Op: op, StatusCode: status, Message: "unreadable answer", Err: errors.New(mask(err.Error())), temporary: true}
+		return status, &Error{Op: op, StatusCode: status, Message: "unreadable answer", Err: err, temporary: true}
 	}
 	return status, nil
 }

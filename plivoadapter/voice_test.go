@@ -399,3 +399,19 @@ func TestSpeakLanguage(t *testing.T) {
 		}
 	}
 }
+
+func TestVoiceTokenStoreFullPlacesNoCall(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: plivoadapter.NewMemoryTokens(1, nil)})
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	err := v.Send(context.Background(), callMsg())
+	if !errors.Is(err, plivoadapter.ErrTokenStoreFull) || !errors.Is(err, plivoadapter.ErrTransient) {
+		t.Errorf("err = %v, want ErrTokenStoreFull, transient", err)
+	}
+	if n := len(srv.Calls()); n != 1 {
+		t.Errorf("calls = %d, want 1", n)
+	}
+}
