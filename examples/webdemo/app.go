@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go2fa/go2fa/otp"
+	"github.com/go2fa/go2fa/otp/otphttp"
+	"github.com/go2fa/go2fa/otp/totp"
+	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/store"
+)
+
+//go:embed static
+var staticFiles embed.FS
+
+// appConfig is what newApp needs; main fills it from the environment and
+// tests fill it with a memory store and a sender.Recorder.
+type appConfig struct {
+	Store  store.Store
+	Sender sender.Sender
+	Secret []byte
+	// Policy is the verification policy; the zero value is the default.
+	Policy otp.Policy
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Mounts are extra handlers by mux pattern, such as Plivo's answer and
+	// status callbacks.
+	Mounts map[string]http.Handler
+	// TrustedHeader, when set, names the proxy header that carries the
+	// client's IP (otphttp.WithTrustedHeader).
+	TrustedHeader string
+	// Logger receives server-side failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// sessionCookie names the cookie that binds codes to one browser.
+const sessionCookie = "go2fa_session"
+
+// contentSecurityPolicy allows nothing but this origin's own script, style
+// and API, and data: images (the TOTP QR code).
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+// newApp builds the demo's HTTP handler: the page, its assets, the JSON
+// API of package otphttp, the TOTP demo API and cfg.Mounts.
+func newApp(cfg appConfig) (http.Handler, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	v, err := otp.NewVerifier(otp.Config{
+		Store:  cfg.Store,
+		Sender: cfg.Sender,
+		Secret: cfg.Secret,
+		Policy: cfg.Policy,
+		Now:    now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	opts := []otphttp.Option{
+		otphttp.WithClock(now),
+		otphttp.WithLogger(log),
+		otphttp.WithBinding(func(r *http.Request) string {
+			if c, err := r.Cookie(sessionCookie); err == nil && len(c.Value) <= 64 {
+				return c.Value
+			}
+			return ""
+		}),
+	}
+	if cfg.TrustedHeader != "" {
+		opts = append(opts, otphttp.WithTrustedHeader(cfg.TrustedHeader))
+	}
+	api := otphttp.New(v, opts...)
+
+	tv, err := totp.NewValidator(totp.Config{Store: cfg.Store, Now: now, KeySecret: cfg.Secret})
+	if err != nil {
+		return nil, err
+	}
+	td := newTOTPDemo(tv, now, log)
+
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		return nil, err
+	}
+	index, err := fs.ReadFile(static, "index.html")
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle(api.StartPath(), api)
+	mux.Handle(api.CheckPath(), api)
+	mux.Handle("/api/totp/", td)
+	channels := v.Policy().Channels
+	mux.HandleFunc("/api/config", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"channels":    channels,
+			"code_length": v.Policy().CodeLength,
+			"ttl":         int(v.Policy().TTL / time.Second),
+		})
+	})
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := r.Cookie(sessionCookie); err != nil {
+			http.SetCookie(w, &http.Cookie{
+				Name: sessionCookie, Value: newSessionID(), Path: "/api/",
+				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+			})
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(index)
+	})
+	for pattern, h := range cfg.Mounts {
+		mux.Handle(pattern, h)
+	}
+	return securityHeaders(mux), nil
+}
+
+// securityHeaders sets the headers every reply carries.
+func securityHeaders(next http.Handler) http.Handler {
+	csp := []string{contentSecurityPolicy}
+	nosniff := []string{"nosniff"}
+	noRef := []string{"no-referrer"}
+	deny := []string{"DENY"}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Security-Policy"] = csp
+		h["X-Content-Type-Options"] = nosniff
+		h["Referrer-Policy"] = noRef
+		h["X-Frame-Options"] = deny
+		next.ServeHTTP(w, r)
+	})
+}
+
+func newSessionID() string {
+	var b [18]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg, "code": code})
+}
+
+// errNoSecret is returned by parseSecret for a value that decodes to too
+// few bytes.
+var errNoSecret = errors.New("webdemo: GO2FA_SECRET must decode (hex or base64) to at least 32 bytes")

@@ -1,0 +1,280 @@
+// Command webdemo is Plivo's Flask two-factor demo rebuilt on go2fa: a page
+// that sends a code by SMS (with "Call me" as the voice fallback), checks it,
+// and an "Authenticator app" tab for TOTP.
+//
+//	go run ./examples/webdemo            # http://127.0.0.1:8080, no settings needed
+//	go run ./examples/webdemo -addr 127.0.0.1:9000
+//
+// With no settings it keeps codes in memory and prints every message (with
+// its code) to standard error instead of sending it. Settings, all from the
+// environment:
+//
+//	ADDR                 listen address (default 127.0.0.1:8080; -addr wins)
+//	GO2FA_SECRET         HMAC secret, hex or base64, at least 32 bytes
+//	                     (default: a random one per run, with a warning)
+//	REDIS_URL            keep codes in Redis, e.g. redis://127.0.0.1:6379/0
+//	PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER
+//	                     send real SMS and calls through Plivo
+//	PHLO_ID              send through this PHLO (Plivo's 2FA template)
+//	                     instead of direct SMS and calls
+//	PUBLIC_URL           this server's public base URL, which Plivo calls
+//	                     back: needed for direct voice calls (answer URL
+//	                     PUBLIC_URL/plivo/answer) and enables SMS delivery
+//	                     callbacks (PUBLIC_URL/plivo/status)
+//	TRUST_PROXY_HEADER   header that carries the client IP behind your own
+//	                     proxy, e.g. X-Forwarded-For (default: none)
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go2fa/go2fa/otp"
+	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/store/memstore"
+	"github.com/go2fa/go2fa/store/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "webdemo:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves the demo until ctx is done. ready, if not nil, receives the
+// listener's address once the server accepts connections.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
+	fs := flag.NewFlagSet("webdemo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defAddr := getenv("ADDR")
+	if defAddr == "" {
+		defAddr = "127.0.0.1:8080"
+	}
+	addr := fs.String("addr", defAddr, "listen address host:port (also $ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	cfg, cleanup, err := configFromEnv(ctx, getenv, stderr, log, nil)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	app, err := newApp(cfg)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           app,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stderr, "webdemo: serving on http://%s\n", ln.Addr())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stderr, "webdemo: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// configFromEnv picks the secret, the store and the sender from the
+// environment. plivoHTTP, if not nil, carries the requests to Plivo (tests
+// pass plivotest's client). cleanup releases what it opened.
+func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Writer, log *slog.Logger, plivoHTTP *http.Client) (cfg appConfig, cleanup func(), err error) {
+	var closers []func()
+	cleanup = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	cfg.Logger = log
+	cfg.TrustedHeader = strings.TrimSpace(getenv("TRUST_PROXY_HEADER"))
+
+	if s := strings.TrimSpace(getenv("GO2FA_SECRET")); s != "" {
+		if cfg.Secret, err = parseSecret(s); err != nil {
+			return cfg, cleanup, err
+		}
+	} else {
+		cfg.Secret = make([]byte, 32)
+		rand.Read(cfg.Secret)
+		fmt.Fprintln(stderr, "webdemo: warning: GO2FA_SECRET is not set; using a random secret for this run (codes do not survive a restart)")
+	}
+
+	if u := strings.TrimSpace(getenv("REDIS_URL")); u != "" {
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			return cfg, cleanup, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		opt.PoolSize = max(opt.PoolSize, 64)
+		rdb := redis.NewClient(opt)
+		closers = append(closers, func() { rdb.Close() })
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = rdb.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			return cfg, cleanup, fmt.Errorf("REDIS_URL: cannot reach redis at %s: %w", opt.Addr, err)
+		}
+		st, err := redisstore.New(rdb)
+		if err != nil {
+			return cfg, cleanup, err
+		}
+		cfg.Store = st
+		fmt.Fprintf(stderr, "webdemo: store: redis at %s\n", opt.Addr)
+	} else {
+		st := memstore.New()
+		closers = append(closers, func() { st.Close() })
+		cfg.Store = st
+		fmt.Fprintln(stderr, "webdemo: store: memory")
+	}
+
+	cfg.Sender, cfg.Mounts, cfg.Policy.Channels, err = senderFromEnv(getenv, log, plivoHTTP)
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	if cfg.Mounts == nil {
+		fmt.Fprintln(stderr, "webdemo: sender: development (codes are printed here, nothing is sent)")
+		cfg.Sender = sender.Writer(stderr)
+	}
+	return cfg, cleanup, nil
+}
+
+// senderFromEnv returns a Plivo sender when PLIVO_* are set, with the
+// callback handlers to mount and the channels it serves; with no PLIVO_*
+// settings it returns nil mounts (the caller uses the development sender).
+func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http.Client) (sender.Sender, map[string]http.Handler, []sender.Channel, error) {
+	if getenv(plivoadapter.EnvAuthID) == "" && getenv(plivoadapter.EnvAuthToken) == "" && getenv(plivoadapter.EnvNumber) == "" {
+		return nil, nil, nil, nil
+	}
+	pc := plivoadapter.Config{
+		AuthID:     strings.TrimSpace(getenv(plivoadapter.EnvAuthID)),
+		AuthToken:  strings.TrimSpace(getenv(plivoadapter.EnvAuthToken)),
+		Number:     strings.TrimSpace(getenv(plivoadapter.EnvNumber)),
+		PHLOID:     strings.TrimSpace(getenv(plivoadapter.EnvPHLOID)),
+		HTTPClient: plivoHTTP,
+	}
+	var missing []string
+	for name, v := range map[string]string{plivoadapter.EnvAuthID: pc.AuthID, plivoadapter.EnvAuthToken: pc.AuthToken, plivoadapter.EnvNumber: pc.Number} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, nil, fmt.Errorf("plivo: %s must be set too", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
+	}
+	mounts := map[string]http.Handler{}
+	if pc.PHLOID != "" {
+		p, err := plivoadapter.NewPHLO(pc)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		log.Info("webdemo: sender: plivo PHLO (sms and call)")
+		return p, mounts, []sender.Channel{sender.SMS, sender.Call}, nil
+	}
+	public := strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_URL")), "/")
+	if public != "" {
+		if u, err := url.Parse(public); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, nil, nil, fmt.Errorf("PUBLIC_URL must be an absolute http(s) URL")
+		}
+	}
+	smsOpts := plivoadapter.SMSOptions{Logger: log}
+	if public != "" {
+		smsOpts.StatusURL = public + "/plivo/status"
+		smsOpts.OnFailure = func(ctx context.Context, d plivoadapter.Delivery) {
+			log.Warn("webdemo: sms not delivered", "delivery", d)
+		}
+	}
+	sms, err := plivoadapter.NewSMS(pc, smsOpts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if public != "" {
+		mounts["/plivo/status"] = sms.StatusHandler()
+	}
+	routes := map[sender.Channel]sender.Sender{sender.SMS: sms}
+	channels := []sender.Channel{sender.SMS}
+	if public != "" {
+		voice, err := plivoadapter.NewVoice(pc, plivoadapter.VoiceOptions{AnswerURL: public + "/plivo/answer", Logger: log})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		mounts["/plivo/answer"] = voice.AnswerHandler()
+		routes[sender.Call] = voice
+		channels = append(channels, sender.Call)
+		log.Info("webdemo: sender: plivo direct SMS and voice", "answer_url", public+"/plivo/answer")
+	} else {
+		log.Warn("webdemo: sender: plivo direct SMS only; set PUBLIC_URL (reachable by Plivo) to enable voice calls")
+	}
+	return sender.ByChannel(routes), mounts, channels, nil
+}
+
+// parseSecret decodes GO2FA_SECRET: hex, or standard or URL-safe base64
+// with or without padding; at least 32 bytes.
+func parseSecret(s string) ([]byte, error) {
+	decoders := []func(string) ([]byte, error){
+		hex.DecodeString,
+		base64.StdEncoding.DecodeString,
+		base64.RawStdEncoding.DecodeString,
+		base64.URLEncoding.DecodeString,
+		base64.RawURLEncoding.DecodeString,
+	}
+	for _, dec := range decoders {
+		if b, err := dec(s); err == nil {
+			if len(b) < otp.MinSecretLen {
+				return nil, errNoSecret
+			}
+			return b, nil
+		}
+	}
+	return nil, errNoSecret
+}

@@ -1,0 +1,337 @@
+// go2fa web demo. No framework, no inline script (the page's
+// Content-Security-Policy forbids it), no third-party code.
+"use strict";
+
+const COUNTRIES = [
+  ["US", "United States", "1"], ["CA", "Canada", "1"], ["GB", "United Kingdom", "44"],
+  ["IE", "Ireland", "353"], ["AU", "Australia", "61"], ["NZ", "New Zealand", "64"],
+  ["IN", "India", "91"], ["DE", "Germany", "49"], ["FR", "France", "33"],
+  ["ES", "Spain", "34"], ["IT", "Italy", "39"], ["PT", "Portugal", "351"],
+  ["NL", "Netherlands", "31"], ["BE", "Belgium", "32"], ["CH", "Switzerland", "41"],
+  ["AT", "Austria", "43"], ["SE", "Sweden", "46"], ["NO", "Norway", "47"],
+  ["DK", "Denmark", "45"], ["FI", "Finland", "358"], ["PL", "Poland", "48"],
+  ["CZ", "Czechia", "420"], ["GR", "Greece", "30"], ["RO", "Romania", "40"],
+  ["HU", "Hungary", "36"], ["UA", "Ukraine", "380"], ["TR", "Türkiye", "90"],
+  ["IL", "Israel", "972"], ["AE", "United Arab Emirates", "971"], ["SA", "Saudi Arabia", "966"],
+  ["EG", "Egypt", "20"], ["ZA", "South Africa", "27"], ["NG", "Nigeria", "234"],
+  ["KE", "Kenya", "254"], ["MA", "Morocco", "212"], ["BR", "Brazil", "55"],
+  ["MX", "Mexico", "52"], ["AR", "Argentina", "54"], ["CL", "Chile", "56"],
+  ["CO", "Colombia", "57"], ["PE", "Peru", "51"], ["JP", "Japan", "81"],
+  ["KR", "South Korea", "82"], ["CN", "China", "86"], ["HK", "Hong Kong", "852"],
+  ["TW", "Taiwan", "886"], ["SG", "Singapore", "65"], ["MY", "Malaysia", "60"],
+  ["ID", "Indonesia", "62"], ["PH", "Philippines", "63"], ["TH", "Thailand", "66"],
+  ["VN", "Vietnam", "84"], ["PK", "Pakistan", "92"], ["BD", "Bangladesh", "880"],
+];
+
+const $ = (id) => document.getElementById(id);
+
+let codeLength = 6;
+let channels = ["sms", "call"];
+// The verification in progress.
+let current = null; // {to, expiresAt, resendAt}
+let timer = 0;
+
+function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+function mmss(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+}
+
+async function postJSON(path, body) {
+  let resp;
+  try {
+    resp = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch (e) {
+    return { status: 0, data: { error: "network error", code: "network" } };
+  }
+  let data = {};
+  try { data = await resp.json(); } catch (e) { /* not JSON */ }
+  return { status: resp.status, data: data, retryAfter: Number(resp.headers.get("Retry-After") || 0) };
+}
+
+function startMessage(res) {
+  const d = res.data;
+  switch (d.code) {
+    case "invalid_number": return "That doesn't look like a valid phone number for the country you picked.";
+    case "country_not_allowed": return "Sorry, we can't send codes to that country.";
+    case "channel_not_allowed": return "Calls are not available here.";
+    case "vetoed": return "Sorry, we can't send codes to that number.";
+    case "rate_limited": return "Too many codes requested. Try again in " + plural(d.retry_after || res.retryAfter || 1, "second") + ".";
+    case "send_failed": return "We couldn't send the code. Try again, or ask for a call.";
+    case "unavailable": return "The service is unavailable. Try again in a moment.";
+    case "network": return "Can't reach the server. Check your connection.";
+  }
+  return d.error || "Something went wrong (" + res.status + ").";
+}
+
+function show(id) {
+  for (const s of ["phone-form", "code-form", "verified"]) $(s).hidden = s !== id;
+}
+
+function fullNumber() {
+  const raw = $("phone").value.trim();
+  if (raw.startsWith("+")) return raw;
+  const dial = $("country").selectedOptions[0].dataset.dial;
+  return "+" + dial + " " + raw;
+}
+
+async function send(event) {
+  event.preventDefault();
+  const err = $("phone-error");
+  err.textContent = "";
+  if ($("phone").value.trim() === "") {
+    err.textContent = "Enter your phone number.";
+    $("phone").focus();
+    return;
+  }
+  const btn = $("send");
+  btn.disabled = true;
+  const res = await postJSON("/api/verifications", { to: fullNumber(), channel: "sms" });
+  btn.disabled = false;
+  if (res.status !== 202) {
+    err.textContent = startMessage(res);
+    $("phone").focus();
+    return;
+  }
+  begin(res.data, "We sent a code by SMS to " + res.data.to + ".");
+}
+
+function begin(d, text) {
+  const now = Date.now();
+  current = { to: d.to, expiresAt: now + d.expires_in * 1000, resendAt: now + d.resend_in * 1000 };
+  $("sent-to").textContent = text;
+  $("code").value = "";
+  $("code-error").textContent = "";
+  $("verify").disabled = false;
+  $("call-me").hidden = true;
+  show("code-form");
+  $("code").focus();
+  tick();
+  clearInterval(timer);
+  timer = setInterval(tick, 1000);
+}
+
+function tick() {
+  if (!current) return;
+  const now = Date.now();
+  const left = (current.expiresAt - now) / 1000;
+  if (left > 0) {
+    $("countdown").textContent = "Code expires in " + mmss(left);
+  } else {
+    $("countdown").textContent = "The code has expired.";
+    $("verify").disabled = true;
+  }
+  const wait = (current.resendAt - now) / 1000;
+  const canCall = channels.includes("call");
+  if (canCall && wait > 0) {
+    $("call-wait").textContent = "Didn't get it? You can ask for a call in " + mmss(wait) + ".";
+    $("call-me").hidden = true;
+  } else {
+    $("call-wait").textContent = "";
+    $("call-me").hidden = !canCall;
+  }
+}
+
+async function verify(event) {
+  event.preventDefault();
+  const err = $("code-error");
+  err.textContent = "";
+  const code = $("code").value.trim();
+  if (!new RegExp("^[0-9]{" + codeLength + "}$").test(code)) {
+    err.textContent = "Enter the " + codeLength + "-digit code.";
+    $("code").focus();
+    return;
+  }
+  $("verify").disabled = true;
+  const res = await postJSON("/api/verifications/check", { to: current.to, code: code });
+  $("verify").disabled = false;
+  const d = res.data;
+  if (res.status === 200 && d.status === "approved") {
+    clearInterval(timer);
+    $("verified-text").textContent = current.to + " is verified.";
+    current = null;
+    show("verified");
+    document.querySelector("#verified h2").focus();
+    return;
+  }
+  switch (d.status) {
+    case "rejected":
+      err.textContent = "That code is not right. " + plural(d.remaining, "attempt") + " left.";
+      $("code").select();
+      $("code").focus();
+      return;
+    case "locked":
+      err.textContent = "Too many wrong codes. Start again to get a new one.";
+      $("verify").disabled = true;
+      return;
+    case "expired":
+      err.textContent = "This code has expired or was already used. Start again to get a new one.";
+      $("verify").disabled = true;
+      return;
+  }
+  err.textContent = d.code === "invalid_code" ? "Enter the " + codeLength + "-digit code." : startMessage(res);
+}
+
+async function callMe() {
+  if (!current) return;
+  $("call-status").textContent = "";
+  $("code-error").textContent = "";
+  const btn = $("call-me");
+  btn.disabled = true;
+  const res = await postJSON("/api/verifications", { to: current.to, channel: "call" });
+  btn.disabled = false;
+  if (res.status !== 202) {
+    $("code-error").textContent = startMessage(res);
+    return;
+  }
+  begin(res.data, "We are calling " + res.data.to + ". Answer to hear your code.");
+  $("call-status").textContent = "Calling you now…";
+}
+
+function restart() {
+  clearInterval(timer);
+  current = null;
+  $("phone-error").textContent = "";
+  $("call-status").textContent = "";
+  show("phone-form");
+  $("phone").focus();
+}
+
+// --- Authenticator app (TOTP) ------------------------------------------------
+
+let enrollment = "";
+
+function showTOTP(id) {
+  for (const s of ["totp-start", "totp-form", "totp-verified"]) $(s).hidden = s !== id;
+}
+
+async function enroll() {
+  $("enroll-error").textContent = "";
+  $("enroll").disabled = true;
+  const res = await postJSON("/api/totp/enroll", {});
+  $("enroll").disabled = false;
+  if (res.status !== 201) {
+    $("enroll-error").textContent = res.data.error || "Could not create a key.";
+    return;
+  }
+  enrollment = res.data.enrollment;
+  $("qr").src = res.data.qr;
+  $("totp-secret").textContent = res.data.secret.replace(/(.{4})/g, "$1 ").trim();
+  $("totp-account").textContent = res.data.account;
+  $("totp-code").value = "";
+  $("totp-error").textContent = "";
+  showTOTP("totp-form");
+  $("totp-code").focus();
+}
+
+async function totpVerify(event) {
+  event.preventDefault();
+  const err = $("totp-error");
+  err.textContent = "";
+  const code = $("totp-code").value.trim();
+  if (!/^[0-9]{6}$/.test(code)) {
+    err.textContent = "Enter the 6-digit code from your app.";
+    $("totp-code").focus();
+    return;
+  }
+  $("totp-verify").disabled = true;
+  const res = await postJSON("/api/totp/verify", { enrollment: enrollment, code: code });
+  $("totp-verify").disabled = false;
+  const d = res.data;
+  switch (d.status) {
+    case "approved":
+      showTOTP("totp-verified");
+      document.querySelector("#totp-verified h2").focus();
+      return;
+    case "rejected":
+      err.textContent = "That code is not right. " + plural(d.remaining, "attempt") + " left.";
+      break;
+    case "replayed":
+      err.textContent = "That code was already used. Wait for the next one.";
+      break;
+    case "locked":
+      err.textContent = "Too many wrong codes. Wait a few minutes and try again.";
+      break;
+    case "unknown":
+      err.textContent = "This key has expired. Start again.";
+      break;
+    default:
+      err.textContent = d.error || "Something went wrong (" + res.status + ").";
+  }
+  $("totp-code").select();
+  $("totp-code").focus();
+}
+
+function totpRestart() {
+  enrollment = "";
+  $("qr").removeAttribute("src");
+  showTOTP("totp-start");
+  $("enroll").focus();
+}
+
+// --- Tabs ---------------------------------------------------------------------
+
+function selectTab(tab) {
+  for (const t of document.querySelectorAll("[role=tab]")) {
+    const on = t === tab;
+    t.setAttribute("aria-selected", String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute("aria-controls")).hidden = !on;
+  }
+  tab.focus();
+}
+
+function tabKeys(event) {
+  const tabs = Array.from(document.querySelectorAll("[role=tab]"));
+  const i = tabs.indexOf(event.target);
+  let next = -1;
+  if (event.key === "ArrowRight") next = (i + 1) % tabs.length;
+  if (event.key === "ArrowLeft") next = (i - 1 + tabs.length) % tabs.length;
+  if (event.key === "Home") next = 0;
+  if (event.key === "End") next = tabs.length - 1;
+  if (next >= 0) {
+    event.preventDefault();
+    selectTab(tabs[next]);
+  }
+}
+
+// --- Start ----------------------------------------------------------------------
+
+function init() {
+  const select = $("country");
+  for (const [iso, name, dial] of COUNTRIES) {
+    const o = document.createElement("option");
+    o.value = iso;
+    o.dataset.dial = dial;
+    o.textContent = name + " (+" + dial + ")";
+    select.appendChild(o);
+  }
+  select.value = "US";
+  select.addEventListener("change", () => { $("dial").textContent = "+" + select.selectedOptions[0].dataset.dial; });
+  $("phone-form").addEventListener("submit", send);
+  $("code-form").addEventListener("submit", verify);
+  $("call-me").addEventListener("click", callMe);
+  for (const b of document.querySelectorAll(".restart")) b.addEventListener("click", restart);
+  $("enroll").addEventListener("click", enroll);
+  $("totp-form").addEventListener("submit", totpVerify);
+  for (const b of document.querySelectorAll(".totp-restart")) b.addEventListener("click", totpRestart);
+  for (const t of document.querySelectorAll("[role=tab]")) {
+    t.addEventListener("click", () => selectTab(t));
+    t.addEventListener("keydown", tabKeys);
+  }
+  fetch("/api/config", { cache: "no-store" }).then((r) => r.json()).then((c) => {
+    codeLength = c.code_length || 6;
+    channels = c.channels || channels;
+    $("code").maxLength = codeLength;
+  }).catch(() => {});
+  document.body.dataset.ready = "true";
+}
+
+init();
