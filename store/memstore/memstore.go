@@ -70,8 +70,8 @@ type config struct {
 
 // WithClock makes the Store read the current time from now instead of the
 // system clock, so tests can move time forward without sleeping. now must be
-// safe for concurrent use and never go backwards. The default value is
-// time.Now.
+// safe for concurrent use and never go backwards. The default value (also
+// used for a nil now) is the system's monotonic clock, as time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.clock = now }
 }

@@ -268,3 +268,26 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 		t.Errorf("Issue (resend) + Check (approved) allocate %v times, want 0", n)
 	}
 }
+
+// TestUnreachableStoreStopsSweeper checks that a Store dropped without Close
+// does not leak its sweeper goroutine.
+func TestUnreachableStoreStopsSweeper(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		for range 10 {
+			s := memstore.New(memstore.WithSweepInterval(time.Hour))
+			mustIssue(t, s, store.IssueRequest{Key: "k", Digest: []byte("d"), TTL: time.Minute})
+		}
+	}()
+	if n := runtime.NumGoroutine(); n < before+10 {
+		t.Fatalf("NumGoroutine() = %d after starting 10 sweepers, want at least %d", n, before+10)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("NumGoroutine() = %d 10s after the stores became unreachable, want %d", runtime.NumGoroutine(), before)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+}
