@@ -115,7 +115,15 @@ func dur(ms int64) time.Duration {
 // fail wraps a backend error for op, and makes sure a done context is
 // visible to errors.Is even when go-redis reported something else.
 func fail(ctx context.Context, op string, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	cerr := ctx.Err()
+	if cerr == nil {
+		// go-redis turns a context deadline into a socket deadline, which
+		// may fire a moment before the context's own timer.
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			cerr = context.DeadlineExceeded
+		}
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("redisstore: %s: %w: %w", op, cerr, err)
 	}
 	return fmt.Errorf("redisstore: %s: %w", op, err)

@@ -1,0 +1,494 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/go2fa/go2fa/store"
+)
+
+// redisServerBin is the redis-server the fault tests start: REDIS_SERVER_BIN,
+// or redis-server on PATH.
+func redisServerBin(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("REDIS_SERVER_BIN"); bin != "" {
+		return bin
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("no redis-server: set REDIS_SERVER_BIN or put redis-server on PATH to run the fault tests")
+	}
+	return bin
+}
+
+// freePort returns a loopback port nothing listens on (at the time).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// server is a redis-server this test started and may kill.
+type server struct {
+	t    *testing.T
+	bin  string
+	port int
+	dir  string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+func startServer(t *testing.T) *server {
+	t.Helper()
+	s := &server{t: t, bin: redisServerBin(t), port: freePort(t), dir: t.TempDir()}
+	s.start()
+	t.Cleanup(s.kill)
+	return s
+}
+
+func (s *server) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+func (s *server) start() {
+	s.t.Helper()
+	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no")
+	out, err := os.Create(s.dir + "/log")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("starting %s: %v", s.bin, err)
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
+	defer c.Close()
+	for range 200 {
+		if c.Ping(context.Background()).Err() == nil {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(s.dir + "/log")
+	s.t.Fatalf("redis-server on port %d did not start:\n%s", s.port, log)
+}
+
+// kill sends SIGKILL and reaps the process.
+func (s *server) kill() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+}
+
+// backendError reports whether err is what a Store returns when the backend
+// fails: prefixed, wrapped, and recognisable with errors.Is/As.
+func backendError(err error) error {
+	if err == nil {
+		return errors.New("no error")
+	}
+	if !strings.HasPrefix(err.Error(), "redisstore: ") {
+		return fmt.Errorf("%q lacks the redisstore: prefix", err)
+	}
+	var netErr net.Error
+	var redisErr redis.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed),
+		errors.As(err, &netErr), errors.As(err, &redisErr):
+		return nil
+	}
+	return fmt.Errorf("%q (%T) matches no network, Redis or context error", err, errors.Unwrap(err))
+}
+
+// TestServerKilledUnderLoad runs Issue/Check load, SIGKILLs redis-server in
+// the middle, and restarts it on the same port: errors while it is down
+// (wrapped, recognisable), no panic, never an approval of a wrong digest, and
+// normal service once it is back.
+func TestServerKilledUnderLoad(t *testing.T) {
+	srv := startServer(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.addr(), DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, PoolSize: 16})
+	t.Cleanup(func() { c.Close() })
+	s, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	var (
+		ops, fails, okAfter atomic.Int64
+		restarted           atomic.Bool
+		stop                = make(chan struct{})
+		wg                  sync.WaitGroup
+		mu                  sync.Mutex
+		problems            []string
+	)
+	problem := func(format string, args ...any) {
+		mu.Lock()
+		if len(problems) < 20 {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+		mu.Unlock()
+	}
+	const workers = 16
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("w%d-%d", w, i%8)
+				good := []byte(fmt.Sprintf("good-%d-%d", w, i))
+				_, err := s.Issue(ctx, store.IssueRequest{Key: key, Digest: good, TTL: time.Minute})
+				if err != nil {
+					fails.Add(1)
+					if e := backendError(err); e != nil {
+						problem("Issue: %v", e)
+					}
+					continue
+				}
+				res, err := s.Check(ctx, store.CheckRequest{Key: key, Digest: []byte("wrong"), MaxAttempts: 1000})
+				if err == nil && res.Status == store.Approved {
+					problem("a wrong digest was approved")
+				}
+				if err != nil {
+					fails.Add(1)
+					if e := backendError(err); e != nil {
+						problem("Check(wrong): %v", e)
+					}
+					continue
+				}
+				res, err = s.Check(ctx, store.CheckRequest{Key: key, Digest: good, MaxAttempts: 1000})
+				if err != nil {
+					fails.Add(1)
+					if e := backendError(err); e != nil {
+						problem("Check(right): %v", e)
+					}
+					continue
+				}
+				if res.Status == store.Approved && restarted.Load() {
+					okAfter.Add(1)
+				}
+				ops.Add(1)
+			}
+		})
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("gave up waiting for %s (ops %d, errors %d)", what, ops.Load(), fails.Load())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("load before the kill", func() bool { return ops.Load() >= 200 })
+	srv.kill()
+	waitFor("errors while the server is down", func() bool { return fails.Load() >= workers })
+	before := ops.Load()
+	srv.start()
+	restarted.Store(true)
+	waitFor("service after the restart", func() bool { return okAfter.Load() >= 100 })
+	close(stop)
+	wg.Wait()
+
+	for _, p := range problems {
+		t.Error(p)
+	}
+	t.Logf("%d verifications before the kill, %d errors, %d approvals after the restart", before, fails.Load(), okAfter.Load())
+	// And a plain round after the load.
+	if _, err := s.Issue(ctx, store.IssueRequest{Key: "after", Digest: []byte("d"), TTL: time.Minute}); err != nil {
+		t.Fatalf("Issue after restart: %v", err)
+	}
+	if res, err := s.Check(ctx, store.CheckRequest{Key: "after", Digest: []byte("d"), MaxAttempts: 5}); err != nil || res.Status != store.Approved {
+		t.Fatalf("Check after restart = %+v, %v; want Approved", res, err)
+	}
+}
+
+// allOps calls every Store method once and returns their errors.
+func allOps(ctx context.Context, s *Store) map[string]error {
+	errs := map[string]error{}
+	_, errs["Issue"] = s.Issue(ctx, store.IssueRequest{Key: "k", Digest: []byte("d"), TTL: time.Minute})
+	_, errs["IssueWithLimits"] = s.Issue(ctx, store.IssueRequest{Key: "k", Digest: []byte("d"), TTL: time.Minute,
+		Limits: []store.Limit{{Key: "ip", Max: 5, Window: time.Minute}}})
+	res, err := s.Check(ctx, store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: 5})
+	if err == nil || res.Status != 0 {
+		err = fmt.Errorf("Check = %+v, %v; want an error and a zero result", res, err)
+	}
+	errs["Check"] = err
+	errs["Withdraw"] = s.Withdraw(ctx, "k", []byte("d"))
+	_, errs["Attempt"] = s.Attempt(ctx, store.AttemptRequest{Key: "k", MaxFailures: 3, FailureWindow: time.Minute})
+	return errs
+}
+
+func TestConnectionRefused(t *testing.T) {
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	clients := map[string]redis.UniversalClient{
+		"client":  redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 1}),
+		"cluster": redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, MaxRetries: 1}),
+	}
+	for name, c := range clients {
+		t.Run(name, func(t *testing.T) {
+			defer c.Close()
+			s, err := New(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for op, err := range allOps(context.Background(), s) {
+				if !errors.Is(err, syscall.ECONNREFUSED) || !strings.HasPrefix(err.Error(), "redisstore: ") {
+					t.Errorf("%s: error = %v, want a redisstore: error wrapping ECONNREFUSED", op, err)
+				}
+			}
+			if err := s.Load(context.Background()); err == nil {
+				t.Error("Load: nil error, want one")
+			}
+		})
+	}
+}
+
+// stallProxy forwards TCP to a backend, and stops forwarding (in both
+// directions) while stalled, so a call can hang without Redis running it.
+type stallProxy struct {
+	ln      net.Listener
+	backend string
+	mu      sync.Mutex
+	cond    *sync.Cond
+	stalled bool
+	conns   []net.Conn
+}
+
+func newStallProxy(t *testing.T, backend string) *stallProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{ln: ln, backend: backend}
+	p.cond = sync.NewCond(&p.mu)
+	go p.serve()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *stallProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *stallProxy) stall(on bool) {
+	p.mu.Lock()
+	p.stalled = on
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+func (p *stallProxy) serve() {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", p.backend)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		go p.pipe(in, out)
+		go p.pipe(out, in)
+	}
+}
+
+func (p *stallProxy) pipe(src, dst net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			for p.stalled {
+				p.cond.Wait()
+			}
+			p.mu.Unlock()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// drop closes every connection (discarding what a stalled pipe holds) and
+// ends the stall; new connections are forwarded again.
+func (p *stallProxy) drop() {
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.stalled = false
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+func (p *stallProxy) close() {
+	p.ln.Close()
+	p.stall(false)
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+}
+
+// TestStalledServer: a server that stops answering gives a client timeout,
+// a context deadline or a cancellation, each recognisable with errors.Is;
+// nothing ran while stalled, and the Store works again afterwards.
+func TestStalledServer(t *testing.T) {
+	mi := newMini(t)
+	p := newStallProxy(t, mi.m.Addr())
+	setup := redis.NewClient(&redis.Options{Addr: mi.m.Addr()})
+	defer setup.Close()
+	ctx := context.Background()
+
+	cases := []struct {
+		name string
+		opts redis.Options
+		ctx  func() (context.Context, context.CancelFunc)
+		is   func(error) bool
+	}{
+		{"ReadTimeout", redis.Options{ReadTimeout: 100 * time.Millisecond},
+			func() (context.Context, context.CancelFunc) { return ctx, func() {} },
+			func(err error) bool {
+				var ne net.Error
+				return errors.As(err, &ne) && ne.Timeout()
+			}},
+		{"ContextDeadline", redis.Options{ContextTimeoutEnabled: true},
+			func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 100*time.Millisecond) },
+			func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
+		// go-redis does not interrupt a read on cancellation: the call ends
+		// at the read deadline, and the error still says Canceled.
+		{"ContextCancel", redis.Options{ContextTimeoutEnabled: true, ReadTimeout: 500 * time.Millisecond},
+			func() (context.Context, context.CancelFunc) {
+				c, cancel := context.WithCancel(ctx)
+				time.AfterFunc(100*time.Millisecond, cancel)
+				return c, cancel
+			},
+			func(err error) bool { return errors.Is(err, context.Canceled) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Addr, opts.MaxRetries = p.addr(), -1
+			c := redis.NewClient(&opts)
+			t.Cleanup(func() { c.Close() })
+			s := newTestStore(t, c)
+			key := "k-" + tc.name
+			if _, err := s.Issue(ctx, store.IssueRequest{Key: key, Digest: []byte("d"), TTL: time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+			p.stall(true)
+			cctx, cancel := tc.ctx()
+			res, err := s.Check(cctx, store.CheckRequest{Key: key, Digest: []byte("d"), MaxAttempts: 5})
+			cancel()
+			p.drop() // what the proxy holds never reaches Redis
+			if err == nil || res.Status == store.Approved || !tc.is(err) || !strings.HasPrefix(err.Error(), "redisstore: check: ") {
+				t.Fatalf("Check on a stalled server = %+v, %v; want a redisstore: check: error of the right kind", res, err)
+			}
+			// The stalled Check never reached Redis: the code is still
+			// pending (looked up straight on the server).
+			if n, _ := setup.Exists(ctx, s.destKey(key)).Result(); n != 1 {
+				t.Fatalf("destination key gone after a stalled Check")
+			}
+			if res, err := s.Check(ctx, store.CheckRequest{Key: key, Digest: []byte("d"), MaxAttempts: 5}); err != nil || res.Status != store.Approved {
+				t.Fatalf("Check after the stall = %+v, %v; want Approved", res, err)
+			}
+		})
+	}
+}
+
+// TestCancelledBeforeCall: a context done before the call sends nothing.
+func TestCancelledBeforeCall(t *testing.T) {
+	c := miniBackend().client(t)
+	s := newTestStore(t, c)
+	hook := &counter{}
+	c.AddHook(hook)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for op, err := range allOps(ctx, s) {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: error = %v, want one wrapping context.Canceled", op, err)
+		}
+	}
+	if got := hook.take(); len(got) != 0 {
+		t.Errorf("cancelled calls sent %q, want nothing", got)
+	}
+}
+
+// TestScriptError: a script that fails (here: the key holds a string, so
+// HMGET fails with WRONGTYPE) is an error, never an approval.
+func TestScriptError(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		c := b.client(t)
+		s := newTestStore(t, c)
+		ctx := context.Background()
+		if err := c.Set(ctx, s.destKey("k"), "not a hash", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for op, err := range allOps(ctx, s) {
+			var re redis.Error
+			if !errors.As(err, &re) || !strings.HasPrefix(err.Error(), "redisstore: ") {
+				t.Errorf("%s on a wrong-type key: error = %v, want a wrapped redis.Error", op, err)
+			}
+		}
+	})
+}
+
+// TestReplyParsing: replies of the wrong shape are errors.
+func TestReplyParsing(t *testing.T) {
+	for _, v := range []any{nil, "x", int64(1), []any{}, []any{int64(1)}, []any{"1", int64(0)}, []any{int64(1), int64(0), int64(0)}} {
+		if _, _, err := reply(v, 2, false); !errors.Is(err, errReply) {
+			t.Errorf("reply(%#v, 2) error = %v, want errReply", v, err)
+		}
+	}
+	if _, _, err := reply([]any{int64(1), int64(2)}, 1, true); !errors.Is(err, errReply) {
+		t.Errorf("reply without its string: error = %v, want errReply", err)
+	}
+	n, str, err := reply([]any{int64(2), int64(7), "s"}, 2, true)
+	if err != nil || n[0] != 2 || n[1] != 7 || str != "s" {
+		t.Errorf("reply = %v %q %v, want [2 7] \"s\" nil", n, str, err)
+	}
+}
