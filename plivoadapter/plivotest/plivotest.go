@@ -602,7 +602,12 @@ func SignedRequestWith(authToken, nonce, method, uri string, params url.Values) 
 	default:
 		return nil, fmt.Errorf("plivotest: callback method %q is neither GET nor POST", method)
 	}
-	r := httptest.NewRequest(method, u.String(), body)
+	r, err := http.NewRequest(method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("plivotest: callback request: %w", err)
+	}
+	r.RemoteAddr = "192.0.2.1:1234" // as httptest.NewRequest, without its panics
+	r.RequestURI = u.RequestURI()
 	if method == http.MethodPost {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
