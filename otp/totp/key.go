@@ -109,6 +109,9 @@ func (k Key) checkLabel() error {
 		return fmt.Errorf("%w: issuer and account are required", ErrInvalidLabel)
 	case strings.Contains(k.Issuer, ":") || strings.Contains(k.Account, ":"):
 		return fmt.Errorf("%w: issuer and account must not contain a colon", ErrInvalidLabel)
+	case strings.HasPrefix(k.Account, " "):
+		// Apps (and ParseURI) drop spaces after the label's colon.
+		return fmt.Errorf("%w: account must not start with a space", ErrInvalidLabel)
 	}
 	return nil
 }
@@ -147,7 +150,8 @@ func DecodeSecret(s string) ([]byte, error) {
 // Issuer and Account are percent-encoded (every byte but A–Z a–z 0–9 - . _ ~
 // and, in the label, @), spaces as %20, never "+", which some apps show
 // literally. The issuer appears both as the label prefix and as a
-// parameter, as the format recommends. Parameters are always written, with
+// parameter, as the format recommends (an empty Issuer is left out of
+// both). Parameters are always written, with
 // their defaults, so every app reads the same thing. URI does not check k;
 // QRPNG does.
 func (k Key) URI() string {
@@ -161,13 +165,17 @@ func (k Key) URI() string {
 	}
 	var b strings.Builder
 	b.WriteString("otpauth://totp/")
-	b.WriteString(escape(k.Issuer, true))
-	b.WriteByte(':')
+	if k.Issuer != "" {
+		b.WriteString(escape(k.Issuer, true))
+		b.WriteByte(':')
+	}
 	b.WriteString(escape(k.Account, true))
 	b.WriteString("?secret=")
 	b.WriteString(k.Base32())
-	b.WriteString("&issuer=")
-	b.WriteString(escape(k.Issuer, false))
+	if k.Issuer != "" {
+		b.WriteString("&issuer=")
+		b.WriteString(escape(k.Issuer, false))
+	}
 	b.WriteString("&algorithm=")
 	b.WriteString(k.Algorithm.String())
 	b.WriteString("&digits=")
@@ -200,9 +208,10 @@ func escape(s string, label bool) string {
 
 // ParseURI parses an otpauth://totp/ URI, as made by URI or by another
 // service, back into a Key. Missing algorithm, digits and period parameters
-// mean the defaults. The label's issuer prefix and the issuer parameter, when
-// both are present, must agree; either alone sets Issuer. The secret must
-// be at least MinSecretSize bytes. Errors wrap ErrInvalidURI or the
+// mean the defaults, which the Key then holds explicitly (Digits 6, Period
+// 30 s). The label's issuer prefix and the issuer parameter, when both are
+// present, must agree; either alone sets Issuer. Spaces before the account
+// name are dropped. The secret must be at least MinSecretSize bytes. Errors wrap ErrInvalidURI or the
 // sentinel of the offending parameter.
 func ParseURI(uri string) (Key, error) {
 	u, err := url.Parse(uri)
@@ -219,13 +228,14 @@ func ParseURI(uri string) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("%w: malformed query", ErrInvalidURI)
 	}
-	var k Key
+	k := Key{Digits: DefaultDigits, Period: DefaultPeriod}
 	label := strings.TrimPrefix(u.Path, "/")
 	if issuer, account, ok := strings.Cut(label, ":"); ok {
-		k.Issuer, k.Account = issuer, strings.TrimLeft(account, " ")
+		k.Issuer, k.Account = issuer, account
 	} else {
 		k.Account = label
 	}
+	k.Account = strings.TrimLeft(k.Account, " ")
 	if qi := q.Get("issuer"); qi != "" {
 		if k.Issuer != "" && k.Issuer != qi {
 			return Key{}, fmt.Errorf("%w: label issuer and issuer parameter differ", ErrInvalidURI)

@@ -70,6 +70,7 @@ func TestNewKeyErrors(t *testing.T) {
 		{"no account", totp.KeyOptions{Issuer: "ACME"}, totp.ErrInvalidLabel},
 		{"colon in issuer", totp.KeyOptions{Issuer: "AC:ME", Account: "jane"}, totp.ErrInvalidLabel},
 		{"colon in account", totp.KeyOptions{Issuer: "ACME", Account: "ja:ne"}, totp.ErrInvalidLabel},
+		{"account starts with a space", totp.KeyOptions{Issuer: "ACME", Account: " jane"}, totp.ErrInvalidLabel},
 		{"secret below 160 bits", totp.KeyOptions{Issuer: "ACME", Account: "jane", SecretSize: 19}, totp.ErrInvalidSecret},
 		{"secret too long", totp.KeyOptions{Issuer: "ACME", Account: "jane", SecretSize: 65}, totp.ErrInvalidSecret},
 		{"digits 5", totp.KeyOptions{Issuer: "ACME", Account: "jane", Digits: 5}, totp.ErrInvalidDigits},
@@ -180,6 +181,11 @@ func TestURI(t *testing.T) {
 	if got := k8.URI(); got != want8 {
 		t.Errorf("URI() =\n%s\nwant\n%s", got, want8)
 	}
+	noIssuer := totp.Key{Account: "jane", Secret: rfcSecret}
+	const wantNoIssuer = "otpauth://totp/jane?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&algorithm=SHA1&digits=6&period=30"
+	if got := noIssuer.URI(); got != wantNoIssuer {
+		t.Errorf("URI() without issuer =\n%s\nwant\n%s", got, wantNoIssuer)
+	}
 }
 
 func TestURIRoundTrip(t *testing.T) {
@@ -224,12 +230,12 @@ func TestParseURIForeign(t *testing.T) {
 	}{
 		// Lower-case, padded secret; encoded colon and a space after it;
 		// no parameters but the secret.
-		{"otpauth://totp/ACME%3A%20jane?secret=gezdgnbvgy3tqojqgezdgnbvgy3tqojq", totp.Key{Issuer: "ACME", Account: "jane", Secret: rfcSecret}},
+		{"otpauth://totp/ACME%3A%20jane?secret=gezdgnbvgy3tqojqgezdgnbvgy3tqojq", totp.Key{Issuer: "ACME", Account: "jane", Secret: rfcSecret, Digits: 6, Period: 30 * time.Second}},
 		// Issuer only as a parameter; upper-case scheme and type.
 		{"OTPAUTH://TOTP/jane?issuer=ACME+Co&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&algorithm=sha256&digits=8&period=60",
 			totp.Key{Issuer: "ACME Co", Account: "jane", Secret: rfcSecret, Algorithm: totp.SHA256, Digits: 8, Period: time.Minute}},
 		// Secret with padding and grouped by spaces.
-		{"otpauth://totp/A:b?secret=GEZD%20GNBV%20GY3T%20QOJQ%20GEZD%20GNBV%20GY3T%20QOJQ%3D%3D%3D", totp.Key{Issuer: "A", Account: "b", Secret: rfcSecret}},
+		{"otpauth://totp/A:b?secret=GEZD%20GNBV%20GY3T%20QOJQ%20GEZD%20GNBV%20GY3T%20QOJQ%3D%3D%3D", totp.Key{Issuer: "A", Account: "b", Secret: rfcSecret, Digits: 6, Period: 30 * time.Second}},
 	} {
 		got, err := totp.ParseURI(tc.uri)
 		if err != nil {

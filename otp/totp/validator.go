@@ -173,6 +173,7 @@ func (s Status) String() string {
 // Result reports the outcome of Validate. Only Status == Approved lets a
 // user in; the zero Result, returned with every error, does not.
 type Result struct {
+	// Status says what happened; see the constants.
 	Status Status
 	// Remaining is the number of failures still allowed before the
 	// account locks (Rejected, Replayed).
@@ -240,13 +241,14 @@ func (v *Validator) Validate(ctx context.Context, accountKey string, key Key, co
 		if i%2 == 0 {
 			d = -d
 		}
-		if d < 0 && now < uint64(-d) {
+		if d < 0 && now < uint64(-d) { //nolint:gosec // G115: -d > 0.
 			continue // before T0: no such step
 		}
 		if i < 2*v.skew {
 			mac.Reset()
 		}
-		eq := subtle.ConstantTimeCompare(format(&buf, hotp(mac, now+uint64(int64(d))), p.digits), []byte(code))
+		s := now + uint64(int64(d)) //nolint:gosec // G115: two's complement; now+d >= 0 was checked above.
+		eq := subtle.ConstantTimeCompare(format(&buf, hotp(mac, s), p.digits), []byte(code))
 		matched |= eq
 		drift = subtle.ConstantTimeSelect(eq, d, drift)
 	}
@@ -257,7 +259,7 @@ func (v *Validator) Validate(ctx context.Context, accountKey string, key Key, co
 		FailureWindow: v.lockout,
 	}
 	if matched == 1 {
-		req.Marker = strconv.FormatUint(now+uint64(int64(drift)), 10)
+		req.Marker = strconv.FormatUint(now+uint64(int64(drift)), 10) //nolint:gosec // G115: as in the loop above.
 		req.MarkerTTL = time.Duration(2*v.skew+2) * time.Duration(p.period) * time.Second
 	}
 	res, err := v.store.Attempt(ctx, req)
