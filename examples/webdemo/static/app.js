@@ -105,12 +105,13 @@ async function send(event) {
 
 function begin(d, text) {
   const now = Date.now();
-  current = { to: d.to, expiresAt: now + d.expires_in * 1000, resendAt: now + d.resend_in * 1000 };
+  current = { to: d.to, channel: d.channel, expiresAt: now + d.expires_in * 1000, resendAt: now + d.resend_in * 1000 };
   $("sent-to").textContent = text;
   $("code").value = "";
   $("code-error").textContent = "";
   $("verify").disabled = false;
   $("call-me").hidden = true;
+  $("call-me").textContent = d.channel === "call" ? "Call me again" : "Didn't receive the SMS? Call me";
   show("code-form");
   $("code").focus();
   tick();
@@ -131,7 +132,7 @@ function tick() {
   const wait = (current.resendAt - now) / 1000;
   const canCall = channels.includes("call");
   if (canCall && wait > 0) {
-    $("call-wait").textContent = "Didn't get it? You can ask for a call in " + mmss(wait) + ".";
+    $("call-wait").textContent = (current.channel === "call" ? "You can ask for another call in " : "Didn't get it? You can ask for a call in ") + mmss(wait) + ".";
     $("call-me").hidden = true;
   } else {
     $("call-wait").textContent = "";
