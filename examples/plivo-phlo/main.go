@@ -1,0 +1,145 @@
+// Command plivo-phlo sends one real verification code through a Plivo PHLO
+// built from Plivo's Two-Factor Authentication template, then checks the
+// code you type back.
+//
+//	export PLIVO_AUTH_ID=MA... PLIVO_AUTH_TOKEN=... PLIVO_NUMBER=+14155550000 PHLO_ID=...
+//	go run ./examples/plivo-phlo +14155550100          # by SMS
+//	go run ./examples/plivo-phlo -channel call +14155550100
+//
+// The PHLO receives {from, to, otp, mode} and sends the SMS or places the call;
+// go2fa keeps the code (as an HMAC, in memory here) and checks it.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/go2fa/go2fa/otp"
+	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/store/memstore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, nil, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "plivo-phlo:", err)
+		os.Exit(1)
+	}
+}
+
+var (
+	errLocked  = errors.New("too many wrong codes: the code is locked")
+	errExpired = errors.New("the code has expired")
+	errNoInput = errors.New("no code entered")
+)
+
+// run sends a code to the number in args through the PHLO named by the
+// PLIVO_* and PHLO_ID settings read with getenv, then reads codes from stdin
+// until one is approved. client, if not nil, carries the requests to Plivo
+// (tests pass plivotest's client).
+func run(ctx context.Context, args []string, getenv func(string) string, client *http.Client, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("plivo-phlo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	channel := fs.String("channel", "sms", `"sms" or "call"`)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: plivo-phlo [-channel sms|call] +14155550100")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("give one phone number")
+	}
+	ch, err := sender.ParseChannel(*channel)
+	if err != nil {
+		return err
+	}
+
+	cfg := plivoadapter.Config{HTTPClient: client}
+	var missing []string
+	for _, v := range []struct {
+		name string
+		dst  *string
+	}{
+		{plivoadapter.EnvAuthID, &cfg.AuthID},
+		{plivoadapter.EnvAuthToken, &cfg.AuthToken},
+		{plivoadapter.EnvNumber, &cfg.Number},
+		{plivoadapter.EnvPHLOID, &cfg.PHLOID},
+	} {
+		*v.dst = strings.TrimSpace(getenv(v.name))
+		if *v.dst == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing settings: %s (see the PHLO and number in the Plivo console)", strings.Join(missing, ", "))
+	}
+	phlo, err := plivoadapter.NewPHLO(cfg)
+	if err != nil {
+		return err
+	}
+	if err := phlo.Ping(ctx); err != nil {
+		return fmt.Errorf("checking PHLO_ID: %w", err)
+	}
+
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	st := memstore.New()
+	defer st.Close()
+	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: phlo, Secret: secret})
+	if err != nil {
+		return err
+	}
+	res, err := v.Start(ctx, fs.Arg(0), ch)
+	if err != nil {
+		return err
+	}
+	how := "an SMS"
+	if ch == sender.Call {
+		how = "a call"
+	}
+	fmt.Fprintf(stdout, "The PHLO is sending %s to %s.\n", how, res.To)
+
+	in := bufio.NewScanner(stdin)
+	for {
+		fmt.Fprint(stdout, "Code: ")
+		if !in.Scan() {
+			if err := in.Err(); err != nil {
+				return err
+			}
+			return errNoInput
+		}
+		chk, err := v.Check(ctx, res.To, strings.TrimSpace(in.Text()))
+		switch {
+		case errors.Is(err, otp.ErrInvalidCode):
+			fmt.Fprintf(stdout, "A code is %d digits. Try again.\n", v.Policy().CodeLength)
+			continue
+		case err != nil:
+			return err
+		}
+		switch chk.Status {
+		case otp.Approved:
+			fmt.Fprintln(stdout, "Approved: the number is verified.")
+			return nil
+		case otp.Rejected:
+			fmt.Fprintf(stdout, "Wrong code. %d attempts left.\n", chk.Remaining)
+		case otp.Locked:
+			return errLocked
+		default:
+			return errExpired
+		}
+	}
+}
