@@ -321,21 +321,39 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 }
 
-// TestRedis runs the demo's API on the Redis server named by REDIS_URL.
+// TestRedis runs the demo's API on the Redis server named by REDIS_URL,
+// with checks autopipelined (the default) and with one round trip each.
 func TestRedis(t *testing.T) {
 	url := os.Getenv("REDIS_URL")
 	if url == "" {
 		t.Skip("REDIS_URL not set: skipping the webdemo test against a real Redis")
 	}
-	var stderr bytes.Buffer
-	cfg, cleanup, err := configFromEnv(t.Context(), env(map[string]string{"REDIS_URL": url}), &stderr, discard, nil)
-	if err != nil {
-		t.Fatal(err)
+	for _, pipelined := range []string{"", "0"} {
+		t.Run("REDIS_AUTOPIPELINE="+pipelined, func(t *testing.T) {
+			vars := map[string]string{"REDIS_URL": url, "REDIS_AUTOPIPELINE": pipelined}
+			cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cleanup)
+			switch cfg.Store.(type) {
+			case splitStore:
+				if pipelined == "0" {
+					t.Fatal("autopipelined despite REDIS_AUTOPIPELINE=0")
+				}
+			case *redisstore.Store:
+				if pipelined == "" {
+					t.Fatal("not autopipelined by default")
+				}
+			default:
+				t.Fatalf("store = %T, want a redisstore", cfg.Store)
+			}
+			testRedisFlow(t, cfg)
+		})
 	}
-	t.Cleanup(cleanup)
-	if _, ok := cfg.Store.(*redisstore.Store); !ok {
-		t.Fatalf("store = %T, want redisstore", cfg.Store)
-	}
+}
+
+func testRedisFlow(t *testing.T, cfg appConfig) {
 	rec := &sender.Recorder{}
 	cfg.Sender = rec
 	app, err := newApp(cfg)
@@ -344,15 +362,18 @@ func TestRedis(t *testing.T) {
 	}
 	srv := httptest.NewServer(app)
 	t.Cleanup(srv.Close)
-	// A number unlikely to collide with other tests sharing the server.
+	// A number unlikely to collide with other runs sharing the server.
 	to := fmt.Sprintf("+1415555%04d", time.Now().UnixNano()%10000)
 	r := post(t, srv.Client(), srv.URL+"/api/verifications", fmt.Sprintf(`{"to":%q}`, to))
 	if r.status != http.StatusAccepted {
 		t.Fatalf("start = %d %v", r.status, r.body)
 	}
 	m, _ := rec.Last(to)
-	check := func() result {
-		return post(t, srv.Client(), srv.URL+"/api/verifications/check", fmt.Sprintf(`{"to":%q,"code":%q}`, to, m.Code))
+	check := func(code string) result {
+		return post(t, srv.Client(), srv.URL+"/api/verifications/check", fmt.Sprintf(`{"to":%q,"code":%q}`, to, code))
+	}
+	if r := check(wrongCode(m.Code)); r.status != http.StatusUnprocessableEntity || r.body["remaining"] != 4.0 {
+		t.Fatalf("wrong code = %d %v, want 422 with 4 left", r.status, r.body)
 	}
 	// 24 concurrent correct checks against Redis: exactly one approves.
 	var wg sync.WaitGroup
@@ -360,7 +381,7 @@ func TestRedis(t *testing.T) {
 	count := map[int]int{}
 	for range 24 {
 		wg.Go(func() {
-			r := check()
+			r := check(m.Code)
 			mu.Lock()
 			count[r.status]++
 			mu.Unlock()

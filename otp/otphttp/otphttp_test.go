@@ -488,3 +488,28 @@ func TestPrefixAndMux(t *testing.T) {
 		t.Fatalf("status = %d, want 200", resp.StatusCode)
 	}
 }
+
+// BenchmarkCheckExpired measures the check route on the path the load test
+// uses: a well-formed code for a number with nothing pending.
+func BenchmarkCheckExpired(b *testing.B) {
+	ms := memstore.New(memstore.WithSweepInterval(0))
+	b.Cleanup(func() { ms.Close() })
+	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: &sender.Recorder{}, Secret: secret})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := otphttp.New(v)
+	body := `{"to":"+14155550100","code":"123456"}`
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := httptest.NewRequest(http.MethodPost, "/api/verifications/check", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusNotFound {
+				b.Fatalf("status = %d", w.Code)
+			}
+		}
+	})
+}
