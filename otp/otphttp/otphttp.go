@@ -219,16 +219,23 @@ type StartRequest struct {
 
 // StartResponse is the 202 reply of POST /api/verifications.
 type StartResponse struct {
-	Status    otp.Status `json:"status"`
-	To        string     `json:"to"`
-	Channel   string     `json:"channel"`
-	ExpiresAt time.Time  `json:"expires_at"`
+	// Status is always "pending".
+	Status otp.Status `json:"status"`
+	// To is the number in E.164 form; send it back with the check.
+	To string `json:"to"`
+	// Channel is "sms" or "call".
+	Channel string `json:"channel"`
+	// ExpiresAt is when the code stops being valid (RFC 3339, UTC).
+	ExpiresAt time.Time `json:"expires_at"`
 	// ExpiresIn is the code's lifetime left, in seconds (for clients whose
 	// clock differs from the server's).
-	ExpiresIn int       `json:"expires_in"`
-	ResendAt  time.Time `json:"resend_at"`
+	ExpiresIn int `json:"expires_in"`
+	// ResendAt is the earliest time a resend (or a switch to a call) is
+	// accepted.
+	ResendAt time.Time `json:"resend_at"`
 	// ResendIn is the wait before a resend is accepted, in seconds.
-	ResendIn  int `json:"resend_in"`
+	ResendIn int `json:"resend_in"`
+	// Remaining is the number of wrong guesses the code still allows.
 	Remaining int `json:"remaining"`
 }
 
@@ -242,8 +249,10 @@ type CheckRequest struct {
 
 // CheckResponse is the reply of POST /api/verifications/check.
 type CheckResponse struct {
-	Status    otp.Status `json:"status"`
-	Remaining *int       `json:"remaining,omitempty"`
+	// Status is "approved", "rejected", "expired" or "locked".
+	Status otp.Status `json:"status"`
+	// Remaining is the number of wrong guesses left, for "rejected" only.
+	Remaining *int `json:"remaining,omitempty"`
 }
 
 // Error is the body of every error reply.

@@ -1,0 +1,44 @@
+package otphttp_test
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/go2fa/go2fa/otp"
+	"github.com/go2fa/go2fa/otp/otphttp"
+	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/store/memstore"
+)
+
+// Mount the API on a service's own mux; here a Recorder stands in for a real
+// sender so the example can read the code that was "sent".
+func Example() {
+	rec := &sender.Recorder{}
+	st := memstore.New()
+	defer st.Close()
+	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: []byte("an example secret of 32 bytes or more")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	api := otphttp.New(v)
+	mux := http.NewServeMux()
+	mux.Handle(api.StartPath(), api)
+	mux.Handle(api.CheckPath(), api)
+
+	post := func(path, body string) {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(w.Code, strings.Contains(w.Body.String(), `"status":"pending"`) || strings.Contains(w.Body.String(), `"status":"approved"`))
+	}
+	post("/api/verifications", `{"to":"+14155550100","channel":"sms"}`)
+	msg, _ := rec.Last("+14155550100")
+	post("/api/verifications/check", `{"to":"+14155550100","code":"`+msg.Code+`"}`)
+	// Output:
+	// 202 true
+	// 200 true
+}
