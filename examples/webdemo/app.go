@@ -108,7 +108,7 @@ func newApp(cfg appConfig) (http.Handler, error) {
 	mux.HandleFunc("/api/config", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{

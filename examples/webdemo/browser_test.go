@@ -159,7 +159,7 @@ func TestBrowser(t *testing.T) {
 	dir := artifactDir(t)
 	// A one-second cooldown so the "Call me" link appears quickly.
 	srv, rec := newTestApp(t, otp.Policy{Cooldown: time.Second})
-	wait, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	wait, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
 	do(t, ctx, "open the page",

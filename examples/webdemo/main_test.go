@@ -180,13 +180,16 @@ func TestAPIFlowWithSessionBinding(t *testing.T) {
 	if r.status != http.StatusOK || r.body["status"] != "approved" {
 		t.Fatalf("check = %d %v, want 200 approved", r.status, r.body)
 	}
-	// The per-IP limit applies to sends from one client.
-	for i := range 10 {
-		post(t, srv.Client(), srv.URL+"/api/verifications", fmt.Sprintf(`{"to":"+1415555%04d"}`, 200+i))
+	// The per-IP budget (10 sends an hour by default) applies to sends from
+	// one client, whatever the numbers.
+	for i := range 9 {
+		if r := post(t, srv.Client(), srv.URL+"/api/verifications", fmt.Sprintf(`{"to":"+1415555%04d"}`, 200+i)); r.status != http.StatusAccepted {
+			t.Fatalf("send %d = %d %v", i+2, r.status, r.body)
+		}
 	}
 	r = post(t, srv.Client(), srv.URL+"/api/verifications", `{"to":"+14155550300"}`)
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-		t.Fatalf("12th send from one IP = %d %v, want 429 with Retry-After", r.status, r.body)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.body["code"] != "rate_limited" {
+		t.Fatalf("11th send from one IP = %d %v, want 429 with Retry-After", r.status, r.body)
 	}
 }
 
@@ -520,4 +523,19 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestTOTPEnrollmentsBounded(t *testing.T) {
+	t.Parallel()
+	d := newTOTPDemo(nil, time.Now, discard)
+	k := totp.Key{Secret: testSecret}
+	for i := range maxEnrollments + 5 {
+		d.put(fmt.Sprint(i), k)
+	}
+	if n := len(d.keys); n != maxEnrollments {
+		t.Fatalf("%d enrollments kept, want at most %d", n, maxEnrollments)
+	}
+	if _, ok := d.get(fmt.Sprint(maxEnrollments + 4)); !ok {
+		t.Fatal("the newest enrollment was evicted")
+	}
 }

@@ -78,12 +78,12 @@ func (d *totpDemo) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	id := newSessionID()
 	key, err := totp.Generate(totpIssuer, "demo-"+id[:6]+"@example.com")
-	if err == nil {
-		err = d.put(id, key)
-	}
 	var png []byte
 	if err == nil {
 		png, err = key.QRPNG(qrSize)
+	}
+	if err == nil {
+		d.put(id, key)
 	}
 	if err != nil {
 		d.log.Error("webdemo: totp enroll", "error", err)
@@ -99,9 +99,7 @@ func (d *totpDemo) enroll(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-var errFull = errors.New("webdemo: too many enrollments")
-
-func (d *totpDemo) put(id string, k totp.Key) error {
+func (d *totpDemo) put(id string, k totp.Key) {
 	now := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -111,12 +109,16 @@ func (d *totpDemo) put(id string, k totp.Key) error {
 				delete(d.keys, id)
 			}
 		}
-		if len(d.keys) >= maxEnrollments {
-			return errFull
+		// Still full: forget one enrollment at random (map order), so a
+		// flood of enrollments evicts instead of refusing everyone.
+		for id := range d.keys {
+			if len(d.keys) < maxEnrollments {
+				break
+			}
+			delete(d.keys, id)
 		}
 	}
 	d.keys[id] = enrollment{key: k, expires: now.Add(enrollTTL)}
-	return nil
 }
 
 func (d *totpDemo) get(id string) (totp.Key, bool) {
