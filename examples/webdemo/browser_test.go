@@ -247,11 +247,30 @@ func TestBrowser(t *testing.T) {
 	if n := rec.Len(); n != 2 {
 		t.Errorf("%d messages sent, want 2 (sms, call)", n)
 	}
+	for _, m := range rec.Messages() {
+		if m.To != testNumber {
+			t.Errorf("message to %s, want %s", m.To, testNumber)
+		}
+	}
 
 	do(t, ctx, "start again",
 		chromedp.Click(chromedp.CSS(`#verified button.restart`)),
 		chromedp.WaitVisible(chromedp.CSS(`#phone-form`)),
 	)
+
+	// Another country, typed in its national format.
+	do(t, ctx, "send to the United Kingdom",
+		chromedp.Focus(chromedp.CSS(`#country`)),
+		chromedp.SendKeys(chromedp.CSS(`#country`), "United K"),
+		waitForText(`#dial`, "+44"),
+		clear(`#phone`),
+		chromedp.SendKeys(chromedp.CSS(`#phone`), "07400 123456\n"),
+		waitForText(`#sent-to`, "+447400123456"),
+	)
+	if m, err := rec.WaitFor(wait, "+447400123456"); err != nil || m.Channel != sender.SMS {
+		t.Fatalf("UK message = %v, %v", m, err)
+	}
+	do(t, ctx, "start again", chromedp.Click(chromedp.CSS(`#code-form button.restart`)), chromedp.WaitVisible(chromedp.CSS(`#phone-form`)))
 
 	// The authenticator-app tab.
 	do(t, ctx, "enroll",
