@@ -357,14 +357,14 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	}
 	switch res.Status {
 	case otp.Approved:
-		writeJSON(w, http.StatusOK, CheckResponse{Status: otp.Approved})
+		writeBody(w, http.StatusOK, bodyApproved)
 	case otp.Rejected:
 		n := res.Remaining
 		writeJSON(w, http.StatusUnprocessableEntity, CheckResponse{Status: otp.Rejected, Remaining: &n})
 	case otp.Expired:
-		writeJSON(w, http.StatusNotFound, CheckResponse{Status: otp.Expired})
+		writeBody(w, http.StatusNotFound, bodyExpired)
 	case otp.Locked:
-		writeJSON(w, http.StatusTooManyRequests, CheckResponse{Status: otp.Locked})
+		writeBody(w, http.StatusTooManyRequests, bodyLocked)
 	default:
 		h.commonError(w, r, fmt.Errorf("otphttp: unexpected status %q", res.Status))
 	}
@@ -485,23 +485,39 @@ func ceilSeconds(d time.Duration) int {
 	return int(s)
 }
 
-func setHeaders(w http.ResponseWriter) {
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json; charset=utf-8")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-}
+// Header values shared by every reply; the keys are already canonical, so
+// they are assigned without Header.Set's canonicalisation.
+var (
+	hdrJSON    = []string{"application/json; charset=utf-8"}
+	hdrNoStore = []string{"no-store"}
+	hdrNosniff = []string{"nosniff"}
+)
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil { // not reachable with this package's types
 		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error","code":"internal"}`)
 	}
-	setHeaders(w)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	writeBody(w, status, append(b, '\n'))
 }
+
+// writeBody writes a complete JSON reply; body ends with a newline.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	hd := w.Header()
+	hd["Content-Type"] = hdrJSON
+	hd["Cache-Control"] = hdrNoStore
+	hd["X-Content-Type-Options"] = hdrNosniff
+	hd["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// The check replies without variable parts, rendered once.
+var (
+	bodyApproved = []byte(`{"status":"approved"}` + "\n")
+	bodyExpired  = []byte(`{"status":"expired"}` + "\n")
+	bodyLocked   = []byte(`{"status":"locked"}` + "\n")
+)
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSONError(w, status, Error{Message: msg, Code: code})
