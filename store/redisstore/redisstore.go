@@ -278,11 +278,11 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	if err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
-	n, _, err := reply(v, 2, false)
-	if err != nil {
-		return store.CheckResult{}, fail(ctx, op, err)
+	n, ok := v.(int64)
+	if !ok || n < 0 {
+		return store.CheckResult{}, fail(ctx, op, errReply)
 	}
-	res := store.CheckResult{Status: store.CheckStatus(n[0]), Remaining: int(n[1])}
+	res := store.CheckResult{Status: store.CheckStatus(n % 16), Remaining: int(n / 16)}
 	switch res.Status {
 	case store.Approved, store.Rejected, store.Expired, store.Locked:
 	default:
