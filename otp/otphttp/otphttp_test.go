@@ -391,6 +391,32 @@ func TestInfrastructureFailures(t *testing.T) {
 	})
 }
 
+func TestOverlongBindingIsClientError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithBinding(func(r *http.Request) string {
+		return r.Header.Get("X-Session")
+	})}})
+	long := func(r *http.Request) { r.Header.Set("X-Session", strings.Repeat("s", otp.MaxBindingLen+1)) }
+	wantStatus(t, e.start(t, number, "sms", long), http.StatusBadRequest, otphttp.CodeInvalidRequest)
+	wantStatus(t, e.check(t, number, "123456", long), http.StatusBadRequest, otphttp.CodeInvalidRequest)
+}
+
+func TestClientGoneIsNotServerError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	gone := func(r *http.Request) { *r = *r.WithContext(ctx) }
+	for _, r := range []reply{e.start(t, number, "sms", gone), e.check(t, number, "123456", gone)} {
+		if r.status != 499 || r.body["code"] != otphttp.CodeRequestCancelled {
+			t.Errorf("cancelled request = %d %s, want 499", r.status, r.raw)
+		}
+	}
+	if e.rec.Len() != 0 {
+		t.Errorf("a cancelled request sent %d messages", e.rec.Len())
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, setup{})
