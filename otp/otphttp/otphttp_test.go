@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -538,4 +540,73 @@ func BenchmarkCheckExpired(b *testing.B) {
 			}
 		}
 	})
+}
+
+// FuzzRequests checks that no request body, path or method makes the
+// handler answer 5xx, panic, reply with something other than a JSON object,
+// or echo a code it sent.
+func FuzzRequests(f *testing.F) {
+	for _, s := range []struct{ method, path, body string }{
+		{"POST", "/api/verifications", `{"to":"+14155550100","channel":"sms"}`},
+		{"POST", "/api/verifications", `{"to":"+44 07400 123456","channel":"CALL"}`},
+		{"POST", "/api/verifications", `{"to":"+1\u0000","channel":""}`},
+		{"POST", "/api/verifications/check", `{"to":"+14155550100","code":"123456"}`},
+		{"POST", "/api/verifications/check", `{"to":"٤١٥","code":"١٢٣٤٥٦"}`},
+		{"POST", "/api/verifications/check", `{"to":null,"code":null}`},
+		{"GET", "/api/verifications", ``},
+		{"POST", "/api/verifications", `{"to":"+14155550100"}{}`},
+	} {
+		f.Add(s.method, s.path, s.body)
+	}
+	ms := memstore.New(memstore.WithSweepInterval(0))
+	f.Cleanup(func() { ms.Close() })
+	rec := &sender.Recorder{}
+	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: rec, Secret: secret, Policy: otp.Policy{Cooldown: -1, SendsPerWindow: 1000, KeySends: 1 << 30}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := otphttp.New(v)
+	f.Fuzz(func(t *testing.T, method, path, body string) {
+		if !validMethod(method) {
+			return
+		}
+		r := &http.Request{
+			Method:     method,
+			URL:        &url.URL{Path: path},
+			Proto:      "HTTP/1.1",
+			ProtoMajor: 1,
+			ProtoMinor: 1,
+			Header:     http.Header{"Content-Type": {"application/json"}},
+			Body:       io.NopCloser(strings.NewReader(body)),
+			RemoteAddr: "192.0.2.1:1234",
+		}
+		r = r.WithContext(context.Background())
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code >= 500 {
+			t.Fatalf("%s %s %q: status %d %s", method, path, body, w.Code, w.Body)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &obj); err != nil {
+			t.Fatalf("reply is not a JSON object: %q", w.Body)
+		}
+		for _, m := range rec.Messages() {
+			if strings.Contains(w.Body.String(), `"`+m.Code+`"`) {
+				t.Fatalf("reply %s contains a sent code", w.Body)
+			}
+		}
+		rec.Reset()
+	})
+}
+
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for _, c := range m {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
 }
