@@ -148,13 +148,28 @@ func newTestStore(t testing.TB, c redis.UniversalClient) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		for _, k := range scanKeys(t, c, s) {
-			c.Del(ctx, k)
-		}
-	})
+	t.Cleanup(func() { deleteKeys(t, c, s) })
 	return s
+}
+
+// deleteKeys deletes every key of s, in pipelined batches.
+func deleteKeys(t testing.TB, c redis.UniversalClient, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	keys := scanKeys(t, c, s)
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys[:n] {
+				p.Unlink(ctx, k)
+			}
+			return nil
+		}); err != nil {
+			t.Logf("deleting keys: %v", err)
+			return
+		}
+		keys = keys[n:]
+	}
 }
 
 // scanKeys lists every key of s, on every master of a Cluster.
@@ -182,4 +197,11 @@ func scanKeys(t testing.TB, c redis.UniversalClient, s *Store) []string {
 		t.Logf("scanning keys: %v", err)
 	}
 	return keys
+}
+
+// keyPattern is a SCAN pattern matching every key of the Store (tests,
+// maintenance): the prefix with glob characters escaped.
+func (s *Store) keyPattern() string {
+	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`)
+	return r.Replace(s.prefix) + ":*"
 }

@@ -66,11 +66,7 @@ func TestMemoryPerVerification(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() {
-				for _, k := range scanKeys(t, c, s) {
-					c.Del(ctx, k)
-				}
-			})
+			t.Cleanup(func() { deleteKeys(t, c, s) })
 			key := realisticKey(t)
 			req := store.IssueRequest{Key: key, Digest: randBytes(t, 32), TTL: 5 * time.Minute,
 				Cooldown: 30 * time.Second, Window: time.Hour, WindowMax: 5, FailureMax: 20}

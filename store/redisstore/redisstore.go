@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -363,11 +362,4 @@ func (s *Store) Load(ctx context.Context) error {
 		return fail(ctx, "load", err)
 	}
 	return nil
-}
-
-// keyPattern is a SCAN pattern matching every key of the Store (tests,
-// maintenance): the prefix with glob characters escaped.
-func (s *Store) keyPattern() string {
-	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`)
-	return r.Replace(s.prefix) + ":*"
 }

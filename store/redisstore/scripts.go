@@ -94,24 +94,26 @@ if fmax > 0 and f >= fmax then return {3, 1, 0, g - now, 0, 0, ''} end
 if c > now then return {3, 2, 0, c - now, 0, 0, ''} end
 if wmax > 0 and w >= wmax then return {3, 3, 0, x - now, 0, 0, ''} end
 if ext >= 0 then return {3, 4, ext, tonumber(ARGV[10]), 0, 0, ''} end
-local lim = {}
-for i = 2, #KEYS do
-  local lmax, lwin = tonumber(ARGV[9 + 2 * (i - 1)]), tonumber(ARGV[10 + 2 * (i - 1)])
-  local lv = redis.call('HMGET', KEYS[i], 'n', 't')
-  local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
-  if lt <= now then ln = 0; lt = 0 end
-  if ln >= lmax then return {3, 4, i - 2, lt - now, 0, 0, ''} end
-  lim[#lim + 1] = {KEYS[i], lt, lwin}
-end
-local fresh = {}
-for _, l in ipairs(lim) do
-  if l[2] == 0 and not fresh[l[1]] then
-    fresh[l[1]] = true
-    local lt = now + l[3]
-    redis.call('HSET', l[1], 'n', 1, 't', lt)
-    redis.call('PEXPIREAT', l[1], lt)
-  else
-    redis.call('HINCRBY', l[1], 'n', 1)
+if #KEYS > 1 then
+  local lim = {}
+  for i = 2, #KEYS do
+    local lmax, lwin = tonumber(ARGV[9 + 2 * (i - 1)]), tonumber(ARGV[10 + 2 * (i - 1)])
+    local lv = redis.call('HMGET', KEYS[i], 'n', 't')
+    local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
+    if lt <= now then ln = 0; lt = 0 end
+    if ln >= lmax then return {3, 4, i - 2, lt - now, 0, 0, ''} end
+    lim[#lim + 1] = {KEYS[i], lt, lwin}
+  end
+  local fresh = {}
+  for _, l in ipairs(lim) do
+    if l[2] == 0 and not fresh[l[1]] then
+      fresh[l[1]] = true
+      local lt = now + l[3]
+      redis.call('HSET', l[1], 'n', 1, 't', lt)
+      redis.call('PEXPIREAT', l[1], lt)
+    else
+      redis.call('HINCRBY', l[1], 'n', 1)
+    end
   end
 end
 local set, n = {}, 0
