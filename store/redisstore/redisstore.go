@@ -68,7 +68,16 @@ func WithPrefix(prefix string) Option {
 // first, because their keys live in other hash slots; see the package
 // documentation for what that changes.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
-	if client == nil {
+	nilClient := client == nil
+	switch c := client.(type) {
+	case *redis.Client:
+		nilClient = c == nil
+	case *redis.ClusterClient:
+		nilClient = c == nil
+	case *redis.Ring:
+		nilClient = c == nil
+	}
+	if nilClient {
 		return nil, errors.New("redisstore: nil client")
 	}
 	s := &Store{client: client, prefix: DefaultPrefix}

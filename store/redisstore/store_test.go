@@ -63,6 +63,10 @@ func TestNew(t *testing.T) {
 	if _, err := New(nil); err == nil {
 		t.Error("New(nil) = nil error, want an error")
 	}
+	var nilClient *redis.Client
+	if _, err := New(nilClient); err == nil {
+		t.Error("New((*redis.Client)(nil)) = nil error, want an error")
+	}
 	for _, p := range []string{"", "a{b", "a}b", "sp ace", "tab\t", "é", string(make([]byte, MaxPrefixLen+1))} {
 		if _, err := New(c, WithPrefix(p)); err == nil {
 			t.Errorf("WithPrefix(%q) accepted, want an error", p)
