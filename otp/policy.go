@@ -32,9 +32,10 @@ type Policy struct {
 	SendWindow     time.Duration
 	// MaxFailures caps consecutive failed checks for one destination across
 	// codes (NIST SP 800-63B 5.2.2: at most 100); it is reset by an
-	// approval. Once that many checks have failed, further checks are
-	// Locked (even with the right code) and sends are refused until
-	// FailureWindow has passed since the first failure. The default value
+	// approval. The failure that reaches it is Locked, and so is every
+	// check after it (even with the right code); sends are refused until
+	// FailureWindow has passed since the first failure. A Rejected result's
+	// Remaining counts down to whichever comes first. The default value
 	// is 20; the maximum is 100.
 	MaxFailures int
 	// FailureWindow is how long failed checks are remembered. The default

@@ -438,18 +438,24 @@ func TestFailureCap(t *testing.T) {
 	_, code = f.start(t, alice, sender.SMS) // attempts carried: 4 of 5
 	f.check(t, alice, wrong(code))          // 5: locked, failures = 5
 	_, code = f.start(t, alice, sender.SMS)
-	f.check(t, alice, wrong(code))
-	if got := f.check(t, alice, wrong(code)); got.Status != otp.Rejected {
-		t.Fatalf("7th consecutive failure = %+v, want rejected (the cap allows 7)", got)
+	if got := f.check(t, alice, wrong(code)); got.Status != otp.Rejected || got.Remaining != 1 {
+		t.Fatalf("6th consecutive failure = %+v, want rejected with 1 remaining (the cap, not the code's 4)", got)
+	}
+	if got := f.check(t, alice, wrong(code)); got.Status != otp.Locked {
+		t.Fatalf("7th consecutive failure = %+v, want locked", got)
+	}
+	f.clock.Advance(time.Hour)
+	if _, err := f.v.Start(context.Background(), alice, sender.SMS); err == nil {
+		t.Fatal("Start after the failure cap succeeded")
 	}
 	if got := f.check(t, alice, code); got.Status != otp.Locked {
 		t.Fatalf("check after 7 consecutive failures = %+v, want locked even for the right code", got)
 	}
 	_, err := f.v.Start(context.Background(), alice, sender.SMS)
-	if rl := rateLimit(t, err); rl.Reason != otp.LimitFailures {
+	if rl := rateLimit(t, err); rl.Reason != otp.LimitFailures || rl.RetryAfter != 23*time.Hour {
 		t.Errorf("send after the failure cap: reason %s, want %s", rl.Reason, otp.LimitFailures)
 	}
-	f.clock.Advance(24 * time.Hour)
+	f.clock.Advance(23 * time.Hour)
 	_, code = f.start(t, alice, sender.SMS)
 	f.check(t, alice, wrong(code))
 	if got := f.check(t, alice, code); got.Status != otp.Approved {

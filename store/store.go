@@ -80,11 +80,13 @@ type Store interface {
 	//   - digest equal: the code is deleted and the failure counter is
 	//     reset; Approved. Of any number of concurrent equal Checks exactly
 	//     one is Approved; the others see Expired;
-	//   - digest different: attempts and the failure counter are
-	//     incremented; if attempts reach MaxAttempts, the code is deleted
-	//     and the result is Locked, otherwise Rejected with Remaining =
-	//     MaxAttempts - attempts. Under any concurrency no more than
-	//     MaxAttempts mismatches are ever counted against one code.
+	//   - digest different: attempts and (when FailureMax > 0) the failure
+	//     counter are incremented; if attempts reach MaxAttempts or the
+	//     failure counter reaches FailureMax, the code is deleted and the
+	//     result is Locked, otherwise Rejected with Remaining =
+	//     MaxAttempts - attempts, or FailureMax - failures when that is
+	//     smaller. Under any concurrency no more than MaxAttempts
+	//     mismatches are ever counted against one code.
 	//
 	// Digests are compared in constant time where the backend allows it.
 	// (A digest is an HMAC under a secret the Store never sees, so its

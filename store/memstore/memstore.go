@@ -519,11 +519,15 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 	if req.FailureWindow > 0 {
 		e.fail(now, req.FailureWindow)
 	}
-	if int64(e.attempts) >= int64(req.MaxAttempts) {
+	remaining := int64(req.MaxAttempts) - int64(e.attempts)
+	if req.FailureMax > 0 {
+		remaining = min(remaining, int64(req.FailureMax)-e.failCount(now))
+	}
+	if remaining <= 0 {
 		e.dropCode()
 		return store.CheckResult{Status: store.Locked}
 	}
-	return store.CheckResult{Status: store.Rejected, Remaining: req.MaxAttempts - int(e.attempts)}
+	return store.CheckResult{Status: store.Rejected, Remaining: int(remaining)}
 }
 
 // Withdraw implements store.Store.

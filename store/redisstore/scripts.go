@@ -188,18 +188,18 @@ if fmax > 0 then
   if f == 0 then g = now + tonumber(ARGV[4]); newg = true end
   f = f + 1
 end
-local res
-if a >= maxa then
+local res, left = 4, maxa - a
+if fmax > 0 and fmax - f < left then left = fmax - f end
+if left <= 0 then
   redis.call('HDEL', k, 'd', 's', 'e', 'a')
   if fmax > 0 then redis.call('HSET', k, 'f', f, 'g', g) end
-  res = 4
 else
   if fmax > 0 then
     redis.call('HSET', k, 'a', a, 'f', f, 'g', g)
   else
     redis.call('HSET', k, 'a', a)
   end
-  res = 2 + 16 * (maxa - a)
+  res = 2 + 16 * left
 end
 if newg then
   local pt = redis.call('PTTL', k)

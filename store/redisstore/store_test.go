@@ -222,7 +222,7 @@ func TestContract(t *testing.T) {
 			wantCheck(t, mustCheck(t, s, creq), store.Rejected, 1)
 			wantCheck(t, mustCheck(t, s, creq), store.Locked, 0)
 			mustIssue(t, s, ireq)
-			wantCheck(t, mustCheck(t, s, creq), store.Rejected, 1) // third failure
+			wantCheck(t, mustCheck(t, s, creq), store.Locked, 0) // third failure: the cap
 			r := mustIssue(t, s, ireq)
 			if r.Outcome != store.Limited || r.Reason != store.LimitFailures || r.RetryAfter <= 0 || r.RetryAfter > time.Minute {
 				t.Fatalf("Issue at the failure cap = %+v, want Limited by failures", r)
@@ -237,12 +237,12 @@ func TestContract(t *testing.T) {
 			creq := checkReq("k", "bad")
 			creq.FailureMax, creq.FailureWindow = 2, time.Minute
 			mustIssue(t, s, issueReq("k", "good"))
-			wantCheck(t, mustCheck(t, s, creq), store.Rejected, 2)
+			wantCheck(t, mustCheck(t, s, creq), store.Rejected, 1) // 1 of 2 failures left
 			good := creq
 			good.Digest = []byte("good")
 			wantCheck(t, mustCheck(t, s, good), store.Approved, 0)
 			mustIssue(t, s, issueReq("k", "good"))
-			wantCheck(t, mustCheck(t, s, creq), store.Rejected, 2) // failures start again at 1
+			wantCheck(t, mustCheck(t, s, creq), store.Rejected, 1) // failures start again at 1
 			wantCheck(t, mustCheck(t, s, good), store.Approved, 0)
 		})
 		t.Run("extra limits", func(t *testing.T) {

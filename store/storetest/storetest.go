@@ -487,7 +487,7 @@ func testLimitOrder(e *env) {
 				// A cooldown running and the failure cap reached.
 				req.Cooldown, req.FailureMax = long, 1
 				e.issued(req, 0)
-				e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureMax: 1, FailureWindow: long}, store.Rejected, 4)
+				e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureMax: 1, FailureWindow: long}, store.Locked, 0)
 			case store.LimitCooldown:
 				req.Cooldown, req.Window, req.WindowMax = long, long, 1
 				e.issued(req, 0)
@@ -522,7 +522,7 @@ func testLimitedChangesNothing(e *env) {
 			base := store.IssueRequest{Key: k, Digest: d1, TTL: long, Window: long, WindowMax: 2,
 				Limits: []store.Limit{{Key: shared, Max: 2, Window: long}}}
 			e.issued(base, 0)
-			e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureMax: 3, FailureWindow: long}, store.Rejected, 4)
+			e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureMax: 3, FailureWindow: long}, store.Rejected, 2)
 
 			bad := base
 			bad.Digest = d2
@@ -547,7 +547,7 @@ func testLimitedChangesNothing(e *env) {
 
 			// The pending code is untouched: d2 was not saved, the attempt
 			// count is still 1 (and the failure counter 1, below 3).
-			e.check(store.CheckRequest{Key: k, Digest: d2, MaxAttempts: 5, FailureMax: 3, FailureWindow: long}, store.Rejected, 3)
+			e.check(store.CheckRequest{Key: k, Digest: d2, MaxAttempts: 5, FailureMax: 3, FailureWindow: long}, store.Rejected, 1)
 			e.check(checkReq(k, d1, 5), store.Approved, 0)
 			// No counter was charged: the window and the shared limit each
 			// have one Issue left.
@@ -572,9 +572,9 @@ func testFailureCap(e *env) {
 	e.check(chk(digest()), store.Rejected, 1)
 	e.check(chk(digest()), store.Locked, 0) // the code is gone; 2 failures
 	e.issued(iss(d2), 0)                    // a fresh code, fresh attempts
-	e.check(chk(digest()), store.Rejected, 1)
-	// 3 failures: the cap locks before comparing, even the right digest,
-	// and deletes the pending code.
+	// The 3rd failure reaches the cap: Locked, and the code is deleted.
+	e.check(chk(digest()), store.Locked, 0)
+	// From now on the cap locks before comparing, even the right digest.
 	e.check(chk(d2), store.Locked, 0)
 	e.limited(iss(digest()), store.LimitFailures, 0, 2*short)
 	// Without a FailureMax the cap is not applied, but the code is gone.
@@ -591,12 +591,13 @@ func testFailureCapReset(e *env) {
 		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 3, FailureWindow: long}
 	}
 	e.issued(issueReq(k, d1), 0)
-	e.check(chk(digest()), store.Rejected, 4)
-	e.check(chk(digest()), store.Rejected, 3)
+	// Remaining is the smaller of the code's attempts and the cap's.
+	e.check(chk(digest()), store.Rejected, 2)
+	e.check(chk(digest()), store.Rejected, 1)
 	e.check(chk(d1), store.Approved, 0) // resets the failure counter
 	e.issued(issueReq(k, d2), 0)
-	e.check(chk(digest()), store.Rejected, 4)
-	e.check(chk(digest()), store.Rejected, 3)
+	e.check(chk(digest()), store.Rejected, 2)
+	e.check(chk(digest()), store.Rejected, 1)
 	// Four failures in all, but only two since the approval.
 	e.check(chk(d2), store.Approved, 0)
 	e.issued(store.IssueRequest{Key: k, Digest: d1, TTL: long, FailureMax: 3}, 0)
@@ -607,16 +608,19 @@ func testFailureWindow(e *env) {
 	// later failures do not extend it.
 	k, d := key(), digest()
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 10, FailureMax: 2, FailureWindow: 2 * short}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 10, FailureMax: 3, FailureWindow: 2 * short}
 	}
 	e.issued(issueReq(k, d), 0)
-	e.check(chk(digest()), store.Rejected, 9)
+	e.check(chk(digest()), store.Rejected, 2)
 	e.wait(short)
-	e.check(chk(digest()), store.Rejected, 8) // 2 failures: the cap is reached
+	e.check(chk(digest()), store.Rejected, 1) // 2 failures
+	// An Issue with a cap of 2 is refused until 2*short after the first
+	// failure, not after the second.
 	e.limited(store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: 2}, store.LimitFailures, 0, short)
 	e.wait(short)
-	// 2*short after the first failure the counter is gone, attempts stay.
-	e.check(chk(digest()), store.Rejected, 7)
+	// 2*short after the first failure the counter is gone, attempts stay:
+	// 3 of 10 used, 1 of 3 failures.
+	e.check(chk(digest()), store.Rejected, 2)
 	e.check(chk(d), store.Approved, 0)
 }
 
