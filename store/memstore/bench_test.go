@@ -24,7 +24,9 @@ func BenchmarkIssue(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			s.Issue(ctx, store.IssueRequest{Key: ks[i%benchKeys], Digest: d, TTL: time.Hour})
+			if _, err := s.Issue(ctx, store.IssueRequest{Key: ks[i%benchKeys], Digest: d, TTL: time.Hour}); err != nil {
+				b.Fatal(err)
+			}
 			i++
 		}
 	})
@@ -34,7 +36,10 @@ func BenchmarkIssue(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := int(next.Add(1) << 10)
 			for pb.Next() {
-				s.Issue(ctx, store.IssueRequest{Key: ks[i%benchKeys], Digest: d, TTL: time.Hour})
+				if _, err := s.Issue(ctx, store.IssueRequest{Key: ks[i%benchKeys], Digest: d, TTL: time.Hour}); err != nil {
+					b.Error(err) // not b.Fatal: this runs on a RunParallel goroutine
+					return
+				}
 				i++
 			}
 		})
@@ -46,7 +51,9 @@ func BenchmarkIssue(b *testing.B) {
 		s := memstore.New(memstore.WithSweepInterval(0))
 		b.ResetTimer()
 		for i := range b.N {
-			s.Issue(ctx, store.IssueRequest{Key: ks[i], Digest: d, TTL: time.Hour})
+			if _, err := s.Issue(ctx, store.IssueRequest{Key: ks[i], Digest: d, TTL: time.Hour}); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
@@ -69,7 +76,9 @@ func BenchmarkCheck(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			s.Check(ctx, reject(ks[i%benchKeys]))
+			if _, err := s.Check(ctx, reject(ks[i%benchKeys])); err != nil {
+				b.Fatal(err)
+			}
 			i++
 		}
 	})
@@ -79,7 +88,10 @@ func BenchmarkCheck(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := int(next.Add(1) << 10)
 			for pb.Next() {
-				s.Check(ctx, reject(ks[i%benchKeys]))
+				if _, err := s.Check(ctx, reject(ks[i%benchKeys])); err != nil {
+					b.Error(err) // not b.Fatal: this runs on a RunParallel goroutine
+					return
+				}
 				i++
 			}
 		})
@@ -90,7 +102,9 @@ func BenchmarkCheck(b *testing.B) {
 			if i%benchKeys == 0 {
 				b.StopTimer()
 				for _, k := range ks {
-					s.Issue(ctx, store.IssueRequest{Key: k, Digest: d, TTL: time.Hour})
+					if _, err := s.Issue(ctx, store.IssueRequest{Key: k, Digest: d, TTL: time.Hour}); err != nil {
+						b.Fatal(err)
+					}
 				}
 				b.StartTimer()
 			}
@@ -116,10 +130,16 @@ func BenchmarkCheck(b *testing.B) {
 				k := own[i%len(own)]
 				if i%len(own) == 0 {
 					for _, k := range own {
-						s.Issue(ctx, store.IssueRequest{Key: k, Digest: d, TTL: time.Hour})
+						if _, err := s.Issue(ctx, store.IssueRequest{Key: k, Digest: d, TTL: time.Hour}); err != nil {
+							b.Error(err) // not b.Fatal: this runs on a RunParallel goroutine
+							return
+						}
 					}
 				}
-				s.Check(ctx, store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5})
+				if _, err := s.Check(ctx, store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5}); err != nil {
+					b.Error(err)
+					return
+				}
 				i++
 			}
 		})
@@ -144,8 +164,10 @@ func BenchmarkMemoryPerPending(b *testing.B) {
 				s := memstore.New(memstore.WithSweepInterval(0))
 				before := heapAlloc()
 				for _, k := range ks {
-					s.Issue(ctx, store.IssueRequest{Key: k, Digest: d, Sealed: seal, TTL: 5 * time.Minute,
-						Cooldown: 30 * time.Second, Window: time.Hour, WindowMax: 5})
+					if _, err := s.Issue(ctx, store.IssueRequest{Key: k, Digest: d, Sealed: seal, TTL: 5 * time.Minute,
+						Cooldown: 30 * time.Second, Window: time.Hour, WindowMax: 5}); err != nil {
+						b.Fatal(err)
+					}
 				}
 				after := heapAlloc()
 				runtime.KeepAlive(s)

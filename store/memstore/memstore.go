@@ -34,7 +34,7 @@ import (
 )
 
 const (
-	shardCount = 64 // a power of two
+	shardCount = 64 // a power of two, at most 256 (lockLimits uses uint8 indexes)
 	// inlineDigest is the size of the digest kept inside an entry without a
 	// separate allocation (an HMAC-SHA256).
 	inlineDigest = 32
@@ -42,6 +42,10 @@ const (
 	// once it has emptied to a quarter of it (Go maps never shrink).
 	shrinkMin = 256
 )
+
+// A shard index must fit in a uint8: this fails to compile if shardCount
+// grows past 256.
+const _ = uint8(shardCount - 1)
 
 // DefaultSweepInterval is the default interval of the background sweeper.
 const DefaultSweepInterval = time.Minute
@@ -362,7 +366,9 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 // returns their indexes.
 func (s *Store) lockLimits(ls []store.Limit, idx []uint8) []uint8 {
 	for _, l := range ls {
-		i := uint8(s.shard(l.Key))
+		// shard is already below shardCount, which fits in a uint8 (asserted
+		// at compile time above); the mask makes that visible here.
+		i := uint8(s.shard(l.Key) & (shardCount - 1))
 		if !slices.Contains(idx, i) {
 			idx = append(idx, i)
 		}
