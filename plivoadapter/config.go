@@ -88,11 +88,11 @@ func (c Config) validate(phone, phlo bool) error {
 	}
 	switch {
 	case c.Number == "":
-		errs = append(errs, errors.New("Number ("+EnvNumber+") is empty"))
+		errs = append(errs, errors.New("number ("+EnvNumber+") is empty"))
 	case phone && !isPhone(c.Number):
-		errs = append(errs, errors.New("Number ("+EnvNumber+") is not a phone number"))
+		errs = append(errs, errors.New("number ("+EnvNumber+") is not a phone number"))
 	case !phone && !isPhone(c.Number) && !isSenderID(c.Number):
-		errs = append(errs, errors.New("Number ("+EnvNumber+") is neither a phone number nor a sender id"))
+		errs = append(errs, errors.New("number ("+EnvNumber+") is neither a phone number nor a sender id"))
 	}
 	if phlo && c.PHLOID == "" {
 		errs = append(errs, errors.New("PHLOID ("+EnvPHLOID+") is empty"))
