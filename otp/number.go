@@ -44,7 +44,7 @@ func ParseNumber(raw, defaultRegion string) (Number, error) {
 	}
 	pn, err := phonenumbers.Parse(raw, defaultRegion)
 	if err != nil {
-		return Number{}, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+		return Number{}, fmt.Errorf("%w: %v", ErrInvalidNumber, err) //nolint:errorlint // phonenumbers' error is detail, not part of otp's API
 	}
 	if pn.GetExtension() != "" {
 		return Number{}, fmt.Errorf("%w: extensions are not allowed", ErrInvalidNumber)

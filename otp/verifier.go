@@ -227,7 +227,7 @@ func WithLimitKey(key string) Option {
 func WithLocale(tag string) Option {
 	return func(o *callOptions) {
 		if len(tag) > 35 || strings.ContainsFunc(tag, func(r rune) bool {
-			return !(r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+			return r != '-' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9')
 		}) {
 			o.err = fmt.Errorf("%w: locale is not a BCP 47 tag", ErrInvalidOption)
 			return
