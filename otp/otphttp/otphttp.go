@@ -421,7 +421,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 		writeError(w, http.StatusBadRequest, CodeBodyTooLarge, fmt.Sprintf("request body larger than %d bytes", h.maxBody))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		writeError(w, http.StatusBadRequest, CodeUnknownField, "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
-	case err == errTrailing:
+	case errors.Is(err, errTrailing):
 		writeError(w, http.StatusBadRequest, CodeInvalidJSON, "the body must hold exactly one JSON object")
 	case errors.Is(err, io.EOF):
 		writeError(w, http.StatusBadRequest, CodeInvalidJSON, "empty body; send a JSON object")
@@ -509,7 +509,7 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 	hd["X-Content-Type-Options"] = hdrNosniff
 	hd["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	w.Write(body)
+	_, _ = w.Write(body) // the status is sent; a failed write means the client went away
 }
 
 // The check replies without variable parts, rendered once.
