@@ -38,16 +38,19 @@ func session(t *testing.T) (code string, typed io.WriteCloser, stdout *strings.B
 	if m == nil {
 		t.Fatalf("dev line = %q", lines.Text())
 	}
-	go io.Copy(io.Discard, errR)
+	go func() { _, _ = io.Copy(io.Discard, errR) }() // drain stderr; ends when run closes errW
 	return m[1], inW, out, errc
 }
 
 func TestApprovedAfterWrongAndMalformed(t *testing.T) {
 	t.Parallel()
 	code, typed, out, done := session(t)
-	io.WriteString(typed, "12ab\n")
-	io.WriteString(typed, wrong(code)+"\n")
-	io.WriteString(typed, " "+code+" \n")
+	for _, line := range []string{"12ab\n", wrong(code) + "\n", " " + code + " \n"} {
+		// A failed write means run stopped reading early; done says why.
+		if _, err := io.WriteString(typed, line); err != nil {
+			t.Errorf("typing %q: %v", line, err)
+		}
+	}
 	if err := <-done; err != nil {
 		t.Fatalf("run = %v, want approved", err)
 	}
