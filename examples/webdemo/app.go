@@ -127,7 +127,7 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		w.Write(index)
+		_, _ = w.Write(index) // a failed write means the client went away
 	})
 	for pattern, h := range cfg.Mounts {
 		mux.Handle(pattern, h)
@@ -161,7 +161,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // the status is sent; a failed write means the client went away
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

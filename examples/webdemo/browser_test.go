@@ -116,7 +116,9 @@ func do(t *testing.T, ctx context.Context, what string, steps ...step) {
 			dir := artifactDir(t)
 			name := "FAILED-" + strings.ReplaceAll(what, " ", "-") + ".png"
 			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](pageState))
-			chromedp.Do(ctx, shot(dir, name))
+			if serr := chromedp.Do(ctx, shot(dir, name)); serr != nil {
+				t.Logf("screenshot %s: %v", name, serr)
+			}
 			t.Fatalf("%s: %v\npage text:\n%s\n(screenshot %s)", what, err, page, filepath.Join(dir, name))
 		}
 	}

@@ -148,8 +148,11 @@ func TestPageAndAssets(t *testing.T) {
 		Channels   []string `json:"channels"`
 		CodeLength int      `json:"code_length"`
 	}
-	json.NewDecoder(resp.Body).Decode(&cfg)
+	err = json.NewDecoder(resp.Body).Decode(&cfg)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("GET /api/config: decoding the reply: %v", err)
+	}
 	if fmt.Sprint(cfg.Channels) != "[sms call]" || cfg.CodeLength != 6 {
 		t.Errorf("config = %+v", cfg)
 	}
