@@ -281,8 +281,8 @@ func slowBackends(t *testing.T) map[string]*redis.Options {
 	return out
 }
 
-// TestFaultRedisSlow puts a proxy that delays every chunk by 300 ms
-// between the app and Redis, whose client has 100 ms read and write
+// TestFaultRedisSlow puts a proxy that delays every chunk by 1 s between
+// the app and Redis, whose client has 250 ms read and write
 // timeouts. Start and check answer a JSON 503 (never an approval, never a
 // message sent); the Verifier's error, seen directly, is
 // otp.ErrStoreUnavailable with a timeout underneath, also with a context
@@ -291,10 +291,10 @@ func slowBackends(t *testing.T) map[string]*redis.Options {
 func TestFaultRedisSlow(t *testing.T) {
 	for name, base := range slowBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			proxy := newDelayProxy(t, base.Addr, 300*time.Millisecond)
+			proxy := newDelayProxy(t, base.Addr, time.Second)
 			opt := *base
 			opt.Addr = proxy.addr()
-			opt.ReadTimeout, opt.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+			opt.ReadTimeout, opt.WriteTimeout = 250*time.Millisecond, 250*time.Millisecond
 			opt.MaxRetries, opt.PoolSize = -1, 4
 			rdb := redis.NewClient(&opt)
 			t.Cleanup(func() { rdb.Close() })
@@ -383,11 +383,11 @@ func TestFaultRedisSlow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			ctx, cancel := context.WithTimeout(t.Context(), 250*time.Millisecond)
 			res, err = v2.Check(ctx, pending, code.Code)
 			cancel()
 			if !errors.Is(err, otp.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) || res.Status == otp.Approved {
-				t.Errorf("Check with a 100 ms deadline on slow Redis = %+v, %v; want ErrStoreUnavailable wrapping context.DeadlineExceeded", res, err)
+				t.Errorf("Check with a 250 ms deadline on slow Redis = %+v, %v; want ErrStoreUnavailable wrapping context.DeadlineExceeded", res, err)
 			}
 			if _, sent := rec.Last(slowTo); sent {
 				t.Error("a message was sent although the code could not be saved")
@@ -412,13 +412,13 @@ func TestFaultRedisSlow(t *testing.T) {
 // plivoApp serves the demo with the real plivoadapter senders (direct SMS,
 // and voice with its answer handler mounted) against the fake Plivo API,
 // as main wires PLIVO_* and PUBLIC_URL. Plivo requests time out after
-// 500 ms. st, if not nil, replaces the memory store.
+// 1 s. st, if not nil, replaces the memory store.
 func plivoApp(t *testing.T, secret []byte, log *slog.Logger, stderr io.Writer, policy otp.Policy, st store.Store) (*plivotest.Server, appConfig, http.Handler, *httptest.Server) {
 	t.Helper()
 	fake := plivotest.NewServer()
 	t.Cleanup(fake.Close)
 	hc := fake.Client()
-	hc.Timeout = 500 * time.Millisecond
+	hc.Timeout = time.Second
 	vars := map[string]string{
 		"PLIVO_AUTH_ID": plivotest.AuthID, "PLIVO_AUTH_TOKEN": plivotest.AuthToken, "PLIVO_NUMBER": plivotest.Number,
 		"PUBLIC_URL": "https://demo.example", "GO2FA_SECRET": fmt.Sprintf("%x", secret),
