@@ -560,7 +560,7 @@ func testNoLeak(t *testing.T, b leakBackend) {
 				found(f, bytes.Contains(text, []byte(f.text)))
 			}
 			// The enroll reply shows the key, once; nothing else may.
-			if !(place == "HTTP reply" && bytes.Contains(text, []byte(`"uri":"otpauth://`))) {
+			if enrollReply := place == "HTTP reply" && bytes.Contains(text, []byte(`"uri":"otpauth://`)); !enrollReply {
 				for _, f := range totpKey {
 					found(f, bytes.Contains(text, []byte(f.text)))
 				}
