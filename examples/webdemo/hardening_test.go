@@ -465,6 +465,7 @@ func spokenCode(t *testing.T, app http.Handler, c plivotest.Call) (string, int) 
 // otp.ErrSendFailed over a *plivoadapter.Error with the right status and
 // class; and once the fault is cleared, a new start works end to end.
 func TestFaultPlivo(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	fake, cfg, app, ts := plivoApp(t, testSecret, log, io.Discard, faultPolicy(), nil)
