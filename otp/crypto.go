@@ -27,29 +27,45 @@ type keyring struct {
 	aead  cipher.AEAD
 }
 
+// macPool hands out keyed HMAC states with scratch buffers, so that a
+// digest costs no allocation once the pool is warm.
 type macPool struct{ p sync.Pool }
+
+type macState struct {
+	h   hash.Hash
+	msg []byte // the message, assembled before one Write
+	out []byte // the sum, before it is copied to the caller
+}
 
 func newMacPool(secret []byte, label string) macPool {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("go2fa/v1/" + label))
 	key := m.Sum(nil)
-	return macPool{p: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+	return macPool{p: sync.Pool{New: func() any {
+		return &macState{h: hmac.New(sha256.New, key), msg: make([]byte, 0, 128), out: make([]byte, 0, sha256.Size)}
+	}}}
 }
 
-// sum returns the HMAC of the parts, each but the last followed by a 0
-// byte (E.164 numbers, codes and the fixed separators never contain one; a
-// binding is length-prefixed by the caller).
+// sum appends to dst the HMAC of the parts, each but the last followed by a
+// 0 byte (E.164 numbers, codes and the fixed separators never contain one;
+// a binding sits between the number and the fixed-length code, so the
+// split is unambiguous).
 func (m *macPool) sum(dst []byte, parts ...string) []byte {
-	h := m.p.Get().(hash.Hash)
-	h.Reset()
+	st := m.p.Get().(*macState)
+	st.msg = st.msg[:0]
 	for i, p := range parts {
 		if i > 0 {
-			h.Write([]byte{0})
+			st.msg = append(st.msg, 0)
 		}
-		h.Write([]byte(p))
+		st.msg = append(st.msg, p...)
 	}
-	dst = h.Sum(dst)
-	m.p.Put(h)
+	st.h.Reset()
+	st.h.Write(st.msg)
+	st.out = st.h.Sum(st.out[:0])
+	dst = append(dst, st.out...)
+	if cap(st.msg) <= 1024 { // do not keep a buffer grown by a huge binding
+		m.p.Put(st)
+	}
 	return dst
 }
 

@@ -237,6 +237,9 @@ func WithLocale(tag string) Option {
 }
 
 func collect(opts []Option) (callOptions, error) {
+	if len(opts) == 0 {
+		return callOptions{}, nil
+	}
 	var o callOptions
 	for _, f := range opts {
 		if f != nil {
