@@ -259,11 +259,26 @@ func (v *Verifier) observe(ctx context.Context, e Event) {
 // when the caller's context is done.
 const withdrawTimeout = 5 * time.Second
 
+// withdraw makes the unsent code with digest unusable after cause, and
+// returns cause joined with the withdrawal's own failure, if any. The
+// cleanup outlives a cancelled request.
+func (v *Verifier) withdraw(ctx context.Context, key string, digest []byte, cause error) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawTimeout)
+	defer cancel()
+	if werr := v.store.Withdraw(wctx, key, digest); werr != nil {
+		return errors.Join(cause, fmt.Errorf("%w: withdrawing the unsent code: %w", ErrStoreUnavailable, werr))
+	}
+	return cause
+}
+
 // Start validates the number and channel, applies the policy's limits,
 // saves a new code and sends it. On success the result is Pending. A
 // refused send returns a *RateLimitError (ErrRateLimited); a failed send
 // returns ErrSendFailed and the code is withdrawn, so no code the user
-// never received stays valid.
+// never received stays valid. A failed store call returns
+// ErrStoreUnavailable; the code the store may have saved anyway (a reply
+// that timed out after the write) is withdrawn too, as long as the store
+// answers within a few seconds.
 func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts ...Option) (StartResult, error) {
 	o, err := collect(opts)
 	if err != nil {
@@ -330,6 +345,10 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 
 	res, err := v.store.Issue(ctx, req)
 	if err != nil {
+		// The store may still have saved the code (a timeout on the way
+		// back, a request executed late): make sure the unsent code cannot
+		// be approved.
+		err = v.withdraw(ctx, key, req.Digest, err)
 		ev.Kind, ev.Err = EventStoreError, err
 		v.observe(ctx, ev)
 		return StartResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
@@ -376,13 +395,8 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	if err := v.send.Send(ctx, msg); err != nil {
 		ev.Kind, ev.Err = EventSendFailed, err
 		if res.Outcome == store.Issued {
-			// The new code never reached the user: make it unusable. The
-			// cleanup outlives a cancelled request.
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawTimeout)
-			if werr := v.store.Withdraw(wctx, key, req.Digest); werr != nil {
-				err = errors.Join(err, fmt.Errorf("%w: withdrawing the unsent code: %w", ErrStoreUnavailable, werr))
-			}
-			cancel()
+			// The new code never reached the user: make it unusable.
+			err = v.withdraw(ctx, key, req.Digest, err)
 		}
 		v.observe(ctx, ev)
 		return StartResult{}, fmt.Errorf("%w: %w", ErrSendFailed, err)

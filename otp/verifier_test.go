@@ -814,3 +814,40 @@ func TestNothingInClear(t *testing.T) {
 		}
 	}
 }
+
+// lateStore saves the code but reports a failure, as a store does when its
+// reply times out after the write went through.
+type lateStore struct{ store.Store }
+
+var errLate = errors.New("i/o timeout")
+
+func (s lateStore) Issue(ctx context.Context, r store.IssueRequest) (store.IssueResult, error) {
+	if _, err := s.Store.Issue(ctx, r); err != nil {
+		return store.IssueResult{}, err
+	}
+	return store.IssueResult{}, errLate
+}
+
+// TestStoreFailureLeavesNoValidCode: a Start whose Issue failed sends
+// nothing, and the code the store may have saved anyway is withdrawn
+// (invariant 10).
+func TestStoreFailureLeavesNoValidCode(t *testing.T) {
+	t.Parallel()
+	ms := memstore.New()
+	t.Cleanup(func() { ms.Close() })
+	rec := &sender.Recorder{}
+	v, err := otp.NewVerifier(otp.Config{Store: lateStore{ms}, Sender: rec, Secret: testSecret, Generator: fixedGen("123456")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := v.Start(ctx, alice, sender.SMS); !errors.Is(err, otp.ErrStoreUnavailable) || !errors.Is(err, errLate) {
+		t.Fatalf("Start err = %v, want ErrStoreUnavailable wrapping the cause", err)
+	}
+	if rec.Len() != 0 {
+		t.Fatal("a code was sent although the store failed")
+	}
+	if res, err := v.Check(ctx, alice, "123456"); err != nil || res.Status != otp.Expired {
+		t.Errorf("Check(unsent code) = %+v, %v; want expired: the code saved late must be withdrawn", res, err)
+	}
+}
