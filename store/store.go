@@ -68,6 +68,13 @@ type Store interface {
 	// A withdrawn code (see Withdraw) is not pending, but its attempts
 	// still carry over to the next code issued before it would have
 	// expired.
+	//
+	// Issue is idempotent: when the pending code's digest already equals
+	// the request's Digest (a digest is the HMAC of a fresh random code, so
+	// only a retry of the same request can match), nothing is charged or
+	// changed and the result is Issued with the pending code's attempts and
+	// remaining lifetime. A client that resends a request whose reply was
+	// lost therefore learns that the code was saved.
 	Issue(ctx context.Context, req IssueRequest) (IssueResult, error)
 
 	// Check atomically compares a candidate digest with the pending code of
@@ -143,8 +150,8 @@ type IssueRequest struct {
 	// is at or above it. Zero disables it.
 	FailureMax int
 	// Limits are extra budgets charged with the same Issue (a client IP, an
-	// account, a global budget). Their keys are opaque and independent of
-	// Key.
+	// account, a global budget). Their keys are opaque, independent of Key,
+	// and distinct from each other.
 	Limits []Limit
 }
 
@@ -331,9 +338,14 @@ func (r IssueRequest) Validate() error {
 	case r.WindowMax > 0 && r.Window <= 0:
 		return invalid("WindowMax needs a positive Window")
 	}
-	for _, l := range r.Limits {
+	for i, l := range r.Limits {
 		if l.Key == "" || l.Max <= 0 || l.Window <= 0 {
 			return invalid("limit needs a key, a positive Max and a positive Window")
+		}
+		for _, o := range r.Limits[:i] {
+			if o.Key == l.Key {
+				return invalid("limit key named twice")
+			}
 		}
 	}
 	return nil

@@ -386,6 +386,10 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 	if e != nil && e.deadline() <= now {
 		*e = entry{} // dead: reuse the allocation
 	}
+	if e != nil && e.code(now) == pending && subtle.ConstantTimeCompare(e.digest, req.Digest) == 1 {
+		// A retry of an Issue that already saved this code: idempotent.
+		return store.IssueResult{Outcome: store.Issued, Attempts: int(e.attempts), ExpiresIn: time.Duration(e.codeExp - now)}
+	}
 
 	// Limits, in the contract's order; nothing changes until all pass.
 	if e != nil {
@@ -403,15 +407,6 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 		var n, exp int64
 		if c := s.limits[s.shard(l.Key)].m[l.Key]; c != nil && c.exp > now {
 			n, exp = c.n, c.exp
-		}
-		// A limit key named twice in one request is charged twice.
-		for _, o := range req.Limits[:i] {
-			if o.Key == l.Key {
-				n++
-				if exp == 0 {
-					exp = now + int64(o.Window)
-				}
-			}
 		}
 		if n >= int64(l.Max) {
 			return limited(store.LimitExtra, i, exp-now)
@@ -522,7 +517,7 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 		return store.CheckResult{Status: store.Approved}
 	}
 	inc(&e.attempts)
-	if req.FailureWindow > 0 {
+	if req.FailureMax > 0 {
 		e.fail(now, req.FailureWindow)
 	}
 	remaining := int64(req.MaxAttempts) - int64(e.attempts)

@@ -188,7 +188,8 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 		keys = append(keys, s.limitKey(l.Key))
 		args = append(args, l.Max, msec(l.Window))
 	}
-	return s.runIssue(ctx, keys, args)
+	res, _, err := s.runIssue(ctx, keys, args)
+	return res, err
 }
 
 func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
@@ -201,17 +202,26 @@ func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
 		msec(req.Window), req.WindowMax, req.FailureMax, refused, retry)
 }
 
-func (s *Store) runIssue(ctx context.Context, keys []string, args []any) (store.IssueResult, error) {
+// reasonRetry is the reason the issue script gives an Issued reply when the
+// request repeated one that had already saved its code.
+const reasonRetry = 5
+
+// runIssue runs the destination's issue script. retried reports that the
+// request repeated one that had already saved its code.
+func (s *Store) runIssue(ctx context.Context, keys []string, args []any) (res store.IssueResult, retried bool, err error) {
 	const op = "issue"
 	v, err := issueScript.Run(ctx, s.client, keys, args...).Result()
 	if err != nil {
-		return store.IssueResult{}, fail(ctx, op, err)
+		return store.IssueResult{}, false, fail(ctx, op, err)
 	}
 	n, sealed, err := reply(v, 6, true)
 	if err != nil {
-		return store.IssueResult{}, fail(ctx, op, err)
+		return store.IssueResult{}, false, fail(ctx, op, err)
 	}
-	res := store.IssueResult{
+	if retried = n[0] == int64(store.Issued) && n[1] == reasonRetry; retried {
+		n[1] = int64(store.NoLimit)
+	}
+	res = store.IssueResult{
 		Outcome:    store.IssueOutcome(n[0]),
 		Reason:     store.LimitReason(n[1]),
 		LimitIndex: int(n[2]),
@@ -226,14 +236,18 @@ func (s *Store) runIssue(ctx context.Context, keys []string, args []any) (store.
 			res.Sealed = []byte(sealed)
 		}
 	default:
-		return store.IssueResult{}, fail(ctx, op, errReply)
+		return store.IssueResult{}, false, fail(ctx, op, errReply)
 	}
-	return res, nil
+	return res, retried, nil
 }
+
+// refundTimeout bounds the refunds of a Limited split Issue.
+const refundTimeout = 2 * time.Second
 
 // issueSplit charges each extra limit with its own script (its key may be in
 // any slot), then runs the destination's script with the verdict. Charges are
-// refunded when the Issue ends Limited; after an error they stand.
+// refunded when the Issue ends Limited or repeats one that already saved
+// its code; after an error they stand.
 func (s *Store) issueSplit(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
 	const op = "issue"
 	type charge struct {
@@ -258,15 +272,18 @@ func (s *Store) issueSplit(ctx context.Context, req store.IssueRequest) (store.I
 		}
 		charged = append(charged, charge{key, n[1]})
 	}
-	res, err := s.runIssue(ctx, []string{s.destKey(req.Key)}, issueArgs(req, refused, retry))
+	res, retried, err := s.runIssue(ctx, []string{s.destKey(req.Key)}, issueArgs(req, refused, retry))
 	if err != nil {
 		return res, err
 	}
-	if res.Outcome == store.Limited {
+	if (res.Outcome == store.Limited || retried) && len(charged) > 0 {
+		// Refunds outlive a cancelled request, so a client that hangs up
+		// cannot spend a shared budget without a send. A refund that still
+		// fails leaves the limit over-counted by one: the safe side.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundTimeout)
+		defer cancel()
 		for _, c := range charged {
-			// A refund that fails leaves the limit over-counted by one:
-			// the safe side.
-			_ = refundScript.Run(ctx, s.client, []string{c.key}, c.end).Err()
+			_ = refundScript.Run(rctx, s.client, []string{c.key}, c.end).Err()
 		}
 	}
 	return res, nil

@@ -83,6 +83,12 @@ local tm = redis.call('TIME')
 local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
 local v = redis.call('HMGET', k, 'd', 'e', 'a', 'c', 'w', 'x', 'f', 'g', 'M')
 local e, c = tonumber(v[2]) or 0, tonumber(v[4]) or 0
+if v[1] == ARGV[1] and e > now then
+  -- A retry of an Issue that already saved this digest (the reply was
+  -- lost): idempotent, nothing charged.
+  -- Reason 5 marks it, so a split Issue refunds the limits it charged.
+  return {1, 5, 0, 0, tonumber(v[3]) or 0, e - now, ''}
+end
 local x, g, mm = tonumber(v[6]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0
 local ttl, cd, win = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local wmax, fmax, ext = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])

@@ -185,6 +185,7 @@ func TestContract(t *testing.T) {
 			req := issueReq("k", "one")
 			req.Cooldown = 300 * time.Millisecond
 			mustIssue(t, s, req)
+			req.Digest = []byte("two") // the same digest would be an idempotent retry
 			r := mustIssue(t, s, req)
 			if r.Outcome != store.Limited || r.Reason != store.LimitCooldown || r.RetryAfter <= 0 || r.RetryAfter > req.Cooldown {
 				t.Fatalf("Issue in cooldown = %+v, want Limited by cooldown, 0 < RetryAfter <= 300ms", r)
@@ -201,7 +202,9 @@ func TestContract(t *testing.T) {
 			req := issueReq("k", "one")
 			req.Window, req.WindowMax = 300*time.Millisecond, 2
 			mustIssue(t, s, req)
+			req.Digest = []byte("two") // the same digest would be an idempotent retry
 			mustIssue(t, s, req)
+			req.Digest = []byte("three")
 			r := mustIssue(t, s, req)
 			if r.Outcome != store.Limited || r.Reason != store.LimitWindow || r.RetryAfter <= 0 || r.RetryAfter > req.Window {
 				t.Fatalf("third Issue = %+v, want Limited by window", r)
@@ -256,7 +259,9 @@ func TestContract(t *testing.T) {
 			}
 			mustIssue(t, s, req("a"))
 			// Refused by the cooldown: no limit is charged.
-			if r := mustIssue(t, s, req("a")); r.Outcome != store.Limited || r.Reason != store.LimitCooldown {
+			again := req("a")
+			again.Digest = []byte("d2") // the same digest would be an idempotent retry
+			if r := mustIssue(t, s, again); r.Outcome != store.Limited || r.Reason != store.LimitCooldown {
 				t.Fatalf("Issue in cooldown = %+v, want Limited by cooldown", r)
 			}
 			mustIssue(t, s, req("b"))

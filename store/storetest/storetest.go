@@ -92,6 +92,7 @@ var tests = []struct {
 	{"Expiry", testExpiry},
 	{"WrongDigest", testWrongDigest},
 	{"Resend", testResend},
+	{"IssueRetryIdempotent", testIssueRetryIdempotent},
 	{"KeepPending", testKeepPending},
 	{"KeepPendingNothingPending", testKeepPendingNothingPending},
 	{"Cooldown", testCooldown},
@@ -102,6 +103,7 @@ var tests = []struct {
 	{"FailureCap", testFailureCap},
 	{"FailureCapResetOnApproval", testFailureCapReset},
 	{"FailureWindow", testFailureWindow},
+	{"NoFailureCapCountsNothing", testNoFailureCap},
 	{"Withdraw", testWithdraw},
 	{"WithdrawnAttemptsExpire", testWithdrawnAttemptsExpire},
 	{"AttemptApproveReplay", testAttemptApproveReplay},
@@ -185,6 +187,17 @@ func (e *env) issued(req store.IssueRequest, attempts int) {
 	res := e.issue(req)
 	if res.Outcome != store.Issued || res.Attempts != attempts || res.ExpiresIn != req.TTL {
 		e.t.Fatalf("Issue = {Outcome: %v, Attempts: %d, ExpiresIn: %v, Reason: %v}, want {Outcome: issued, Attempts: %d, ExpiresIn: %v}",
+			res.Outcome, res.Attempts, res.ExpiresIn, res.Reason, attempts, req.TTL)
+	}
+}
+
+// retried repeats an Issue whose code is pending and fails unless it is
+// Issued again with the pending code's attempts and remaining lifetime.
+func (e *env) retried(req store.IssueRequest, attempts int) {
+	e.t.Helper()
+	res := e.issue(req)
+	if res.Outcome != store.Issued || res.Attempts != attempts || res.ExpiresIn <= 0 || res.ExpiresIn > req.TTL {
+		e.t.Fatalf("repeated Issue = {Outcome: %v, Attempts: %d, ExpiresIn: %v, Reason: %v}, want {Outcome: issued, Attempts: %d, 0 < ExpiresIn <= %v}",
 			res.Outcome, res.Attempts, res.ExpiresIn, res.Reason, attempts, req.TTL)
 	}
 }
@@ -413,31 +426,35 @@ func testCooldown(e *env) {
 	}
 	e.wait(retry)
 	e.issued(req, 0)
+	req.Digest = digest()                         // the same digest would be an idempotent retry
 	e.limited(req, store.LimitCooldown, 0, short) // the cooldown starts again
 	e.check(checkReq(k, d2, 5), store.Approved, 0)
 }
 
 func testWindow(e *env) {
 	k := key()
-	req := store.IssueRequest{Key: k, Digest: digest(), TTL: long, Window: 2 * short, WindowMax: 3}
-	e.issued(req, 0)
+	// Each Issue is a new code: the same digest would be an idempotent retry.
+	fresh := func() store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: digest(), TTL: long, Window: 2 * short, WindowMax: 3}
+	}
+	e.issued(fresh(), 0)
 	e.wait(short)
-	e.issued(req, 0)
-	e.issued(req, 0)
+	e.issued(fresh(), 0)
+	e.issued(fresh(), 0)
 	// The window is fixed from the first Issue: it ends short from now.
-	retry := e.limited(req, store.LimitWindow, 0, short)
+	retry := e.limited(fresh(), store.LimitWindow, 0, short)
 	if e.fake() {
 		e.h.Advance(retry - time.Millisecond)
-		e.limited(req, store.LimitWindow, 0, time.Millisecond)
+		e.limited(fresh(), store.LimitWindow, 0, time.Millisecond)
 		retry = time.Millisecond
 	}
 	e.wait(retry)
 	// A new window: the whole budget is back (a sliding window would
 	// allow only one).
 	for range 3 {
-		e.issued(req, 0)
+		e.issued(fresh(), 0)
 	}
-	e.limited(req, store.LimitWindow, 0, 2*short)
+	e.limited(fresh(), store.LimitWindow, 0, 2*short)
 }
 
 func testExtraLimits(e *env) {
@@ -499,6 +516,7 @@ func testLimitOrder(e *env) {
 				req.Limits = []store.Limit{{Key: spare, Max: 5, Window: long},
 					{Key: spent1, Max: 1, Window: long}, {Key: spent2, Max: 1, Window: long}}
 			}
+			req.Digest = digest() // the same digest would be an idempotent retry
 			e.limited(req, c.reason, c.index, long)
 		})
 	}
@@ -558,6 +576,37 @@ func testLimitedChangesNothing(e *env) {
 			}
 		})
 	}
+}
+
+// testIssueRetryIdempotent: an Issue repeated with the pending code's own
+// digest (a client resending a request whose reply was lost) is Issued
+// again and charges nothing, even under a running cooldown and a spent
+// window.
+func testIssueRetryIdempotent(e *env) {
+	k, d, shared := key(), digest(), key()
+	req := store.IssueRequest{Key: k, Digest: d, TTL: long, Cooldown: long, Window: long, WindowMax: 1,
+		Limits: []store.Limit{{Key: shared, Max: 2, Window: long}}}
+	e.issued(req, 0)
+	e.retried(req, 0)
+	e.check(checkReq(k, digest(), 5), store.Rejected, 4)
+	e.retried(req, 1) // the attempt stays counted
+	// The shared limit was charged once: another destination still fits.
+	e.issued(store.IssueRequest{Key: key(), Digest: digest(), TTL: long, Limits: req.Limits}, 0)
+	e.check(checkReq(k, d, 5), store.Approved, 0)
+	// Once the code is used, the same digest is a new Issue: refused by
+	// the cooldown.
+	e.limited(req, store.LimitCooldown, 0, long)
+}
+
+// testNoFailureCap: with FailureMax 0 mismatches count no failures, so a
+// later Issue with a cap is not refused because of them.
+func testNoFailureCap(e *env) {
+	k, d := key(), digest()
+	e.issued(issueReq(k, d), 0)
+	for want := 4; want >= 2; want-- {
+		e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureWindow: long}, store.Rejected, want)
+	}
+	e.issued(store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: 2}, 3)
 }
 
 func testFailureCap(e *env) {
@@ -985,6 +1034,10 @@ func testInvalidRequest(e *env) {
 		issueOp("IssueLimitEmptyKey", badLimit(store.Limit{Max: 1, Window: long})),
 		issueOp("IssueLimitZeroMax", badLimit(store.Limit{Key: key(), Window: long})),
 		issueOp("IssueLimitZeroWindow", badLimit(store.Limit{Key: key(), Max: 1})),
+		issueOp("IssueLimitTwice", func(r *store.IssueRequest) {
+			k := key()
+			r.Limits = append(r.Limits, store.Limit{Key: k, Max: 5, Window: long}, store.Limit{Key: k, Max: 5, Window: long})
+		}),
 		checkOp("CheckEmptyKey", func(r *store.CheckRequest) { r.Key = "" }),
 		checkOp("CheckEmptyDigest", func(r *store.CheckRequest) { r.Digest = nil }),
 		checkOp("CheckZeroMaxAttempts", func(r *store.CheckRequest) { r.MaxAttempts = 0 }),
