@@ -32,7 +32,8 @@ var (
 	ErrRateLimited = errors.New("otp: rate limited")
 	// ErrVetoed reports a send refused by Config.BeforeSend.
 	ErrVetoed = errors.New("otp: send vetoed")
-	// ErrSendFailed reports a Sender failure; the pending code was withdrawn.
+	// ErrSendFailed reports a Sender failure; a new code was withdrawn (a
+	// kept code re-sent with Policy.KeepCode stays valid).
 	ErrSendFailed = errors.New("otp: send failed")
 	// ErrStoreUnavailable reports a Store failure (backend down, timeout,
 	// cancelled context). Nothing was approved.

@@ -3,6 +3,7 @@ package otp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -33,6 +34,11 @@ func FuzzParseNumber(f *testing.F) {
 		}
 		if len(n.E164) < 2 || n.E164[0] != '+' || len(n.E164) > 16 {
 			t.Fatalf("ParseNumber(%q) = %q, not E.164", raw, n.E164)
+		}
+		// Check uses input shaped like E.164 as it is, so such input must
+		// already be the E.164 form Start stores codes under.
+		if t := strings.TrimSpace(raw); len(t) > 1 && t[0] == '+' && strings.Trim(t[1:], "0123456789") == "" && t != n.E164 {
+			panic(fmt.Sprintf("ParseNumber(%q) = %q: E.164-shaped input accepted with another E.164 form", raw, n.E164))
 		}
 		again, err := otp.ParseNumber(n.E164, "")
 		if err != nil || again != n {

@@ -52,10 +52,21 @@ func ParseNumber(raw, defaultRegion string) (Number, error) {
 	if !phonenumbers.IsValidNumber(pn) {
 		return Number{}, fmt.Errorf("%w: not a valid number", ErrInvalidNumber)
 	}
-	return Number{
+	n := Number{
 		E164:   phonenumbers.Format(pn, phonenumbers.E164),
 		Region: phonenumbers.GetRegionCodeForNumber(pn),
-	}, nil
+	}
+	if len(n.E164) > 16 {
+		// phonenumbers accepts some numbers longer than E.164's 15 digits.
+		return Number{}, fmt.Errorf("%w: more than 15 digits", ErrInvalidNumber)
+	}
+	if c, ok := canonical(raw); ok && c != n.E164 {
+		// "+4402079460000": shaped like E.164 but not E.164 (a national
+		// trunk prefix after the country code). Check takes such input
+		// as it is, so accepting it here would make its codes uncheckable.
+		return Number{}, fmt.Errorf("%w: not in E.164 form (drop the national prefix after the country code, or write the number with spaces)", ErrInvalidNumber)
+	}
+	return n, nil
 }
 
 // canonical returns raw unchanged when it already has the shape of an

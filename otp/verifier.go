@@ -31,11 +31,13 @@ type Config struct {
 	// DefaultRegion is the ISO 3166-1 alpha-2 region used to read numbers
 	// written without a leading "+". The default value, empty, refuses them.
 	DefaultRegion string
-	// BeforeSend, if set, is called after the number and channel are
-	// validated and before any limit is charged or any message is sent; a
-	// non-nil error vetoes the send (Start returns it wrapped in
-	// ErrVetoed). Use it to refuse VoIP or landline numbers for SMS, or to
-	// run a SIM-swap check.
+	// BeforeSend, if set, is called once the number, channel and limits
+	// have let a send through and before any message is sent; a non-nil
+	// error vetoes the send (Start returns it wrapped in ErrVetoed) and the
+	// new code is withdrawn. The send still counts against the limits, so
+	// the limits also bound the hook's calls. Use it to refuse VoIP or
+	// landline numbers for SMS, or to run a SIM-swap check. Test numbers
+	// skip it.
 	BeforeSend func(ctx context.Context, r SendRequest) error
 	// Observer receives every outcome. The default value observes nothing.
 	Observer Observer
@@ -164,7 +166,9 @@ type StartResult struct {
 	// ResendAt is the earliest time a resend will be accepted (the cooldown).
 	ResendAt time.Time
 	// Remaining is the number of wrong guesses still allowed on the code
-	// (fewer than MaxAttempts after a resend).
+	// (fewer than MaxAttempts after a resend). It does not count the
+	// destination's failure cap (Policy.MaxFailures), which a Check's
+	// Remaining does.
 	Remaining int
 	// Reused is true when Policy.KeepCode re-sent the pending code.
 	Reused bool
@@ -257,7 +261,7 @@ func (v *Verifier) observe(ctx context.Context, e Event) {
 
 // withdrawTimeout bounds the cleanup after a failed send, which runs even
 // when the caller's context is done.
-const withdrawTimeout = 5 * time.Second
+const withdrawTimeout = 2 * time.Second
 
 // withdraw makes the unsent code with digest unusable after cause, and
 // returns cause joined with the withdrawal's own failure, if any. The
@@ -274,8 +278,9 @@ func (v *Verifier) withdraw(ctx context.Context, key string, digest []byte, caus
 // Start validates the number and channel, applies the policy's limits,
 // saves a new code and sends it. On success the result is Pending. A
 // refused send returns a *RateLimitError (ErrRateLimited); a failed send
-// returns ErrSendFailed and the code is withdrawn, so no code the user
-// never received stays valid. A failed store call returns
+// returns ErrSendFailed and a new code is withdrawn, so no code the user
+// never received stays valid (a kept code re-sent with Policy.KeepCode was
+// sent before and stays). A failed store call returns
 // ErrStoreUnavailable; the code the store may have saved anyway (a reply
 // that timed out after the write) is withdrawn too, as long as the store
 // answers within a few seconds.
@@ -302,16 +307,11 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	key := v.keys.storeKey(num.E164)
 
 	testCode, isTest := v.tests[num.E164]
-	req := store.IssueRequest{Key: key, TTL: p.TTL, KeepPending: p.KeepCode && !isTest}
+	// A kept code is only re-sent to the binding it was made for: with a
+	// binding, a resend makes a new code (attempts still carry over).
+	req := store.IssueRequest{Key: key, TTL: p.TTL, KeepPending: p.KeepCode && !isTest && o.binding == ""}
 	var extra []LimitReason
 	if !isTest {
-		if v.before != nil {
-			if err := v.before(ctx, SendRequest{Number: num, Channel: ch, LimitKey: o.limitKey}); err != nil {
-				ev.Kind, ev.Err = EventVetoed, err
-				v.observe(ctx, ev)
-				return StartResult{}, fmt.Errorf("%w: %w", ErrVetoed, err)
-			}
-		}
 		if p.Cooldown > 0 {
 			req.Cooldown = p.Cooldown
 		}
@@ -343,6 +343,10 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		}
 	}
 
+	if err := ctx.Err(); err != nil {
+		// Nothing has been written yet: no withdrawal needed.
+		return StartResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
 	res, err := v.store.Issue(ctx, req)
 	if err != nil {
 		// The store may still have saved the code (a timeout on the way
@@ -366,6 +370,18 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	case store.Issued:
 	default:
 		return StartResult{}, fmt.Errorf("%w: unknown issue outcome %d", ErrStoreUnavailable, res.Outcome)
+	}
+	if v.before != nil && !isTest {
+		// After the limits, so they bound the hook's (often paid) lookups
+		// too; before any message is sent.
+		if err := v.before(ctx, SendRequest{Number: num, Channel: ch, LimitKey: o.limitKey}); err != nil {
+			if res.Outcome == store.Issued {
+				err = v.withdraw(ctx, key, req.Digest, err)
+			}
+			ev.Kind, ev.Err = EventVetoed, err
+			v.observe(ctx, ev)
+			return StartResult{}, fmt.Errorf("%w: %w", ErrVetoed, err)
+		}
 	}
 	ev.Kind, ev.Test = EventIssued, isTest
 	v.observe(ctx, ev)

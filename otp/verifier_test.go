@@ -198,7 +198,7 @@ func TestAttemptsAndLock(t *testing.T) {
 // attempt count (invariant 5), and the new code replaces the old one.
 func TestResendKeepsAttempts(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, nil)
+	f := newFixture(t, func(c *otp.Config) { c.Generator = &seqGen{codes: []string{"111111", "222222"}} })
 	_, first := f.start(t, alice, sender.SMS)
 	for range 3 {
 		f.check(t, alice, wrong(first))
@@ -211,18 +211,34 @@ func TestResendKeepsAttempts(t *testing.T) {
 	if m, _ := f.rec.Last(alice); m.Channel != sender.Call {
 		t.Errorf("resend channel = %s, want call", m.Channel)
 	}
-	if first != second {
-		// The old code is no longer valid: presenting it is a wrong guess.
-		if got := f.check(t, alice, first); got.Status != otp.Rejected || got.Remaining != 1 {
-			t.Fatalf("Check(old code) = %+v, want rejected with 1 remaining", got)
-		}
-		if got := f.check(t, alice, wrong(second)); got.Status != otp.Locked {
-			t.Fatalf("Check(wrong) = %+v, want locked after 5 wrong guesses in all", got)
-		}
-		if got := f.check(t, alice, second); got.Status != otp.Expired {
-			t.Errorf("Check(new code) after lock = %+v, want expired", got)
-		}
+	if first != "111111" || second != "222222" {
+		t.Fatalf("codes sent %q, %q; want the generator's 111111, 222222", first, second)
 	}
+	// The old code is no longer valid: presenting it is a wrong guess.
+	if got := f.check(t, alice, first); got.Status != otp.Rejected || got.Remaining != 1 {
+		t.Fatalf("Check(old code) = %+v, want rejected with 1 remaining", got)
+	}
+	if got := f.check(t, alice, wrong(second)); got.Status != otp.Locked {
+		t.Fatalf("Check(wrong) = %+v, want locked after 5 wrong guesses in all", got)
+	}
+	if got := f.check(t, alice, second); got.Status != otp.Expired {
+		t.Errorf("Check(new code) after lock = %+v, want expired", got)
+	}
+}
+
+// seqGen returns its codes in turn.
+type seqGen struct {
+	mu    sync.Mutex
+	codes []string
+	i     int
+}
+
+func (g *seqGen) Generate(int) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c := g.codes[g.i%len(g.codes)]
+	g.i++
+	return c, nil
 }
 
 func TestKeepCodeResendsSameCode(t *testing.T) {
@@ -489,8 +505,11 @@ func TestBeforeSendVeto(t *testing.T) {
 	t.Parallel()
 	errLandline := errors.New("landline")
 	var seen otp.SendRequest
+	var calls atomic.Int64
 	f := newFixture(t, func(c *otp.Config) {
+		c.Generator = fixedGen("123456")
 		c.BeforeSend = func(_ context.Context, r otp.SendRequest) error {
+			calls.Add(1)
 			seen = r
 			if r.Channel == sender.SMS {
 				return errLandline
@@ -498,17 +517,47 @@ func TestBeforeSendVeto(t *testing.T) {
 			return nil
 		}
 	})
-	_, err := f.v.Start(context.Background(), alice, sender.SMS, otp.WithLimitKey("ip"))
+	ctx := context.Background()
+	_, err := f.v.Start(ctx, alice, sender.SMS, otp.WithLimitKey("ip"))
 	if !errors.Is(err, otp.ErrVetoed) || !errors.Is(err, errLandline) {
 		t.Fatalf("vetoed Start err = %v, want ErrVetoed wrapping the hook's error", err)
 	}
 	if seen.Number.E164 != alice || seen.Number.Region != "US" || seen.LimitKey != "ip" {
 		t.Errorf("hook saw %+v", seen)
 	}
-	if f.rec.Len() != 0 || f.store.calls.Load() != 0 {
-		t.Errorf("vetoed send: %d messages, %d store calls; want none", f.rec.Len(), f.store.calls.Load())
+	if f.rec.Len() != 0 {
+		t.Errorf("vetoed send: %d messages, want none", f.rec.Len())
 	}
+	// The vetoed code was withdrawn.
+	if got := f.check(t, alice, "123456"); got.Status != otp.Expired {
+		t.Errorf("Check(vetoed code) = %+v, want expired", got)
+	}
+	// The limits bound the hook: within the cooldown it is not called.
+	if _, err := f.v.Start(ctx, alice, sender.SMS); !errors.Is(err, otp.ErrRateLimited) {
+		t.Errorf("second Start err = %v, want rate limited", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("BeforeSend called %d times, want 1 (the rate-limited Start must not reach it)", n)
+	}
+	f.clock.Advance(30 * time.Second)
 	f.start(t, alice, sender.Call)
+}
+
+// TestKeepCodeWithBinding: a kept code is not re-sent to another binding
+// (it would not check there); the resend makes a new code for the new
+// binding and keeps the attempt count.
+func TestKeepCodeWithBinding(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true; c.Policy.Cooldown = -1 })
+	_, a := f.start(t, alice, sender.SMS, otp.WithBinding("session-A"))
+	f.check(t, alice, wrong(a), otp.WithBinding("session-A"))
+	res, b := f.start(t, alice, sender.SMS, otp.WithBinding("session-B"))
+	if res.Reused || res.Remaining != 4 {
+		t.Errorf("resend to another binding: Reused=%v Remaining=%d, want a new code with 4 guesses left", res.Reused, res.Remaining)
+	}
+	if got := f.check(t, alice, b, otp.WithBinding("session-B")); got.Status != otp.Approved {
+		t.Errorf("Check(session B's code in session B) = %+v, want approved", got)
+	}
 }
 
 func TestTestNumbers(t *testing.T) {
