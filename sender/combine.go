@@ -35,6 +35,11 @@ func ByChannel(routes map[Channel]Sender) Sender {
 // succeeds. It stops early when ctx is done or the message itself is
 // invalid. If every sender fails, the error joins all their errors, so
 // errors.Is and errors.As see each of them.
+//
+// A failure can be ambiguous: a provider may have accepted a message whose
+// answer timed out. The next sender then delivers the same code a second
+// time (the user may get two messages with one code; the code and its
+// attempts are the same, so this costs money, not safety).
 func Failover(senders ...Sender) Sender {
 	list := make([]Sender, 0, len(senders))
 	for _, s := range senders {

@@ -6,7 +6,7 @@ import (
 )
 
 // Recorder is a Sender for tests: it keeps every message it is given so a
-// test can read the code that was "sent". Set Err to make every Send fail
+// test can read the code that was "sent". FailWith makes every Send fail
 // (the message is then not recorded). The zero value is ready to use; it is
 // safe for concurrent use.
 type Recorder struct {
