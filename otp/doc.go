@@ -17,12 +17,13 @@
 // # What Start does
 //
 // Start normalises the number to E.164 (github.com/nyaruka/phonenumbers),
-// checks the channel and the allowed regions, asks Config.BeforeSend
-// whether to go on, draws a code from crypto/rand without modulo bias,
-// and asks the Store, in one atomic step, to apply the limits (cooldown,
-// budget per destination, per-call limit key, global budget, failure cap)
-// and save the code. Only then is the code sent. If the send fails, the
-// code is withdrawn, so no code the user never received stays valid.
+// checks the channel and the allowed regions, draws a code from crypto/rand
+// without modulo bias, and asks the Store, in one atomic step, to apply the
+// limits (cooldown, budget per destination, per-call limit key, global
+// budget, failure cap) and save the code. Config.BeforeSend may then veto
+// the send. Only then is the code sent. If the hook vetoes or the send
+// fails, the code is withdrawn, so no code the user never received stays
+// valid.
 //
 // # What Check does
 //
