@@ -43,9 +43,11 @@ type Config struct {
 	// Authentication template (PHLO_ID). Required by NewPHLO only.
 	PHLOID string
 	// HTTPClient carries every request to Plivo. plivo-go's methods take no
-	// context, so its Timeout is the hard bound of a request; the senders
-	// also attach the Send context to each request, so a shorter ctx
-	// deadline or a cancellation ends the request early. The default value
+	// context, so its Timeout is the hard bound of each request; the senders
+	// attach the Send context to every request they make (Voice's retries
+	// after a 5xx included, which Voice makes itself rather than leave to
+	// plivo-go), so a shorter ctx deadline or a cancellation ends Send
+	// early. The default value
 	// is a client with DefaultTimeout; a client with a zero Timeout gets
 	// DefaultTimeout too. Its Transport (http.DefaultTransport if nil) is
 	// reused, so tests can pass plivotest.Server.Client().

@@ -30,6 +30,10 @@
 // they also build each request with plivo-go and attach the Send context
 // before plivo-go executes it: a context that is already done sends
 // nothing, and a shorter deadline or a cancellation ends the request.
+// plivo-go would retry a voice request that gets a 5xx with a request of
+// its own that has no context; Voice turns that off and makes the (at most
+// two) retries itself, each with the Send context, so the context's
+// deadline bounds the whole of Send.
 //
 // # Errors
 //

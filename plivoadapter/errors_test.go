@@ -154,6 +154,30 @@ func TestContextDeadlineBoundsRequest(t *testing.T) {
 	}
 }
 
+// plivo-go retries a voice request that got a 5xx by itself, without the
+// request's context; Send does those retries itself so that every attempt
+// carries ctx. A 500 followed by a hang must end at ctx's deadline, not at
+// the client's (much longer) timeout with the first attempt's 500.
+func TestContextDeadlineBoundsVoiceRetry(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	c := config(srv)
+	c.HTTPClient = srv.Client()
+	c.HTTPClient.Timeout = 2 * time.Second
+	send := senders(t, c)["voice"]
+	srv.FailNext(plivotest.ServerError, 1)
+	srv.Fail(plivotest.Hang)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := send(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, plivoadapter.ErrTransient) {
+		t.Errorf("500 then hang: err = %v, want context.DeadlineExceeded, transient", err)
+	}
+	if n := srv.RequestCount(); n != 2 {
+		t.Errorf("requests = %d, want 2 (the 500, then the retry that hung)", n)
+	}
+}
+
 func TestConfigFromEnv(t *testing.T) {
 	// Not parallel: t.Setenv.
 	vars := []string{"PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER", "PHLO_ID"}

@@ -116,16 +116,19 @@ func NewVoice(c Config, o VoiceOptions) (*Voice, error) {
 	return v, nil
 }
 
-// Send places a call to m.To from the configured number: one POST to
+// Send places a call to m.To from the configured number: a POST to
 // /v1/Account/{auth_id}/Call/ (re-hosted by plivo-go as a voice request),
 // built and executed by plivo-go as Calls.Create does, with ctx attached (a
 // done ctx calls nobody). The answer URL carries a fresh token whose prompt
 // waits in the TokenStore; if the call cannot be placed, the token is
 // deleted. An SMS message fails with sender.ErrUnsupportedChannel.
 //
-// plivo-go retries a voice request that gets a 5xx up to twice more,
-// without the context and bounded by the client's Timeout; if a retry
-// succeeds, Send succeeds.
+// A request that Plivo answers with a 5xx is retried at once, up to twice
+// more, as plivo-go would; Send makes those retries itself so that each one
+// carries ctx too: a done ctx stops the retries, and ctx's deadline bounds
+// the whole Send. If a retry succeeds, Send succeeds; if every try gets a
+// 5xx, the last one's *Error is returned. Timeouts and connection failures
+// are not retried.
 func (v *Voice) Send(ctx context.Context, m sender.Message) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -153,26 +156,46 @@ func (v *Voice) Send(ctx context.Context, m sender.Message) error {
 	}
 	answer.RawQuery += TokenParam + "=" + tok
 	p := plivo.CallCreateParams{From: v.from, To: m.To, AnswerURL: answer.String(), AnswerMethod: http.MethodPost}
-	// This is plivo-go's Calls.Create, split so the request carries ctx.
-	req, err := v.client.NewRequest(http.MethodPost, p, "Call")
-	if err == nil {
-		var out plivo.CallCreateResponse
-		var status int
-		status, err = do(ctx, v.client, "send call", req, &out, map[string]interface{}{"is_voice_request": true, "retry": 0})
-		switch {
-		case err != nil && status >= 500 && hasUUID(out.RequestUUID):
-			err = nil // plivo-go's retry placed the call
-		case err == nil && !hasUUID(out.RequestUUID):
-			err = &Error{Op: "send call", StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without request_uuid", temporary: true}
-		}
-	} else {
-		err = &Error{Op: "send call", Err: err}
-	}
-	if err != nil {
+	if err := v.call(ctx, p); err != nil {
 		_ = v.tokens.Delete(context.WithoutCancel(ctx), tok)
 		return err
 	}
 	return nil
+}
+
+// voiceAttempts is how many times Send tries a call that Plivo answers
+// with a 5xx: plivo-go's own count (a first try and two retries).
+const voiceAttempts = 3
+
+// call is plivo-go's Calls.Create, split so that every request carries ctx,
+// with plivo-go's 5xx retries done here. plivo-go retries a voice request
+// that gets a 5xx by itself, but builds the retry with http.NewRequest: it
+// carries neither ctx nor the status capture, so only the client's Timeout
+// would bound it. Passing "retry": 2 makes plivo-go treat each request as
+// its last try (it re-hosts it to its last voice fallback host, which is
+// api.plivo.com in plivo-go v7.60.2 like the other two, and never retries
+// it); the loop below then retries through do, checking ctx first.
+func (v *Voice) call(ctx context.Context, p plivo.CallCreateParams) error {
+	var err error
+	for attempt := 0; attempt < voiceAttempts; attempt++ {
+		req, rerr := v.client.NewRequest(http.MethodPost, p, "Call")
+		if rerr != nil {
+			return &Error{Op: "send call", Err: rerr}
+		}
+		var out plivo.CallCreateResponse
+		var status int
+		// A fresh map per try: plivo-go writes to it.
+		status, err = do(ctx, v.client, "send call", req, &out, map[string]interface{}{"is_voice_request": true, "retry": 2})
+		switch {
+		case err == nil && !hasUUID(out.RequestUUID):
+			return &Error{Op: "send call", StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without request_uuid", temporary: true}
+		case err == nil:
+			return nil
+		case status < 500:
+			return err // a 4xx, or no answer (timeout, ctx done): not retried
+		}
+	}
+	return err
 }
 
 func hasUUID(v any) bool {
