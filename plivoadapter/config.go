@@ -47,10 +47,10 @@ type Config struct {
 	// attach the Send context to every request they make (Voice's retries
 	// after a 5xx included, which Voice makes itself rather than leave to
 	// plivo-go), so a shorter ctx deadline or a cancellation ends Send
-	// early. The default value
-	// is a client with DefaultTimeout; a client with a zero Timeout gets
-	// DefaultTimeout too. Its Transport (http.DefaultTransport if nil) is
-	// reused, so tests can pass plivotest.Server.Client().
+	// early. The default value is a client with DefaultTimeout; a client
+	// with a zero Timeout gets DefaultTimeout too. Its Transport
+	// (http.DefaultTransport if nil) is reused, so tests can pass
+	// plivotest.Server.Client().
 	HTTPClient *http.Client
 }
 
