@@ -47,6 +47,7 @@ func TestErrorMapping(t *testing.T) {
 		{plivotest.TooManyRequests, 429, true},
 		{plivotest.ServerError, 500, true},
 		{plivotest.GarbageJSON, 200, true},
+		{plivotest.EmptyJSON, 200, true},
 		{plivotest.Hang, 0, true},
 	}
 	for _, tt := range tests {

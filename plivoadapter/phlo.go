@@ -42,7 +42,9 @@ func NewPHLO(c Config) (*PHLO, error) {
 }
 
 // Send runs the PHLO for m: mode "sms" for sender.SMS, "call" for
-// sender.Call. A done ctx runs nothing; Plivo failures are *Error.
+// sender.Call. A done ctx runs nothing; Plivo failures are *Error, and so
+// is a 2xx answer without a phlo_run_id (transient: it does not say
+// whether the PHLO ran).
 func (p *PHLO) Send(ctx context.Context, m sender.Message) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -54,8 +56,14 @@ func (p *PHLO) Send(ctx context.Context, m sender.Message) error {
 		return &Error{Op: "run phlo", Err: err}
 	}
 	var out plivo.PhloRun
-	if _, err := do(ctx, p.client, "run phlo", req, &out); err != nil {
+	status, err := do(ctx, p.client, "run phlo", req, &out)
+	if err != nil {
 		return err
+	}
+	if out.PhloRunID == "" {
+		// A 2xx that does not say which run started: as for SMS and
+		// voice, we cannot tell whether anything was sent.
+		return &Error{Op: "run phlo", StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without phlo_run_id", temporary: true}
 	}
 	return nil
 }

@@ -74,6 +74,9 @@ const (
 	// Hang never answers: the request waits until the client gives up
 	// (its timeout or context) or the server closes.
 	Hang
+	// EmptyJSON answers 200 with the JSON body {}: valid, but without the
+	// message_uuid, request_uuid or phlo_run_id that says what Plivo did.
+	EmptyJSON
 )
 
 var failureStatus = map[Failure]int{
@@ -371,8 +374,8 @@ func (s *Server) answer(f Failure, r *http.Request, body []byte) (int, any) {
 		msg := map[int]string{400: "invalid request", 401: "authentication failed", 404: "resource not found", 429: "too many requests", 500: "internal server error"}[st]
 		return apiError(st, msg)
 	}
-	if f == Hang || f == GarbageJSON {
-		return 200, nil
+	if f == Hang || f == GarbageJSON || f == EmptyJSON {
+		return 200, map[string]any{}
 	}
 	id, token, ok := r.BasicAuth()
 	if !ok || id != AuthID || token != AuthToken {

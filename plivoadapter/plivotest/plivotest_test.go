@@ -151,3 +151,24 @@ func TestAnswerDigits(t *testing.T) {
 		t.Errorf("Digits = %q", got)
 	}
 }
+
+func TestEmptyJSON(t *testing.T) {
+	t.Parallel()
+	srv := plivotest.NewServer()
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv, plivotest.AuthToken)
+	srv.FailNext(plivotest.EmptyJSON, 1)
+	resp, err := c.Messages.Create(plivo.MessageCreateParams{Src: plivotest.Number, Dst: "+14155550100", Text: "x"})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if len(resp.MessageUUID) != 0 || resp.ApiID != "" {
+		t.Errorf("response = %+v, want empty", resp)
+	}
+	if r := srv.Requests(); len(r) != 1 || r[0].Status != 200 {
+		t.Errorf("requests = %+v, want one answered 200", r)
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("messages = %d, want 0 (nothing was accepted)", n)
+	}
+}
