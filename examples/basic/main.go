@@ -6,7 +6,7 @@
 // It keeps codes in memory and uses the development sender, which prints the
 // message (with its code) to standard error instead of sending it. Type the
 // code at the prompt; a wrong code asks again, until the code is approved,
-// locked (too many wrong codes) or expired.
+// locked (too many wrong codes) or expired. Ctrl-C stops the wait.
 package main
 
 import (
@@ -29,6 +29,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// After the first Ctrl-C, which run answers by returning, a second one
+	// gets the default behaviour (exit) instead of being swallowed.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "basic:", err)
 		os.Exit(1)
@@ -43,7 +46,9 @@ var (
 )
 
 // run sends a code to args[0], then reads codes from stdin until one is
-// approved (nil), or the code is locked or expired (an error).
+// approved (nil), or the code is locked or expired (an error). When ctx is
+// done (Ctrl-C) it stops waiting at the prompt and returns an error that
+// wraps ctx.Err().
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) != 1 {
 		return errUsage
@@ -67,16 +72,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "Sent a code to %s. It expires at %s.\n", res.To, res.ExpiresAt.Format(time.Kitchen))
 
-	in := bufio.NewScanner(stdin)
+	rctx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	lines := readLines(rctx, stdin)
 	for {
 		fmt.Fprint(stdout, "Code: ")
-		if !in.Scan() {
-			if err := in.Err(); err != nil {
-				return err
-			}
-			return errNoInput
+		var l line
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stdout)
+			return fmt.Errorf("stopped waiting for the code: %w", ctx.Err())
+		case l = <-lines:
 		}
-		chk, err := v.Check(ctx, res.To, strings.TrimSpace(in.Text()))
+		if errors.Is(l.err, io.EOF) {
+			return errNoInput
+		} else if l.err != nil {
+			return l.err
+		}
+		chk, err := v.Check(ctx, res.To, strings.TrimSpace(l.text))
 		switch {
 		case errors.Is(err, otp.ErrInvalidCode):
 			fmt.Fprintf(stdout, "A code is %d digits. Try again.\n", v.Policy().CodeLength)
@@ -96,4 +109,40 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errExpired
 		}
 	}
+}
+
+// line is one line of input, or the end of it: err is io.EOF at the end of
+// the input and the read error if reading failed.
+type line struct {
+	text string
+	err  error
+}
+
+// readLines scans r in its own goroutine and sends each line on the returned
+// channel, then a final line that carries the error that ended the input. A
+// bufio.Scanner blocked in Read never looks at a context, so the prompt
+// selects on this channel and on ctx.Done() instead. The goroutine stops
+// sending once ctx is done; if it is blocked in Read it stays there until r
+// returns (the process exits, or the caller closes r).
+func readLines(ctx context.Context, r io.Reader) <-chan line {
+	ch := make(chan line)
+	go func() {
+		in := bufio.NewScanner(r)
+		for in.Scan() {
+			select {
+			case ch <- line{text: in.Text()}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		err := in.Err()
+		if err == nil {
+			err = io.EOF
+		}
+		select {
+		case ch <- line{err: err}:
+		case <-ctx.Done():
+		}
+	}()
+	return ch
 }

@@ -32,6 +32,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// After the first Ctrl-C, which run answers by returning, a second one
+	// gets the default behaviour (exit) instead of being swallowed.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Getenv, nil, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "plivo-phlo:", err)
 		os.Exit(1)
@@ -47,7 +50,8 @@ var (
 // run sends a code to the number in args through the PHLO named by the
 // PLIVO_* and PHLO_ID settings read with getenv, then reads codes from stdin
 // until one is approved. client, if not nil, carries the requests to Plivo
-// (tests pass plivotest's client).
+// (tests pass plivotest's client). When ctx is done (Ctrl-C) it stops
+// waiting at the prompt and returns an error that wraps ctx.Err().
 func run(ctx context.Context, args []string, getenv func(string) string, client *http.Client, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plivo-phlo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -113,16 +117,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, client 
 	}
 	fmt.Fprintf(stdout, "The PHLO is sending %s to %s.\n", how, res.To)
 
-	in := bufio.NewScanner(stdin)
+	rctx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	lines := readLines(rctx, stdin)
 	for {
 		fmt.Fprint(stdout, "Code: ")
-		if !in.Scan() {
-			if err := in.Err(); err != nil {
-				return err
-			}
-			return errNoInput
+		var l line
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stdout)
+			return fmt.Errorf("stopped waiting for the code: %w", ctx.Err())
+		case l = <-lines:
 		}
-		chk, err := v.Check(ctx, res.To, strings.TrimSpace(in.Text()))
+		if errors.Is(l.err, io.EOF) {
+			return errNoInput
+		} else if l.err != nil {
+			return l.err
+		}
+		chk, err := v.Check(ctx, res.To, strings.TrimSpace(l.text))
 		switch {
 		case errors.Is(err, otp.ErrInvalidCode):
 			fmt.Fprintf(stdout, "A code is %d digits. Try again.\n", v.Policy().CodeLength)
@@ -142,4 +154,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, client 
 			return errExpired
 		}
 	}
+}
+
+// line is one line of input, or the end of it: err is io.EOF at the end of
+// the input and the read error if reading failed.
+type line struct {
+	text string
+	err  error
+}
+
+// readLines scans r in its own goroutine and sends each line on the returned
+// channel, then a final line that carries the error that ended the input. A
+// bufio.Scanner blocked in Read never looks at a context, so the prompt
+// selects on this channel and on ctx.Done() instead. The goroutine stops
+// sending once ctx is done; if it is blocked in Read it stays there until r
+// returns (the process exits, or the caller closes r).
+func readLines(ctx context.Context, r io.Reader) <-chan line {
+	ch := make(chan line)
+	go func() {
+		in := bufio.NewScanner(r)
+		for in.Scan() {
+			select {
+			case ch <- line{text: in.Text()}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		err := in.Err()
+		if err == nil {
+			err = io.EOF
+		}
+		select {
+		case ch <- line{err: err}:
+		case <-ctx.Done():
+		}
+	}()
+	return ch
 }
