@@ -160,18 +160,13 @@ func (s *SMS) Text(m sender.Message) (string, error) {
 	return text, nil
 }
 
-// ttlWords renders a lifetime the way sender.DefaultText does.
+// ttlWords renders a lifetime as sender.DefaultText does, or worstTTL
+// when the Message has none.
 func ttlWords(ttl time.Duration) string {
-	switch {
-	case ttl <= 0:
-		return worstTTL
-	case ttl < time.Minute:
-		return fmt.Sprintf("%d seconds", int(ttl/time.Second))
-	case ttl < 2*time.Minute:
-		return "1 minute"
-	default:
-		return fmt.Sprintf("%d minutes", int(ttl/time.Minute))
+	if w := sender.TTLWords(ttl); w != "" {
+		return w
 	}
+	return worstTTL
 }
 
 // Send sends m as one SMS from the configured number: one POST to

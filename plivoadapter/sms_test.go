@@ -83,6 +83,47 @@ func TestSMSDefaultTextAndMessageText(t *testing.T) {
 	}
 }
 
+// The {ttl} wording is sender.TTLWords, so the default template renders
+// exactly as sender.DefaultText for every lifetime.
+func TestSMSTTLWordsAreSenders(t *testing.T) {
+	t.Parallel()
+	s, err := plivoadapter.NewSMS(config(fake(t)), plivoadapter.SMSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		ttl  time.Duration
+		want string
+	}{
+		{time.Second, "1 seconds"},
+		{30 * time.Second, "30 seconds"},
+		{59*time.Second + 999*time.Millisecond, "59 seconds"},
+		{time.Minute, "1 minute"},
+		{119 * time.Second, "1 minute"},
+		{2 * time.Minute, "2 minutes"},
+		{5 * time.Minute, "5 minutes"},
+		{2 * time.Hour, "120 minutes"},
+		{0, ""},
+		{-time.Minute, ""},
+	}
+	for _, tt := range tests {
+		if got := sender.TTLWords(tt.ttl); got != tt.want {
+			t.Errorf("sender.TTLWords(%v) = %q, want %q", tt.ttl, got, tt.want)
+		}
+		if tt.ttl <= 0 {
+			continue // the SMS template says "a few minutes" instead
+		}
+		m := sender.Message{To: dest, Channel: sender.SMS, Code: code, TTL: tt.ttl}
+		got, err := s.Text(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := sender.DefaultText(m); got != want {
+			t.Errorf("TTL %v: SMS text = %q, sender.DefaultText = %q", tt.ttl, got, want)
+		}
+	}
+}
+
 func TestSMSRefusesBadMessages(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)

@@ -102,19 +102,26 @@ func DefaultText(m Message) string {
 	if m.Text != "" {
 		return m.Text
 	}
-	return "Your verification code is " + m.Code + "." + expiry(m.TTL)
+	text := "Your verification code is " + m.Code + "."
+	if w := TTLWords(m.TTL); w != "" {
+		text += " It expires in " + w + "."
+	}
+	return text
 }
 
-func expiry(ttl time.Duration) string {
+// TTLWords renders a code's lifetime in English words, as DefaultText
+// uses them: "5 minutes", "1 minute", "30 seconds" (whole units, rounded
+// down). It returns "" for a lifetime of zero or less.
+func TTLWords(ttl time.Duration) string {
 	switch {
 	case ttl <= 0:
 		return ""
 	case ttl < time.Minute:
-		return fmt.Sprintf(" It expires in %d seconds.", int(ttl/time.Second))
+		return fmt.Sprintf("%d seconds", int(ttl/time.Second))
 	case ttl < 2*time.Minute:
-		return " It expires in 1 minute."
+		return "1 minute"
 	default:
-		return fmt.Sprintf(" It expires in %d minutes.", int(ttl/time.Minute))
+		return fmt.Sprintf("%d minutes", int(ttl/time.Minute))
 	}
 }
 
