@@ -14,7 +14,12 @@
 //
 // Every callback handler checks X-Plivo-Signature-V3 and its nonce with a
 // constant-time comparison and refuses replayed nonces; a missing, forged,
-// tampered or replayed callback gets 403 and changes nothing.
+// tampered or replayed callback gets 403 and changes nothing. Nonces are
+// remembered in a NonceStore (SMSOptions.Nonces, VoiceOptions.Nonces),
+// which by default lives in process memory: a replay is then refused only
+// by the process that saw the original, until it restarts. Several
+// instances should share one NonceStore (for example on Redis, SET NX PX)
+// to refuse a replay everywhere; a store error refuses the callback.
 //
 // # Configuration
 //

@@ -114,56 +114,73 @@ const maxCallbackBody = 64 << 10
 type callbackGuard struct {
 	authToken string
 	public    *url.URL // scheme, host and path Plivo calls
-	nonces    *seenSet
+	nonces    NonceStore
+	window    time.Duration // how long nonces are remembered
 }
+
+// Reasons check gives for a refusal, for the handlers' logs.
+const (
+	refusedRequest = "bad method, body or signature"
+	refusedReplay  = "replayed nonce"
+	refusedStore   = "nonce store failed"
+)
 
 // check verifies r and returns its parameters (POST form, or query for
 // GET). On failure it has written the response (403, 405 or 400) and
-// returns ok=false; nothing else has changed.
-func (g *callbackGuard) check(w http.ResponseWriter, r *http.Request) (map[string]string, bool) {
+// returns ok=false and the reason; nothing else has changed. A NonceStore
+// error refuses the callback (403): without it a replay cannot be told
+// from a first delivery.
+func (g *callbackGuard) check(w http.ResponseWriter, r *http.Request) (params map[string]string, ok bool, why string) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return nil, false
+		return nil, false, refusedRequest
 	}
 	sig, nonce := r.Header.Get(HeaderSignatureV3), r.Header.Get(HeaderNonceV3)
 	if sig == "" || nonce == "" || g.public == nil {
 		http.Error(w, "forbidden", http.StatusForbidden)
-		return nil, false
+		return nil, false, refusedRequest
 	}
 	u := *g.public
 	u.RawQuery = r.URL.RawQuery
-	params := map[string]string{}
+	params = map[string]string{}
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxCallbackBody)
 		if err := r.ParseForm(); err != nil {
 			http.Error(w, "bad request", http.StatusBadRequest)
-			return nil, false
+			return nil, false, refusedRequest
 		}
 		params = firstValues(r.PostForm)
 	}
 	if !ValidSignatureV3(g.authToken, r.Method, u.String(), nonce, sig, params) {
 		http.Error(w, "forbidden", http.StatusForbidden)
-		return nil, false
+		return nil, false, refusedRequest
 	}
-	if !g.nonces.add("nonce:" + nonce) {
+	seen, err := g.nonces.Seen(r.Context(), "nonce:"+nonce, g.window)
+	if err != nil || seen {
 		http.Error(w, "forbidden", http.StatusForbidden)
-		return nil, false
+		if err != nil {
+			return nil, false, refusedStore
+		}
+		return nil, false, refusedReplay
 	}
 	if r.Method == http.MethodGet {
 		params = firstValues(r.URL.Query())
 	}
-	return params, true
+	return params, true, ""
 }
 
 // Defaults for remembering callback nonces.
 const (
+	// DefaultNonceWindow is how long a callback's nonce is remembered.
 	DefaultNonceWindow = time.Hour
-	DefaultMaxNonces   = 100_000
+	// DefaultMaxNonces bounds the default in-memory NonceStore.
+	DefaultMaxNonces = 100_000
 )
 
-// seenSet remembers keys for a window, bounded in size: when full, the
-// oldest entries are dropped first. It is safe for concurrent use.
+// seenSet remembers keys for a while (a window unless told otherwise),
+// bounded in size: expired entries and, when full, the oldest ones are
+// dropped first. It is safe for concurrent use.
 type seenSet struct {
 	mu     sync.Mutex
 	window time.Duration
@@ -191,8 +208,15 @@ func newSeenSet(window time.Duration, max int, now func() time.Time) *seenSet {
 	return &seenSet{window: window, max: max, now: now, exp: make(map[string]time.Time)}
 }
 
-// add records key and reports whether it was new (or had expired).
-func (s *seenSet) add(key string) bool {
+// add records key for the set's window and reports whether it was new
+// (or had expired).
+func (s *seenSet) add(key string) bool { return s.addFor(key, s.window) }
+
+// addFor is add with a lifetime of ttl (the window if ttl <= 0).
+func (s *seenSet) addFor(key string, ttl time.Duration) bool {
+	if ttl <= 0 {
+		ttl = s.window
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -206,7 +230,7 @@ func (s *seenSet) add(key string) bool {
 	if exp, ok := s.exp[key]; ok && now.Before(exp) {
 		return false
 	}
-	exp := now.Add(s.window)
+	exp := now.Add(ttl)
 	s.exp[key] = exp
 	s.order = append(s.order, seenEntry{key, exp})
 	return true

@@ -28,8 +28,8 @@ const (
 )
 
 // SMSOptions configures the direct SMS sender. NewSMS copies it; the
-// functions it holds (OnFailure, Now) are then called from any goroutine
-// and must be safe for concurrent use.
+// functions and the NonceStore it holds (OnFailure, Nonces, Now) are then
+// used from any goroutine and must be safe for concurrent use.
 type SMSOptions struct {
 	// Template is the text, with PlaceholderCode and optionally
 	// PlaceholderTTL. It must fit in one SMS (160 GSM-7 units, or 70 if it
@@ -49,14 +49,23 @@ type SMSOptions struct {
 	StatusMethod string
 	// OnFailure is called by StatusHandler once per message whose status
 	// becomes "failed" or "undelivered" (also the legacy "rejected"), for
-	// example to offer or start the voice fallback. It runs on the
+	// example to offer or start the voice fallback. "Once" is kept by the
+	// Nonces store for NonceWindow: per process with the default store,
+	// across instances and restarts with a shared one. It runs on the
 	// callback's request: return quickly, and use context.WithoutCancel(ctx)
 	// for work that outlives it. The default value is nil (nothing is
 	// called).
 	OnFailure func(ctx context.Context, d Delivery)
-	// NonceWindow is how long callback nonces are remembered to refuse
-	// replays. The default value is DefaultNonceWindow.
+	// NonceWindow is how long callback nonces (and failed message UUIDs)
+	// are remembered to refuse replays. The default value is
+	// DefaultNonceWindow.
 	NonceWindow time.Duration
+	// Nonces remembers the callbacks already accepted. The default value
+	// is NewMemoryNonces(DefaultMaxNonces, Now): right for one process, but
+	// a captured callback can then be replayed after a restart or to
+	// another instance; several instances should share one NonceStore (for
+	// example on Redis with SET NX PX). A store error refuses the callback.
+	Nonces NonceStore
 	// Now is the clock. The default value is time.Now.
 	Now func() time.Time
 	// Logger receives one line per refused or failed callback, with
@@ -76,7 +85,8 @@ type SMS struct {
 	method   string
 	onFail   func(context.Context, Delivery)
 	guard    *callbackGuard
-	seen     *seenSet
+	nonces   NonceStore
+	window   time.Duration
 	log      *slog.Logger
 }
 
@@ -124,8 +134,14 @@ func NewSMS(c Config, o SMSOptions) (*SMS, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	s.client = cl
-	s.seen = newSeenSet(o.NonceWindow, 0, o.Now)
-	s.guard = &callbackGuard{authToken: c.AuthToken, public: s.status, nonces: s.seen}
+	s.nonces, s.window = o.Nonces, o.NonceWindow
+	if s.nonces == nil {
+		s.nonces = NewMemoryNonces(DefaultMaxNonces, o.Now)
+	}
+	if s.window <= 0 {
+		s.window = DefaultNonceWindow
+	}
+	s.guard = &callbackGuard{authToken: c.AuthToken, public: s.status, nonces: s.nonces, window: s.window}
 	return s, nil
 }
 
@@ -250,13 +266,16 @@ func (d Delivery) LogValue() slog.Value {
 // StatusHandler returns the handler for Plivo's message-status callbacks;
 // mount it where SMSOptions.StatusURL points. It verifies
 // X-Plivo-Signature-V3 against StatusURL (403 if missing, forged, tampered
-// or replayed, and nothing happens), calls OnFailure once per failed or
-// undelivered message, and answers 200 to every verified callback.
+// or replayed, and nothing happens; also 403 when the NonceStore fails),
+// calls OnFailure once per failed or undelivered message, and answers 200
+// to every verified callback. If the NonceStore fails when asked whether
+// OnFailure already ran for the message, OnFailure is not called and the
+// answer is 503.
 func (s *SMS) StatusHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		params, ok := s.guard.check(w, r)
+		params, ok, why := s.guard.check(w, r)
 		if !ok {
-			s.logf(r.Context(), "plivoadapter: refused status callback", slog.String("method", r.Method))
+			s.logf(r.Context(), "plivoadapter: refused status callback: "+why, slog.String("method", r.Method))
 			return
 		}
 		to := params["To"]
@@ -268,9 +287,17 @@ func (s *SMS) StatusHandler() http.Handler {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		if d.Failed() && s.onFail != nil && s.seen.add("failed:"+d.MessageUUID) {
-			s.logf(r.Context(), "plivoadapter: sms not delivered", slog.Any("delivery", d))
-			s.onFail(r.Context(), d)
+		if d.Failed() && s.onFail != nil {
+			seen, err := s.nonces.Seen(r.Context(), "failed:"+d.MessageUUID, s.window)
+			if err != nil {
+				s.logf(r.Context(), "plivoadapter: nonce store failed; OnFailure not called", slog.Any("delivery", d))
+				http.Error(w, "unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			if !seen {
+				s.logf(r.Context(), "plivoadapter: sms not delivered", slog.Any("delivery", d))
+				s.onFail(r.Context(), d)
+			}
 		}
 		w.WriteHeader(http.StatusOK)
 	})

@@ -25,8 +25,9 @@ const DefaultTokenTTL = 3 * time.Minute
 const TokenParam = "token"
 
 // VoiceOptions configures the direct voice sender. NewVoice copies it; the
-// Tokens store, Rand and Now are then used from any goroutine and must be
-// safe for concurrent use (crypto/rand.Reader and time.Now are).
+// Tokens and Nonces stores, Rand and Now are then used from any goroutine
+// and must be safe for concurrent use (crypto/rand.Reader and time.Now
+// are).
 type VoiceOptions struct {
 	// AnswerURL is the public URL at which Plivo reaches AnswerHandler,
 	// for example "https://example.com/plivo/answer". Required. Plivo
@@ -47,6 +48,13 @@ type VoiceOptions struct {
 	// NonceWindow is how long callback nonces are remembered to refuse
 	// replays. The default value is DefaultNonceWindow.
 	NonceWindow time.Duration
+	// Nonces remembers the nonces of answer requests already accepted. The
+	// default value is NewMemoryNonces(DefaultMaxNonces, Now): right for one
+	// process, but a captured request can then be replayed after a restart
+	// or to another instance; several instances should share one
+	// NonceStore (for example on Redis with SET NX PX), as they share
+	// Tokens. A store error refuses the request (403).
+	Nonces NonceStore
 	// Rand is the source of tokens. The default value is crypto/rand.Reader.
 	Rand io.Reader
 	// Now is the clock. The default value is time.Now.
@@ -112,7 +120,14 @@ func NewVoice(c Config, o VoiceOptions) (*Voice, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	v.client = cl
-	v.guard = &callbackGuard{authToken: c.AuthToken, public: &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}, nonces: newSeenSet(o.NonceWindow, 0, v.now)}
+	nonces, window := o.Nonces, o.NonceWindow
+	if nonces == nil {
+		nonces = NewMemoryNonces(DefaultMaxNonces, v.now)
+	}
+	if window <= 0 {
+		window = DefaultNonceWindow
+	}
+	v.guard = &callbackGuard{authToken: c.AuthToken, public: &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}, nonces: nonces, window: window}
 	return v, nil
 }
 
@@ -213,14 +228,14 @@ var _ sender.Sender = (*Voice)(nil)
 // AnswerHandler returns the handler for the calls' answer URL; mount it
 // where VoiceOptions.AnswerURL points (any path prefix stripping is fine:
 // the signature is checked against AnswerURL). It verifies
-// X-Plivo-Signature-V3 (403 if missing, forged, tampered or replayed),
-// then takes the token: an unknown, used or expired token gets 404 and
+// X-Plivo-Signature-V3 (403 if missing, forged, tampered or replayed, or
+// if the NonceStore fails), then takes the token: an unknown, used or expired token gets 404 and
 // nothing is spoken. Otherwise it answers Plivo XML that speaks the digits
 // one at a time, twice.
 func (v *Voice) AnswerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := v.guard.check(w, r); !ok {
-			v.logf(r.Context(), "plivoadapter: refused answer request: bad or replayed signature")
+		if _, ok, why := v.guard.check(w, r); !ok {
+			v.logf(r.Context(), "plivoadapter: refused answer request: "+why)
 			return
 		}
 		tok := r.URL.Query().Get(TokenParam)

@@ -1,0 +1,243 @@
+package plivoadapter_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/plivoadapter/plivotest"
+)
+
+func TestMemoryNonces(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := newClock()
+	s := plivoadapter.NewMemoryNonces(0, clk.Now)
+	seen := func(key string, ttl time.Duration) bool {
+		t.Helper()
+		got, err := s.Seen(ctx, key, ttl)
+		if err != nil {
+			t.Fatalf("Seen(%q): %v", key, err)
+		}
+		return got
+	}
+	if seen("a", time.Minute) {
+		t.Error("new key a: seen = true")
+	}
+	if !seen("a", time.Minute) {
+		t.Error("repeated key a: seen = false")
+	}
+	if seen("b", 2*time.Minute) {
+		t.Error("new key b: seen = true")
+	}
+	clk.Advance(time.Minute - time.Nanosecond)
+	if !seen("a", time.Minute) {
+		t.Error("a just before its ttl: seen = false")
+	}
+	clk.Advance(time.Nanosecond)
+	if seen("a", time.Minute) {
+		t.Error("a after its ttl: seen = true")
+	}
+	if !seen("b", 2*time.Minute) {
+		t.Error("b within its longer ttl: seen = false")
+	}
+}
+
+func TestMemoryNoncesConcurrentSeenOnce(t *testing.T) {
+	t.Parallel()
+	s := plivoadapter.NewMemoryNonces(0, nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fresh := 0
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if seen, _ := s.Seen(context.Background(), "k", time.Minute); !seen {
+				mu.Lock()
+				fresh++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if fresh != 1 {
+		t.Errorf("Seen = false %d times, want exactly 1", fresh)
+	}
+}
+
+// failingNonces fails every Seen whose key starts with prefix, and counts
+// the calls.
+type failingNonces struct {
+	prefix string
+	ok     plivoadapter.NonceStore
+	mu     sync.Mutex
+	calls  int
+}
+
+var errStoreDown = errors.New("nonce store down")
+
+func (f *failingNonces) Seen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	f.mu.Lock()
+	f.calls++
+	f.mu.Unlock()
+	if strings.HasPrefix(key, f.prefix) {
+		return false, errStoreDown
+	}
+	return f.ok.Seen(ctx, key, ttl)
+}
+
+// newStatusSMS is an SMS sender with a status URL and the given nonce
+// store; OnFailure calls are counted in *failures.
+func newStatusSMS(t *testing.T, srv *plivotest.Server, nonces plivoadapter.NonceStore, mu *sync.Mutex, failures *int) *plivoadapter.SMS {
+	t.Helper()
+	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{
+		StatusURL: "https://example.com/plivo/status",
+		Nonces:    nonces,
+		OnFailure: func(context.Context, plivoadapter.Delivery) {
+			mu.Lock()
+			*failures++
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Two instances (or one before and one after a restart) that share a
+// NonceStore refuse each other's replays, and start one fallback per
+// failed message between them.
+func TestStatusCallbackSharedNonceStore(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	shared := plivoadapter.NewMemoryNonces(0, nil)
+	var mu sync.Mutex
+	failures := 0
+	a := newStatusSMS(t, srv, shared, &mu, &failures)
+	b := newStatusSMS(t, srv, shared, &mu, &failures)
+	if err := a.Send(context.Background(), smsMsg()); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := srv.LastMessage(dest)
+	nonce := plivotest.Nonce()
+	for i, tt := range []struct {
+		h    http.Handler
+		want int
+	}{{a.StatusHandler(), http.StatusOK}, {b.StatusHandler(), http.StatusForbidden}, {a.StatusHandler(), http.StatusForbidden}} {
+		r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30"))
+		if got, _ := plivotest.Serve(tt.h, r); got.StatusCode != tt.want {
+			t.Errorf("delivery %d of one signed callback: status = %d, want %d", i, got.StatusCode, tt.want)
+		}
+	}
+	// A second, genuine failure report for the same message (fresh
+	// nonce) reaches the other instance: acknowledged, no second fallback.
+	r, _ := plivotest.StatusRequest(m, "undelivered", "30")
+	if got, _ := plivotest.Serve(b.StatusHandler(), r); got.StatusCode != http.StatusOK {
+		t.Errorf("second report: status = %d, want 200", got.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if failures != 1 {
+		t.Errorf("OnFailure calls = %d, want 1", failures)
+	}
+}
+
+func TestVoiceAnswerSharedNonceStore(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	o := plivoadapter.VoiceOptions{Tokens: plivoadapter.NewMemoryTokens(0, nil), Nonces: plivoadapter.NewMemoryNonces(0, nil)}
+	a, b := newVoice(t, srv, o), newVoice(t, srv, o)
+	for i := 0; i < 2; i++ {
+		if err := a.Send(context.Background(), callMsg()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := srv.Calls()
+	nonce := plivotest.Nonce()
+	r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0]))
+	if got, _ := plivotest.Serve(a.AnswerHandler(), r); got.StatusCode != http.StatusOK {
+		t.Fatalf("first answer: status = %d, want 200", got.StatusCode)
+	}
+	// The nonce replayed to the other instance, with the second call's
+	// (live) token: refused there too.
+	r, _ = plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1]))
+	if got, _ := plivotest.Serve(b.AnswerHandler(), r); got.StatusCode != http.StatusForbidden || len(got.Speak) != 0 {
+		t.Errorf("replayed nonce on another instance: status = %d, body %q; want 403 and nothing spoken", got.StatusCode, got.Body)
+	}
+	if got, _ := plivotest.PlayAnswer(b.AnswerHandler(), calls[1]); got.StatusCode != http.StatusOK {
+		t.Errorf("second call, fresh nonce: status = %d, want 200", got.StatusCode)
+	}
+}
+
+// A NonceStore that fails refuses callbacks (fail closed) and changes
+// nothing: no fallback starts, no token is spent.
+func TestNonceStoreErrorFailsClosed(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	store := &failingNonces{prefix: "nonce:", ok: plivoadapter.NewMemoryNonces(0, nil)}
+	var mu sync.Mutex
+	failures := 0
+	s := newStatusSMS(t, srv, store, &mu, &failures)
+	if err := s.Send(context.Background(), smsMsg()); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := srv.LastMessage(dest)
+	r, _ := plivotest.StatusRequest(m, "failed", "30")
+	if got, _ := plivotest.Serve(s.StatusHandler(), r); got.StatusCode != http.StatusForbidden {
+		t.Errorf("status callback, store down: status = %d, want 403", got.StatusCode)
+	}
+	mu.Lock()
+	if failures != 0 {
+		t.Errorf("OnFailure calls = %d, want 0", failures)
+	}
+	mu.Unlock()
+
+	tokens := plivoadapter.NewMemoryTokens(0, nil)
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: tokens, Nonces: store})
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := srv.LastCall(dest)
+	if got, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); got.StatusCode != http.StatusForbidden || len(got.Speak) != 0 {
+		t.Errorf("answer, store down: status = %d, body %q; want 403 and nothing spoken", got.StatusCode, got.Body)
+	}
+	if n := tokens.Len(); n != 1 {
+		t.Errorf("tokens = %d, want 1 (not spent)", n)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if store.calls != 2 {
+		t.Errorf("store calls = %d, want 2 (one per callback)", store.calls)
+	}
+}
+
+// If the store fails when asked whether OnFailure already ran for the
+// message, OnFailure is not called and Plivo gets 503.
+func TestStatusCallbackFailureStoreError(t *testing.T) {
+	t.Parallel()
+	srv := fake(t)
+	store := &failingNonces{prefix: "failed:", ok: plivoadapter.NewMemoryNonces(0, nil)}
+	var mu sync.Mutex
+	failures := 0
+	s := newStatusSMS(t, srv, store, &mu, &failures)
+	if err := s.Send(context.Background(), smsMsg()); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := srv.LastMessage(dest)
+	r, _ := plivotest.StatusRequest(m, "failed", "30")
+	if got, _ := plivotest.Serve(s.StatusHandler(), r); got.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status = %d, want 503", got.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if failures != 0 {
+		t.Errorf("OnFailure calls = %d, want 0", failures)
+	}
+}
