@@ -39,6 +39,11 @@ type appConfig struct {
 	TrustedHeader string
 	// Logger receives server-side failures; nil discards them.
 	Logger *slog.Logger
+	// SecureCookie marks the session cookie Secure on every reply, also to
+	// requests that reach the app over plain HTTP from a TLS-terminating
+	// proxy (main sets it when PUBLIC_URL is https). Requests that came over
+	// TLS always get a Secure cookie. The default value is false.
+	SecureCookie bool
 }
 
 // sessionCookie names the cookie that binds codes to one browser.
@@ -122,7 +127,7 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		if _, err := r.Cookie(sessionCookie); err != nil {
 			http.SetCookie(w, &http.Cookie{
 				Name: sessionCookie, Value: newSessionID(), Path: "/api/",
-				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || cfg.SecureCookie,
 			})
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -22,7 +22,9 @@
 //	PUBLIC_URL           this server's public base URL, which Plivo calls
 //	                     back: needed for direct voice calls (answer URL
 //	                     PUBLIC_URL/plivo/answer) and enables SMS delivery
-//	                     callbacks (PUBLIC_URL/plivo/status)
+//	                     callbacks (PUBLIC_URL/plivo/status); an https URL
+//	                     also marks the session cookie Secure, for a
+//	                     TLS-terminating proxy in front of plain HTTP
 //	TRUST_PROXY_HEADER   header that carries the client IP behind your own
 //	                     proxy, e.g. X-Forwarded-For (default: none)
 package main
@@ -143,6 +145,13 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 	}()
 	cfg.Logger = log
 	cfg.TrustedHeader = strings.TrimSpace(getenv("TRUST_PROXY_HEADER"))
+	public, err := publicURL(getenv)
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	// Behind a proxy that terminates TLS the requests arrive over plain HTTP,
+	// but the browser talks https to PUBLIC_URL: the cookie must be Secure.
+	cfg.SecureCookie = strings.HasPrefix(public, "https://")
 
 	if s := strings.TrimSpace(getenv("GO2FA_SECRET")); s != "" {
 		if cfg.Secret, err = parseSecret(s); err != nil {
@@ -264,11 +273,9 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 		log.Info("webdemo: sender: plivo PHLO (sms and call)")
 		return p, mounts, []sender.Channel{sender.SMS, sender.Call}, nil
 	}
-	public := strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_URL")), "/")
-	if public != "" {
-		if u, err := url.Parse(public); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, nil, nil, fmt.Errorf("PUBLIC_URL must be an absolute http(s) URL")
-		}
+	public, err := publicURL(getenv)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	smsOpts := plivoadapter.SMSOptions{Logger: log}
 	if public != "" {
@@ -299,6 +306,20 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 		log.Warn("webdemo: sender: plivo direct SMS only; set PUBLIC_URL (reachable by Plivo) to enable voice calls")
 	}
 	return sender.ByChannel(routes), mounts, channels, nil
+}
+
+// publicURL returns PUBLIC_URL without a trailing slash and with its scheme
+// lowercased ("" when unset), or an error unless it is an absolute http(s) URL.
+func publicURL(getenv func(string) string) (string, error) {
+	public := strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_URL")), "/")
+	if public == "" {
+		return "", nil
+	}
+	u, err := url.Parse(public)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", errors.New("PUBLIC_URL must be an absolute http(s) URL")
+	}
+	return u.Scheme + public[len(u.Scheme):], nil
 }
 
 // parseSecret decodes GO2FA_SECRET: hex, or standard or URL-safe base64

@@ -542,3 +542,72 @@ func TestTOTPEnrollmentsBounded(t *testing.T) {
 		t.Fatal("the newest enrollment was evicted")
 	}
 }
+
+// TestSessionCookieSecure checks the Secure attribute of the session cookie
+// as main wires it: set for a request over TLS, and for a plain-HTTP request
+// when PUBLIC_URL is https (a proxy in front terminates TLS); unset on plain
+// HTTP otherwise, where a Secure cookie would never come back.
+func TestSessionCookieSecure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		publicURL  string
+		tls        bool
+		wantSecure bool
+	}{
+		{name: "plain HTTP", wantSecure: false},
+		{name: "TLS", tls: true, wantSecure: true},
+		{name: "plain HTTP behind https PUBLIC_URL", publicURL: "https://demo.example/", wantSecure: true},
+		{name: "plain HTTP behind HTTPS PUBLIC_URL", publicURL: "HTTPS://demo.example", wantSecure: true},
+		{name: "plain HTTP with http PUBLIC_URL", publicURL: "http://192.168.1.5:8080", wantSecure: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]string{"GO2FA_SECRET": fmt.Sprintf("%x", testSecret), "PUBLIC_URL": tc.publicURL}
+			cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cleanup)
+			app, err := newApp(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewUnstartedServer(app)
+			if tc.tls {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			t.Cleanup(srv.Close)
+			resp, err := srv.Client().Get(srv.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			var session *http.Cookie
+			for _, c := range resp.Cookies() {
+				if c.Name == sessionCookie {
+					session = c
+				}
+			}
+			if session == nil {
+				t.Fatalf("no session cookie in %q", resp.Header.Values("Set-Cookie"))
+			}
+			if session.Secure != tc.wantSecure || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
+				t.Errorf("session cookie Secure = %v, want %v (HttpOnly %v, SameSite %v)", session.Secure, tc.wantSecure, session.HttpOnly, session.SameSite)
+			}
+		})
+	}
+}
+
+func TestPublicURLChecked(t *testing.T) {
+	t.Parallel()
+	// PUBLIC_URL decides the cookie's Secure attribute even without Plivo,
+	// so a malformed one is refused rather than silently ignored.
+	for _, bad := range []string{"ftp://x", "demo.example", "https://"} {
+		if _, _, err := configFromEnv(t.Context(), env(map[string]string{"PUBLIC_URL": bad}), io.Discard, discard, nil); err == nil || !strings.Contains(err.Error(), "PUBLIC_URL") {
+			t.Errorf("PUBLIC_URL=%q: err = %v, want a PUBLIC_URL error", bad, err)
+		}
+	}
+}
