@@ -81,8 +81,8 @@ func TestErrorMapping(t *testing.T) {
 	}
 }
 
-// plivo-go retries a voice request that got a 5xx; a retry that succeeds
-// places the call, and Send reports success.
+// Voice retries a request that got a 5xx (as plivo-go would, but with
+// ctx); a retry that succeeds places the call, and Send reports success.
 func TestVoiceRetryAfterServerError(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
@@ -101,7 +101,7 @@ func TestVoiceRetryAfterServerError(t *testing.T) {
 		t.Errorf("every try 500: err = %v, want transient", err)
 	}
 	if n := srv.RequestCount(); n != 3 {
-		t.Errorf("requests = %d, want 3 (plivo-go tries a voice request three times)", n)
+		t.Errorf("requests = %d, want 3 (a first try and two retries)", n)
 	}
 }
 
