@@ -116,6 +116,8 @@ func TTLWords(ttl time.Duration) string {
 	switch {
 	case ttl <= 0:
 		return ""
+	case ttl < 2*time.Second:
+		return "1 second"
 	case ttl < time.Minute:
 		return fmt.Sprintf("%d seconds", int(ttl/time.Second))
 	case ttl < 2*time.Minute:

@@ -66,6 +66,8 @@ func TestDefaultText(t *testing.T) {
 		{5 * time.Minute, "Your verification code is 123456. It expires in 5 minutes."},
 		{time.Minute, "Your verification code is 123456. It expires in 1 minute."},
 		{30 * time.Second, "Your verification code is 123456. It expires in 30 seconds."},
+		{time.Second, "Your verification code is 123456. It expires in 1 second."},
+		{300 * time.Millisecond, "Your verification code is 123456. It expires in 1 second."},
 		{0, "Your verification code is 123456."},
 	}
 	for _, c := range cases {
