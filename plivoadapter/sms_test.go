@@ -95,7 +95,7 @@ func TestSMSTTLWordsAreSenders(t *testing.T) {
 		ttl  time.Duration
 		want string
 	}{
-		{time.Second, "1 seconds"},
+		{time.Second, "1 second"},
 		{30 * time.Second, "30 seconds"},
 		{59*time.Second + 999*time.Millisecond, "59 seconds"},
 		{time.Minute, "1 minute"},
