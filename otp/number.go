@@ -60,7 +60,7 @@ func ParseNumber(raw, defaultRegion string) (Number, error) {
 		// phonenumbers accepts some numbers longer than E.164's 15 digits.
 		return Number{}, fmt.Errorf("%w: more than 15 digits", ErrInvalidNumber)
 	}
-	if c, ok := canonical(raw); ok && c != n.E164 {
+	if plusDigits(raw) && raw != n.E164 {
 		// "+4402079460000": shaped like E.164 but not E.164 (a national
 		// trunk prefix after the country code). Check takes such input
 		// as it is, so accepting it here would make its codes uncheckable.
@@ -73,15 +73,23 @@ func ParseNumber(raw, defaultRegion string) (Number, error) {
 // E.164 number ("+" then 8 to 15 digits, the first not 0), so that Check
 // does not pay for full parsing on the common path.
 func canonical(raw string) (string, bool) {
-	if len(raw) < 9 || len(raw) > 16 || raw[0] != '+' || raw[1] == '0' {
+	if len(raw) < 9 || len(raw) > 16 || raw[1] == '0' || !plusDigits(raw) {
 		return "", false
 	}
-	for i := 1; i < len(raw); i++ {
-		if raw[i] < '0' || raw[i] > '9' {
-			return "", false
+	return raw, true
+}
+
+// plusDigits reports whether s is "+" followed by digits only.
+func plusDigits(s string) bool {
+	if len(s) < 2 || s[0] != '+' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
 		}
 	}
-	return raw, true
+	return true
 }
 
 // regionOf resolves the main region of an E.164 number from its country
