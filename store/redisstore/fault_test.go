@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,92 +16,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/go2fa/go2fa/store"
+	"github.com/go2fa/go2fa/store/redisstore/redistest"
 )
-
-// redisServerBin is the redis-server the fault tests start: REDIS_SERVER_BIN,
-// or redis-server on PATH.
-func redisServerBin(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("REDIS_SERVER_BIN"); bin != "" {
-		return bin
-	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("no redis-server: set REDIS_SERVER_BIN or put redis-server on PATH to run the fault tests")
-	}
-	return bin
-}
-
-// freePort returns a loopback port nothing listens on (at the time).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// server is a redis-server this test started and may kill.
-type server struct {
-	t    *testing.T
-	bin  string
-	port int
-	dir  string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
-
-func startServer(t *testing.T) *server {
-	t.Helper()
-	s := &server{t: t, bin: redisServerBin(t), port: freePort(t), dir: t.TempDir()}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
-}
-
-func (s *server) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *server) start() {
-	s.t.Helper()
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no")
-	out, err := os.Create(s.dir + "/log")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting %s: %v", s.bin, err)
-	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer c.Close()
-	for range 200 {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	log, _ := os.ReadFile(s.dir + "/log")
-	s.t.Fatalf("redis-server on port %d did not start:\n%s", s.port, log)
-}
-
-// kill sends SIGKILL and reaps the process.
-func (s *server) kill() {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	_ = cmd.Wait()
-}
 
 // backendError reports whether err is what a Store returns when the backend
 // fails: prefixed, wrapped, and recognisable with errors.Is/As.
@@ -132,8 +45,8 @@ func backendError(err error) error {
 // (wrapped, recognisable), no panic, never an approval of a wrong digest, and
 // normal service once it is back.
 func TestServerKilledUnderLoad(t *testing.T) {
-	srv := startServer(t)
-	c := redis.NewClient(&redis.Options{Addr: srv.addr(), DialTimeout: 200 * time.Millisecond,
+	srv := redistest.StartServer(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, PoolSize: 16})
 	t.Cleanup(func() { c.Close() })
 	s, err := New(c)
@@ -215,10 +128,10 @@ func TestServerKilledUnderLoad(t *testing.T) {
 		}
 	}
 	waitFor("load before the kill", func() bool { return ops.Load() >= 200 })
-	srv.kill()
+	srv.Kill()
 	waitFor("errors while the server is down", func() bool { return fails.Load() >= workers })
 	before := ops.Load()
-	srv.start()
+	srv.Restart()
 	restarted.Store(true)
 	waitFor("service after the restart", func() bool { return okAfter.Load() >= 100 })
 	close(stop)
@@ -256,7 +169,7 @@ func allOps(ctx context.Context, s *Store) map[string]error {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	addr := redistest.FreeAddr(t)
 	clients := map[string]redis.UniversalClient{
 		"client":  redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 1}),
 		"cluster": redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, MaxRetries: 1}),
@@ -280,108 +193,12 @@ func TestConnectionRefused(t *testing.T) {
 	}
 }
 
-// stallProxy forwards TCP to a backend, and stops forwarding (in both
-// directions) while stalled, so a call can hang without Redis running it.
-type stallProxy struct {
-	ln      net.Listener
-	backend string
-	mu      sync.Mutex
-	cond    *sync.Cond
-	stalled bool
-	conns   []net.Conn
-}
-
-func newStallProxy(t *testing.T, backend string) *stallProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stallProxy{ln: ln, backend: backend}
-	p.cond = sync.NewCond(&p.mu)
-	go p.serve()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *stallProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *stallProxy) stall(on bool) {
-	p.mu.Lock()
-	p.stalled = on
-	p.mu.Unlock()
-	p.cond.Broadcast()
-}
-
-func (p *stallProxy) serve() {
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.backend)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		go p.pipe(in, out)
-		go p.pipe(out, in)
-	}
-}
-
-func (p *stallProxy) pipe(src, dst net.Conn) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			for p.stalled {
-				p.cond.Wait()
-			}
-			p.mu.Unlock()
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// drop closes every connection (discarding what a stalled pipe holds) and
-// ends the stall; new connections are forwarded again.
-func (p *stallProxy) drop() {
-	p.mu.Lock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-	p.stalled = false
-	p.mu.Unlock()
-	p.cond.Broadcast()
-}
-
-func (p *stallProxy) close() {
-	p.ln.Close()
-	p.stall(false)
-	p.mu.Lock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-}
-
 // TestStalledServer: a server that stops answering gives a client timeout,
 // a context deadline or a cancellation, each recognisable with errors.Is;
 // nothing ran while stalled, and the Store works again afterwards.
 func TestStalledServer(t *testing.T) {
 	mi := newMini(t)
-	p := newStallProxy(t, mi.m.Addr())
+	p := redistest.NewProxy(t, mi.m.Addr())
 	setup := redis.NewClient(&redis.Options{Addr: mi.m.Addr()})
 	defer setup.Close()
 	ctx := context.Background()
@@ -414,7 +231,7 @@ func TestStalledServer(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := tc.opts
-			opts.Addr, opts.MaxRetries = p.addr(), -1
+			opts.Addr, opts.MaxRetries = p.Addr(), -1
 			c := redis.NewClient(&opts)
 			t.Cleanup(func() { c.Close() })
 			s := newTestStore(t, c)
@@ -422,11 +239,11 @@ func TestStalledServer(t *testing.T) {
 			if _, err := s.Issue(ctx, store.IssueRequest{Key: key, Digest: []byte("d"), TTL: time.Minute}); err != nil {
 				t.Fatal(err)
 			}
-			p.stall(true)
+			p.Stall()
 			cctx, cancel := tc.ctx()
 			res, err := s.Check(cctx, store.CheckRequest{Key: key, Digest: []byte("d"), MaxAttempts: 5})
 			cancel()
-			p.drop() // what the proxy holds never reaches Redis
+			p.DropConns() // what the proxy holds never reaches Redis
 			if err == nil || res.Status == store.Approved || !tc.is(err) || !strings.HasPrefix(err.Error(), "redisstore: check: ") {
 				t.Fatalf("Check on a stalled server = %+v, %v; want a redisstore: check: error of the right kind", res, err)
 			}
