@@ -6,54 +6,11 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"testing"
-	"time"
-
-	"github.com/go2fa/go2fa/store/redisstore/redistest"
 )
 
-// Helpers of the hardening tests: a redis-server this test owns (and may
-// SIGKILL) and a TCP proxy that delays, both from redistest under the names
-// hardening_test.go calls, and an HTTP helper safe to call from worker
-// goroutines.
-
-// redisProc is a redis-server started by the test (redistest.StartServer).
-type redisProc struct{ *redistest.Server }
-
-func startRedis(t *testing.T) redisProc {
-	t.Helper()
-	return redisProc{redistest.StartServer(t)}
-}
-
-func (p redisProc) addr() string { return p.Addr() }
-
-// kill sends SIGKILL and reaps the process; it is safe to call twice.
-func (p redisProc) kill() { p.Kill() }
-
-// start starts the killed server again on the same port.
-func (p redisProc) start() { p.Restart() }
-
-// delayProxy forwards TCP to a backend on loopback; while slow, it holds
-// every chunk for delay before forwarding it (both directions).
-type delayProxy struct {
-	*redistest.Proxy
-	delay time.Duration
-}
-
-func newDelayProxy(t *testing.T, backend string, delay time.Duration) delayProxy {
-	t.Helper()
-	return delayProxy{redistest.NewProxy(t, backend), delay}
-}
-
-func (p delayProxy) addr() string { return p.Addr() }
-
-func (p delayProxy) setSlow(on bool) {
-	if on {
-		p.SetDelay(p.delay)
-	} else {
-		p.SetDelay(0)
-	}
-}
+// An HTTP helper of the hardening tests, safe to call from worker
+// goroutines. The redis-server they kill and the proxy that delays come from
+// store/redisstore/redistest.
 
 // reply is one HTTP answer of the app, whole.
 type reply struct {

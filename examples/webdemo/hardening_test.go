@@ -35,6 +35,7 @@ import (
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/redisstore"
+	"github.com/go2fa/go2fa/store/redisstore/redistest"
 )
 
 // faultPolicy lifts the limits that would otherwise refuse the many sends
@@ -61,11 +62,11 @@ func checkBody(to, code string) string {
 // panic), never a wrong code approved. After the restart full service
 // resumes.
 func TestFaultRedisKilledMidLoad(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.StartServer(t)
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	vars := map[string]string{
-		"REDIS_URL":    "redis://" + srv.addr() + "/0?dial_timeout=200ms&read_timeout=500ms&write_timeout=500ms&max_retries=1",
+		"REDIS_URL":    "redis://" + srv.Addr() + "/0?dial_timeout=200ms&read_timeout=500ms&write_timeout=500ms&max_retries=1",
 		"GO2FA_SECRET": fmt.Sprintf("%x", testSecret),
 	}
 	cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, log, nil)
@@ -220,7 +221,7 @@ func TestFaultRedisKilledMidLoad(t *testing.T) {
 
 	waitFor("approvals before the kill", func() bool { return approvals[phaseUp].Load() >= 40 })
 	phase.Store(phaseDown)
-	srv.kill()
+	srv.Kill()
 	waitFor("503s while Redis is down", func() bool { return outage503.Load() >= 2*workers })
 	now, err := key.Code(time.Now())
 	if err != nil {
@@ -229,7 +230,7 @@ func TestFaultRedisKilledMidLoad(t *testing.T) {
 	if r := totpVerify(now); r.status != http.StatusServiceUnavailable || r.json()["code"] != "unavailable" {
 		t.Errorf("TOTP verify while Redis is down = %d %s, want a JSON 503", r.status, r.body)
 	}
-	srv.start()
+	srv.Restart()
 	phase.Store(phaseRestored)
 	waitFor("approvals after the restart", func() bool { return approvals[phaseRestored].Load() >= 40 })
 	finish()
@@ -291,9 +292,9 @@ func slowBackends(t *testing.T) map[string]*redis.Options {
 func TestFaultRedisSlow(t *testing.T) {
 	for name, base := range slowBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			proxy := newDelayProxy(t, base.Addr, time.Second)
+			proxy := redistest.NewProxy(t, base.Addr)
 			opt := *base
-			opt.Addr = proxy.addr()
+			opt.Addr = proxy.Addr()
 			opt.ReadTimeout, opt.WriteTimeout = 250*time.Millisecond, 250*time.Millisecond
 			opt.MaxRetries, opt.PoolSize = -1, 4
 			rdb := redis.NewClient(&opt)
@@ -345,7 +346,7 @@ func TestFaultRedisSlow(t *testing.T) {
 			}
 			code, _ := rec.Last(pending)
 
-			proxy.setSlow(true)
+			proxy.SetDelay(time.Second)
 			want503("start", start(slowTo))
 			if _, sent := rec.Last(slowTo); sent {
 				t.Error("a message was sent although the code could not be saved")
@@ -394,7 +395,7 @@ func TestFaultRedisSlow(t *testing.T) {
 			}
 
 			// The fault ends: full service for a new verification.
-			proxy.setSlow(false)
+			proxy.SetDelay(0)
 			if r := start(after); r.status != http.StatusAccepted {
 				t.Fatalf("start after the fault = %d %s", r.status, r.body)
 			}
