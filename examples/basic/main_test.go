@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go2fa/go2fa/examples/internal/prompt"
 )
 
 var devLine = regexp.MustCompile(`^go2fa\[dev\] sms to \+14155550100: Your verification code is (\d{6})\.`)
@@ -75,8 +77,8 @@ func TestLocked(t *testing.T) {
 			}
 		}
 	}()
-	if err := <-done; !errors.Is(err, errLocked) {
-		t.Fatalf("run = %v, want errLocked\n%s", err, out.String())
+	if err := <-done; !errors.Is(err, prompt.ErrLocked) {
+		t.Fatalf("run = %v, want prompt.ErrLocked\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "1 attempts left") {
 		t.Errorf("output:\n%s", out.String())
@@ -87,8 +89,8 @@ func TestNoInput(t *testing.T) {
 	t.Parallel()
 	_, typed, _, done := session(t)
 	typed.Close()
-	if err := <-done; !errors.Is(err, errNoInput) {
-		t.Fatalf("run = %v, want errNoInput", err)
+	if err := <-done; !errors.Is(err, prompt.ErrNoInput) {
+		t.Fatalf("run = %v, want prompt.ErrNoInput", err)
 	}
 }
 

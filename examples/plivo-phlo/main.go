@@ -11,7 +11,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -23,6 +22,7 @@ import (
 	"os/signal"
 	"strings"
 
+	"github.com/go2fa/go2fa/examples/internal/prompt"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/sender"
@@ -41,11 +41,7 @@ func main() {
 	}
 }
 
-var (
-	errLocked  = errors.New("too many wrong codes: the code is locked")
-	errExpired = errors.New("the code has expired")
-	errNoInput = errors.New("no code entered")
-)
+var ()
 
 // run sends a code to the number in args through the PHLO named by the
 // PLIVO_* and PHLO_ID settings read with getenv, then reads codes from stdin
@@ -117,77 +113,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, client 
 	}
 	fmt.Fprintf(stdout, "The PHLO is sending %s to %s.\n", how, res.To)
 
-	rctx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
-	lines := readLines(rctx, stdin)
-	for {
-		fmt.Fprint(stdout, "Code: ")
-		var l line
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(stdout)
-			return fmt.Errorf("stopped waiting for the code: %w", ctx.Err())
-		case l = <-lines:
-		}
-		if errors.Is(l.err, io.EOF) {
-			return errNoInput
-		} else if l.err != nil {
-			return l.err
-		}
-		chk, err := v.Check(ctx, res.To, strings.TrimSpace(l.text))
-		switch {
-		case errors.Is(err, otp.ErrInvalidCode):
-			fmt.Fprintf(stdout, "A code is %d digits. Try again.\n", v.Policy().CodeLength)
-			continue
-		case err != nil:
-			return err
-		}
-		switch chk.Status {
-		case otp.Approved:
-			fmt.Fprintln(stdout, "Approved: the number is verified.")
-			return nil
-		case otp.Rejected:
-			fmt.Fprintf(stdout, "Wrong code. %d attempts left.\n", chk.Remaining)
-		case otp.Locked:
-			return errLocked
-		default:
-			return errExpired
-		}
-	}
-}
-
-// line is one line of input, or the end of it: err is io.EOF at the end of
-// the input and the read error if reading failed.
-type line struct {
-	text string
-	err  error
-}
-
-// readLines scans r in its own goroutine and sends each line on the returned
-// channel, then a final line that carries the error that ended the input. A
-// bufio.Scanner blocked in Read never looks at a context, so the prompt
-// selects on this channel and on ctx.Done() instead. The goroutine stops
-// sending once ctx is done; if it is blocked in Read it stays there until r
-// returns (the process exits, or the caller closes r).
-func readLines(ctx context.Context, r io.Reader) <-chan line {
-	ch := make(chan line)
-	go func() {
-		in := bufio.NewScanner(r)
-		for in.Scan() {
-			select {
-			case ch <- line{text: in.Text()}:
-			case <-ctx.Done():
-				return
-			}
-		}
-		err := in.Err()
-		if err == nil {
-			err = io.EOF
-		}
-		select {
-		case ch <- line{err: err}:
-		case <-ctx.Done():
-		}
-	}()
-	return ch
+	return prompt.Code(ctx, v, res.To, stdin, stdout)
 }
