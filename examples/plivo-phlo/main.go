@@ -41,8 +41,6 @@ func main() {
 	}
 }
 
-var ()
-
 // run sends a code to the number in args through the PHLO named by the
 // PLIVO_* and PHLO_ID settings read with getenv, then reads codes from stdin
 // until one is approved. client, if not nil, carries the requests to Plivo
