@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
@@ -91,50 +89,5 @@ func TestPlivoFailure(t *testing.T) {
 	}
 	if len(fake.PHLORuns()) != 0 {
 		t.Errorf("a PHLO ran despite the failed check")
-	}
-}
-
-// TestInterruptAtPrompt cancels the context (what Ctrl-C does through
-// signal.NotifyContext) while run waits at the prompt on a stdin that never
-// ends: run must stop waiting and report the cancellation.
-func TestInterruptAtPrompt(t *testing.T) {
-	t.Parallel()
-	fake := plivotest.NewServer()
-	t.Cleanup(fake.Close)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	inR, inW := io.Pipe() // never written to: the user types nothing
-	t.Cleanup(func() { inW.Close() })
-	outR, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"+14155550100"}, settings(""), fake.Client(), inR, outW, io.Discard)
-		outW.Close()
-		done <- err
-	}()
-	waitForPrompt(t, outR)
-	go func() { _, _ = io.Copy(io.Discard, outR) }()
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("run = %v, want an error wrapping context.Canceled", err)
-		}
-	case <-time.After(time.Minute): // a hang guard, not a timing assertion
-		t.Fatal("run still waits at the prompt after the context was cancelled")
-	}
-}
-
-// waitForPrompt reads r until the "Code: " prompt.
-func waitForPrompt(t *testing.T, r io.Reader) {
-	t.Helper()
-	var seen []byte
-	buf := make([]byte, 256)
-	for !strings.Contains(string(seen), "Code: ") {
-		n, err := r.Read(buf)
-		seen = append(seen, buf[:n]...)
-		if err != nil {
-			t.Fatalf("no prompt (%v); output:\n%s", err, seen)
-		}
 	}
 }
