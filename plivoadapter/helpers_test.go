@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -100,4 +101,35 @@ func plivoError(t *testing.T, err error) *plivoadapter.Error {
 		t.Fatalf("err = %v (%T), want *plivoadapter.Error", err, err)
 	}
 	return pe
+}
+
+// ok returns a function that passes on a request built by plivotest and
+// fails the test if building it failed.
+func ok(t *testing.T) func(*http.Request, error) *http.Request {
+	t.Helper()
+	return func(r *http.Request, err error) *http.Request {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("building a callback request: %v", err)
+		}
+		return r
+	}
+}
+
+// onlyRequest returns the one request srv received and checks its method,
+// host, path and Basic-auth header.
+func onlyRequest(t *testing.T, srv *plivotest.Server, host, path string) plivotest.Request {
+	t.Helper()
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("requests = %d, want 1", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != http.MethodPost || r.Host != host || r.Path != path {
+		t.Errorf("request = %s %s%s, want POST %s%s", r.Method, r.Host, r.Path, host, path)
+	}
+	if got := r.Header.Get("Authorization"); got != basicAuth() {
+		t.Errorf("Authorization = %q, want %q", got, basicAuth())
+	}
+	return r
 }

@@ -131,14 +131,14 @@ func TestStatusCallbackSharedNonceStore(t *testing.T) {
 		h    http.Handler
 		want int
 	}{{a.StatusHandler(), http.StatusOK}, {b.StatusHandler(), http.StatusForbidden}, {a.StatusHandler(), http.StatusForbidden}} {
-		r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30"))
+		r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30")))
 		if got, _ := plivotest.Serve(tt.h, r); got.StatusCode != tt.want {
 			t.Errorf("delivery %d of one signed callback: status = %d, want %d", i, got.StatusCode, tt.want)
 		}
 	}
 	// A second, genuine failure report for the same message (fresh
 	// nonce) reaches the other instance: acknowledged, no second fallback.
-	r, _ := plivotest.StatusRequest(m, "undelivered", "30")
+	r := ok(t)(plivotest.StatusRequest(m, "undelivered", "30"))
 	if got, _ := plivotest.Serve(b.StatusHandler(), r); got.StatusCode != http.StatusOK {
 		t.Errorf("second report: status = %d, want 200", got.StatusCode)
 	}
@@ -161,13 +161,13 @@ func TestVoiceAnswerSharedNonceStore(t *testing.T) {
 	}
 	calls := srv.Calls()
 	nonce := plivotest.Nonce()
-	r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0]))
+	r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0])))
 	if got, _ := plivotest.Serve(a.AnswerHandler(), r); got.StatusCode != http.StatusOK {
 		t.Fatalf("first answer: status = %d, want 200", got.StatusCode)
 	}
 	// The nonce replayed to the other instance, with the second call's
 	// (live) token: refused there too.
-	r, _ = plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1]))
+	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1])))
 	if got, _ := plivotest.Serve(b.AnswerHandler(), r); got.StatusCode != http.StatusForbidden || len(got.Speak) != 0 {
 		t.Errorf("replayed nonce on another instance: status = %d, body %q; want 403 and nothing spoken", got.StatusCode, got.Body)
 	}
@@ -189,7 +189,7 @@ func TestNonceStoreErrorFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := srv.LastMessage(dest)
-	r, _ := plivotest.StatusRequest(m, "failed", "30")
+	r := ok(t)(plivotest.StatusRequest(m, "failed", "30"))
 	if got, _ := plivotest.Serve(s.StatusHandler(), r); got.StatusCode != http.StatusForbidden {
 		t.Errorf("status callback, store down: status = %d, want 403", got.StatusCode)
 	}
@@ -231,7 +231,7 @@ func TestStatusCallbackFailureStoreError(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := srv.LastMessage(dest)
-	r, _ := plivotest.StatusRequest(m, "failed", "30")
+	r := ok(t)(plivotest.StatusRequest(m, "failed", "30"))
 	if got, _ := plivotest.Serve(s.StatusHandler(), r); got.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("status = %d, want 503", got.StatusCode)
 	}

@@ -25,17 +25,7 @@ func TestSMSRequest(t *testing.T) {
 	if err := s.Send(context.Background(), smsMsg()); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	reqs := srv.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("requests = %d, want 1", len(reqs))
-	}
-	r := reqs[0]
-	if r.Method != http.MethodPost || r.Host != "api.plivo.com" || r.Path != "/v1/Account/"+plivotest.AuthID+"/Message/" {
-		t.Errorf("request = %s %s%s, want POST api.plivo.com/v1/Account/%s/Message/", r.Method, r.Host, r.Path, plivotest.AuthID)
-	}
-	if got := r.Header.Get("Authorization"); got != basicAuth() {
-		t.Errorf("Authorization = %q, want %q", got, basicAuth())
-	}
+	r := onlyRequest(t, srv, "api.plivo.com", "/v1/Account/"+plivotest.AuthID+"/Message/")
 	if got := r.Header.Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type = %q, want application/json", got)
 	}
@@ -287,7 +277,7 @@ func TestStatusCallbackFailureCallsOnFailure(t *testing.T) {
 			}
 			// A second failure report for the same message is acknowledged
 			// but does not start a second fallback.
-			r, _ = plivotest.StatusRequest(m, "undelivered", "30")
+			r = ok(t)(plivotest.StatusRequest(m, "undelivered", "30"))
 			if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != http.StatusOK {
 				t.Errorf("%s %s: repeat status = %d, want 200", method, status, a.StatusCode)
 			}
@@ -303,7 +293,7 @@ func TestStatusCallbackSuccessIsAcknowledged(t *testing.T) {
 	srv, s, got := statusSetup(t, http.MethodPost)
 	m, _ := srv.LastMessage(dest)
 	for _, status := range []string{"queued", "sent", "delivered"} {
-		r, _ := plivotest.StatusRequest(m, status, "")
+		r := ok(t)(plivotest.StatusRequest(m, status, ""))
 		a, _ := plivotest.Serve(s.StatusHandler(), r)
 		if a.StatusCode != http.StatusOK {
 			t.Errorf("%s: status = %d, want 200", status, a.StatusCode)
@@ -336,9 +326,9 @@ func TestStatusCallbackSignature(t *testing.T) {
 		}, http.StatusForbidden},
 		{"tampered status", func(_ *http.Request, m plivotest.Message) *http.Request {
 			// Signed for "delivered", then the body says "failed".
-			r, _ := plivotest.StatusRequest(m, "delivered", "")
+			r := ok(t)(plivotest.StatusRequest(m, "delivered", ""))
 			sig, nonce := r.Header.Get(plivoadapter.HeaderSignatureV3), r.Header.Get(plivoadapter.HeaderNonceV3)
-			r2, _ := plivotest.StatusRequest(m, "failed", "30")
+			r2 := ok(t)(plivotest.StatusRequest(m, "failed", "30"))
 			r2.Header.Set(plivoadapter.HeaderSignatureV3, sig)
 			r2.Header.Set(plivoadapter.HeaderNonceV3, nonce)
 			return r2
@@ -348,11 +338,11 @@ func TestStatusCallbackSignature(t *testing.T) {
 			return r
 		}, http.StatusForbidden},
 		{"signed for another host", func(_ *http.Request, m plivotest.Message) *http.Request {
-			r, _ := plivotest.SignedRequest(http.MethodPost, "https://evil.example/plivo/status?app=demo", plivotest.StatusParams(m, "failed", "30"))
+			r := ok(t)(plivotest.SignedRequest(http.MethodPost, "https://evil.example/plivo/status?app=demo", plivotest.StatusParams(m, "failed", "30")))
 			return r
 		}, http.StatusForbidden},
 		{"forged with other token", func(_ *http.Request, m plivotest.Message) *http.Request {
-			r, _ := plivotest.SignedRequestWith("not-the-token", plivotest.Nonce(), http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30"))
+			r := ok(t)(plivotest.SignedRequestWith("not-the-token", plivotest.Nonce(), http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30")))
 			return r
 		}, http.StatusForbidden},
 		{"wrong method", func(r *http.Request, _ plivotest.Message) *http.Request {
@@ -383,7 +373,7 @@ func TestStatusCallbackReplayRefused(t *testing.T) {
 	m, _ := srv.LastMessage(dest)
 	nonce := plivotest.Nonce()
 	for i, want := range []int{http.StatusOK, http.StatusForbidden} {
-		r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, m.URL, plivotest.StatusParams(m, "delivered", ""))
+		r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, m.URL, plivotest.StatusParams(m, "delivered", "")))
 		if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != want {
 			t.Errorf("delivery %d: status = %d, want %d", i, a.StatusCode, want)
 		}
@@ -391,7 +381,7 @@ func TestStatusCallbackReplayRefused(t *testing.T) {
 	// A replayed "failed" must not start a fallback either.
 	nonce = plivotest.Nonce()
 	for i, want := range []int{http.StatusOK, http.StatusForbidden} {
-		r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30"))
+		r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30")))
 		if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != want {
 			t.Errorf("failure %d: status = %d, want %d", i, a.StatusCode, want)
 		}
@@ -408,7 +398,7 @@ func TestStatusHandlerWithoutURLRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _ := plivotest.SignedRequest(http.MethodPost, "https://example.com/plivo/status", plivotest.StatusParams(plivotest.Message{UUID: "u", Dst: dest}, "failed", "30"))
+	r := ok(t)(plivotest.SignedRequest(http.MethodPost, "https://example.com/plivo/status", plivotest.StatusParams(plivotest.Message{UUID: "u", Dst: dest}, "failed", "30")))
 	if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != http.StatusForbidden {
 		t.Errorf("status = %d, want 403", a.StatusCode)
 	}

@@ -37,17 +37,7 @@ func TestVoiceRequest(t *testing.T) {
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	reqs := srv.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("requests = %d, want 1", len(reqs))
-	}
-	r := reqs[0]
-	if r.Method != http.MethodPost || r.Host != "api.plivo.com" || r.Path != "/v1/Account/"+plivotest.AuthID+"/Call/" {
-		t.Errorf("request = %s %s%s, want POST api.plivo.com/v1/Account/%s/Call/", r.Method, r.Host, r.Path, plivotest.AuthID)
-	}
-	if got := r.Header.Get("Authorization"); got != basicAuth() {
-		t.Errorf("Authorization = %q, want %q", got, basicAuth())
-	}
+	r := onlyRequest(t, srv, "api.plivo.com", "/v1/Account/"+plivotest.AuthID+"/Call/")
 	body := jsonBody(t, r.Body)
 	au, _ := body["answer_url"].(string)
 	u, err := url.Parse(au)
@@ -215,23 +205,23 @@ func TestVoiceAnswerSignature(t *testing.T) {
 		want  int
 	}{
 		{"missing signature", func(c plivotest.Call) *http.Request {
-			r, _ := plivotest.AnswerRequest(c)
+			r := ok(t)(plivotest.AnswerRequest(c))
 			r.Header.Del(plivoadapter.HeaderSignatureV3)
 			return r
 		}, http.StatusForbidden},
 		{"forged", func(c plivotest.Call) *http.Request {
-			r, _ := plivotest.SignedRequestWith("guessed-token", plivotest.Nonce(), http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c))
+			r := ok(t)(plivotest.SignedRequestWith("guessed-token", plivotest.Nonce(), http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c)))
 			return r
 		}, http.StatusForbidden},
 		{"tampered param", func(c plivotest.Call) *http.Request {
-			r, _ := plivotest.AnswerRequest(c)
+			r := ok(t)(plivotest.AnswerRequest(c))
 			c.To = "+14155559999"
-			r2, _ := plivotest.SignedRequest(http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c))
+			r2 := ok(t)(plivotest.SignedRequest(http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c)))
 			r2.Header = r.Header
 			return r2
 		}, http.StatusForbidden},
 		{"tampered token", func(c plivotest.Call) *http.Request {
-			r, _ := plivotest.AnswerRequest(c)
+			r := ok(t)(plivotest.AnswerRequest(c))
 			r.URL.RawQuery = "token=AAAA"
 			return r
 		}, http.StatusForbidden},
@@ -265,18 +255,18 @@ func TestVoiceAnswerNonceReplay(t *testing.T) {
 	}
 	calls := srv.Calls()
 	nonce := plivotest.Nonce()
-	r, _ := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0]))
+	r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0])))
 	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusOK {
 		t.Fatalf("first: %d", a.StatusCode)
 	}
 	// The same signed request again, byte for byte.
-	r, _ = plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0]))
+	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0])))
 	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden {
 		t.Errorf("replayed request: status = %d, want 403", a.StatusCode)
 	}
 	// A replayed nonce is refused even for another (valid) token, which
 	// stays usable.
-	r, _ = plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1]))
+	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1])))
 	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden {
 		t.Errorf("replayed nonce: status = %d, want 403", a.StatusCode)
 	}
