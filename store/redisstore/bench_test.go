@@ -136,9 +136,12 @@ func benchKey(run string, i int) string { return run + "-" + strconv.Itoa(i) }
 
 var benchRun atomic.Int64
 
-func BenchmarkCheck(b *testing.B) {
+// benchSetup returns the Store under benchmark and the floor (a raw
+// EVALSHA of `return 1` on the same client), both scripts loaded.
+func benchSetup(b *testing.B) (name string, s *Store, floor func(int) error) {
+	b.Helper()
 	name, c := benchBackend(b)
-	s := newTestStore(b, c)
+	s = newTestStore(b, c)
 	ctx := context.Background()
 	if err := s.Load(ctx); err != nil {
 		b.Fatal(err)
@@ -146,8 +149,14 @@ func BenchmarkCheck(b *testing.B) {
 	if err := floorScript.Load(ctx, c).Err(); err != nil {
 		b.Fatal(err)
 	}
+	floor = func(int) error { return floorScript.Run(ctx, c, []string{s.destKey("floor")}).Err() }
+	return name, s, floor
+}
+
+func BenchmarkCheck(b *testing.B) {
+	name, s, floor := benchSetup(b)
+	ctx := context.Background()
 	digest := make([]byte, 32)
-	floor := func(int) error { return floorScript.Run(ctx, c, []string{s.destKey("floor")}).Err() }
 	for _, n := range []int{1, 64} {
 		b.Run(fmt.Sprintf("%s/callers=%d", name, n), func(b *testing.B) {
 			// One pending code per Check, issued before the clock starts;
@@ -172,17 +181,9 @@ func BenchmarkCheck(b *testing.B) {
 }
 
 func BenchmarkIssue(b *testing.B) {
-	name, c := benchBackend(b)
-	s := newTestStore(b, c)
+	name, s, floor := benchSetup(b)
 	ctx := context.Background()
-	if err := s.Load(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if err := floorScript.Load(ctx, c).Err(); err != nil {
-		b.Fatal(err)
-	}
 	digest := make([]byte, 32)
-	floor := func(int) error { return floorScript.Run(ctx, c, []string{s.destKey("floor")}).Err() }
 	for _, n := range []int{1, 64} {
 		b.Run(fmt.Sprintf("%s/callers=%d", name, n), func(b *testing.B) {
 			run := "i" + strconv.FormatInt(benchRun.Add(1), 10)
