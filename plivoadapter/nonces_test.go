@@ -182,22 +182,9 @@ func TestNonceStoreErrorFailsClosed(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	store := &failingNonces{prefix: "nonce:", ok: plivoadapter.NewMemoryNonces(0, nil)}
-	var mu sync.Mutex
-	failures := 0
-	s := newStatusSMS(t, srv, store, &mu, &failures)
-	if err := s.Send(context.Background(), smsMsg()); err != nil {
-		t.Fatal(err)
+	if status, failures := failedCallback(t, srv, store); status != http.StatusForbidden || failures != 0 {
+		t.Errorf("status callback, store down: status = %d, OnFailure calls = %d; want 403 and 0", status, failures)
 	}
-	m, _ := srv.LastMessage(dest)
-	r := ok(t)(plivotest.StatusRequest(m, "failed", "30"))
-	if got, _ := plivotest.Serve(s.StatusHandler(), r); got.StatusCode != http.StatusForbidden {
-		t.Errorf("status callback, store down: status = %d, want 403", got.StatusCode)
-	}
-	mu.Lock()
-	if failures != 0 {
-		t.Errorf("OnFailure calls = %d, want 0", failures)
-	}
-	mu.Unlock()
 
 	tokens := plivoadapter.NewMemoryTokens(0, nil)
 	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: tokens, Nonces: store})
@@ -222,22 +209,28 @@ func TestNonceStoreErrorFailsClosed(t *testing.T) {
 // message, OnFailure is not called and Plivo gets 503.
 func TestStatusCallbackFailureStoreError(t *testing.T) {
 	t.Parallel()
-	srv := fake(t)
 	store := &failingNonces{prefix: "failed:", ok: plivoadapter.NewMemoryNonces(0, nil)}
+	if status, failures := failedCallback(t, fake(t), store); status != http.StatusServiceUnavailable || failures != 0 {
+		t.Errorf("status = %d, OnFailure calls = %d; want 503 and 0", status, failures)
+	}
+}
+
+// failedCallback sends an SMS through an SMS sender whose nonces live in
+// store, plays Plivo's "failed" status callback for it, and returns the
+// handler's status and the number of OnFailure calls.
+func failedCallback(t *testing.T, srv *plivotest.Server, store plivoadapter.NonceStore) (status, failures int) {
+	t.Helper()
 	var mu sync.Mutex
-	failures := 0
 	s := newStatusSMS(t, srv, store, &mu, &failures)
 	if err := s.Send(context.Background(), smsMsg()); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := srv.LastMessage(dest)
-	r := ok(t)(plivotest.StatusRequest(m, "failed", "30"))
-	if got, _ := plivotest.Serve(s.StatusHandler(), r); got.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("status = %d, want 503", got.StatusCode)
+	got, err := plivotest.Serve(s.StatusHandler(), ok(t)(plivotest.StatusRequest(m, "failed", "30")))
+	if err != nil {
+		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if failures != 0 {
-		t.Errorf("OnFailure calls = %d, want 0", failures)
-	}
+	return got.StatusCode, failures
 }
