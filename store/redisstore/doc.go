@@ -17,30 +17,43 @@
 // key, so application servers with skewed clocks agree on every cooldown,
 // window and expiry.
 //
+// Check, the hot path, is built to cost Redis little more than a trivial
+// script: a right code, on a destination with no failure counted, is taken
+// and consumed with a single GETDEL inside the script, without reading the
+// clock (the code's key expires with the code, so a key that is there holds a
+// live code). Every other Check (wrong code, no code, a failure counted)
+// reads the clock and the failure counter too.
+//
 // # Keys and memory
 //
-// Everything of one destination lives in one small hash, P:{K} (P the prefix,
-// K the opaque store key): the digest, the optional Sealed value, the code's
-// expiry and attempts, the cooldown, the send window and the failure counter,
-// and accepted Attempt markers. Each part carries its own end time in the
-// hash; a part whose time has passed counts as absent. Issue sets the hash's
-// own expiry to the latest end still to come, and Check only ever extends
-// it, so every key has a TTL and none outlives the longest lifetime it was
-// given. One pending verification (code, cooldown, window counter, failure
-// counter) takes 168 to 232 bytes as reported by MEMORY USAGE, within a
-// budget of 256 that a test holds it to (see README.md). An extra limit
-// (store.IssueRequest.Limits) is one more small hash, P:l:{L} (about 120
-// bytes), shared by every Issue that names it.
+// One destination has two keys, P:{K} and P:{K}:p (P the prefix, K the
+// opaque store key). The string P:{K}:p holds the pending code: a 16-byte
+// fingerprint of the digest (its SHA-256, truncated), the optional Sealed
+// value, the code's attempts and expiry; Redis expires it with the code. The
+// hash P:{K} holds what outlives a code: the cooldown, the send window and the
+// failure counter, and accepted Attempt markers. Each part of the hash
+// carries its own end time; a part whose time has passed counts as absent.
+// Issue sets the hash's own expiry to the latest end still to come, and
+// Check only ever extends it, so every key has a TTL and none outlives the
+// longest lifetime it was given.
+//
+// One pending verification under the otp package's default policy (code,
+// cooldown, window counter, and after a wrong guess the failure counter)
+// takes 240 to 256 bytes as reported by MEMORY USAGE, within a budget of 256
+// that a test holds it to; with Policy.KeepCode the sealed code makes it 272
+// to 288 (see README.md). An extra limit (store.IssueRequest.Limits) is one
+// more small hash, P:l:{L} (about 120 bytes), shared by every Issue that
+// names it.
 //
 // Redis holds no code and no phone number: keys are built from the opaque
-// keys the caller derives with an HMAC, and values are the caller's digests
-// (HMACs), its sealed blob, and integers.
+// keys the caller derives with an HMAC, and values are fingerprints of the
+// caller's digests (HMACs), its sealed blob, and integers.
 //
 // # Redis Cluster
 //
 // Every key of a destination carries the destination's key as its hash tag,
-// and every destination script touches that one hash, so the scripts are
-// legal on a Cluster. Extra limits are the exception: their keys are
+// and every destination script touches only that destination's two keys, so
+// the scripts are legal on a Cluster. Extra limits are the exception: their keys are
 // independent of the destination and so live in other slots. With a
 // *redis.Client (a single server, or Sentinel) the Issue script charges them
 // in the same atomic step. With any other client (a *redis.ClusterClient, a
@@ -77,8 +90,10 @@
 // client has ContextTimeoutEnabled set; otherwise the client's ReadTimeout
 // and WriteTimeout bound each call.
 //
-// Requires Redis 5 or later (scripts replicated by effects, so TIME may
-// precede writes). Digests are compared with Lua's string equality inside
+// Requires Redis 6.2 or later (GETDEL, SET with PXAT and KEEPTTL, scripts
+// replicated by effects). Redis keeps a key through the millisecond its
+// expiry names, so a code may still be accepted during the last millisecond
+// of its TTL. Fingerprints are compared with Lua's string equality inside
 // Redis; a digest is an HMAC under a secret Redis never sees, so its timing
 // cannot guide a guesser.
 package redisstore

@@ -249,8 +249,8 @@ func TestStalledServer(t *testing.T) {
 			}
 			// The stalled Check never reached Redis: the code is still
 			// pending (looked up straight on the server).
-			if n, _ := setup.Exists(ctx, s.destKey(key)).Result(); n != 1 {
-				t.Fatalf("destination key gone after a stalled Check")
+			if n, _ := setup.Exists(ctx, s.pendingKey(key)).Result(); n != 1 {
+				t.Fatalf("pending code gone after a stalled Check")
 			}
 			if res, err := s.Check(ctx, store.CheckRequest{Key: key, Digest: []byte("d"), MaxAttempts: 5}); err != nil || res.Status != store.Approved {
 				t.Fatalf("Check after the stall = %+v, %v; want Approved", res, err)
@@ -277,14 +277,18 @@ func TestCancelledBeforeCall(t *testing.T) {
 	}
 }
 
-// TestScriptError: a script that fails (here: the key holds a string, so
-// HMGET fails with WRONGTYPE) is an error, never an approval.
+// TestScriptError: a script that fails (here: the destination's keys hold
+// the wrong types, so HMGET and GET fail with WRONGTYPE) is an error, never
+// an approval.
 func TestScriptError(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		c := b.client(t)
 		s := newTestStore(t, c)
 		ctx := context.Background()
 		if err := c.Set(ctx, s.destKey("k"), "not a hash", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.HSet(ctx, s.pendingKey("k"), "not", "a string").Err(); err != nil {
 			t.Fatal(err)
 		}
 		for op, err := range allOps(ctx, s) {

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -99,6 +100,31 @@ func (s *Store) destKey(key string) string {
 	return s.prefix + ":{" + key + "}"
 }
 
+// pendingKey is the string that holds the pending code of one destination,
+// in the destination's hash slot.
+func (s *Store) pendingKey(key string) string {
+	return s.prefix + ":{" + key + "}:p"
+}
+
+// destKeys returns the destination's hash and pending keys, built with one
+// allocation.
+func (s *Store) destKeys(key string) (dest, pending string) {
+	pending = s.pendingKey(key)
+	return pending[:len(pending)-2], pending
+}
+
+// fingerprintLen is how many bytes of a digest's SHA-256 Redis keeps.
+const fingerprintLen = 16
+
+// fingerprint is what Redis keeps of a digest: the first 16 bytes of its
+// SHA-256, so a pending value has a fixed, small size whatever the caller's
+// digest length. Two digests with the same fingerprint are a SHA-256
+// collision on 128 bits.
+func fingerprint(digest []byte) []byte {
+	h := sha256.Sum256(digest)
+	return h[:fingerprintLen]
+}
+
 // limitKey is the hash of one extra limit.
 func (s *Store) limitKey(key string) string {
 	return s.prefix + ":l:{" + key + "}"
@@ -181,8 +207,8 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 	if s.split && len(req.Limits) > 0 {
 		return s.issueSplit(ctx, req)
 	}
-	keys := make([]string, 1, 1+len(req.Limits))
-	keys[0] = s.destKey(req.Key)
+	keys := make([]string, 2, 2+len(req.Limits))
+	keys[0], keys[1] = s.destKeys(req.Key)
 	args := issueArgs(req, -1, 0)
 	for _, l := range req.Limits {
 		keys = append(keys, s.limitKey(l.Key))
@@ -198,7 +224,7 @@ func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
 		keep = 1
 	}
 	args := make([]any, 0, 10+2*len(req.Limits))
-	return append(args, req.Digest, req.Sealed, keep, msec(req.TTL), msec(req.Cooldown),
+	return append(args, fingerprint(req.Digest), req.Sealed, keep, msec(req.TTL), msec(req.Cooldown),
 		msec(req.Window), req.WindowMax, req.FailureMax, refused, retry)
 }
 
@@ -272,7 +298,8 @@ func (s *Store) issueSplit(ctx context.Context, req store.IssueRequest) (store.I
 		}
 		charged = append(charged, charge{key, n[1]})
 	}
-	res, retried, err := s.runIssue(ctx, []string{s.destKey(req.Key)}, issueArgs(req, refused, retry))
+	dest, pending := s.destKeys(req.Key)
+	res, retried, err := s.runIssue(ctx, []string{dest, pending}, issueArgs(req, refused, retry))
 	if err != nil {
 		return res, err
 	}
@@ -289,17 +316,26 @@ func (s *Store) issueSplit(ctx context.Context, req store.IssueRequest) (store.I
 	return res, nil
 }
 
-// Check implements store.Store with one EVALSHA.
+// MaxAttempts is the largest store.CheckRequest.MaxAttempts a Store
+// accepts: Redis keeps a code's attempt count in two bytes.
+const MaxAttempts = 65535
+
+// Check implements store.Store with one EVALSHA. A MaxAttempts above
+// MaxAttempts is invalid (store.ErrInvalidRequest).
 func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckResult, error) {
 	const op = "check"
 	if err := req.Validate(); err != nil {
 		return store.CheckResult{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
+	if req.MaxAttempts > MaxAttempts {
+		return store.CheckResult{}, fmt.Errorf("redisstore: %s: %w: MaxAttempts above %d", op, store.ErrInvalidRequest, MaxAttempts)
+	}
 	if err := ctx.Err(); err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
-	v, err := checkScript.Run(ctx, s.client, []string{s.destKey(req.Key)},
-		req.Digest, req.MaxAttempts, req.FailureMax, msec(req.FailureWindow)).Result()
+	dest, pending := s.destKeys(req.Key)
+	v, err := checkScript.Run(ctx, s.client, []string{dest, pending},
+		fingerprint(req.Digest), req.MaxAttempts, req.FailureMax, msec(req.FailureWindow)).Result()
 	if err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
@@ -328,7 +364,7 @@ func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, op, err)
 	}
-	if err := withdrawScript.Run(ctx, s.client, []string{s.destKey(key)}, digest).Err(); err != nil {
+	if err := withdrawScript.Run(ctx, s.client, []string{s.pendingKey(key)}, fingerprint(digest)).Err(); err != nil {
 		return fail(ctx, op, err)
 	}
 	return nil
@@ -343,7 +379,8 @@ func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.At
 	if err := ctx.Err(); err != nil {
 		return store.AttemptResult{}, fail(ctx, op, err)
 	}
-	v, err := attemptScript.Run(ctx, s.client, []string{s.destKey(req.Key)},
+	dest, pending := s.destKeys(req.Key)
+	v, err := attemptScript.Run(ctx, s.client, []string{dest, pending},
 		req.Marker, msec(req.MarkerTTL), req.MaxFailures, msec(req.FailureWindow)).Result()
 	if err != nil {
 		return store.AttemptResult{}, fail(ctx, op, err)

@@ -4,12 +4,10 @@ import "github.com/redis/go-redis/v9"
 
 // Key layout (P is the prefix, K an IssueRequest.Key, L a Limit.Key):
 //
-//	P:{K}    hash: everything of one destination
-//	  d  digest of the pending code           (with e)
-//	  s  Sealed of the pending code           (with d; absent when empty)
-//	  e  expiry of the code, unix ms; its attempts live until then, also
-//	     after a Withdraw
-//	  a  wrong guesses against the code       (absent when 0)
+//	P:{K}:p  string: the pending code, its attempts and expiry; the key
+//	         expires with the code (SET ... PXAT), so Check needs no clock
+//	         to tell a live code from an expired one
+//	P:{K}    hash: what outlives a code
 //	  c  end of the cooldown, unix ms
 //	  w  sends in the window; x its end, unix ms
 //	  f  failure counter; g its end, unix ms
@@ -18,11 +16,24 @@ import "github.com/redis/go-redis/v9"
 //	P:l:{L}  hash: one extra limit
 //	  n  sends in the window; t its end, unix ms
 //
-// A part whose time has passed counts as absent; a later write overwrites
-// or removes it, and it goes at the latest with the hash. Issue and Attempt
-// set the hash's expiry (PEXPIREAT) to the latest time still to come among
-// its parts; Check, the hot path, only ever extends it (when it starts a
-// failure counter that would outlive the hash). So every key has a TTL, and
+// The pending value is binary, 25 bytes (so Redis keeps it inline with its
+// object header) plus the optional Sealed value:
+//
+//	byte  1     flags: 1 when the failure counter may be non-zero, so a
+//	            right code must first be checked against the failure cap
+//	bytes 2-3   wrong guesses against the code, big-endian
+//	bytes 4-9   expiry of the code, unix ms, big-endian
+//	bytes 10-25 fingerprint of the digest: the first 16 bytes of its SHA-256
+//	bytes 26-   Sealed
+//
+// A withdrawn code keeps bytes 1-9 only: its attempts live on until its
+// expiry and carry over to the next code.
+//
+// A hash part whose time has passed counts as absent; a later write
+// overwrites or removes it, and it goes at the latest with the hash. Issue and
+// Attempt set the hash's expiry (PEXPIREAT) to the latest time still to come
+// among its parts; Check, the hot path, only ever extends it (when it starts
+// a failure counter that would outlive the hash). So every key has a TTL, and
 // none outlives the longest lifetime it was given. Times come from
 // redis.call('TIME') on the node that owns the key, so application servers
 // with skewed clocks agree.
@@ -31,10 +42,22 @@ import "github.com/redis/go-redis/v9"
 // about half a microsecond to a microsecond and a half of server time
 // (measured: TIME 0.8 µs, a five-field HMGET 1.3 µs, an HDEL 0.25 µs, against
 // 0.83 µs for a whole `return 1` script), which is most of what separates
-// these scripts from a trivial one. Check reads with TIME and one HMGET and
-// writes with one HDEL or HSET (plus a PTTL and PEXPIREAT when it starts a
-// failure counter); Issue reads with TIME and one HMGET (plus an HGET of the
-// sealed code when it reuses one); Attempt reads the whole hash.
+// these scripts from a trivial one. A Check with the right code, when no
+// failure is counted, is a single GETDEL: no TIME, no hash. Every other
+// Check adds TIME, an HMGET of the failure counter and the writes it needs.
+
+// pendingLib decodes and encodes the head of a pending value.
+const pendingLib = `
+local function pdec(p)
+  local b1, b2, b3, b4, b5, b6, b7, b8, b9 = string.byte(p, 1, 9)
+  return b1, b2 * 256 + b3, ((((b4 * 256 + b5) * 256 + b6) * 256 + b7) * 256 + b8) * 256 + b9
+end
+local function penc(fl, a, e)
+  local t, x = {}, e
+  for i = 6, 1, -1 do t[i] = x % 256; x = math.floor(x / 256) end
+  return string.char(fl, math.floor(a / 256), a % 256, t[1], t[2], t[3], t[4], t[5], t[6])
+end
+`
 
 // prelude (Attempt only) loads the destination hash into locals and defines
 // commit, which writes back what changed in at most three calls (HDEL, HSET,
@@ -43,25 +66,22 @@ const prelude = `
 local k = KEYS[1]
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local r = redis.call('HMGET', k, 'd', 'e', 'a', 'c', 'w', 'x', 'f', 'g', 'M')
-local d = r[1]
-local e, a = tonumber(r[2]) or 0, tonumber(r[3]) or 0
-local c = tonumber(r[4]) or 0
-local w, x = tonumber(r[5]) or 0, tonumber(r[6]) or 0
-local f, g = tonumber(r[7]) or 0, tonumber(r[8]) or 0
-local mm = tonumber(r[9]) or 0
+local r = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
+local c = tonumber(r[1]) or 0
+local w, x = tonumber(r[2]) or 0, tonumber(r[3]) or 0
+local f, g = tonumber(r[4]) or 0, tonumber(r[5]) or 0
+local mm = tonumber(r[6]) or 0
 local mm0 = mm
-local old = math.max(e, c, x, g, mm)
+local old = math.max(c, x, g, mm)
 local set, del = {}, {}
 local function put(n, v) set[#set + 1] = n; set[#set + 1] = v end
 local function drop(...) for _, n in ipairs({...}) do del[#del + 1] = n end end
-if e > 0 and e <= now then drop('d', 's', 'e', 'a'); d = false; e = 0; a = 0 end
 if c > 0 and c <= now then drop('c'); c = 0 end
 if x > 0 and x <= now then drop('w', 'x'); w = 0; x = 0 end
 if g > 0 and g <= now then drop('f', 'g'); f = 0; g = 0 end
 if mm > 0 and mm <= now then mm = 0 end
 local function commit()
-  local new = math.max(e, c, x, g, mm)
+  local new = math.max(c, x, g, mm)
   if new <= now then
     if old > 0 then redis.call('DEL', k) end
     return
@@ -72,46 +92,57 @@ local function commit()
 end
 `
 
-// issueSrc: KEYS[1] destination, KEYS[2..] extra limits (standalone only).
-// ARGV: digest, sealed, keep (1/0), ttl ms, cooldown ms, window ms,
-// window max, failure max, refused extra limit index (-1: none), its retry
-// ms, then max and window ms of each extra limit in KEYS.
-// Reply: {outcome, reason, limit index, retry ms, attempts, expires ms, sealed}.
+// issueSrc: KEYS[1] destination hash, KEYS[2] pending code, KEYS[3..] extra
+// limits (standalone only). ARGV: fingerprint, sealed, keep (1/0), ttl ms,
+// cooldown ms, window ms, window max, failure max, refused extra limit index
+// (-1: none), its retry ms, then max and window ms of each extra limit in
+// KEYS. Reply: {outcome, reason, limit index, retry ms, attempts, expires
+// ms, sealed}.
 //
-// Written straight like checkSrc. It sets the hash's lifetime exactly: the
-// latest time still to come among the code, cooldown, window, failure
-// counter and markers.
-const issueSrc = `
-local k = KEYS[1]
+// It sets the hash's lifetime exactly: the latest time still to come among
+// the cooldown, window, failure counter and markers; the pending code's key
+// expires with the code.
+const issueSrc = pendingLib + `
+local k, kp = KEYS[1], KEYS[2]
 local tm = redis.call('TIME')
 local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
-local v = redis.call('HMGET', k, 'd', 'e', 'a', 'c', 'w', 'x', 'f', 'g', 'M')
-local e, c = tonumber(v[2]) or 0, tonumber(v[4]) or 0
-if v[1] == ARGV[1] and e > now then
+local p = redis.call('GET', kp)
+local pa, pe, pfp = 0, 0, false
+if p then
+  local _
+  _, pa, pe = pdec(p)
+  if pe <= now then
+    pa, pe = 0, 0
+  elseif #p >= 25 then
+    pfp = string.sub(p, 10, 25)
+  end
+end
+if pfp == ARGV[1] then
   -- A retry of an Issue that already saved this digest (the reply was
   -- lost): idempotent, nothing charged.
   -- Reason 5 marks it, so a split Issue refunds the limits it charged.
-  return {1, 5, 0, 0, tonumber(v[3]) or 0, e - now, ''}
+  return {1, 5, 0, 0, pa, pe - now, ''}
 end
-local x, g, mm = tonumber(v[6]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0
+local v = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
+local c, x, g, mm = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0, tonumber(v[6]) or 0
 local ttl, cd, win = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local wmax, fmax, ext = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local f, w = 0, 0
-if g > now then f = tonumber(v[7]) or 0 else g = 0 end
-if x > now then w = tonumber(v[5]) or 0 else x = 0 end
+if g > now then f = tonumber(v[4]) or 0 else g = 0 end
+if x > now then w = tonumber(v[2]) or 0 else x = 0 end
 if mm <= now then mm = 0 end
 if fmax > 0 and f >= fmax then return {3, 1, 0, g - now, 0, 0, ''} end
 if c > now then return {3, 2, 0, c - now, 0, 0, ''} end
 if wmax > 0 and w >= wmax then return {3, 3, 0, x - now, 0, 0, ''} end
 if ext >= 0 then return {3, 4, ext, tonumber(ARGV[10]), 0, 0, ''} end
-if #KEYS > 1 then
+if #KEYS > 2 then
   local lim = {}
-  for i = 2, #KEYS do
-    local lmax, lwin = tonumber(ARGV[9 + 2 * (i - 1)]), tonumber(ARGV[10 + 2 * (i - 1)])
+  for i = 3, #KEYS do
+    local lmax, lwin = tonumber(ARGV[11 + 2 * (i - 3)]), tonumber(ARGV[12 + 2 * (i - 3)])
     local lv = redis.call('HMGET', KEYS[i], 'n', 't')
     local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
     if lt <= now then ln = 0; lt = 0 end
-    if ln >= lmax then return {3, 4, i - 2, lt - now, 0, 0, ''} end
+    if ln >= lmax then return {3, 4, i - 3, lt - now, 0, 0, ''} end
     lim[#lim + 1] = {KEYS[i], lt, lwin}
   end
   local fresh = {}
@@ -135,91 +166,79 @@ if wmax > 0 then
   if w == 0 then x = now + win end
   set[n + 1] = 'w'; set[n + 2] = w + 1; set[n + 3] = 'x'; set[n + 4] = x; n = n + 4
 end
-local live = e > now
-local a = 0
-if live then a = tonumber(v[3]) or 0 end
-if live and v[1] and ARGV[3] == '1' then
-  local sealed = redis.call('HGET', k, 's') or ''
-  if n > 0 then
-    redis.call('HSET', k, unpack(set))
-    redis.call('PEXPIREAT', k, math.max(e, c, x, g, mm))
-  end
-  return {2, 0, 0, 0, a, e - now, sealed}
+if n > 0 then
+  redis.call('HSET', k, unpack(set))
+  redis.call('PEXPIREAT', k, math.max(c, x, g, mm))
 end
-e = now + ttl
-set[n + 1] = 'd'; set[n + 2] = ARGV[1]; set[n + 3] = 'e'; set[n + 4] = e; n = n + 4
-if ARGV[2] ~= '' then set[n + 1] = 's'; set[n + 2] = ARGV[2] end
-redis.call('HSET', k, unpack(set))
-local stale_a, stale_s = not live and v[3], v[1] and ARGV[2] == ''
-if stale_a and stale_s then
-  redis.call('HDEL', k, 'a', 's')
-elseif stale_a then
-  redis.call('HDEL', k, 'a')
-elseif stale_s then
-  redis.call('HDEL', k, 's')
+if pfp and ARGV[3] == '1' then
+  return {2, 0, 0, 0, pa, pe - now, string.sub(p, 26)}
 end
-redis.call('PEXPIREAT', k, math.max(e, c, x, g, mm))
-return {1, 0, 0, 0, a, ttl, ''}
+local e, fl = now + ttl, 0
+if f > 0 then fl = 1 end
+redis.call('SET', kp, penc(fl, pa, e) .. ARGV[1] .. ARGV[2], 'PXAT', e)
+return {1, 0, 0, 0, pa, ttl, ''}
 `
 
-// checkSrc: KEYS[1] destination. ARGV: digest, max attempts, failure max,
-// failure window ms. Reply: status + 16*remaining, one integer (cheaper
-// to build and to read than an array).
+// checkSrc: KEYS[1] destination hash, KEYS[2] pending code. ARGV:
+// fingerprint, max attempts, failure max, failure window ms. Reply: status +
+// 16*remaining, one integer (cheaper to build and to read than an array).
 //
-// Check is the hottest path, so it is written straight, with no helper from
-// prelude: it reads five fields and writes at most what changed. It never
-// shortens the hash's lifetime (a later Issue sets it exactly); it extends
-// it when a new failure counter would outlive it.
-const checkSrc = `
-local k = KEYS[1]
+// Check is the hottest path. The pending code is taken with GETDEL: a right
+// code with no failure counted is approved there and then, in one call. Any
+// other case reads the clock and the failure counter, and puts back what
+// must stay (a wrong guess's code with one more attempt, a withdrawn code's
+// attempts), with the expiry it had. It never shortens the hash's lifetime
+// (a later Issue sets it exactly); it extends it when a new failure counter
+// would outlive it.
+const checkSrc = pendingLib + `
+local k, kp = KEYS[1], KEYS[2]
+local p = redis.call('GETDEL', kp)
+if p and string.byte(p, 1) == 0 and string.sub(p, 10, 25) == ARGV[1] then return 1 end
 local tm = redis.call('TIME')
 local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
-local v = redis.call('HMGET', k, 'd', 'e', 'a', 'f', 'g')
+local v = redis.call('HMGET', k, 'f', 'g')
 local fmax = tonumber(ARGV[3])
-local f, g = 0, tonumber(v[5]) or 0
-if g > now then f = tonumber(v[4]) or 0 end
-local d = v[1]
-if fmax > 0 and f >= fmax then
-  if d then redis.call('HDEL', k, 'd', 's', 'e', 'a') end
-  return 4
+local f, g = 0, tonumber(v[2]) or 0
+if g > now then f = tonumber(v[1]) or 0 end
+if fmax > 0 and f >= fmax then return 4 end
+if not p then return 3 end
+local fl, a, e = pdec(p)
+if e <= now then return 3 end
+if #p < 25 then
+  redis.call('SET', kp, p, 'PXAT', e)
+  return 3
 end
-if not d or (tonumber(v[2]) or 0) <= now then return 3 end
-if d == ARGV[1] then
-  if v[4] then
-    redis.call('HDEL', k, 'd', 's', 'e', 'a', 'f', 'g')
-  else
-    redis.call('HDEL', k, 'd', 's', 'e', 'a')
-  end
+if string.sub(p, 10, 25) == ARGV[1] then
+  if v[1] then redis.call('HDEL', k, 'f', 'g') end
   return 1
 end
-local a, maxa = (tonumber(v[3]) or 0) + 1, tonumber(ARGV[2])
-local newg = false
+a = a + 1
+local maxa, newg = tonumber(ARGV[2]), false
 if fmax > 0 then
   if f == 0 then g = now + tonumber(ARGV[4]); newg = true end
   f = f + 1
+  fl = 1
 end
 local res, left = 4, maxa - a
 if fmax > 0 and fmax - f < left then left = fmax - f end
-if left <= 0 then
-  redis.call('HDEL', k, 'd', 's', 'e', 'a')
-  if fmax > 0 then redis.call('HSET', k, 'f', f, 'g', g) end
-else
-  if fmax > 0 then
-    redis.call('HSET', k, 'a', a, 'f', f, 'g', g)
-  else
-    redis.call('HSET', k, 'a', a)
-  end
+if left > 0 then
+  redis.call('SET', kp, penc(fl, a, e) .. string.sub(p, 10), 'PXAT', e)
   res = 2 + 16 * left
 end
-if newg then
-  local pt = redis.call('PTTL', k)
-  if pt < 0 or now + pt < g then redis.call('PEXPIREAT', k, g) end
+if fmax > 0 then
+  redis.call('HSET', k, 'f', f, 'g', g)
+  if newg then
+    local pt = redis.call('PTTL', k)
+    if pt < 0 or now + pt < g then redis.call('PEXPIREAT', k, g) end
+  end
 end
 return res
 `
 
-// attemptSrc: KEYS[1] destination. ARGV: marker, marker ttl ms, max
-// failures, failure window ms. Reply: {status, remaining, retry ms}.
+// attemptSrc: KEYS[1] destination hash, KEYS[2] pending code. ARGV: marker,
+// marker ttl ms, max failures, failure window ms. Reply: {status, remaining,
+// retry ms}. A failure flags a pending code, so that Check consults the
+// failure counter before it approves.
 const attemptSrc = prelude + `
 local marker, mttl = ARGV[1], tonumber(ARGV[2])
 local maxf, fw = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -228,6 +247,10 @@ local function fail(status)
   if f == 0 then g = now + fw; put('g', g) end
   f = f + 1; put('f', f)
   commit()
+  local p = redis.call('GET', KEYS[2])
+  if p and string.byte(p, 1) == 0 then
+    redis.call('SET', KEYS[2], '\1' .. string.sub(p, 2), 'KEEPTTL')
+  end
   if f >= maxf then return {4, 0, g - now} end
   return {status, maxf - f, 0}
 end
@@ -266,11 +289,12 @@ commit()
 return {1, 0, 0}
 `
 
-// withdrawSrc: KEYS[1] destination, ARGV[1] digest. The code's expiry and
-// attempts stay, so they carry over to the next code.
+// withdrawSrc: KEYS[1] pending code, ARGV[1] fingerprint. The code's
+// expiry and attempts stay, so they carry over to the next code.
 const withdrawSrc = `
-if redis.call('HGET', KEYS[1], 'd') == ARGV[1] then
-  redis.call('HDEL', KEYS[1], 'd', 's')
+local p = redis.call('GET', KEYS[1])
+if p and string.sub(p, 10, 25) == ARGV[1] then
+  redis.call('SET', KEYS[1], string.sub(p, 1, 9), 'KEEPTTL')
 end
 return 0
 `

@@ -105,6 +105,28 @@ func TestInvalidRequests(t *testing.T) {
 	if _, err := s.Attempt(ctx, store.AttemptRequest{Key: "k"}); !errors.Is(err, store.ErrInvalidRequest) {
 		t.Errorf("Attempt without MaxFailures: err = %v, want ErrInvalidRequest", err)
 	}
+	if _, err := s.Check(ctx, store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: MaxAttempts + 1}); !errors.Is(err, store.ErrInvalidRequest) {
+		t.Errorf("Check with MaxAttempts %d: err = %v, want ErrInvalidRequest", MaxAttempts+1, err)
+	}
+}
+
+// TestManyAttempts: the attempt count is kept in two bytes, so counts past
+// 255 survive, carry over to the next code, and MaxAttempts is usable.
+func TestManyAttempts(t *testing.T) {
+	b := miniBackend()
+	s := newTestStore(t, b.client(t))
+	mustIssue(t, s, issueReq("k", "good"))
+	bad := checkReq("k", "bad")
+	bad.MaxAttempts = MaxAttempts
+	for i := 1; i <= 300; i++ {
+		wantCheck(t, mustCheck(t, s, bad), store.Rejected, MaxAttempts-i)
+	}
+	if r := mustIssue(t, s, issueReq("k", "next")); r.Outcome != store.Issued || r.Attempts != 300 {
+		t.Fatalf("Issue after 300 wrong guesses = %+v, want Issued with 300 attempts carried", r)
+	}
+	good := checkReq("k", "next")
+	good.MaxAttempts = 301
+	wantCheck(t, mustCheck(t, s, good), store.Approved, 0)
 }
 
 func TestContract(t *testing.T) {
@@ -362,8 +384,8 @@ func TestContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			keys := scanKeys(t, c, s)
-			if len(keys) != 2 {
-				t.Fatalf("keys = %q, want the destination and the limit", keys)
+			if len(keys) != 3 {
+				t.Fatalf("keys = %q, want the destination, its pending code and the limit", keys)
 			}
 			for _, k := range keys {
 				ttl, err := c.PTTL(ctx, k).Result()
@@ -373,6 +395,9 @@ func TestContract(t *testing.T) {
 			}
 			if ttl := c.PTTL(ctx, s.destKey("k")).Val(); ttl <= 2*time.Hour {
 				t.Errorf("destination PTTL = %v, want > 2h: the marker's lifetime", ttl)
+			}
+			if ttl := c.PTTL(ctx, s.pendingKey("k")).Val(); ttl <= 0 || ttl > req.TTL {
+				t.Errorf("pending code PTTL = %v, want 0 < ttl <= %v: the code's lifetime", ttl, req.TTL)
 			}
 		})
 		t.Run("nothing in clear", func(t *testing.T) {
@@ -385,15 +410,27 @@ func TestContract(t *testing.T) {
 			mustIssue(t, s, req)
 			mustCheck(t, s, checkReq("k", "WRONG"))
 			for _, k := range scanKeys(t, c, s) {
+				if k == s.pendingKey("k") {
+					// A 9-byte head (flags, attempts, expiry), the digest's
+					// fingerprint, then the sealed value as given.
+					v, err := c.Get(ctx, k).Result()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := string(fingerprint([]byte("DIGEST"))) + "SEALED"; len(v) != 9+len(want) || v[9:] != want {
+						t.Errorf("pending value = %q, want a 9-byte head, then %q", v, want)
+					}
+					continue
+				}
 				h, err := c.HGetAll(ctx, k).Result()
 				if err != nil {
 					t.Fatal(err)
 				}
 				for f, v := range h {
-					if _, err := strconv.ParseInt(v, 10, 64); err == nil || v == "DIGEST" || v == "SEALED" {
+					if _, err := strconv.ParseInt(v, 10, 64); err == nil {
 						continue
 					}
-					t.Errorf("%s field %s = %q: neither a number nor a value the caller gave", k, f, v)
+					t.Errorf("%s field %s = %q: not a number", k, f, v)
 				}
 			}
 		})

@@ -112,6 +112,7 @@ var tests = []struct {
 	{"AttemptReplayLocks", testAttemptReplayLocks},
 	{"AttemptMarkerExpiry", testAttemptMarkerExpiry},
 	{"AttemptFailureWindow", testAttemptFailureWindow},
+	{"SharedFailureCounter", testSharedFailureCounter},
 	{"ConcurrentApprove", testConcurrentApprove},
 	{"ConcurrentReject", testConcurrentReject},
 	{"ConcurrentIssue", testConcurrentIssue},
@@ -732,6 +733,24 @@ func testAttemptFailures(e *env) {
 	e.attempt(req, store.Locked, 0)
 	e.wait(res.RetryAfter)
 	e.attempt(good, store.Approved, 0)
+}
+
+// testSharedFailureCounter: Check and Attempt on one Key count failures in
+// the same counter, so failures counted by Attempt while a code is pending
+// lock that code, and a right code resets what Attempt counted.
+func testSharedFailureCounter(e *env) {
+	k, d := key(), digest()
+	chk := func(d []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 2, FailureWindow: long}
+	}
+	e.issued(issueReq(k, d), 0)
+	e.attempt(attemptReq(k, "", 2), store.Rejected, 1)
+	e.check(chk(d), store.Approved, 0) // resets the counter
+	e.attempt(attemptReq(k, "", 2), store.Rejected, 1)
+	e.issued(issueReq(k, d), 0)
+	e.attempt(attemptReq(k, "", 2), store.Locked, 0)
+	// The cap locks before comparing, even the right digest.
+	e.check(chk(d), store.Locked, 0)
 }
 
 func testAttemptReset(e *env) {
