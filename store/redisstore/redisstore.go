@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,6 +34,30 @@ type Store struct {
 	// inside the destination's script (any client but a *redis.Client: a
 	// Cluster or a Ring spreads keys over nodes).
 	split bool
+	// limits caches the last Check limits argument, boxed: applications
+	// send the same policy on every Check.
+	limits atomic.Pointer[checkLimits]
+}
+
+// checkLimits is the Check script's second argument for one policy:
+// "max attempts:failure max:failure window ms".
+type checkLimits struct {
+	maxAttempts, failureMax int
+	failureWindow           int64
+	arg                     any
+}
+
+// limitsArg returns the Check limits argument for req, from the cache when
+// the policy is the last one seen.
+func (s *Store) limitsArg(req store.CheckRequest) any {
+	fw := msec(req.FailureWindow)
+	if c := s.limits.Load(); c != nil && c.maxAttempts == req.MaxAttempts && c.failureMax == req.FailureMax && c.failureWindow == fw {
+		return c.arg
+	}
+	arg := strconv.Itoa(req.MaxAttempts) + ":" + strconv.Itoa(req.FailureMax) + ":" + strconv.FormatInt(fw, 10)
+	c := &checkLimits{maxAttempts: req.MaxAttempts, failureMax: req.FailureMax, failureWindow: fw, arg: arg}
+	s.limits.Store(c)
+	return c.arg
 }
 
 var _ store.Store = (*Store)(nil)
@@ -335,7 +361,7 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	}
 	dest, pending := s.destKeys(req.Key)
 	v, err := checkScript.Run(ctx, s.client, []string{dest, pending},
-		fingerprint(req.Digest), req.MaxAttempts, req.FailureMax, msec(req.FailureWindow)).Result()
+		fingerprint(req.Digest), s.limitsArg(req)).Result()
 	if err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}

@@ -180,8 +180,10 @@ return {1, 0, 0, 0, pa, ttl, ''}
 `
 
 // checkSrc: KEYS[1] destination hash, KEYS[2] pending code. ARGV:
-// fingerprint, max attempts, failure max, failure window ms. Reply: status +
-// 16*remaining, one integer (cheaper to build and to read than an array).
+// fingerprint, then "max attempts:failure max:failure window ms" in one
+// argument (each argument costs Redis an object and Lua a string, and only
+// the slow path reads these). Reply: status + 16*remaining, one integer
+// (cheaper to build and to read than an array).
 //
 // Check is the hottest path. The pending code is taken with GETDEL: a right
 // code with no failure counted is approved there and then, in one call. Any
@@ -197,7 +199,8 @@ if p and string.byte(p, 1) == 0 and string.sub(p, 10, 25) == ARGV[1] then return
 local tm = redis.call('TIME')
 local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
 local v = redis.call('HMGET', k, 'f', 'g')
-local fmax = tonumber(ARGV[3])
+local ma, fm, fw = string.match(ARGV[2], '^(%d+):(%d+):(%d+)$')
+local maxa, fmax = tonumber(ma), tonumber(fm)
 local f, g = 0, tonumber(v[2]) or 0
 if g > now then f = tonumber(v[1]) or 0 end
 if fmax > 0 and f >= fmax then return 4 end
@@ -213,9 +216,9 @@ if string.sub(p, 10, 25) == ARGV[1] then
   return 1
 end
 a = a + 1
-local maxa, newg = tonumber(ARGV[2]), false
+local newg = false
 if fmax > 0 then
-  if f == 0 then g = now + tonumber(ARGV[4]); newg = true end
+  if f == 0 then g = now + tonumber(fw); newg = true end
   f = f + 1
   fl = 1
 end

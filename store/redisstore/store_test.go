@@ -470,3 +470,20 @@ func TestContract(t *testing.T) {
 		})
 	})
 }
+
+// TestCheckLimitsPerRequest: the Check limits argument is cached for the
+// last policy seen; Checks that alternate policies still get their own.
+func TestCheckLimitsPerRequest(t *testing.T) {
+	b := miniBackend()
+	s := newTestStore(t, b.client(t))
+	mustIssue(t, s, issueReq("a", "good"))
+	mustIssue(t, s, issueReq("b", "good"))
+	for i := 1; i <= 3; i++ {
+		ra := checkReq("a", "bad")
+		ra.MaxAttempts = 10
+		wantCheck(t, mustCheck(t, s, ra), store.Rejected, 10-i)
+		rb := checkReq("b", "bad")
+		rb.MaxAttempts, rb.FailureMax, rb.FailureWindow = 10, 5, time.Minute
+		wantCheck(t, mustCheck(t, s, rb), store.Rejected, 5-i)
+	}
+}
