@@ -93,11 +93,11 @@ end
 `
 
 // issueSrc: KEYS[1] destination hash, KEYS[2] pending code, KEYS[3..] extra
-// limits (standalone only). ARGV: fingerprint, sealed, keep (1/0), ttl ms,
-// cooldown ms, window ms, window max, failure max, refused extra limit index
-// (-1: none), its retry ms, then max and window ms of each extra limit in
-// KEYS. Reply: {outcome, reason, limit index, retry ms, attempts, expires
-// ms, sealed}.
+// limits (standalone only). ARGV: fingerprint, sealed, then one argument
+// "keep (1/0):ttl ms:cooldown ms:window ms:window max:failure max:refused
+// extra limit index (-1: none):its retry ms", then max and window ms of each
+// extra limit in KEYS. Reply: {outcome, reason, limit index, retry ms,
+// attempts, expires ms, sealed}.
 //
 // It sets the hash's lifetime exactly: the latest time still to come among
 // the cooldown, window, failure counter and markers; the pending code's key
@@ -125,8 +125,10 @@ if pfp == ARGV[1] then
 end
 local v = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
 local c, x, g, mm = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0, tonumber(v[6]) or 0
-local ttl, cd, win = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local wmax, fmax, ext = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local keep, ttl, cd, win, wmax, fmax, ext, eretry =
+  string.match(ARGV[3], '^([01]):(%d+):(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+)$')
+ttl, cd, win = tonumber(ttl), tonumber(cd), tonumber(win)
+wmax, fmax, ext = tonumber(wmax), tonumber(fmax), tonumber(ext)
 local f, w = 0, 0
 if g > now then f = tonumber(v[4]) or 0 else g = 0 end
 if x > now then w = tonumber(v[2]) or 0 else x = 0 end
@@ -134,11 +136,11 @@ if mm <= now then mm = 0 end
 if fmax > 0 and f >= fmax then return {3, 1, 0, g - now, 0, 0, ''} end
 if c > now then return {3, 2, 0, c - now, 0, 0, ''} end
 if wmax > 0 and w >= wmax then return {3, 3, 0, x - now, 0, 0, ''} end
-if ext >= 0 then return {3, 4, ext, tonumber(ARGV[10]), 0, 0, ''} end
+if ext >= 0 then return {3, 4, ext, tonumber(eretry), 0, 0, ''} end
 if #KEYS > 2 then
   local lim = {}
   for i = 3, #KEYS do
-    local lmax, lwin = tonumber(ARGV[11 + 2 * (i - 3)]), tonumber(ARGV[12 + 2 * (i - 3)])
+    local lmax, lwin = tonumber(ARGV[4 + 2 * (i - 3)]), tonumber(ARGV[5 + 2 * (i - 3)])
     local lv = redis.call('HMGET', KEYS[i], 'n', 't')
     local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
     if lt <= now then ln = 0; lt = 0 end
@@ -170,7 +172,7 @@ if n > 0 then
   redis.call('HSET', k, unpack(set))
   redis.call('PEXPIREAT', k, math.max(c, x, g, mm))
 end
-if pfp and ARGV[3] == '1' then
+if pfp and keep == '1' then
   return {2, 0, 0, 0, pa, pe - now, string.sub(p, 26)}
 end
 local e, fl = now + ttl, 0
