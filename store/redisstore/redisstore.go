@@ -121,22 +121,24 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// destKey is the hash of one destination. The opaque key is the hash tag.
-func (s *Store) destKey(key string) string {
-	return s.prefix + ":{" + key + "}"
-}
-
-// pendingKey is the string that holds the pending code of one destination,
-// in the destination's hash slot.
-func (s *Store) pendingKey(key string) string {
-	return s.prefix + ":{" + key + "}:p"
-}
-
-// destKeys returns the destination's hash and pending keys, built with one
-// allocation.
+// destKeys returns a destination's two keys, built with one allocation: the
+// hash P:{K} and the pending code's string P:{K}:p. The opaque key is the
+// hash tag, so both live in one slot.
 func (s *Store) destKeys(key string) (dest, pending string) {
-	pending = s.pendingKey(key)
+	pending = s.prefix + ":{" + key + "}:p"
 	return pending[:len(pending)-2], pending
+}
+
+// destKey is the hash of one destination.
+func (s *Store) destKey(key string) string {
+	dest, _ := s.destKeys(key)
+	return dest
+}
+
+// pendingKey is the string that holds the pending code of one destination.
+func (s *Store) pendingKey(key string) string {
+	_, pending := s.destKeys(key)
+	return pending
 }
 
 // fingerprintLen is how many bytes of a digest's SHA-256 Redis keeps.
