@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/go2fa/go2fa/store"
+	"github.com/go2fa/go2fa/store/redisstore/redistest"
 )
 
 // counter is a go-redis hook that records the name of every command the
@@ -147,4 +150,74 @@ func TestNoScriptFallback(t *testing.T) {
 	if got := strings.Join(hook.take(), ","); got != "evalsha" {
 		t.Errorf("second Check after SCRIPT FLUSH sent %s, want evalsha", got)
 	}
+}
+
+// TestCheckServerCalls counts, with INFO commandstats on a redis-server of
+// its own, the commands a Check runs inside its script: a right code with no
+// failure counted is one GETDEL, without TIME or a hash read; a right code
+// after a wrong guess takes the full path, which reads the failure counter
+// (and resets it) before it approves.
+func TestCheckServerCalls(t *testing.T) {
+	srv := redistest.StartServer(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { c.Close() })
+	s := newTestStore(t, c)
+	ctx := context.Background()
+	issue := func(key string) {
+		t.Helper()
+		if r, err := s.Issue(ctx, defaultIssue(key, []byte("good"))); err != nil || r.Outcome != store.Issued {
+			t.Fatalf("Issue = %+v, %v", r, err)
+		}
+	}
+	check := func(key, digest string, want store.CheckStatus) map[string]int {
+		t.Helper()
+		if err := c.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Check(ctx, store.CheckRequest{Key: key, Digest: []byte(digest), MaxAttempts: 5,
+			FailureMax: 20, FailureWindow: 24 * time.Hour})
+		if err != nil || r.Status != want {
+			t.Fatalf("Check = %+v, %v; want %v", r, err, want)
+		}
+		info, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return scriptCalls(t, info)
+	}
+
+	issue("fast")
+	if got, want := check("fast", "good", store.Approved), map[string]int{"getdel": 1}; !maps.Equal(got, want) {
+		t.Errorf("right code, no failure: Redis ran %v, want %v", got, want)
+	}
+	issue("flagged")
+	check("flagged", "bad", store.Rejected)
+	got := check("flagged", "good", store.Approved)
+	if got["getdel"] != 1 || got["time"] != 1 || got["hmget"] != 1 || got["hdel"] != 1 {
+		t.Errorf("right code after a wrong guess: Redis ran %v, want GETDEL, TIME, HMGET and HDEL once each", got)
+	}
+}
+
+// scriptCalls reads INFO commandstats: calls per command, without the ones
+// the test itself sends (EVALSHA, CONFIG, INFO).
+func scriptCalls(t *testing.T, info string) map[string]int {
+	t.Helper()
+	calls := map[string]int{}
+	for line := range strings.Lines(info) {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cmdstat_"), ":calls=")
+		if !ok {
+			continue
+		}
+		n, _, _ := strings.Cut(rest, ",")
+		v, err := strconv.Atoi(n)
+		if err != nil {
+			t.Fatalf("INFO commandstats line %q: %v", line, err)
+		}
+		switch name {
+		case "evalsha", "eval", "info", "config|resetstat":
+		default:
+			calls[name] = v
+		}
+	}
+	return calls
 }
