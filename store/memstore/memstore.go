@@ -505,7 +505,11 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 	}
 	now := s.now()
 	if req.FailureMax > 0 && e.failCount(now) >= int64(req.FailureMax) {
-		e.dropCode()
+		// The pending code goes; a withdrawn one is not pending, and its
+		// attempts stay until its expiry.
+		if e.code(now) == pending {
+			e.dropCode()
+		}
 		return store.CheckResult{Status: store.Locked}
 	}
 	if e.code(now) != pending {

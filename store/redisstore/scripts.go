@@ -205,14 +205,15 @@ local ma, fm, fw = string.match(ARGV[2], '^(%d+):(%d+):(%d+)$')
 local maxa, fmax = tonumber(ma), tonumber(fm)
 local f, g = 0, tonumber(v[2]) or 0
 if g > now then f = tonumber(v[1]) or 0 end
-if fmax > 0 and f >= fmax then return 4 end
-if not p then return 3 end
-local fl, a, e = pdec(p)
-if e <= now then return 3 end
-if #p < 25 then
+local fl, a, e = 0, 0, 0
+if p then fl, a, e = pdec(p) end
+if p and #p < 25 and e > now then
+  -- Withdrawn: its attempts stay until its expiry, locked or not.
   redis.call('SET', kp, p, 'PXAT', e)
-  return 3
+  p = false
 end
+if fmax > 0 and f >= fmax then return 4 end
+if not p or e <= now then return 3 end
 if string.sub(p, 10, 25) == ARGV[1] then
   if v[1] then redis.call('HDEL', k, 'f', 'g') end
   return 1

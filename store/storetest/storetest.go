@@ -106,6 +106,7 @@ var tests = []struct {
 	{"NoFailureCapCountsNothing", testNoFailureCap},
 	{"Withdraw", testWithdraw},
 	{"WithdrawnAttemptsExpire", testWithdrawnAttemptsExpire},
+	{"WithdrawnAttemptsOutliveLock", testWithdrawnAttemptsOutliveLock},
 	{"AttemptApproveReplay", testAttemptApproveReplay},
 	{"AttemptFailures", testAttemptFailures},
 	{"AttemptResetOnApproval", testAttemptReset},
@@ -706,6 +707,23 @@ func testWithdrawnAttemptsExpire(e *env) {
 	e.wait(short)
 	// The withdrawn code would have expired: its attempts go with it.
 	e.issued(issueReq(k, digest()), 0)
+}
+
+// testWithdrawnAttemptsOutliveLock: a Check refused by the failure cap
+// deletes the pending code, but a withdrawn code is not pending: the
+// attempts it used still carry over to the next code once the lock is over.
+func testWithdrawnAttemptsOutliveLock(e *env) {
+	k, d := key(), digest()
+	chk := func(d []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 2, FailureWindow: short}
+	}
+	e.issued(issueReq(k, d), 0)
+	e.check(chk(digest()), store.Rejected, 1) // attempt 1, failure 1
+	e.withdraw(k, d)
+	e.attempt(store.AttemptRequest{Key: k, MaxFailures: 2, FailureWindow: short}, store.Locked, 0)
+	e.check(chk(d), store.Locked, 0)
+	e.wait(short)
+	e.issued(issueReq(k, digest()), 1)
 }
 
 // --- Attempt (authenticator apps) ---
