@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,33 +136,12 @@ func sanitize(p string) string {
 	return string(b)
 }
 
+// firstLine returns the value of the INFO line that starts with prefix.
 func firstLine(info, prefix string) string {
-	for len(info) > 0 {
-		line := info
-		if i := indexByte(info, '\n'); i >= 0 {
-			line, info = info[:i], info[i+1:]
-		} else {
-			info = ""
-		}
-		if len(line) >= len(prefix) && line[:len(prefix)] == prefix {
-			return trimCR(line[len(prefix):])
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), prefix); ok {
+			return v
 		}
 	}
 	return "unknown"
-}
-
-func indexByte(s string, b byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == b {
-			return i
-		}
-	}
-	return -1
-}
-
-func trimCR(s string) string {
-	if n := len(s); n > 0 && s[n-1] == '\r' {
-		return s[:n-1]
-	}
-	return s
 }

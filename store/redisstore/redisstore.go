@@ -54,7 +54,7 @@ func (s *Store) limitsArg(req store.CheckRequest) any {
 	if c := s.limits.Load(); c != nil && c.maxAttempts == req.MaxAttempts && c.failureMax == req.FailureMax && c.failureWindow == fw {
 		return c.arg
 	}
-	arg := strconv.Itoa(req.MaxAttempts) + ":" + strconv.Itoa(req.FailureMax) + ":" + strconv.FormatInt(fw, 10)
+	arg := packInts(int64(req.MaxAttempts), int64(req.FailureMax), fw)
 	c := &checkLimits{maxAttempts: req.MaxAttempts, failureMax: req.FailureMax, failureWindow: fw, arg: arg}
 	s.limits.Store(c)
 	return c.arg
@@ -247,23 +247,28 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 }
 
 func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
-	keep := "0:"
+	keep := int64(0)
 	if req.KeepPending {
-		keep = "1:"
+		keep = 1
 	}
-	// The integers travel as one argument: each argument costs Redis an
-	// object and Lua a string.
+	ints := packInts(keep, msec(req.TTL), msec(req.Cooldown), msec(req.Window),
+		int64(req.WindowMax), int64(req.FailureMax), int64(refused), retry)
+	args := make([]any, 0, 3+2*len(req.Limits))
+	return append(args, fingerprint(req.Digest), req.Sealed, ints)
+}
+
+// packInts joins integers with ':' into one script argument: each argument
+// costs Redis an object and Lua a string, so the scripts take their
+// integers in one and split it with string.match.
+func packInts(ns ...int64) string {
 	b := make([]byte, 0, 64)
-	b = append(b, keep...)
-	for i, n := range []int64{msec(req.TTL), msec(req.Cooldown), msec(req.Window),
-		int64(req.WindowMax), int64(req.FailureMax), int64(refused), retry} {
+	for i, n := range ns {
 		if i > 0 {
 			b = append(b, ':')
 		}
 		b = strconv.AppendInt(b, n, 10)
 	}
-	args := make([]any, 0, 3+2*len(req.Limits))
-	return append(args, fingerprint(req.Digest), req.Sealed, string(b))
+	return string(b)
 }
 
 // reasonRetry is the reason the issue script gives an Issued reply when the
