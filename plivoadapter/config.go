@@ -18,6 +18,12 @@ const (
 	EnvAuthToken = "PLIVO_AUTH_TOKEN"
 	EnvNumber    = "PLIVO_NUMBER"
 	EnvPHLOID    = "PHLO_ID"
+	// EnvAPIURL overrides the origin of Plivo's REST API and PHLO runner
+	// (Config.APIURL).
+	EnvAPIURL = "PLIVO_API_URL"
+	// EnvMainAuthToken is the main account's Auth Token when the senders
+	// use a subaccount (Config.MainAuthToken).
+	EnvMainAuthToken = "PLIVO_MAIN_AUTH_TOKEN"
 )
 
 // DefaultTimeout bounds every request to Plivo when Config.HTTPClient is
@@ -42,6 +48,22 @@ type Config struct {
 	// PHLOID is the ID of the PHLO built from Plivo's Two-Factor
 	// Authentication template (PHLO_ID). Required by NewPHLO only.
 	PHLOID string
+	// MainAuthToken is the Auth Token of the main account when AuthID and
+	// AuthToken are a subaccount's (PLIVO_MAIN_AUTH_TOKEN). Plivo signs
+	// message status callbacks twice: X-Plivo-Signature-V2/V3 with the
+	// token of the account that sent the message, and
+	// X-Plivo-Signature-Ma-V2/Ma-V3 with the main account's token; the
+	// status handler accepts either. The default value is "" (AuthToken,
+	// right when AuthID is a main account).
+	MainAuthToken string
+	// APIURL, if set, is the origin ("scheme://host[:port]", no path) that
+	// every request goes to instead of Plivo's: the REST API
+	// (https://api.plivo.com) and the PHLO runner
+	// (https://phlorunner.plivo.com) alike, with their paths unchanged
+	// (/v1/Account/... and /v1/account/.../phlo/...). For tests, proxies
+	// and regional endpoints; plain http://127.0.0.1:PORT is accepted.
+	// The default value is "" (Plivo's hosts).
+	APIURL string
 	// HTTPClient carries every request to Plivo. plivo-go's methods take no
 	// context, so its Timeout is the hard bound of each request; the senders
 	// attach the Send context to every request they make (Voice's retries
@@ -54,17 +76,21 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-// ConfigFromEnv reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER and
-// PHLO_ID. The first three are required and the error names every one that
-// is missing; PHLO_ID is optional, as in the seed demo (empty means "send
-// directly, not through a PHLO"). Values are trimmed of spaces.
+// ConfigFromEnv reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER,
+// PHLO_ID, PLIVO_MAIN_AUTH_TOKEN and PLIVO_API_URL. The first three are
+// required and the error names every one that is missing; PHLO_ID is
+// optional, as in the seed demo (empty means "send directly, not through a
+// PHLO"), and so are the last two. Values are trimmed of spaces; a
+// PLIVO_API_URL that is not an origin is refused.
 func ConfigFromEnv() (Config, error) {
 	get := func(k string) string { return strings.TrimSpace(os.Getenv(k)) }
 	c := Config{
-		AuthID:    get(EnvAuthID),
-		AuthToken: get(EnvAuthToken),
-		Number:    get(EnvNumber),
-		PHLOID:    get(EnvPHLOID),
+		AuthID:        get(EnvAuthID),
+		AuthToken:     get(EnvAuthToken),
+		Number:        get(EnvNumber),
+		PHLOID:        get(EnvPHLOID),
+		MainAuthToken: get(EnvMainAuthToken),
+		APIURL:        get(EnvAPIURL),
 	}
 	var missing []string
 	for _, kv := range [][2]string{{EnvAuthID, c.AuthID}, {EnvAuthToken, c.AuthToken}, {EnvNumber, c.Number}} {
@@ -75,12 +101,40 @@ func ConfigFromEnv() (Config, error) {
 	if len(missing) > 0 {
 		return c, fmt.Errorf("%w: missing environment variable(s) %s", ErrInvalidConfig, strings.Join(missing, ", "))
 	}
+	if c.APIURL != "" {
+		if _, err := parseOrigin(c.APIURL); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
+}
+
+// parseOrigin parses Config.APIURL: http or https, a host, and nothing
+// else (an empty path or "/").
+func parseOrigin(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("%w: APIURL (%s) must be an origin such as https://api.example.com or http://127.0.0.1:8080", ErrInvalidConfig, EnvAPIURL)
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
+}
+
+// mainToken is the token of Ma signatures.
+func (c Config) mainToken() string {
+	if c.MainAuthToken != "" {
+		return c.MainAuthToken
+	}
+	return c.AuthToken
 }
 
 // validate checks the account part of c; phone says whether Number must
 // be a phone number (voice, PHLO) rather than possibly a sender ID.
-func (c Config) validate(phone, phlo bool) error {
+func (c Config) validate(phone, phlo bool) error { return c.check(phone, phlo, true) }
+
+// check is validate; needNumber false lets Number be empty (SMS through a
+// Powerpack).
+func (c Config) check(phone, phlo, needNumber bool) error {
 	var errs []error
 	if c.AuthID == "" {
 		errs = append(errs, errors.New("AuthID ("+EnvAuthID+") is empty"))
@@ -89,6 +143,7 @@ func (c Config) validate(phone, phlo bool) error {
 		errs = append(errs, errors.New("AuthToken ("+EnvAuthToken+") is empty"))
 	}
 	switch {
+	case c.Number == "" && !needNumber:
 	case c.Number == "":
 		errs = append(errs, errors.New("number ("+EnvNumber+") is empty"))
 	case phone && !isPhone(c.Number):
@@ -99,6 +154,11 @@ func (c Config) validate(phone, phlo bool) error {
 	if phlo && c.PHLOID == "" {
 		errs = append(errs, errors.New("PHLOID ("+EnvPHLOID+") is empty"))
 	}
+	if c.APIURL != "" {
+		if _, err := parseOrigin(c.APIURL); err != nil {
+			errs = append(errs, errors.New("APIURL ("+EnvAPIURL+") is not an http(s) origin"))
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -107,8 +167,8 @@ func (c Config) validate(phone, phlo bool) error {
 
 // String describes c without the auth token.
 func (c Config) String() string {
-	return fmt.Sprintf("plivoadapter.Config{AuthID: %q, AuthToken: %s, Number: %q, PHLOID: %q}",
-		c.AuthID, redacted(c.AuthToken), c.Number, c.PHLOID)
+	return fmt.Sprintf("plivoadapter.Config{AuthID: %q, AuthToken: %s, Number: %q, PHLOID: %q, MainAuthToken: %s, APIURL: %q}",
+		c.AuthID, redacted(c.AuthToken), c.Number, c.PHLOID, redacted(c.MainAuthToken), c.APIURL)
 }
 
 // GoString is like String, so %#v does not print the token either.
@@ -121,6 +181,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("auth_token", redacted(c.AuthToken)),
 		slog.String("number", c.Number),
 		slog.String("phlo_id", c.PHLOID),
+		slog.String("main_auth_token", redacted(c.MainAuthToken)),
+		slog.String("api_url", c.APIURL),
 	)
 }
 

@@ -81,27 +81,23 @@ func TestErrorMapping(t *testing.T) {
 	}
 }
 
-// Voice retries a request that got a 5xx (as plivo-go would, but with
-// ctx); a retry that succeeds places the call, and Send reports success.
-func TestVoiceRetryAfterServerError(t *testing.T) {
+// Every sender makes exactly one HTTP request per Send: a 5xx is
+// returned as a transient *Error, never retried behind the caller's back
+// (a retried call request may ring the phone twice). Before, Voice retried
+// a 5xx twice (three requests).
+func TestOneRequestPerSendOn5xx(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	send := senders(t, config(srv))["voice"]
-	srv.FailNext(plivotest.ServerError, 1)
-	if err := send(context.Background()); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
-	if n, calls := srv.RequestCount(), len(srv.Calls()); n != 2 || calls != 1 {
-		t.Errorf("requests = %d, calls = %d; want 2 (500 then retry) and 1", n, calls)
-	}
-	srv.Reset()
-	srv.Fail(plivotest.ServerError)
-	err := send(context.Background())
-	if !errors.Is(err, plivoadapter.ErrTransient) {
-		t.Errorf("every try 500: err = %v, want transient", err)
-	}
-	if n := srv.RequestCount(); n != 3 {
-		t.Errorf("requests = %d, want 3 (a first try and two retries)", n)
+	for name, send := range senders(t, config(srv)) {
+		srv.Reset()
+		srv.Fail(plivotest.ServerError)
+		err := send(context.Background())
+		if !errors.Is(err, plivoadapter.ErrTransient) || plivoError(t, err).StatusCode != 500 {
+			t.Errorf("%s: err = %v, want a transient 500", name, err)
+		}
+		if n := srv.RequestCount(); n != 1 {
+			t.Errorf("%s: requests = %d, want 1", name, n)
+		}
 	}
 }
 
@@ -152,30 +148,6 @@ func TestContextDeadlineBoundsRequest(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, plivoadapter.ErrTransient) {
 			t.Errorf("%s: err = %v, want context.DeadlineExceeded, transient", name, err)
 		}
-	}
-}
-
-// plivo-go retries a voice request that got a 5xx by itself, without the
-// request's context; Send does those retries itself so that every attempt
-// carries ctx. A 500 followed by a hang must end at ctx's deadline, not at
-// the client's (much longer) timeout with the first attempt's 500.
-func TestContextDeadlineBoundsVoiceRetry(t *testing.T) {
-	t.Parallel()
-	srv := fake(t)
-	c := config(srv)
-	c.HTTPClient = srv.Client()
-	c.HTTPClient.Timeout = 2 * time.Second
-	send := senders(t, c)["voice"]
-	srv.FailNext(plivotest.ServerError, 1)
-	srv.Fail(plivotest.Hang)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	err := send(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, plivoadapter.ErrTransient) {
-		t.Errorf("500 then hang: err = %v, want context.DeadlineExceeded, transient", err)
-	}
-	if n := srv.RequestCount(); n != 2 {
-		t.Errorf("requests = %d, want 2 (the 500, then the retry that hung)", n)
 	}
 }
 

@@ -68,9 +68,16 @@ func ExampleVoice_AnswerHandler() {
 	call, _ := srv.LastCall("+14155550100")
 	answer, _ := plivotest.PlayAnswer(mux, call)
 	fmt.Println(answer.StatusCode, answer.Speak)
-	again, _ := plivotest.PlayAnswer(mux, call)
-	fmt.Println("replayed:", again.StatusCode)
+	// Plivo fetches again for the same call (its reply was lost): same XML.
+	retry, _ := plivotest.PlayAnswer(mux, call)
+	fmt.Println("retry:", retry.StatusCode)
+	// Another call cannot use the token.
+	other := call
+	other.CallUUID = "another-call"
+	stolen, _ := plivotest.PlayAnswer(mux, other)
+	fmt.Println("another call:", stolen.StatusCode)
 	// Output:
 	// 200 [Your verification code is 2, 4, 6, 8. Once again, your code is 2, 4, 6, 8. Goodbye.]
-	// replayed: 404
+	// retry: 200
+	// another call: 404
 }

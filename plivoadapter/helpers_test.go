@@ -58,7 +58,7 @@ func config(srv *plivotest.Server) plivoadapter.Config {
 }
 
 func smsMsg() sender.Message {
-	return sender.Message{To: dest, Channel: sender.SMS, Code: code, TTL: 5 * time.Minute}
+	return sender.Message{To: dest, Channel: sender.SMS, Code: code, TTL: 5 * time.Minute, Ref: "fp-4f2a91"}
 }
 
 func callMsg() sender.Message {

@@ -96,9 +96,16 @@ func (f *failingNonces) Seen(ctx context.Context, key string, ttl time.Duration)
 // store; OnFailure calls are counted in *failures.
 func newStatusSMS(t *testing.T, srv *plivotest.Server, nonces plivoadapter.NonceStore, mu *sync.Mutex, failures *int) *plivoadapter.SMS {
 	t.Helper()
+	return newStatusSMSWith(t, srv, nonces, nil, mu, failures)
+}
+
+// newStatusSMSWith is newStatusSMS with a MessageStore (nil: the default).
+func newStatusSMSWith(t *testing.T, srv *plivotest.Server, nonces plivoadapter.NonceStore, messages plivoadapter.MessageStore, mu *sync.Mutex, failures *int) *plivoadapter.SMS {
+	t.Helper()
 	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{
 		StatusURL: "https://example.com/plivo/status",
 		Nonces:    nonces,
+		Messages:  messages,
 		OnFailure: func(context.Context, plivoadapter.Delivery) {
 			mu.Lock()
 			*failures++
@@ -112,16 +119,17 @@ func newStatusSMS(t *testing.T, srv *plivotest.Server, nonces plivoadapter.Nonce
 }
 
 // Two instances (or one before and one after a restart) that share a
-// NonceStore refuse each other's replays, and start one fallback per
-// failed message between them.
+// NonceStore and a MessageStore refuse each other's replays, and start one
+// fallback per failed message between them.
 func TestStatusCallbackSharedNonceStore(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	shared := plivoadapter.NewMemoryNonces(0, nil)
+	messages := plivoadapter.NewMemoryMessages(0, nil)
 	var mu sync.Mutex
 	failures := 0
-	a := newStatusSMS(t, srv, shared, &mu, &failures)
-	b := newStatusSMS(t, srv, shared, &mu, &failures)
+	a := newStatusSMSWith(t, srv, shared, messages, &mu, &failures)
+	b := newStatusSMSWith(t, srv, shared, messages, &mu, &failures)
 	if err := a.Send(context.Background(), smsMsg()); err != nil {
 		t.Fatal(err)
 	}

@@ -15,14 +15,14 @@ import (
 //	{"from": "<PLIVO_NUMBER>", "to": "<destination>", "otp": "<code>", "mode": "sms" | "call"}
 //
 // Each Send is exactly one HTTP request, the run (POST
-// https://phlorunner.plivo.com/v1/account/{auth_id}/phlo/{phlo_id}/). The
-// Flask demo fetched the PHLO (a GET) before every run; plivo-go's
-// Phlos.Get returns a handle whose Run only needs the PHLO ID, so this
-// sender builds the run request with plivo-go's PhloClient directly and
-// never fetches. Use Ping at startup to check that PHLO_ID exists. It is
-// safe for concurrent use.
+// https://phlorunner.plivo.com/v1/account/{auth_id}/phlo/{phlo_id}/), built
+// by plivo-go's PhloClient exactly as Phlo.Run builds it. The Flask demo
+// fetched the PHLO (a GET) before every run; Run only needs the PHLO ID,
+// so this sender never fetches. Use Ping at startup to check that PHLO_ID
+// exists. It is safe for concurrent use.
 type PHLO struct {
 	client *plivo.PhloClient
+	api    api
 	authID string
 	phloID string
 	from   string
@@ -34,38 +34,59 @@ func NewPHLO(c Config) (*PHLO, error) {
 	if err := c.validate(true, true); err != nil {
 		return nil, err
 	}
-	cl, err := plivo.NewPhloClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: httpClient(c.HTTPClient)})
+	a, err := newAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := plivo.NewPhloClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	return &PHLO{client: cl, authID: c.AuthID, phloID: c.PHLOID, from: c.Number}, nil
+	return &PHLO{client: cl, api: a, authID: c.AuthID, phloID: c.PHLOID, from: c.Number}, nil
 }
 
-// Send runs the PHLO for m: mode "sms" for sender.SMS, "call" for
-// sender.Call. A done ctx runs nothing; Plivo failures are *Error, and so
-// is a 2xx answer without a phlo_run_id (transient: it does not say
-// whether the PHLO ran).
+// Send runs the PHLO for m (see Run).
 func (p *PHLO) Send(ctx context.Context, m sender.Message) error {
+	_, err := p.Run(ctx, m)
+	return err
+}
+
+// Run runs the PHLO for m, mode "sms" for sender.SMS and "call" for
+// sender.Call, and returns Plivo's reference of the run. A done ctx runs
+// nothing; Plivo failures are *Error.
+//
+// Plivo documents the run's answer as 201 {"api_id", "phlo_id",
+// "message"}, where the api_id identifies the run; plivo-go's fixtures
+// and other SDKs also show a "phlo_run_id". Any 2xx answer that names the
+// PHLO or carries an api_id is a run that started: the reference is the
+// phlo_run_id when present, else the api_id ("" if the answer only names
+// the PHLO). A 2xx answer with none of them is
+// an *Error wrapping ErrTransient: it does not say whether the PHLO ran.
+func (p *PHLO) Run(ctx context.Context, m sender.Message) (ref string, err error) {
 	if err := m.Validate(); err != nil {
-		return err
+		return "", err
 	}
 	payload := map[string]interface{}{"from": p.from, "to": m.To, "otp": m.Code, "mode": string(m.Channel)}
-	// This is plivo-go's Phlo.Run, with the request carrying ctx.
+	// The request of plivo-go's Phlo.Run.
 	req, err := p.client.NewRequest(http.MethodPost, payload, "account/%s/phlo/%s/", p.authID, p.phloID)
 	if err != nil {
-		return &Error{Op: "run phlo", Err: err}
+		return "", &Error{Op: "run phlo", Err: err}
 	}
 	var out plivo.PhloRun
-	status, err := do(ctx, p.client, "run phlo", req, &out)
+	status, err := p.api.do(ctx, "run phlo", req, &out)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if out.PhloRunID == "" {
-		// A 2xx that does not say which run started: as for SMS and
-		// voice, we cannot tell whether anything was sent.
-		return &Error{Op: "run phlo", StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without phlo_run_id", temporary: true}
+	apiID, runID := cleanAPIID(out.ApiID), cleanAPIID(out.PhloRunID)
+	switch {
+	case runID != "":
+		return runID, nil
+	case apiID != "":
+		return apiID, nil
+	case out.PhloID == p.phloID:
+		return "", nil // the PHLO answered for itself, without a reference
 	}
-	return nil
+	return "", &Error{Op: "run phlo", StatusCode: status, Message: "answer names neither the phlo nor the run", temporary: true}
 }
 
 // Ping fetches the PHLO (GET https://phlorunner.plivo.com/v1/phlo/{phlo_id})
@@ -77,7 +98,7 @@ func (p *PHLO) Ping(ctx context.Context) error {
 		return &Error{Op: "get phlo", Err: err}
 	}
 	var out plivo.Phlo
-	_, err = do(ctx, p.client, "get phlo", req, &out)
+	_, err = p.api.do(ctx, "get phlo", req, &out)
 	return err
 }
 

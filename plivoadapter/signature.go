@@ -13,11 +13,55 @@ import (
 	"time"
 )
 
-// Headers Plivo signs its callbacks with.
+// Headers Plivo signs its callbacks with. Voice callbacks carry V3;
+// message status callbacks carry V2 (and V3 on some accounts). The Ma
+// headers are signed with the main account's Auth Token.
 const (
-	HeaderSignatureV3 = "X-Plivo-Signature-V3"
-	HeaderNonceV3     = "X-Plivo-Signature-V3-Nonce"
+	HeaderSignatureV3   = "X-Plivo-Signature-V3"
+	HeaderSignatureMaV3 = "X-Plivo-Signature-Ma-V3"
+	HeaderNonceV3       = "X-Plivo-Signature-V3-Nonce"
+	HeaderSignatureV2   = "X-Plivo-Signature-V2"
+	HeaderSignatureMaV2 = "X-Plivo-Signature-Ma-V2"
+	HeaderNonceV2       = "X-Plivo-Signature-V2-Nonce"
 )
+
+// SignatureV2 computes Plivo's X-Plivo-Signature-V2 for a callback: the
+// base64 HMAC-SHA256, keyed with the auth token, of the callback URL's
+// scheme, host and path (no query) followed directly by the nonce. It
+// mirrors plivo-go's ComputeSignatureV2 without its panic on a malformed
+// URL; the tests check the two agree. It signs neither the query nor the
+// body: the status handler ties what a V2-signed report says to a message
+// it sent, and acts once per message.
+func SignatureV2(authToken, uri, nonce string) string {
+	u, err := url.Parse(uri)
+	base := "\x00invalid"
+	if err == nil {
+		base = u.Scheme + "://" + u.Host + u.Path
+	}
+	mac := hmac.New(sha256.New, []byte(authToken))
+	mac.Write([]byte(base + nonce))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// ValidSignatureV2 reports whether signature (the header's value, possibly
+// several comma-separated signatures) holds the V2 signature of the
+// callback. Every candidate is compared in constant time.
+func ValidSignatureV2(authToken, uri, nonce, signature string) bool {
+	if authToken == "" || nonce == "" || signature == "" {
+		return false
+	}
+	return anyEqual(signature, SignatureV2(authToken, uri, nonce))
+}
+
+// anyEqual compares every comma-separated candidate in list with want in
+// constant time and reports whether one matched.
+func anyEqual(list, want string) bool {
+	ok := 0
+	for _, got := range strings.Split(list, ",") {
+		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(want))
+	}
+	return ok == 1
+}
 
 // SignatureV3 computes Plivo's X-Plivo-Signature-V3 for a callback: the
 // base64 HMAC-SHA256, keyed with the auth token, of the callback URL as
@@ -40,12 +84,7 @@ func ValidSignatureV3(authToken, method, uri, nonce, signature string, params ma
 	if authToken == "" || nonce == "" || signature == "" {
 		return false
 	}
-	want := []byte(SignatureV3(authToken, method, uri, nonce, params))
-	ok := 0
-	for _, got := range strings.Split(signature, ",") {
-		ok |= subtle.ConstantTimeCompare([]byte(got), want)
-	}
-	return ok == 1
+	return anyEqual(signature, SignatureV3(authToken, method, uri, nonce, params))
 }
 
 // signedURL mirrors plivo-go's GenerateUrl.
@@ -113,33 +152,35 @@ const maxCallbackBody = 64 << 10
 // signature, and nonce replay. It is safe for concurrent use.
 type callbackGuard struct {
 	authToken string
-	public    *url.URL // scheme, host and path Plivo calls
+	mainToken string // for the Ma headers; "" accepts none
+	v2        bool   // accept the V2 family (message status callbacks)
+	public    *url.URL
 	nonces    NonceStore
 	window    time.Duration // how long nonces are remembered
 }
 
-// Reasons check gives for a refusal, for the handlers' logs.
+// Reasons the guard gives for a refusal, for the handlers' logs.
 const (
 	refusedRequest = "bad method, body or signature"
 	refusedReplay  = "replayed nonce"
 	refusedStore   = "nonce store failed"
 )
 
-// check verifies r and returns its parameters (POST form, or query for
-// GET). On failure it has written the response (403, 405 or 400) and
-// returns ok=false and the reason; nothing else has changed. A NonceStore
-// error refuses the callback (403): without it a replay cannot be told
-// from a first delivery.
-func (g *callbackGuard) check(w http.ResponseWriter, r *http.Request) (params map[string]string, ok bool, why string) {
+// verify checks r's method and signatures and returns its parameters (POST
+// form, or query for GET) and the nonces of the signatures that checked
+// out, for fresh. On failure it has written the response (403, 405 or 400)
+// and returns ok=false and the reason; nothing has changed. Every header
+// the guard accepts is checked, each in constant time, and one valid
+// signature suffices.
+func (g *callbackGuard) verify(w http.ResponseWriter, r *http.Request) (params map[string]string, nonces []string, ok bool, why string) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return nil, false, refusedRequest
+		return nil, nil, false, refusedRequest
 	}
-	sig, nonce := r.Header.Get(HeaderSignatureV3), r.Header.Get(HeaderNonceV3)
-	if sig == "" || nonce == "" || g.public == nil {
+	if g.public == nil {
 		http.Error(w, "forbidden", http.StatusForbidden)
-		return nil, false, refusedRequest
+		return nil, nil, false, refusedRequest
 	}
 	u := *g.public
 	u.RawQuery = r.URL.RawQuery
@@ -148,24 +189,63 @@ func (g *callbackGuard) check(w http.ResponseWriter, r *http.Request) (params ma
 		r.Body = http.MaxBytesReader(w, r.Body, maxCallbackBody)
 		if err := r.ParseForm(); err != nil {
 			http.Error(w, "bad request", http.StatusBadRequest)
-			return nil, false, refusedRequest
+			return nil, nil, false, refusedRequest
 		}
 		params = firstValues(r.PostForm)
 	}
-	if !ValidSignatureV3(g.authToken, r.Method, u.String(), nonce, sig, params) {
-		http.Error(w, "forbidden", http.StatusForbidden)
-		return nil, false, refusedRequest
-	}
-	seen, err := g.nonces.Seen(r.Context(), "nonce:"+nonce, g.window)
-	if err != nil || seen {
-		http.Error(w, "forbidden", http.StatusForbidden)
-		if err != nil {
-			return nil, false, refusedStore
+	h := r.Header
+	if n := h.Get(HeaderNonceV3); n != "" {
+		v3 := ValidSignatureV3(g.authToken, r.Method, u.String(), n, h.Get(HeaderSignatureV3), params)
+		ma := g.mainToken != "" && ValidSignatureV3(g.mainToken, r.Method, u.String(), n, h.Get(HeaderSignatureMaV3), params)
+		if v3 || ma {
+			nonces = append(nonces, "v3:"+n)
 		}
-		return nil, false, refusedReplay
+	}
+	if n := h.Get(HeaderNonceV2); g.v2 && n != "" {
+		v2 := ValidSignatureV2(g.authToken, u.String(), n, h.Get(HeaderSignatureV2))
+		ma := g.mainToken != "" && ValidSignatureV2(g.mainToken, u.String(), n, h.Get(HeaderSignatureMaV2))
+		if v2 || ma {
+			nonces = append(nonces, "v2:"+n)
+		}
+	}
+	if len(nonces) == 0 {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return nil, nil, false, refusedRequest
 	}
 	if r.Method == http.MethodGet {
 		params = firstValues(r.URL.Query())
+	}
+	return params, nonces, true, ""
+}
+
+// fresh records the nonces verify returned and refuses (403) a request
+// whose nonce was seen before. A NonceStore error refuses it too: without
+// the store a replay cannot be told from a first delivery.
+func (g *callbackGuard) fresh(w http.ResponseWriter, r *http.Request, nonces []string) (ok bool, why string) {
+	replay := false
+	for _, n := range nonces {
+		seen, err := g.nonces.Seen(r.Context(), "nonce:"+n, g.window)
+		if err != nil {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return false, refusedStore
+		}
+		replay = replay || seen
+	}
+	if replay {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return false, refusedReplay
+	}
+	return true, ""
+}
+
+// check is verify and fresh.
+func (g *callbackGuard) check(w http.ResponseWriter, r *http.Request) (params map[string]string, ok bool, why string) {
+	params, nonces, ok, why := g.verify(w, r)
+	if !ok {
+		return nil, false, why
+	}
+	if ok, why := g.fresh(w, r, nonces); !ok {
+		return nil, false, why
 	}
 	return params, true, ""
 }

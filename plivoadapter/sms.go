@@ -28,8 +28,8 @@ const (
 )
 
 // SMSOptions configures the direct SMS sender. NewSMS copies it; the
-// functions and the NonceStore it holds (OnFailure, Nonces, Now) are then
-// used from any goroutine and must be safe for concurrent use.
+// functions and stores it holds (OnFailure, Nonces, Messages, Now) are
+// then used from any goroutine and must be safe for concurrent use.
 type SMSOptions struct {
 	// Template is the text, with PlaceholderCode and optionally
 	// PlaceholderTTL. It must fit in one SMS (160 GSM-7 units, or 70 if it
@@ -40,6 +40,18 @@ type SMSOptions struct {
 	// Brand, if set, prefixes the text as "Brand: ...". The default value
 	// is "" (no prefix).
 	Brand string
+	// KeepInPlivoLogs lets Plivo keep the text and the full destination
+	// number in its message logs and console. By default every message is
+	// sent with Plivo's log=false: Plivo stores no text and masks the
+	// number. The default value is false.
+	KeepInPlivoLogs bool
+	// PowerpackUUID, if set, sends through this Powerpack (powerpack_uuid)
+	// instead of from Config.Number (src), which may then be empty; common
+	// for US 10DLC and toll-free traffic. The default value is "" (src).
+	PowerpackUUID string
+	// DLT holds India's DLT registration, sent with every message to an
+	// Indian number (+91). The default value is the zero DLT (none sent).
+	DLT DLT
 	// StatusURL is the public URL at which Plivo reaches StatusHandler;
 	// when set, every message asks Plivo for delivery-status callbacks
 	// there. The default value is "" (no callbacks).
@@ -47,25 +59,33 @@ type SMSOptions struct {
 	// StatusMethod is the HTTP method of the callbacks, "POST" or "GET".
 	// The default value is "POST".
 	StatusMethod string
-	// OnFailure is called by StatusHandler once per message whose status
-	// becomes "failed" or "undelivered" (also the legacy "rejected"), for
-	// example to offer or start the voice fallback. "Once" is kept by the
-	// Nonces store for NonceWindow: per process with the default store,
-	// across instances and restarts with a shared one. It runs on the
-	// callback's request: return quickly, and use context.WithoutCancel(ctx)
-	// for work that outlives it. The default value is nil (nothing is
-	// called).
+	// OnFailure is called by StatusHandler at most once per sent message
+	// whose status becomes "failed" or "undelivered" (also the legacy
+	// "rejected"), with the Message.Ref the message was sent with, for
+	// example to offer or start the voice fallback. "Once" holds for as
+	// long as the message is remembered (Messages), per process with the
+	// default stores and across instances and restarts with shared ones.
+	// It runs on the callback's request: return quickly, and use
+	// context.WithoutCancel(ctx) for work that outlives it. The default
+	// value is nil (nothing is called).
 	OnFailure func(ctx context.Context, d Delivery)
-	// NonceWindow is how long callback nonces (and failed message UUIDs)
-	// are remembered to refuse replays. The default value is
-	// DefaultNonceWindow.
+	// NonceWindow is how long callback nonces are remembered to refuse
+	// replays, how old a report's MessageTime may be, and the longest a
+	// sent message is remembered. The default value is DefaultNonceWindow.
 	NonceWindow time.Duration
-	// Nonces remembers the callbacks already accepted. The default value
-	// is NewMemoryNonces(DefaultMaxNonces, Now): right for one process, but
-	// a captured callback can then be replayed after a restart or to
-	// another instance; several instances should share one NonceStore (for
-	// example on Redis with SET NX PX). A store error refuses the callback.
+	// Nonces remembers the callbacks already accepted and the messages
+	// whose failure was reported. The default value is
+	// NewMemoryNonces(DefaultMaxNonces, Now): right for one process;
+	// several instances should share one NonceStore (for example on Redis
+	// with SET NX PX). A store error refuses the callback.
 	Nonces NonceStore
+	// Messages remembers, under Plivo's message UUID, the messages sent
+	// with a StatusURL, until their code expires (Message.TTL, at most
+	// NonceWindow): a report for a message it does not hold is refused
+	// (404). The default value is NewMemoryMessages(DefaultMaxMessages,
+	// Now); several instances that share the StatusURL must share one
+	// MessageStore.
+	Messages MessageStore
 	// Now is the clock. The default value is time.Now.
 	Now func() time.Time
 	// Logger receives one line per refused or failed callback, with
@@ -73,21 +93,43 @@ type SMSOptions struct {
 	Logger *slog.Logger
 }
 
+// DLT is India's DLT registration of the sender and the template
+// (Plivo's dlt_entity_id, dlt_template_id and dlt_template_category). It
+// is a plain value.
+type DLT struct {
+	// EntityID is the registered entity (dlt_entity_id).
+	EntityID string
+	// TemplateID is the registered template (dlt_template_id); the text
+	// must match the template registered under it.
+	TemplateID string
+	// TemplateCategory is the template's category
+	// (dlt_template_category), as registered.
+	TemplateCategory string
+}
+
+func (d DLT) set() bool { return d.EntityID != "" || d.TemplateID != "" || d.TemplateCategory != "" }
+
 // SMS sends codes as text messages with Plivo's Messages.Create, and
 // serves the delivery-status callbacks (StatusHandler). It is safe for
 // concurrent use.
 type SMS struct {
-	client   *plivo.Client
-	from     string
-	template string
-	brand    string
-	status   *url.URL
-	method   string
-	onFail   func(context.Context, Delivery)
-	guard    *callbackGuard
-	nonces   NonceStore
-	window   time.Duration
-	log      *slog.Logger
+	client    *plivo.Client
+	api       api
+	from      string
+	powerpack string
+	dlt       DLT
+	keepLogs  bool
+	template  string
+	brand     string
+	status    *url.URL
+	method    string
+	onFail    func(context.Context, Delivery)
+	guard     *callbackGuard
+	nonces    NonceStore
+	messages  MessageStore
+	window    time.Duration
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 // worstCode and worstTTL are the longest values a template can receive.
@@ -96,14 +138,35 @@ const (
 	worstTTL  = "a few minutes"
 )
 
+// Plivo's bounds for message_expiry, in seconds.
+const (
+	minExpiry = 5
+	maxExpiry = 10799
+)
+
 // NewSMS returns an SMS sender for the account in c. It checks c and o and
 // returns an error wrapping ErrInvalidConfig (and a *LengthError for a
 // template that would split).
 func NewSMS(c Config, o SMSOptions) (*SMS, error) {
-	if err := c.validate(false, false); err != nil {
+	if err := c.check(false, false, o.PowerpackUUID == ""); err != nil {
 		return nil, err
 	}
-	s := &SMS{from: c.Number, template: o.Template, brand: strings.TrimSpace(o.Brand), onFail: o.OnFailure, log: o.Logger}
+	s := &SMS{from: c.Number, template: o.Template, brand: strings.TrimSpace(o.Brand), onFail: o.OnFailure, log: o.Logger,
+		keepLogs: o.KeepInPlivoLogs, powerpack: o.PowerpackUUID, dlt: o.DLT, now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.powerpack != "" {
+		if cleanAPIID(s.powerpack) == "" {
+			return nil, fmt.Errorf("%w: PowerpackUUID is not a uuid", ErrInvalidConfig)
+		}
+		s.from = "" // Plivo takes src or powerpack_uuid, not both
+	}
+	for _, v := range []string{o.DLT.EntityID, o.DLT.TemplateID, o.DLT.TemplateCategory} {
+		if len(v) > 64 || strings.ContainsFunc(v, func(r rune) bool { return r < '!' || r > '~' }) {
+			return nil, fmt.Errorf("%w: DLT values must be short printable ASCII", ErrInvalidConfig)
+		}
+	}
 	if s.template == "" {
 		s.template = DefaultTemplate
 	}
@@ -129,19 +192,26 @@ func NewSMS(c Config, o SMSOptions) (*SMS, error) {
 	} else if o.OnFailure != nil {
 		return nil, fmt.Errorf("%w: OnFailure needs a StatusURL", ErrInvalidConfig)
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: httpClient(c.HTTPClient)})
+	a, err := newAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	s.client = cl
-	s.nonces, s.window = o.Nonces, o.NonceWindow
+	s.client, s.api = cl, a
+	s.nonces, s.window, s.messages = o.Nonces, o.NonceWindow, o.Messages
 	if s.nonces == nil {
-		s.nonces = NewMemoryNonces(DefaultMaxNonces, o.Now)
+		s.nonces = NewMemoryNonces(DefaultMaxNonces, s.now)
 	}
 	if s.window <= 0 {
 		s.window = DefaultNonceWindow
 	}
-	s.guard = &callbackGuard{authToken: c.AuthToken, public: s.status, nonces: s.nonces, window: s.window}
+	if s.messages == nil {
+		s.messages = NewMemoryMessages(DefaultMaxMessages, s.now)
+	}
+	s.guard = &callbackGuard{authToken: c.AuthToken, mainToken: c.mainToken(), v2: true, public: s.status, nonces: s.nonces, window: s.window}
 	return s, nil
 }
 
@@ -185,49 +255,97 @@ func ttlWords(ttl time.Duration) string {
 	return worstTTL
 }
 
-// Send sends m as one SMS from the configured number: one POST to
-// /v1/Account/{auth_id}/Message/, built and executed by plivo-go as
-// Messages.Create does, with ctx attached (a done ctx sends nothing). A
-// Call message fails with sender.ErrUnsupportedChannel; Plivo failures are
-// *Error.
-func (s *SMS) Send(ctx context.Context, m sender.Message) error {
+// Params returns the parameters Send gives Plivo's Messages.Create for m
+// (after checking m as Send does): src or powerpack_uuid, dst, text,
+// log=false unless KeepInPlivoLogs, message_expiry from m.TTL, the status
+// URL and method, and the DLT values for an Indian number.
+func (s *SMS) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 	if err := m.Validate(); err != nil {
-		return err
+		return plivo.MessageCreateParams{}, err
 	}
 	if m.Channel != sender.SMS {
-		return fmt.Errorf("plivoadapter: sms sender: %w: %s", sender.ErrUnsupportedChannel, m.Channel)
+		return plivo.MessageCreateParams{}, fmt.Errorf("plivoadapter: sms sender: %w: %s", sender.ErrUnsupportedChannel, m.Channel)
 	}
 	text, err := s.Text(m)
 	if err != nil {
-		return err
+		return plivo.MessageCreateParams{}, err
 	}
-	p := plivo.MessageCreateParams{Src: s.from, Dst: m.To, Text: text}
+	p := plivo.MessageCreateParams{Src: s.from, PowerpackUUID: s.powerpack, Dst: m.To, Text: text, MessageExpiry: expirySeconds(m.TTL)}
+	if !s.keepLogs {
+		p.Log = false
+	}
 	if s.status != nil {
 		p.URL = s.status.String()
 		p.Method = s.method
 	}
-	// This is plivo-go's Messages.Create, split so the request carries ctx.
+	if s.dlt.set() && strings.HasPrefix(m.To, "+91") {
+		p.DLTEntityID, p.DLTTemplateID, p.DLTTemplateCategory = s.dlt.EntityID, s.dlt.TemplateID, s.dlt.TemplateCategory
+	}
+	return p, nil
+}
+
+// expirySeconds is Plivo's message_expiry for a code that lives ttl: its
+// whole seconds rounded up, within Plivo's 5 to 10799; 0 (not sent) when
+// ttl is unknown.
+func expirySeconds(ttl time.Duration) int {
+	if ttl <= 0 {
+		return 0
+	}
+	n := int((ttl + time.Second - 1) / time.Second)
+	return min(max(n, minExpiry), maxExpiry)
+}
+
+// Send sends m as one SMS: one POST to /v1/Account/{auth_id}/Message/,
+// built by plivo-go as Messages.Create builds it, from Params(m), with ctx
+// attached (a done ctx sends nothing). A Call message fails with
+// sender.ErrUnsupportedChannel; Plivo failures are *Error. With a
+// StatusURL, the message is remembered in the MessageStore under its
+// UUID, with m.Ref, until its code expires; a store error is logged and
+// does not fail Send (the SMS is on its way), but a report for that
+// message will then be refused.
+func (s *SMS) Send(ctx context.Context, m sender.Message) error {
+	p, err := s.Params(m)
+	if err != nil {
+		return err
+	}
+	// The request of plivo-go's Messages.Create.
 	req, err := s.client.NewRequest(http.MethodPost, p, "Message")
 	if err != nil {
 		return &Error{Op: "send sms", Err: err}
 	}
 	var out plivo.MessageCreateResponseBody
-	if _, err := do(ctx, s.client, "send sms", req, &out); err != nil {
+	status, err := s.api.do(ctx, "send sms", req, &out)
+	if err != nil {
 		return err
 	}
-	if len(out.MessageUUID) == 0 || out.MessageUUID[0] == "" {
-		return &Error{Op: "send sms", StatusCode: 200, APIID: cleanAPIID(out.ApiID), Message: "answer without message_uuid", temporary: true}
+	if len(out.MessageUUID) == 0 || cleanAPIID(out.MessageUUID[0]) == "" {
+		return &Error{Op: "send sms", StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without message_uuid", temporary: true}
+	}
+	if s.status != nil {
+		life := m.TTL
+		if life <= 0 || life > s.window {
+			life = s.window
+		}
+		sent := Sent{Ref: m.Ref, Channel: m.Channel, Expires: s.now().Add(life)}
+		if err := s.messages.Put(context.WithoutCancel(ctx), out.MessageUUID[0], sent); err != nil {
+			s.logf(ctx, "plivoadapter: message store failed; reports for this sms will be refused", slog.String("message_uuid", out.MessageUUID[0]))
+		}
 	}
 	return nil
 }
 
 var _ sender.Sender = (*SMS)(nil)
 
-// Delivery is one message-status callback from Plivo. It is a plain value,
-// safe to copy and share.
+// Delivery is one message-status callback from Plivo, tied to the
+// message the sender sent. It is a plain value, safe to copy and share.
 type Delivery struct {
 	// MessageUUID is Plivo's ID of the message.
 	MessageUUID string
+	// Ref is the sender.Message.Ref the message was sent with (from the
+	// MessageStore, not from the callback).
+	Ref string
+	// Channel is the channel the message went on (sender.SMS).
+	Channel sender.Channel
 	// To is the destination in E.164 form ("+" added when Plivo reports
 	// digits only). It is a full phone number: do not log it (String and
 	// LogValue mask it).
@@ -237,6 +355,8 @@ type Delivery struct {
 	Status string
 	// ErrorCode is Plivo's error code for failed and undelivered messages.
 	ErrorCode string
+	// MessageTime is when Plivo says the message was sent (MessageTime).
+	MessageTime time.Time
 }
 
 // Failed reports whether d says the message will not arrive.
@@ -250,13 +370,15 @@ func (d Delivery) Failed() bool {
 
 // String describes d with the number masked.
 func (d Delivery) String() string {
-	return fmt.Sprintf("message %s to %s: %s (error %s)", d.MessageUUID, sender.MaskNumber(d.To), d.Status, d.ErrorCode)
+	return fmt.Sprintf("%s message %s (ref %s) to %s: %s (error %s)", d.Channel, d.MessageUUID, d.Ref, sender.MaskNumber(d.To), d.Status, d.ErrorCode)
 }
 
 // LogValue makes slog print d with the number masked.
 func (d Delivery) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("message_uuid", d.MessageUUID),
+		slog.String("ref", d.Ref),
+		slog.String("channel", string(d.Channel)),
 		slog.String("to", sender.MaskNumber(d.To)),
 		slog.String("status", d.Status),
 		slog.String("error_code", d.ErrorCode),
@@ -264,16 +386,24 @@ func (d Delivery) LogValue() slog.Value {
 }
 
 // StatusHandler returns the handler for Plivo's message-status callbacks;
-// mount it where SMSOptions.StatusURL points. It verifies
-// X-Plivo-Signature-V3 against StatusURL (403 if missing, forged, tampered
-// or replayed, and nothing happens; also 403 when the NonceStore fails),
-// calls OnFailure once per failed or undelivered message, and answers 200
-// to every verified callback. If the NonceStore fails when asked whether
-// OnFailure already ran for the message, OnFailure is not called and the
-// answer is 503.
+// mount it where SMSOptions.StatusURL points. It accepts a callback signed
+// with any of X-Plivo-Signature-V2 or X-Plivo-Signature-V3 (Config's
+// AuthToken) or X-Plivo-Signature-Ma-V2 or X-Plivo-Signature-Ma-V3
+// (Config.MainAuthToken), each checked in constant time, and answers:
+//
+//   - 403 if no signature checks out, the nonce was seen before, the
+//     NonceStore fails, or MessageTime is more than NonceWindow away from
+//     now (stale or replayed later);
+//   - 400 if MessageUUID, Status or MessageTime is missing or malformed;
+//   - 404 if the MessageStore does not hold the message (not sent by this
+//     sender, or its code has expired); 503 if it fails;
+//   - 200 otherwise, after calling OnFailure for a failure reported for
+//     the first time for that message.
+//
+// Only a 200 records the callback's nonce; nothing else changes state.
 func (s *SMS) StatusHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		params, ok, why := s.guard.check(w, r)
+		params, nonces, ok, why := s.guard.verify(w, r)
 		if !ok {
 			s.logf(r.Context(), "plivoadapter: refused status callback: "+why, slog.String("method", r.Method))
 			return
@@ -283,11 +413,38 @@ func (s *SMS) StatusHandler() http.Handler {
 			to = "+" + to // Plivo reports E.164 without the "+"
 		}
 		d := Delivery{MessageUUID: params["MessageUUID"], To: to, Status: strings.ToLower(params["Status"]), ErrorCode: params["ErrorCode"]}
-		if d.MessageUUID == "" || d.Status == "" {
+		at, okTime := parseMessageTime(params["MessageTime"])
+		if cleanAPIID(d.MessageUUID) == "" || d.Status == "" || !okTime {
+			s.logf(r.Context(), "plivoadapter: refused status callback: missing or malformed MessageUUID, Status or MessageTime")
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
+		d.MessageTime = at
+		if age := s.now().Sub(at); age > s.window || age < -s.window {
+			s.logf(r.Context(), "plivoadapter: refused status callback: stale MessageTime", slog.String("message_uuid", d.MessageUUID))
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		sent, found, err := s.messages.Get(r.Context(), d.MessageUUID)
+		switch {
+		case err != nil:
+			s.logf(r.Context(), "plivoadapter: message store failed", slog.String("message_uuid", d.MessageUUID))
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		case !found:
+			s.logf(r.Context(), "plivoadapter: refused status callback: unknown or expired message", slog.String("message_uuid", d.MessageUUID))
+			http.NotFound(w, r)
+			return
+		}
+		d.Ref, d.Channel = sent.Ref, sent.Channel
+		if ok, why := s.guard.fresh(w, r, nonces); !ok {
+			s.logf(r.Context(), "plivoadapter: refused status callback: "+why, slog.String("message_uuid", d.MessageUUID))
+			return
+		}
 		if d.Failed() && s.onFail != nil {
+			// Remembered as long as the message is, and at least as long
+			// as the nonce: a later copy of this report is either refused
+			// as unknown or seen here.
 			seen, err := s.nonces.Seen(r.Context(), "failed:"+d.MessageUUID, s.window)
 			if err != nil {
 				s.logf(r.Context(), "plivoadapter: nonce store failed; OnFailure not called", slog.Any("delivery", d))
@@ -301,6 +458,17 @@ func (s *SMS) StatusHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
+}
+
+// parseMessageTime reads Plivo's MessageTime, documented as
+// "YYYY-mm-dd HH:MM:SS.SSSSSS" (UTC; an explicit offset is honoured).
+func parseMessageTime(v string) (time.Time, bool) {
+	for _, layout := range []string{"2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05-07", "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (s *SMS) logf(ctx context.Context, msg string, attrs ...slog.Attr) {

@@ -30,11 +30,13 @@ func TestSMSRequest(t *testing.T) {
 		t.Errorf("Content-Type = %q, want application/json", got)
 	}
 	want := map[string]any{
-		"src":    plivotest.Number,
-		"dst":    dest,
-		"text":   "Acme: Your verification code is " + code + ". It expires in 5 minutes.",
-		"url":    "https://example.com/plivo/status",
-		"method": "POST",
+		"src":            plivotest.Number,
+		"dst":            dest,
+		"text":           "Acme: Your verification code is " + code + ". It expires in 5 minutes.",
+		"url":            "https://example.com/plivo/status",
+		"method":         "POST",
+		"log":            false,
+		"message_expiry": float64(300),
 	}
 	if got := jsonBody(t, r.Body); !reflect.DeepEqual(got, want) {
 		t.Errorf("body = %v\nwant %v", got, want)
@@ -271,9 +273,10 @@ func TestStatusCallbackFailureCallsOnFailure(t *testing.T) {
 			if a.StatusCode != http.StatusOK {
 				t.Errorf("%s %s: status = %d, want 200", method, status, a.StatusCode)
 			}
-			want := []plivoadapter.Delivery{{MessageUUID: m.UUID, To: dest, Status: status, ErrorCode: "30"}}
-			if d := got(); !reflect.DeepEqual(d, want) {
-				t.Errorf("%s %s: OnFailure got %v, want %v", method, status, d, want)
+			d := got()
+			if len(d) != 1 || d[0].MessageUUID != m.UUID || d[0].To != dest || d[0].Status != status || d[0].ErrorCode != "30" ||
+				d[0].Ref != smsMsg().Ref || d[0].Channel != sender.SMS || d[0].MessageTime.IsZero() {
+				t.Errorf("%s %s: OnFailure got %+v, want one for %s", method, status, d, m.UUID)
 			}
 			// A second failure report for the same message is acknowledged
 			// but does not start a second fallback.
@@ -306,63 +309,103 @@ func TestStatusCallbackSuccessIsAcknowledged(t *testing.T) {
 
 func TestStatusCallbackSignature(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		mutate func(r *http.Request, m plivotest.Message) *http.Request
-		want   int
+	for _, fam := range []struct {
+		name            string
+		sig             plivotest.Signature
+		header, ma, non string
 	}{
-		{"valid", func(r *http.Request, _ plivotest.Message) *http.Request { return r }, http.StatusOK},
-		{"missing signature", func(r *http.Request, _ plivotest.Message) *http.Request {
-			r.Header.Del(plivoadapter.HeaderSignatureV3)
-			return r
-		}, http.StatusForbidden},
-		{"missing nonce", func(r *http.Request, _ plivotest.Message) *http.Request {
-			r.Header.Del(plivoadapter.HeaderNonceV3)
-			return r
-		}, http.StatusForbidden},
-		{"other nonce", func(r *http.Request, _ plivotest.Message) *http.Request {
-			r.Header.Set(plivoadapter.HeaderNonceV3, plivotest.Nonce())
-			return r
-		}, http.StatusForbidden},
-		{"tampered status", func(_ *http.Request, m plivotest.Message) *http.Request {
-			// Signed for "delivered", then the body says "failed".
-			r := ok(t)(plivotest.StatusRequest(m, "delivered", ""))
-			sig, nonce := r.Header.Get(plivoadapter.HeaderSignatureV3), r.Header.Get(plivoadapter.HeaderNonceV3)
-			r2 := ok(t)(plivotest.StatusRequest(m, "failed", "30"))
-			r2.Header.Set(plivoadapter.HeaderSignatureV3, sig)
-			r2.Header.Set(plivoadapter.HeaderNonceV3, nonce)
-			return r2
-		}, http.StatusForbidden},
-		{"tampered query", func(r *http.Request, _ plivotest.Message) *http.Request {
-			r.URL.RawQuery = "app=other"
-			return r
-		}, http.StatusForbidden},
-		{"signed for another host", func(_ *http.Request, m plivotest.Message) *http.Request {
-			r := ok(t)(plivotest.SignedRequest(http.MethodPost, "https://evil.example/plivo/status?app=demo", plivotest.StatusParams(m, "failed", "30")))
-			return r
-		}, http.StatusForbidden},
-		{"forged with other token", func(_ *http.Request, m plivotest.Message) *http.Request {
-			r := ok(t)(plivotest.SignedRequestWith("not-the-token", plivotest.Nonce(), http.MethodPost, m.URL, plivotest.StatusParams(m, "failed", "30")))
-			return r
-		}, http.StatusForbidden},
-		{"wrong method", func(r *http.Request, _ plivotest.Message) *http.Request {
-			r.Method = http.MethodPut
-			return r
-		}, http.StatusMethodNotAllowed},
-	}
-	for _, tt := range tests {
-		srv, s, got := statusSetup(t, http.MethodPost)
-		m, _ := srv.LastMessage(dest)
-		r, err := plivotest.StatusRequest(m, "failed", "30")
-		if err != nil {
-			t.Fatal(err)
+		{"V2", plivotest.V2, plivoadapter.HeaderSignatureV2, plivoadapter.HeaderSignatureMaV2, plivoadapter.HeaderNonceV2},
+		{"V3", plivotest.V3, plivoadapter.HeaderSignatureV3, plivoadapter.HeaderSignatureMaV3, plivoadapter.HeaderNonceV3},
+	} {
+		sign := func(m plivotest.Message, token, uri, status string) *http.Request {
+			return ok(t)(plivotest.SignedRequestAs(fam.sig, token, token, plivotest.Nonce(), http.MethodPost, uri, plivotest.StatusParams(m, status, "30")))
 		}
-		a, _ := plivotest.Serve(s.StatusHandler(), tt.mutate(r, m))
-		if a.StatusCode != tt.want {
-			t.Errorf("%s: status = %d, want %d", tt.name, a.StatusCode, tt.want)
+		tests := []struct {
+			name   string
+			mutate func(r *http.Request, m plivotest.Message) *http.Request
+			want   int
+		}{
+			{"valid", func(r *http.Request, _ plivotest.Message) *http.Request { return r }, http.StatusOK},
+			{"only the plain header", func(r *http.Request, _ plivotest.Message) *http.Request {
+				r.Header.Del(fam.ma)
+				return r
+			}, http.StatusOK},
+			{"only the Ma header", func(r *http.Request, _ plivotest.Message) *http.Request {
+				r.Header.Del(fam.header)
+				return r
+			}, http.StatusOK},
+			{"missing signatures", func(r *http.Request, _ plivotest.Message) *http.Request {
+				r.Header.Del(fam.header)
+				r.Header.Del(fam.ma)
+				return r
+			}, http.StatusForbidden},
+			{"missing nonce", func(r *http.Request, _ plivotest.Message) *http.Request {
+				r.Header.Del(fam.non)
+				return r
+			}, http.StatusForbidden},
+			{"other nonce", func(r *http.Request, _ plivotest.Message) *http.Request {
+				r.Header.Set(fam.non, plivotest.Nonce())
+				return r
+			}, http.StatusForbidden},
+			{"signature of the other family", func(r *http.Request, _ plivotest.Message) *http.Request {
+				for _, h := range []string{plivoadapter.HeaderSignatureV2, plivoadapter.HeaderSignatureV3} {
+					if h != fam.header {
+						r.Header.Set(h, r.Header.Get(fam.header))
+					}
+				}
+				r.Header.Del(fam.header)
+				r.Header.Del(fam.ma)
+				return r
+			}, http.StatusForbidden},
+			{"signed for another path", func(_ *http.Request, m plivotest.Message) *http.Request {
+				r := sign(m, plivotest.AuthToken, "https://example.com/other/status?app=demo", "failed")
+				r.URL.Path = "/plivo/status"
+				return r
+			}, http.StatusForbidden},
+			{"signed for another host", func(_ *http.Request, m plivotest.Message) *http.Request {
+				return sign(m, plivotest.AuthToken, "https://evil.example/plivo/status?app=demo", "failed")
+			}, http.StatusForbidden},
+			{"forged with other token", func(_ *http.Request, m plivotest.Message) *http.Request {
+				return sign(m, "not-the-token", m.URL, "failed")
+			}, http.StatusForbidden},
+			{"wrong method", func(r *http.Request, _ plivotest.Message) *http.Request {
+				r.Method = http.MethodPut
+				return r
+			}, http.StatusMethodNotAllowed},
 		}
-		if n := len(got()); (tt.want == http.StatusOK) != (n == 1) {
-			t.Errorf("%s: OnFailure calls = %d", tt.name, n)
+		if fam.sig == plivotest.V3 {
+			// V3 also signs the query and the body.
+			tests = append(tests, []struct {
+				name   string
+				mutate func(r *http.Request, m plivotest.Message) *http.Request
+				want   int
+			}{
+				{"tampered status", func(_ *http.Request, m plivotest.Message) *http.Request {
+					r := sign(m, plivotest.AuthToken, m.URL, "delivered")
+					r2 := sign(m, plivotest.AuthToken, m.URL, "failed")
+					r2.Header = r.Header
+					return r2
+				}, http.StatusForbidden},
+				{"tampered query", func(r *http.Request, _ plivotest.Message) *http.Request {
+					r.URL.RawQuery = "app=other"
+					return r
+				}, http.StatusForbidden},
+			}...)
+		}
+		for _, tt := range tests {
+			srv, s, got := statusSetup(t, http.MethodPost)
+			m, _ := srv.LastMessage(dest)
+			r, err := plivotest.StatusRequestAs(fam.sig, m, "failed", "30")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, _ := plivotest.Serve(s.StatusHandler(), tt.mutate(r, m))
+			if a.StatusCode != tt.want {
+				t.Errorf("%s %s: status = %d, want %d", fam.name, tt.name, a.StatusCode, tt.want)
+			}
+			if n := len(got()); (tt.want == http.StatusOK) != (n == 1) {
+				t.Errorf("%s %s: OnFailure calls = %d", fam.name, tt.name, n)
+			}
 		}
 	}
 }

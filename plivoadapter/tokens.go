@@ -20,6 +20,10 @@ type Prompt struct {
 	Code string
 	// Language is the Plivo <Speak> language, for example "en-US".
 	Language string
+	// Retry is zero until the answer URL is first fetched; then the
+	// prompt is kept, under a key for that call only, for Plivo's
+	// re-fetches until Retry.
+	Retry time.Time
 }
 
 // String hides the code, so printing a Prompt never leaks it.

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go2fa/go2fa/sender"
 	plivo "github.com/plivo/plivo-go/v7"
@@ -19,6 +21,27 @@ import (
 // enough for the phone to ring and be picked up, short enough that a leaked
 // URL is soon worthless.
 const DefaultTokenTTL = 3 * time.Minute
+
+// DefaultAnswerGrace is how long after the first fetch of a call's answer
+// URL a signed re-fetch for the same call still gets the same XML: Plivo
+// fetches answer_url again, up to three tries within 60 seconds, when it
+// did not get valid XML in time.
+const DefaultAnswerGrace = 60 * time.Second
+
+// DefaultTimeLimit is the longest a code call may last once answered.
+const DefaultTimeLimit = 2 * time.Minute
+
+// Values of VoiceOptions.MachineDetection.
+const (
+	// MachineHangup hangs up when an answering machine picks up, so the
+	// code is not left on voicemail (Plivo's machine_detection=hangup).
+	MachineHangup = "hangup"
+	// MachineDetect detects machines but lets the call go on
+	// (machine_detection=true).
+	MachineDetect = "true"
+	// MachineOff does not ask Plivo to detect machines.
+	MachineOff = "off"
+)
 
 // TokenParam is the query parameter of the answer URL that carries the
 // one-time token.
@@ -42,6 +65,20 @@ type VoiceOptions struct {
 	// NewMemoryTokens(DefaultMaxTokens, Now): right for one process; use a
 	// shared store when several instances serve the answer URL.
 	Tokens TokenStore
+	// AnswerGrace is how long after the first fetch of an answer URL a
+	// signed re-fetch for the same call (same CallUUID) gets the same XML.
+	// The default value is DefaultAnswerGrace.
+	AnswerGrace time.Duration
+	// MachineDetection is MachineHangup, MachineDetect or MachineOff. The
+	// default value is MachineHangup.
+	MachineDetection string
+	// TimeLimit is the longest a call may last once answered (Plivo's
+	// time_limit, whole seconds). The default value is DefaultTimeLimit.
+	TimeLimit time.Duration
+	// CallerName is the caller name shown where the network passes it on
+	// (caller_name, at most 50 characters). The default value is "" (not
+	// sent: Plivo's default).
+	CallerName string
 	// Language is the <Speak> language when the Message has no Locale or
 	// one Plivo does not offer. The default value is "en-US".
 	Language string
@@ -70,6 +107,11 @@ type VoiceOptions struct {
 // short-lived random token, never the code. It is safe for concurrent use.
 type Voice struct {
 	client   *plivo.Client
+	api      api
+	grace    time.Duration
+	machine  string
+	limit    int64
+	caller   string
 	from     string
 	answer   *url.URL
 	ttl      time.Duration
@@ -115,11 +157,35 @@ func NewVoice(c Config, o VoiceOptions) (*Voice, error) {
 		}
 		v.language = l
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: httpClient(c.HTTPClient)})
+	v.grace = o.AnswerGrace
+	if v.grace <= 0 {
+		v.grace = DefaultAnswerGrace
+	}
+	switch v.machine = o.MachineDetection; v.machine {
+	case "":
+		v.machine = MachineHangup
+	case MachineHangup, MachineDetect, MachineOff:
+	default:
+		return nil, fmt.Errorf("%w: MachineDetection must be %q, %q or %q", ErrInvalidConfig, MachineHangup, MachineDetect, MachineOff)
+	}
+	limit := o.TimeLimit
+	if limit <= 0 {
+		limit = DefaultTimeLimit
+	}
+	v.limit = int64((limit + time.Second - 1) / time.Second)
+	if utf8.RuneCountInString(o.CallerName) > 50 || strings.ContainsFunc(o.CallerName, unicode.IsControl) {
+		return nil, fmt.Errorf("%w: CallerName must be at most 50 printable characters", ErrInvalidConfig)
+	}
+	v.caller = o.CallerName
+	a, err := newAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	v.client = cl
+	v.client, v.api = cl, a
 	nonces, window := o.Nonces, o.NonceWindow
 	if nonces == nil {
 		nonces = NewMemoryNonces(DefaultMaxNonces, v.now)
@@ -131,19 +197,15 @@ func NewVoice(c Config, o VoiceOptions) (*Voice, error) {
 	return v, nil
 }
 
-// Send places a call to m.To from the configured number: a POST to
-// /v1/Account/{auth_id}/Call/ (re-hosted by plivo-go as a voice request),
-// built and executed by plivo-go as Calls.Create does, with ctx attached (a
-// done ctx calls nobody). The answer URL carries a fresh token whose prompt
-// waits in the TokenStore; if the call cannot be placed, the token is
-// deleted. An SMS message fails with sender.ErrUnsupportedChannel.
-//
-// A request that Plivo answers with a 5xx is retried at once, up to twice
-// more, as plivo-go would; Send makes those retries itself so that each one
-// carries ctx too: a done ctx stops the retries, and ctx's deadline bounds
-// the whole Send. If a retry succeeds, Send succeeds; if every try gets a
-// 5xx, the last one's *Error is returned. Timeouts and connection failures
-// are not retried.
+// Send places a call to m.To from the configured number: exactly one POST
+// to /v1/Account/{auth_id}/Call/ on api.plivo.com (or Config.APIURL),
+// built by plivo-go as Calls.Create builds it, from Params, with ctx
+// attached (a done ctx calls nobody). The answer URL carries a fresh token
+// whose prompt waits in the TokenStore; if the call cannot be placed, the
+// token is deleted. An SMS message fails with
+// sender.ErrUnsupportedChannel. Send never retries: a 5xx is an *Error
+// wrapping ErrTransient, and retrying is the caller's choice (a retried
+// call request may ring the phone twice).
 func (v *Voice) Send(ctx context.Context, m sender.Message) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -170,7 +232,7 @@ func (v *Voice) Send(ctx context.Context, m sender.Message) error {
 		answer.RawQuery += "&"
 	}
 	answer.RawQuery += TokenParam + "=" + tok
-	p := plivo.CallCreateParams{From: v.from, To: m.To, AnswerURL: answer.String(), AnswerMethod: http.MethodPost}
+	p := v.Params(m.To, answer.String())
 	if err := v.call(ctx, p); err != nil {
 		_ = v.tokens.Delete(context.WithoutCancel(ctx), tok)
 		return err
@@ -178,39 +240,33 @@ func (v *Voice) Send(ctx context.Context, m sender.Message) error {
 	return nil
 }
 
-// voiceAttempts is how many times Send tries a call that Plivo answers
-// with a 5xx: plivo-go's own count (a first try and two retries).
-const voiceAttempts = 3
-
-// call is plivo-go's Calls.Create, split so that every request carries ctx,
-// with plivo-go's 5xx retries done here. plivo-go retries a voice request
-// that gets a 5xx by itself, but builds the retry with http.NewRequest: it
-// carries neither ctx nor the status capture, so only the client's Timeout
-// would bound it. Passing "retry": 2 makes plivo-go treat each request as
-// its last try (it re-hosts it to its last voice fallback host, which is
-// api.plivo.com in plivo-go v7.60.2 like the other two, and never retries
-// it); the loop below then retries through do, checking ctx first.
-func (v *Voice) call(ctx context.Context, p plivo.CallCreateParams) error {
-	var err error
-	for attempt := 0; attempt < voiceAttempts; attempt++ {
-		req, rerr := v.client.NewRequest(http.MethodPost, p, "Call")
-		if rerr != nil {
-			return &Error{Op: "send call", Err: rerr}
-		}
-		var out plivo.CallCreateResponse
-		var status int
-		// A fresh map per try: plivo-go writes to it.
-		status, err = do(ctx, v.client, "send call", req, &out, map[string]interface{}{"is_voice_request": true, "retry": 2})
-		switch {
-		case err == nil && !hasUUID(out.RequestUUID):
-			return &Error{Op: "send call", StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without request_uuid", temporary: true}
-		case err == nil:
-			return nil
-		case status < 500:
-			return err // a 4xx, or no answer (timeout, ctx done): not retried
-		}
+// Params returns the parameters Send gives Plivo's Calls.Create for a
+// call to "to" whose answer URL is answerURL: from, to, answer_url,
+// answer_method POST, time_limit, machine_detection unless MachineOff,
+// and caller_name when set.
+func (v *Voice) Params(to, answerURL string) plivo.CallCreateParams {
+	p := plivo.CallCreateParams{From: v.from, To: to, AnswerURL: answerURL, AnswerMethod: http.MethodPost, TimeLimit: v.limit, CallerName: v.caller}
+	if v.machine != MachineOff {
+		p.MachineDetection = v.machine
 	}
-	return err
+	return p
+}
+
+// call sends the request of plivo-go's Calls.Create once.
+func (v *Voice) call(ctx context.Context, p plivo.CallCreateParams) error {
+	req, err := v.client.NewRequest(http.MethodPost, p, "Call")
+	if err != nil {
+		return &Error{Op: "send call", Err: err}
+	}
+	var out plivo.CallCreateResponse
+	status, err := v.api.do(ctx, "send call", req, &out)
+	switch {
+	case err != nil:
+		return err
+	case !hasUUID(out.RequestUUID):
+		return &Error{Op: "send call", StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without request_uuid", temporary: true}
+	}
+	return nil
 }
 
 func hasUUID(v any) bool {
@@ -227,23 +283,46 @@ var _ sender.Sender = (*Voice)(nil)
 
 // AnswerHandler returns the handler for the calls' answer URL; mount it
 // where VoiceOptions.AnswerURL points (any path prefix stripping is fine:
-// the signature is checked against AnswerURL). It verifies
+// the signature is checked against AnswerURL). It accepts only
 // X-Plivo-Signature-V3 (403 if missing, forged, tampered or replayed, or
-// if the NonceStore fails), then takes the token: an unknown, used or expired token gets 404 and
-// nothing is spoken. Otherwise it answers Plivo XML that speaks the digits
-// one at a time, twice.
+// if the NonceStore fails), and needs the call's CallUUID (400 without).
+// The first fetch takes the token and answers Plivo XML that speaks the
+// digits one at a time, twice; a signed re-fetch of the same URL for the
+// same CallUUID within AnswerGrace of it gets the same XML (Plivo retries
+// an answer URL whose reply it did not get). An unknown, expired or used
+// token, another call's fetch, or a fetch after the grace gets 404 and
+// nothing is spoken.
 func (v *Voice) AnswerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok, why := v.guard.check(w, r); !ok {
+		params, ok, why := v.guard.check(w, r)
+		if !ok {
 			v.logf(r.Context(), "plivoadapter: refused answer request: "+why)
 			return
 		}
-		tok := r.URL.Query().Get(TokenParam)
+		tok, callUUID := r.URL.Query().Get(TokenParam), params["CallUUID"]
 		if tok == "" {
 			http.NotFound(w, r)
 			return
 		}
+		if callUUID == "" || len(callUUID) > 64 {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		retryKey := tok + "." + callUUID
 		p, found, err := v.tokens.Take(r.Context(), tok)
+		if err == nil && found {
+			// First fetch: keep the prompt for this call's retries only.
+			p.Retry = v.now().Add(v.grace)
+			err = v.tokens.Put(context.WithoutCancel(r.Context()), retryKey, p, p.Retry)
+		} else if err == nil {
+			// A retry: the copy kept for this very call, within the grace.
+			p, found, err = v.tokens.Take(r.Context(), retryKey)
+			if err == nil && found && v.now().Before(p.Retry) {
+				err = v.tokens.Put(context.WithoutCancel(r.Context()), retryKey, p, p.Retry)
+			} else {
+				found = false
+			}
+		}
 		switch {
 		case err != nil:
 			v.logf(r.Context(), "plivoadapter: token store failed")

@@ -3,6 +3,7 @@ package plivoadapter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -51,7 +52,8 @@ func TestVoiceRequest(t *testing.T) {
 	if strings.Contains(au, code) {
 		t.Errorf("answer_url %q carries the code", au)
 	}
-	want := map[string]any{"from": plivotest.Number, "to": dest, "answer_url": answerURL + "?token=" + tok, "answer_method": "POST"}
+	want := map[string]any{"from": plivotest.Number, "to": dest, "answer_url": answerURL + "?token=" + tok, "answer_method": "POST",
+		"machine_detection": "hangup", "time_limit": float64(120)}
 	if !reflect.DeepEqual(body, want) {
 		t.Errorf("body = %v\nwant %v", body, want)
 	}
@@ -121,27 +123,55 @@ func TestVoiceAnswerSpeaksDigitsTwice(t *testing.T) {
 	}
 }
 
-func TestVoiceTokenReplayRefused(t *testing.T) {
+// Plivo fetches answer_url again when it did not get valid XML in time:
+// a signed re-fetch for the same call within the grace gets the same XML;
+// another call's fetch, or one after the grace, gets 404 and nothing.
+// Before, the first fetch spent the token and every retry got 404.
+func TestVoiceAnswerRetryGrace(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	clk := newClock()
+	v := newVoice(t, srv, plivoadapter.VoiceOptions{Now: clk.Now, AnswerGrace: 30 * time.Second})
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := srv.LastCall(dest)
+	first, _ := plivotest.PlayAnswer(v.AnswerHandler(), c)
+	if first.StatusCode != http.StatusOK {
+		t.Fatalf("first answer = %d", first.StatusCode)
+	}
+	clk.Advance(29 * time.Second)
+	retry, _ := plivotest.PlayAnswer(v.AnswerHandler(), c)
+	if retry.StatusCode != http.StatusOK || retry.Body != first.Body {
+		t.Errorf("retry within the grace: status = %d, same XML %v; want 200 and the same XML", retry.StatusCode, retry.Body == first.Body)
+	}
+	other := c
+	other.CallUUID = "0d5c1f0e-another-call"
+	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), other); a.StatusCode != http.StatusNotFound || strings.Contains(a.Body, "4, 9") {
+		t.Errorf("another call with the token: status = %d, body %q; want 404", a.StatusCode, a.Body)
+	}
+	clk.Advance(time.Second)
+	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusNotFound || len(a.Speak) != 0 {
+		t.Errorf("retry after the grace: status = %d, body %q; want 404 and nothing spoken", a.StatusCode, a.Body)
+	}
+	// An answer request without CallUUID is refused and spends nothing.
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = srv.LastCall(dest)
+	params := plivotest.AnswerParams(c)
+	params.Del("CallUUID")
+	r := ok(t)(plivotest.SignedRequest(http.MethodPost, c.AnswerURL, params))
+	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusBadRequest {
+		t.Errorf("no CallUUID: status = %d, want 400", a.StatusCode)
+	}
 	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusOK {
-		t.Fatalf("first answer = %d", a.StatusCode)
-	}
-	// Plivo-signed, fresh nonce, same token: the token is spent.
-	a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c)
-	if a.StatusCode != http.StatusNotFound {
-		t.Errorf("replayed token: status = %d, want 404", a.StatusCode)
-	}
-	if strings.Contains(a.Body, code) || len(a.Speak) != 0 {
-		t.Errorf("replayed token served %q", a.Body)
+		t.Errorf("genuine answer after the refused one: status = %d, want 200", a.StatusCode)
 	}
 }
 
+// Of concurrent answers for one token from different calls, exactly one
+// is served.
 func TestVoiceTokenConcurrentAnswersServeOnce(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
@@ -158,7 +188,9 @@ func TestVoiceTokenConcurrentAnswersServeOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a, _ := plivotest.PlayAnswer(h, c)
+			ci := c
+			ci.CallUUID = fmt.Sprintf("call-%02d", i)
+			a, _ := plivotest.PlayAnswer(h, ci)
 			if a.StatusCode == http.StatusOK {
 				mu.Lock()
 				ok++

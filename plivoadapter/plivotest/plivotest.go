@@ -6,7 +6,15 @@
 // transport sends every request for a Plivo host (api.plivo.com,
 // phlorunner.plivo.com, and the host plivo-go re-hosts voice requests to)
 // to the fake, and refuses any other host. Pass it as the HTTPClient of
-// plivoadapter.Config, or in plivo.ClientOptions.
+// plivoadapter.Config, or in plivo.ClientOptions. The fake also serves
+// both APIs at its own origin (Server.URL), for plivoadapter.Config.APIURL
+// and PLIVO_API_URL.
+//
+// The fake answers as Plivo documents, not as go2fa expects: a PHLO run
+// gets 201 {"api_id", "phlo_id", "message"} without phlo_run_id, delivery
+// reports are signed X-Plivo-Signature-V2 (V3 on request), and so on.
+// SHAPES.md, next to this file, lists every shape the fake serves with its
+// source.
 //
 // The fake checks Basic auth against AuthID and AuthToken, decodes the JSON
 // bodies as Plivo does, answers with Plivo-shaped JSON (api_id,
@@ -75,7 +83,7 @@ const (
 	// (its timeout or context) or the server closes.
 	Hang
 	// EmptyJSON answers 200 with the JSON body {}: valid, but without the
-	// message_uuid, request_uuid or phlo_run_id that says what Plivo did.
+	// message_uuid, request_uuid or api_id that says what Plivo did.
 	EmptyJSON
 )
 
@@ -107,6 +115,16 @@ type Message struct {
 	Type   string
 	URL    string // status-callback URL
 	Method string // status-callback method
+	// Log is the log parameter as sent (nil when absent: Plivo's default,
+	// true), for example false.
+	Log any
+	// Expiry is message_expiry in seconds (0 when absent).
+	Expiry int
+	// PowerpackUUID is powerpack_uuid (then Src is empty).
+	PowerpackUUID string
+	// DLTEntityID, DLTTemplateID and DLTTemplateCategory are India's DLT
+	// parameters.
+	DLTEntityID, DLTTemplateID, DLTTemplateCategory string
 	// Code is the first run of 4 to 10 digits in Text: the code, for the
 	// usual templates.
 	Code string
@@ -121,11 +139,18 @@ type Call struct {
 	To           string
 	AnswerURL    string
 	AnswerMethod string
+	// MachineDetection, TimeLimit and CallerName are machine_detection,
+	// time_limit (seconds) and caller_name as sent ("" and 0 when absent).
+	MachineDetection string
+	TimeLimit        int64
+	CallerName       string
 }
 
 // PHLORun is one PHLO run (POST phlorunner .../phlo/{id}/); a plain value,
 // safe to share (do not modify Payload if several goroutines read it).
 type PHLORun struct {
+	// RunID identifies the run: the api_id of the fake's reply (and its
+	// phlo_run_id when PHLORunIDs is on).
 	RunID  string
 	PHLOID string
 	// From, To, OTP and Mode are the payload keys of the Two-Factor
@@ -142,6 +167,7 @@ type Server struct {
 	once    sync.Once
 
 	mu        sync.Mutex
+	runIDs    bool
 	fail      Failure
 	failNext  []Failure
 	phlos     map[string]bool
@@ -213,6 +239,15 @@ func (s *Server) FailNext(f Failure, n int) {
 	for i := 0; i < n; i++ {
 		s.failNext = append(s.failNext, f)
 	}
+	s.mu.Unlock()
+}
+
+// PHLORunIDs makes PHLO runs answer with a phlo_run_id too, as
+// plivo-go's fixture and other SDKs show (on), or with the documented
+// {"api_id", "phlo_id", "message"} only (off, the default).
+func (s *Server) PHLORunIDs(on bool) {
+	s.mu.Lock()
+	s.runIDs = on
 	s.mu.Unlock()
 }
 
@@ -385,10 +420,15 @@ func (s *Server) answer(f Failure, r *http.Request, body []byte) (int, any) {
 		return apiError(400, "content type must be application/json")
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	switch r.Host {
-	case "api.plivo.com":
+	// A Plivo host serves its own API only; the fake's own origin serves
+	// both (their paths differ: /v1/Account/ and /v1/account/, /v1/phlo/).
+	plivoHost := r.Host == "plivo.com" || strings.HasSuffix(r.Host, ".plivo.com")
+	api := r.Host == "api.plivo.com" || !plivoHost
+	phlo := r.Host == "phlorunner.plivo.com" || !plivoHost
+	switch {
+	case api && len(parts) >= 2 && parts[0] == "v1" && parts[1] == "Account":
 		// /v1/Account/{auth_id}/{Resource}/
-		if len(parts) != 4 || parts[0] != "v1" || parts[1] != "Account" || !strings.HasSuffix(r.URL.Path, "/") {
+		if len(parts) != 4 || !strings.HasSuffix(r.URL.Path, "/") {
 			return apiError(404, "resource not found")
 		}
 		if parts[2] != AuthID {
@@ -400,24 +440,21 @@ func (s *Server) answer(f Failure, r *http.Request, body []byte) (int, any) {
 		case parts[3] == "Call" && r.Method == http.MethodPost:
 			return s.call(body)
 		}
-	case "phlorunner.plivo.com":
-		switch {
+	case phlo && len(parts) == 3 && parts[0] == "v1" && parts[1] == "phlo" && r.Method == http.MethodGet:
 		// GET /v1/phlo/{phlo_id}
-		case len(parts) == 3 && parts[0] == "v1" && parts[1] == "phlo" && r.Method == http.MethodGet:
-			if !s.knowsPHLO(parts[2]) {
-				return apiError(404, "phlo not found")
-			}
-			return 200, map[string]any{"api_id": newUUID(), "phlo_id": parts[2], "name": "Two-Factor Authentication", "created_on": "2026-01-01 00:00:00.000000+00:00"}
-		// POST /v1/account/{auth_id}/phlo/{phlo_id}/
-		case len(parts) == 5 && parts[0] == "v1" && parts[1] == "account" && parts[3] == "phlo" && r.Method == http.MethodPost:
-			if parts[2] != AuthID {
-				return apiError(401, "authentication failed")
-			}
-			if !s.knowsPHLO(parts[4]) {
-				return apiError(404, "phlo not found")
-			}
-			return s.run(parts[4], body)
+		if !s.knowsPHLO(parts[2]) {
+			return apiError(404, "phlo not found")
 		}
+		return 200, map[string]any{"api_id": newUUID(), "phlo_id": parts[2], "name": "Two-Factor Authentication", "created_on": "2026-01-01 00:00:00.000000+00:00"}
+	case phlo && len(parts) == 5 && parts[0] == "v1" && parts[1] == "account" && parts[3] == "phlo" && r.Method == http.MethodPost:
+		// POST /v1/account/{auth_id}/phlo/{phlo_id}/
+		if parts[2] != AuthID {
+			return apiError(401, "authentication failed")
+		}
+		if !s.knowsPHLO(parts[4]) {
+			return apiError(404, "phlo not found")
+		}
+		return s.run(parts[4], body)
 	}
 	return apiError(404, "resource not found")
 }
@@ -447,8 +484,10 @@ func (s *Server) message(body []byte) (int, any) {
 		return apiError(400, "malformed JSON body")
 	}
 	switch {
-	case p.Src == "":
+	case p.Src == "" && p.PowerpackUUID == "":
 		return apiError(400, "src parameter is required")
+	case p.Src != "" && p.PowerpackUUID != "":
+		return apiError(400, "both src and powerpack_uuid cannot be specified")
 	case p.Dst == "" || !validNumber(p.Dst):
 		return apiError(400, "invalid dst parameter")
 	case p.Text == "":
@@ -459,8 +498,14 @@ func (s *Server) message(body []byte) (int, any) {
 		return apiError(400, "invalid url parameter")
 	case p.Method != "" && p.Method != "GET" && p.Method != "POST":
 		return apiError(400, "invalid method parameter")
+	case p.MessageExpiry != 0 && (p.MessageExpiry < 5 || p.MessageExpiry > 10799):
+		return apiError(400, "message_expiry must be between 5 and 10799 seconds")
+	case !validLog(p.Log):
+		return apiError(400, "invalid log parameter")
 	}
-	m := Message{UUID: newUUID(), Src: p.Src, Dst: p.Dst, Text: p.Text, Type: p.Type, URL: p.URL, Method: p.Method, Code: findCode(p.Text)}
+	m := Message{UUID: newUUID(), Src: p.Src, Dst: p.Dst, Text: p.Text, Type: p.Type, URL: p.URL, Method: p.Method, Code: findCode(p.Text),
+		Log: p.Log, Expiry: p.MessageExpiry, PowerpackUUID: p.PowerpackUUID,
+		DLTEntityID: p.DLTEntityID, DLTTemplateID: p.DLTTemplateID, DLTTemplateCategory: p.DLTTemplateCategory}
 	if m.Type == "" {
 		m.Type = "sms"
 	}
@@ -472,6 +517,21 @@ func (s *Server) message(body []byte) (int, any) {
 	s.notify()
 	s.mu.Unlock()
 	return 202, map[string]any{"api_id": newUUID(), "message": "message(s) queued", "message_uuid": []string{m.UUID}}
+}
+
+// validLog accepts Plivo's documented log values: true, false,
+// "number_only", "content_only" (and the booleans as strings).
+func validLog(v any) bool {
+	switch l := v.(type) {
+	case nil, bool:
+		return true
+	case string:
+		switch l {
+		case "true", "false", "number_only", "content_only":
+			return true
+		}
+	}
+	return false
 }
 
 // notify wakes WaitMessage callers; s.mu is held.
@@ -496,8 +556,15 @@ func (s *Server) call(body []byte) (int, any) {
 		return apiError(400, "invalid answer_url parameter")
 	case p.AnswerMethod != "" && p.AnswerMethod != "GET" && p.AnswerMethod != "POST":
 		return apiError(400, "invalid answer_method parameter")
+	case p.MachineDetection != "" && p.MachineDetection != "true" && p.MachineDetection != "hangup":
+		return apiError(400, "invalid machine_detection parameter")
+	case p.TimeLimit < 0:
+		return apiError(400, "invalid time_limit parameter")
+	case len([]rune(p.CallerName)) > 50:
+		return apiError(400, "caller_name is too long")
 	}
-	c := Call{RequestUUID: newUUID(), CallUUID: newUUID(), From: p.From, To: p.To, AnswerURL: p.AnswerURL, AnswerMethod: p.AnswerMethod}
+	c := Call{RequestUUID: newUUID(), CallUUID: newUUID(), From: p.From, To: p.To, AnswerURL: p.AnswerURL, AnswerMethod: p.AnswerMethod,
+		MachineDetection: p.MachineDetection, TimeLimit: p.TimeLimit, CallerName: p.CallerName}
 	if c.AnswerMethod == "" {
 		c.AnswerMethod = "POST"
 	}
@@ -516,8 +583,15 @@ func (s *Server) run(phloID string, body []byte) (int, any) {
 	run := PHLORun{RunID: newUUID(), PHLOID: phloID, From: str("from"), To: str("to"), OTP: str("otp"), Mode: str("mode"), Payload: p}
 	s.mu.Lock()
 	s.runs = append(s.runs, run)
+	ids := s.runIDs
 	s.mu.Unlock()
-	return 201, map[string]any{"api_id": newUUID(), "phlo_id": phloID, "phlo_run_id": run.RunID, "message": "Request has been accepted for processing"}
+	// The documented reply: the api_id identifies the run.
+	reply := map[string]any{"api_id": run.RunID, "phlo_id": phloID,
+		"message": "b'Start' - b'Send SMS_1' with phlo_run_uuid: " + run.RunID + " executed with response: {'message': 'message(s) queued'}"}
+	if ids {
+		reply["phlo_run_id"] = run.RunID
+	}
+	return 201, reply
 }
 
 func absURL(s string) bool {
@@ -557,6 +631,20 @@ func Nonce() string {
 	return fmt.Sprintf("%020s", n.String())
 }
 
+// Signature is a family of Plivo's callback signature headers.
+type Signature int
+
+const (
+	// V2 is X-Plivo-Signature-V2 and X-Plivo-Signature-Ma-V2 with
+	// X-Plivo-Signature-V2-Nonce: what Plivo's messaging documentation
+	// says message status callbacks carry.
+	V2 Signature = iota + 1
+	// V3 is X-Plivo-Signature-V3 and X-Plivo-Signature-Ma-V3 with
+	// X-Plivo-Signature-V3-Nonce: voice callbacks (and messaging on some
+	// accounts).
+	V3
+)
+
 // Sign computes X-Plivo-Signature-V3 with plivo-go's own
 // ComputeSignatureV3: uri is the full URL Plivo calls (query included),
 // params the POST form (nil for GET).
@@ -565,6 +653,13 @@ func Sign(authToken, method, uri, nonce string, params map[string]string) string
 		params = map[string]string{}
 	}
 	return plivo.ComputeSignatureV3(authToken, uri, method, nonce, params)
+}
+
+// SignV2 computes X-Plivo-Signature-V2 with plivo-go's own
+// ComputeSignatureV2: it covers the URL's scheme, host and path and the
+// nonce, not the query or the body.
+func SignV2(authToken, uri, nonce string) string {
+	return plivo.ComputeSignatureV2(authToken, uri, nonce)
 }
 
 // SignedRequest builds a callback as Plivo sends it: to the absolute URL
@@ -580,6 +675,13 @@ func SignedRequest(method, uri string, params url.Values) (*http.Request, error)
 // SignedRequestWith is SignedRequest with a chosen auth token and nonce,
 // for forged and replayed callbacks.
 func SignedRequestWith(authToken, nonce, method, uri string, params url.Values) (*http.Request, error) {
+	return SignedRequestAs(V3, authToken, authToken, nonce, method, uri, params)
+}
+
+// SignedRequestAs builds a callback signed with the headers of family sig:
+// the plain header with authToken, the Ma header with mainToken (the main
+// account's token; the same as authToken for a main account), and nonce.
+func SignedRequestAs(sig Signature, authToken, mainToken, nonce, method, uri string, params url.Values) (*http.Request, error) {
 	u, err := url.Parse(uri)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("plivotest: callback URL %q is not absolute http(s)", uri)
@@ -614,10 +716,18 @@ func SignedRequestWith(authToken, nonce, method, uri string, params url.Values) 
 	if method == http.MethodPost {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	sig := Sign(authToken, method, u.String(), nonce, flat)
-	r.Header.Set("X-Plivo-Signature-V3", sig)
-	r.Header.Set("X-Plivo-Signature-Ma-V3", sig)
-	r.Header.Set("X-Plivo-Signature-V3-Nonce", nonce)
+	switch sig {
+	case V2:
+		r.Header.Set("X-Plivo-Signature-V2", SignV2(authToken, u.String(), nonce))
+		r.Header.Set("X-Plivo-Signature-Ma-V2", SignV2(mainToken, u.String(), nonce))
+		r.Header.Set("X-Plivo-Signature-V2-Nonce", nonce)
+	case V3:
+		r.Header.Set("X-Plivo-Signature-V3", Sign(authToken, method, u.String(), nonce, flat))
+		r.Header.Set("X-Plivo-Signature-Ma-V3", Sign(mainToken, method, u.String(), nonce, flat))
+		r.Header.Set("X-Plivo-Signature-V3-Nonce", nonce)
+	default:
+		return nil, fmt.Errorf("plivotest: unknown signature family %d", sig)
+	}
 	r.Header.Set("User-Agent", "PlivoHTTP/1.0 (plivotest)")
 	return r, nil
 }
@@ -671,8 +781,16 @@ func StatusParams(m Message, status, errorCode string) url.Values {
 	return v
 }
 
-// StatusRequest builds the signed status callback Plivo sends for m.
+// StatusRequest builds the status callback Plivo sends for m, signed as
+// Plivo's messaging documentation says: X-Plivo-Signature-V2,
+// X-Plivo-Signature-Ma-V2 and X-Plivo-Signature-V2-Nonce (AuthToken, a
+// fresh nonce).
 func StatusRequest(m Message, status, errorCode string) (*http.Request, error) {
+	return StatusRequestAs(V2, m, status, errorCode)
+}
+
+// StatusRequestAs is StatusRequest signed with the headers of family sig.
+func StatusRequestAs(sig Signature, m Message, status, errorCode string) (*http.Request, error) {
 	if m.URL == "" {
 		return nil, errors.New("plivotest: message has no status-callback URL")
 	}
@@ -680,7 +798,7 @@ func StatusRequest(m Message, status, errorCode string) (*http.Request, error) {
 	if method == "" {
 		method = http.MethodPost
 	}
-	return SignedRequest(method, m.URL, StatusParams(m, status, errorCode))
+	return SignedRequestAs(sig, AuthToken, AuthToken, Nonce(), method, m.URL, StatusParams(m, status, errorCode))
 }
 
 // Answer is what an answer URL served; a plain value, safe to share.
@@ -726,12 +844,13 @@ func PlayAnswer(h http.Handler, c Call) (Answer, error) {
 }
 
 // Serve sends r to h in process and returns what h served, with the
-// <Speak> texts parsed out of a 200 answer.
+// <Speak> texts parsed out of a 200 answer that has a body (a status
+// callback's plain 200 is fine).
 func Serve(h http.Handler, r *http.Request) (Answer, error) {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	a := Answer{StatusCode: w.Code, Body: w.Body.String()}
-	if w.Code != http.StatusOK {
+	if w.Code != http.StatusOK || strings.TrimSpace(a.Body) == "" {
 		return a, nil
 	}
 	var doc struct {
