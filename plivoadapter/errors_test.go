@@ -3,6 +3,7 @@ package plivoadapter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +154,7 @@ func TestContextDeadlineBoundsRequest(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	// Not parallel: t.Setenv.
-	vars := []string{"PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER", "PHLO_ID"}
+	vars := []string{"PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER", "PHLO_ID", "PLIVO_API_URL", "PLIVO_MAIN_AUTH_TOKEN"}
 	for _, k := range vars {
 		t.Setenv(k, "")
 	}
@@ -181,6 +182,21 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("PHLO_ID", "abc")
 	if c, _ := plivoadapter.ConfigFromEnv(); c.PHLOID != "abc" {
 		t.Errorf("PHLOID = %q", c.PHLOID)
+	}
+	t.Setenv("PLIVO_API_URL", " http://127.0.0.1:8089 ")
+	t.Setenv("PLIVO_MAIN_AUTH_TOKEN", "main-secret")
+	c, err = plivoadapter.ConfigFromEnv()
+	if err != nil || c.APIURL != "http://127.0.0.1:8089" || c.MainAuthToken != "main-secret" {
+		t.Errorf("APIURL %q, MainAuthToken set %v, err %v", c.APIURL, c.MainAuthToken != "", err)
+	}
+	for _, s := range []string{c.String(), fmt.Sprintf("%#v", c)} {
+		if strings.Contains(s, "main-secret") || strings.Contains(s, "secret-token") {
+			t.Errorf("config prints a token: %s", s)
+		}
+	}
+	t.Setenv("PLIVO_API_URL", "http://127.0.0.1:8089/v1")
+	if _, err := plivoadapter.ConfigFromEnv(); !errors.Is(err, plivoadapter.ErrInvalidConfig) || !strings.Contains(err.Error(), "PLIVO_API_URL") {
+		t.Errorf("PLIVO_API_URL with a path: err = %v, want ErrInvalidConfig naming it", err)
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -132,4 +134,17 @@ func onlyRequest(t *testing.T, srv *plivotest.Server, host, path string) plivote
 		t.Errorf("Authorization = %q, want %q", got, basicAuth())
 	}
 	return r
+}
+
+// newReplyServer serves status and body to every request and returns its
+// origin.
+func newReplyServer(t *testing.T, status int, body string) string {
+	t.Helper()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL
 }

@@ -129,3 +129,42 @@ func TestMask(t *testing.T) {
 		t.Errorf("api_id %q kept", id)
 	}
 }
+
+// TestSignatureV2MatchesPlivoGo checks SignatureV2 and ValidSignatureV2
+// against vectors made with plivo-go's ComputeSignatureV2 and
+// ValidateSignatureV2: URL without its query, then the nonce, no separator.
+func TestSignatureV2MatchesPlivoGo(t *testing.T) {
+	t.Parallel()
+	const token = "MzQ1NjcxMjM0NTY3ODkwMTIzNDU2"
+	for i, uri := range []string{
+		"https://example.com/plivo/status",
+		"https://example.com/plivo/status/",
+		"https://example.com:8443/s?app=demo&b=2",
+		"http://127.0.0.1:8080/plivo/status?x=%2B1",
+	} {
+		nonce := fmt.Sprintf("%020d", 5429567804466091622+i)
+		want := plivo.ComputeSignatureV2(token, uri, nonce)
+		if got := SignatureV2(token, uri, nonce); got != want {
+			t.Errorf("SignatureV2(%s) = %s, plivo-go %s", uri, got, want)
+		}
+		if !plivo.ValidateSignatureV2(uri, nonce, want, token) {
+			t.Errorf("plivo-go refused its own signature for %s", uri)
+		}
+		if !ValidSignatureV2(token, uri, nonce, "other,"+want) {
+			t.Errorf("ValidSignatureV2 refused plivo-go's signature for %s", uri)
+		}
+		for _, bad := range []struct{ token, nonce, sig string }{
+			{token + "x", nonce, want}, {token, nonce + "1", want}, {token, nonce, " " + want}, {token, nonce, ""}, {"", nonce, want}, {token, "", want},
+		} {
+			if ValidSignatureV2(bad.token, uri, bad.nonce, bad.sig) {
+				t.Errorf("ValidSignatureV2(%q, %s, %q, %q) = true", bad.token, uri, bad.nonce, bad.sig)
+			}
+		}
+	}
+	// The documented example: https://<yourdomain>.com/answer/ with nonce
+	// 05429567804466091622 signs "https://<yourdomain>.com/answer/05429567804466091622".
+	mac := SignatureV2("tok", "https://example.com/answer/?q=1", "05429567804466091622")
+	if want := plivo.ComputeSignatureV2("tok", "https://example.com/answer/", "05429567804466091622"); mac != want {
+		t.Errorf("the query is signed: %s != %s", mac, want)
+	}
+}
