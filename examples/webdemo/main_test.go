@@ -458,6 +458,72 @@ func TestPlivoDirect(t *testing.T) {
 	}
 }
 
+// TestPlivoAPIURL runs the demo as a user would against a local stand-in
+// of Plivo: PLIVO_API_URL at the fake's loopback origin, the default HTTP
+// client (no test transport), a plain-http PUBLIC_URL. The SMS and the call
+// reach the stand-in, a V2-signed delivery report (as Plivo's messaging
+// docs sign them) is accepted at PUBLIC_URL/plivo/status, and the spoken
+// code checks out.
+func TestPlivoAPIURL(t *testing.T) {
+	t.Parallel()
+	fake := plivotest.NewServer()
+	t.Cleanup(fake.Close)
+	vars := map[string]string{
+		"PLIVO_AUTH_ID": plivotest.AuthID, "PLIVO_AUTH_TOKEN": plivotest.AuthToken, "PLIVO_NUMBER": plivotest.Number,
+		"PLIVO_API_URL": fake.URL(), "PUBLIC_URL": "http://127.0.0.1:8080", "GO2FA_SECRET": fmt.Sprintf("%x", testSecret),
+	}
+	cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	cfg.Policy.Cooldown = -1
+	app, err := newApp(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	if r := post(t, srv.Client(), srv.URL+"/api/verifications", `{"to":"+14155550100","channel":"sms"}`); r.status != http.StatusAccepted {
+		t.Fatalf("sms start = %d %v", r.status, r.body)
+	}
+	sms, ok := fake.LastMessage(testNumber)
+	if !ok || sms.URL != "http://127.0.0.1:8080/plivo/status" || sms.Log != false {
+		t.Fatalf("sms = %+v, %v", sms, ok)
+	}
+	report, err := plivotest.StatusRequest(sms, "delivered", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := plivotest.Serve(app, report); a.StatusCode != http.StatusOK {
+		t.Errorf("V2-signed delivery report = %d, want 200", a.StatusCode)
+	}
+	if r := post(t, srv.Client(), srv.URL+"/api/verifications", `{"to":"+14155550100","channel":"call"}`); r.status != http.StatusAccepted {
+		t.Fatalf("call start = %d %v", r.status, r.body)
+	}
+	call, ok := fake.LastCall(testNumber)
+	if !ok || !strings.HasPrefix(call.AnswerURL, "http://127.0.0.1:8080/plivo/answer?") {
+		t.Fatalf("call = %+v, %v", call, ok)
+	}
+	ans, err := plivotest.PlayAnswer(app, call)
+	if err != nil || ans.StatusCode != http.StatusOK || len(ans.Digits()) == 0 {
+		t.Fatalf("answer = %+v, %v", ans, err)
+	}
+	r := post(t, srv.Client(), srv.URL+"/api/verifications/check", fmt.Sprintf(`{"to":%q,"code":%q}`, testNumber, ans.Digits()[0]))
+	if r.status != http.StatusOK {
+		t.Fatalf("check of the spoken code = %d %v", r.status, r.body)
+	}
+	for _, req := range fake.Requests() {
+		if !strings.HasPrefix(req.Host, "127.0.0.1:") {
+			t.Errorf("request to %s, want the stand-in's origin", req.Host)
+		}
+	}
+	vars["PLIVO_API_URL"] = "http://127.0.0.1:1/v1"
+	if _, _, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, nil); err == nil {
+		t.Error("PLIVO_API_URL with a path accepted")
+	}
+}
+
 func TestPlivoSettings(t *testing.T) {
 	t.Parallel()
 	base := map[string]string{"PLIVO_AUTH_ID": plivotest.AuthID, "PLIVO_AUTH_TOKEN": plivotest.AuthToken, "PLIVO_NUMBER": plivotest.Number}
