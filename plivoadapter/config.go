@@ -64,12 +64,10 @@ type Config struct {
 	// and regional endpoints; plain http://127.0.0.1:PORT is accepted.
 	// The default value is "" (Plivo's hosts).
 	APIURL string
-	// HTTPClient carries every request to Plivo. plivo-go's methods take no
-	// context, so its Timeout is the hard bound of each request; the senders
-	// attach the Send context to every request they make (Voice's retries
-	// after a 5xx included, which Voice makes itself rather than leave to
-	// plivo-go), so a shorter ctx deadline or a cancellation ends Send
-	// early. The default value is a client with DefaultTimeout; a client
+	// HTTPClient carries every request to Plivo, one per Send. Its
+	// Timeout is the hard bound of each request; the senders attach the
+	// Send context too, so a shorter ctx deadline or a cancellation ends
+	// Send early. The default value is a client with DefaultTimeout; a client
 	// with a zero Timeout gets DefaultTimeout too. Its Transport
 	// (http.DefaultTransport if nil) is reused, so tests can pass
 	// plivotest.Server.Client().

@@ -4,41 +4,47 @@
 //   - PHLO runs a PHLO built from Plivo's Two-Factor Authentication
 //     template with {from, to, otp, mode}; one HTTP request per send.
 //   - SMS sends a text with Messages.Create from a template checked at
-//     construction to fit in one SMS (GSM-7 or UCS-2), and serves
+//     construction to fit in one SMS (GSM-7 or UCS-2), with log=false and
+//     a message_expiry from the code's lifetime, and serves
 //     delivery-status callbacks (StatusHandler) that report failed and
 //     undelivered messages to SMSOptions.OnFailure, for a voice fallback.
-//   - Voice places a call with Calls.Create and serves its answer URL
-//     (AnswerHandler): Plivo XML that reads the digits one by one, twice.
-//     The answer URL carries a one-time, short-lived random token, never
-//     the code.
+//   - Voice places a call with Calls.Create (hanging up on answering
+//     machines) and serves its answer URL (AnswerHandler): Plivo XML that
+//     reads the digits one by one, twice. The answer URL carries a
+//     one-time, short-lived random token, never the code.
 //
-// Every callback handler checks X-Plivo-Signature-V3 and its nonce with a
-// constant-time comparison and refuses replayed nonces; a missing, forged,
-// tampered or replayed callback gets 403 and changes nothing. Nonces are
-// remembered in a NonceStore (SMSOptions.Nonces, VoiceOptions.Nonces),
-// which by default lives in process memory: a replay is then refused only
-// by the process that saw the original, until it restarts. Several
-// instances should share one NonceStore (for example on Redis, SET NX PX)
-// to refuse a replay everywhere; a store error refuses the callback.
+// # Callbacks
+//
+// The status handler accepts any signature Plivo documents for message
+// callbacks: X-Plivo-Signature-V2 or -Ma-V2 (messaging's documented
+// scheme) and X-Plivo-Signature-V3 or -Ma-V3, the Ma ones with the main
+// account's token (Config.MainAuthToken for subaccounts). The answer
+// handler accepts X-Plivo-Signature-V3 only. Signatures are compared in
+// constant time and nonces are remembered in a NonceStore: a missing,
+// forged, tampered or replayed callback gets 403 and changes nothing.
+// Because V2 signs no body and neither version carries a time, a delivery
+// report also acts only for a message this sender sent and whose code has
+// not expired (MessageStore), at most once per message, and only if its
+// MessageTime is recent. The stores default to process memory; several
+// instances should share them (for example on Redis). A store error
+// refuses the callback.
 //
 // # Configuration
 //
 // ConfigFromEnv reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER and
-// PHLO_ID, as Plivo's Flask demo did. Constructors (NewPHLO, NewSMS,
-// NewVoice) check their configuration and return concrete types that
-// implement sender.Sender.
+// PHLO_ID, as Plivo's Flask demo did, and the optional PLIVO_API_URL
+// (another origin for the REST API and the PHLO runner) and
+// PLIVO_MAIN_AUTH_TOKEN. Constructors (NewPHLO, NewSMS, NewVoice) check
+// their configuration and return concrete types that implement
+// sender.Sender.
 //
-// # Timeouts and contexts
+// # Requests, timeouts and contexts
 //
-// plivo-go's methods take no context. The senders therefore bound every
-// request with Config.HTTPClient's Timeout (DefaultTimeout by default), and
-// they also build each request with plivo-go and attach the Send context
-// before plivo-go executes it: a context that is already done sends
-// nothing, and a shorter deadline or a cancellation ends the request.
-// plivo-go would retry a voice request that gets a 5xx with a request of
-// its own that has no context; Voice turns that off and makes the (at most
-// two) retries itself, each with the Send context, so the context's
-// deadline bounds the whole of Send.
+// The senders build each request with plivo-go's own NewRequest, so it is
+// exactly what plivo-go's service method would send, and send it
+// themselves: one HTTP request per Send, never retried, with the Send
+// context attached (a context that is already done sends nothing) and
+// bounded by Config.HTTPClient's Timeout (DefaultTimeout by default).
 //
 // # Errors
 //

@@ -7,10 +7,10 @@ import (
 
 // NonceStore remembers, for a while, what the callback handlers have
 // already accepted, so that a captured callback replayed later is refused.
-// Keys are opaque ASCII strings built by this package: "nonce:" and the
-// X-Plivo-Signature-V3-Nonce of a callback whose signature checked out,
-// and "failed:" and the MessageUUID of a failed SMS (so that
-// SMSOptions.OnFailure runs once per message).
+// Keys are opaque ASCII strings built by this package: "nonce:v3:" or
+// "nonce:v2:" and the X-Plivo-Signature-V3-Nonce or -V2-Nonce of a
+// callback whose signature checked out, and "failed:" and the MessageUUID
+// of a failed SMS (so that SMSOptions.OnFailure runs once per message).
 //
 // The default is an in-memory store (NewMemoryNonces): it is right for a
 // single process, but it forgets everything on restart and is not shared,

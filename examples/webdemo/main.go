@@ -19,6 +19,12 @@
 //	                     send real SMS and calls through Plivo
 //	PHLO_ID              send through this PHLO (Plivo's 2FA template)
 //	                     instead of direct SMS and calls
+//	PLIVO_API_URL        send every Plivo request (REST API and PHLO runner)
+//	                     to this origin instead, e.g. http://127.0.0.1:8089
+//	                     for a local stand-in, a proxy or a regional endpoint
+//	PLIVO_MAIN_AUTH_TOKEN
+//	                     the main account's Auth Token when PLIVO_AUTH_* are
+//	                     a subaccount's (delivery reports' Ma signatures)
 //	PUBLIC_URL           this server's public base URL, which Plivo calls
 //	                     back: needed for direct voice calls (answer URL
 //	                     PUBLIC_URL/plivo/answer) and enables SMS delivery
@@ -254,6 +260,10 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 		Number:     strings.TrimSpace(getenv(plivoadapter.EnvNumber)),
 		PHLOID:     strings.TrimSpace(getenv(plivoadapter.EnvPHLOID)),
 		HTTPClient: plivoHTTP,
+		// Another origin for the Plivo API, and the main account's token
+		// for subaccounts; both optional.
+		APIURL:        strings.TrimSpace(getenv(plivoadapter.EnvAPIURL)),
+		MainAuthToken: strings.TrimSpace(getenv(plivoadapter.EnvMainAuthToken)),
 	}
 	var missing []string
 	for name, v := range map[string]string{plivoadapter.EnvAuthID: pc.AuthID, plivoadapter.EnvAuthToken: pc.AuthToken, plivoadapter.EnvNumber: pc.Number} {

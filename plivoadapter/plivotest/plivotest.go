@@ -20,8 +20,9 @@
 // bodies as Plivo does, answers with Plivo-shaped JSON (api_id,
 // message_uuid, request_uuid, ...), and records every message, call and
 // PHLO run, code included, so a test can read the code that was "sent". It
-// can sign callbacks exactly as Plivo does (X-Plivo-Signature-V3 computed
-// with plivo-go's own ComputeSignatureV3), play Plivo against an answer URL
+// can sign callbacks exactly as Plivo does (X-Plivo-Signature-V2 and V3
+// computed with plivo-go's own ComputeSignatureV2 and ComputeSignatureV3),
+// play Plivo against an answer URL
 // handler and read back what it speaks, and fail on demand (Fail,
 // FailNext).
 package plivotest
