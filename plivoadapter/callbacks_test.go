@@ -287,3 +287,30 @@ func TestStatusCallbackBadInput(t *testing.T) {
 		t.Errorf("genuine report after the bad ones: %d, OnFailure calls %d; want 200 and 1", got, len(rig.failures()))
 	}
 }
+
+// Of many concurrent failure reports for one message, each with its own
+// nonce, exactly one reaches OnFailure.
+func TestStatusReportsConcurrentActOnce(t *testing.T) {
+	t.Parallel()
+	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{})
+	m := rig.send(t, smsMsg())
+	h := rig.sms.StatusHandler()
+	reqs := make([]*http.Request, 16)
+	for i := range reqs {
+		reqs[i] = rig.report(t, plivotest.V2, plivotest.AuthToken, plivotest.AuthToken, plivotest.Nonce(), m, "undelivered")
+	}
+	var wg sync.WaitGroup
+	for _, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := serve(h, r); got != 200 {
+				t.Errorf("report: %d, want 200", got)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(rig.failures()); n != 1 {
+		t.Errorf("OnFailure calls = %d, want 1", n)
+	}
+}

@@ -52,6 +52,10 @@ func FuzzStatusCallback(f *testing.F) {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.Header.Set(plivoadapter.HeaderSignatureV3, sig)
 		r.Header.Set(plivoadapter.HeaderNonceV3, nonce)
+		r.Header.Set(plivoadapter.HeaderSignatureMaV3, sig)
+		r.Header.Set(plivoadapter.HeaderSignatureV2, sig)
+		r.Header.Set(plivoadapter.HeaderSignatureMaV2, sig)
+		r.Header.Set(plivoadapter.HeaderNonceV2, nonce)
 		before := calls.Load()
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
@@ -67,14 +71,16 @@ func FuzzStatusCallback(f *testing.F) {
 		if err != nil || (method != http.MethodGet && method != http.MethodPost) {
 			return
 		}
-		signed, err := plivotest.SignedRequest(method, target, params)
-		if err != nil {
-			return
-		}
-		w = httptest.NewRecorder()
-		h.ServeHTTP(w, signed)
-		if w.Code >= 500 {
-			t.Fatalf("signed %s: status %d", method, w.Code)
+		for _, fam := range []plivotest.Signature{plivotest.V2, plivotest.V3} {
+			signed, err := plivotest.SignedRequestAs(fam, plivotest.AuthToken, plivotest.AuthToken, plivotest.Nonce(), method, target, params)
+			if err != nil {
+				return
+			}
+			w = httptest.NewRecorder()
+			h.ServeHTTP(w, signed)
+			if w.Code >= 500 {
+				t.Fatalf("signed %s: status %d", method, w.Code)
+			}
 		}
 	})
 }

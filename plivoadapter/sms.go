@@ -95,7 +95,7 @@ type SMSOptions struct {
 
 // DLT is India's DLT registration of the sender and the template
 // (Plivo's dlt_entity_id, dlt_template_id and dlt_template_category). It
-// is a plain value.
+// is a plain value, safe to copy and share.
 type DLT struct {
 	// EntityID is the registered entity (dlt_entity_id).
 	EntityID string

@@ -38,8 +38,12 @@ func (p Prompt) GoString() string { return p.String() }
 // needs a shared implementation (for example on Redis: SET with PX and
 // GETDEL), because Plivo may reach any instance.
 //
+// Keys are the call's token and, once the answer URL has been fetched,
+// the token, ".", and the CallUUID of the call that fetched it (the copy
+// kept for Plivo's re-fetches of that call).
+//
 // Implementations must be safe for concurrent use, and Take must be
-// atomic: of any number of concurrent Takes of one token, at most one
+// atomic: of any number of concurrent Takes of one key, at most one
 // returns found=true.
 type TokenStore interface {
 	// Put saves p under token until expires. A full store returns an error
