@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,7 +241,8 @@ func TestDeliveryCarriesRefAndChannel(t *testing.T) {
 // bodies. A genuine report afterwards still acts.
 func TestStatusCallbackBadInput(t *testing.T) {
 	t.Parallel()
-	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{})
+	nonces := &countingNonces{NonceStore: plivoadapter.NewMemoryNonces(0, nil)}
+	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{Nonces: nonces})
 	m := rig.send(t, smsMsg())
 	h := rig.sms.StatusHandler()
 	now := rig.clk.Now().UTC()
@@ -283,6 +285,9 @@ func TestStatusCallbackBadInput(t *testing.T) {
 	if n := len(rig.failures()); n != 0 {
 		t.Fatalf("OnFailure calls after bad input = %d, want 0", n)
 	}
+	if n := nonces.n.Load(); n != 0 {
+		t.Errorf("NonceStore written %d times by refused reports, want 0", n)
+	}
 	if got := serve(h, signed(func(url.Values) {})); got != 200 || len(rig.failures()) != 1 {
 		t.Errorf("genuine report after the bad ones: %d, OnFailure calls %d; want 200 and 1", got, len(rig.failures()))
 	}
@@ -313,4 +318,15 @@ func TestStatusReportsConcurrentActOnce(t *testing.T) {
 	if n := len(rig.failures()); n != 1 {
 		t.Errorf("OnFailure calls = %d, want 1", n)
 	}
+}
+
+// countingNonces counts Seen calls.
+type countingNonces struct {
+	plivoadapter.NonceStore
+	n atomic.Int64
+}
+
+func (c *countingNonces) Seen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	c.n.Add(1)
+	return c.NonceStore.Seen(ctx, key, ttl)
 }

@@ -294,7 +294,7 @@ var _ sender.Sender = (*Voice)(nil)
 // nothing is spoken.
 func (v *Voice) AnswerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		params, ok, why := v.guard.check(w, r)
+		params, nonces, ok, why := v.guard.verify(w, r)
 		if !ok {
 			v.logf(r.Context(), "plivoadapter: refused answer request: "+why)
 			return
@@ -306,6 +306,10 @@ func (v *Voice) AnswerHandler() http.Handler {
 		}
 		if callUUID == "" || len(callUUID) > 64 {
 			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if ok, why := v.guard.fresh(w, r, nonces); !ok {
+			v.logf(r.Context(), "plivoadapter: refused answer request: "+why)
 			return
 		}
 		retryKey := tok + "." + callUUID

@@ -154,18 +154,21 @@ func TestVoiceAnswerRetryGrace(t *testing.T) {
 	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusNotFound || len(a.Speak) != 0 {
 		t.Errorf("retry after the grace: status = %d, body %q; want 404 and nothing spoken", a.StatusCode, a.Body)
 	}
-	// An answer request without CallUUID is refused and spends nothing.
+	// An answer request without CallUUID is refused and spends nothing,
+	// not even its nonce.
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
 	}
 	c, _ = srv.LastCall(dest)
 	params := plivotest.AnswerParams(c)
 	params.Del("CallUUID")
-	r := ok(t)(plivotest.SignedRequest(http.MethodPost, c.AnswerURL, params))
+	nonce := plivotest.Nonce()
+	r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, c.AnswerURL, params))
 	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusBadRequest {
 		t.Errorf("no CallUUID: status = %d, want 400", a.StatusCode)
 	}
-	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusOK {
+	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c)))
+	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusOK {
 		t.Errorf("genuine answer after the refused one: status = %d, want 200", a.StatusCode)
 	}
 }
