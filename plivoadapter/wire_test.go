@@ -175,6 +175,41 @@ func TestWireMessageCreateMatchesPlivoGo(t *testing.T) {
 	}
 }
 
+// With a Powerpack and India's DLT values, our request is again what
+// plivo-go's Messages.Create sends with the same parameters: powerpack_uuid
+// instead of src, the three dlt_* fields.
+func TestWireMessageCreatePowerpackDLT(t *testing.T) {
+	t.Parallel()
+	c := newCapture(t)
+	const pp = "d35f2e82-d387-427f-8594-6fa07613c43a"
+	dlt := plivoadapter.DLT{EntityID: "1201159141994639834", TemplateID: "1207160760347486327", TemplateCategory: "service_implicit"}
+	s, err := plivoadapter.NewSMS(captureConfig(c), plivoadapter.SMSOptions{PowerpackUUID: pp, DLT: dlt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := smsMsg()
+	m.To, m.TTL = "+919812345678", 90*time.Second
+	if err := s.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	ours := one(t, "ours", c.take())
+	pc, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: c.client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.Messages.Create(plivo.MessageCreateParams{
+		PowerpackUUID: pp, Dst: m.To, Text: "Your verification code is " + code + ". It expires in 1 minute.",
+		Log: false, MessageExpiry: 90,
+		DLTEntityID: dlt.EntityID, DLTTemplateID: dlt.TemplateID, DLTTemplateCategory: dlt.TemplateCategory,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sameWire(t, "message create with powerpack and dlt", ours, one(t, "plivo-go", c.take()))
+	if _, has := ours.Body["src"]; has || ours.Body["powerpack_uuid"] != pp || ours.Body["dlt_template_id"] != dlt.TemplateID {
+		t.Errorf("body %v", ours.Body)
+	}
+}
+
 // The voice sender's Call create is what plivo-go's Calls.Create sends
 // (host included: plivo-go re-hosts voice requests to api.plivo.com), with
 // machine_detection=hangup and a time_limit; and it is one request.
