@@ -82,7 +82,6 @@ func serve(h http.Handler, r *http.Request) int {
 // Plivo's messaging documentation signs status callbacks with V2 and
 // Ma-V2 (plivo-go ComputeSignatureV2); some accounts get V3. Each of the
 // four headers alone is accepted with the right token, and only with it.
-// Before, only V3 was accepted: every real report got 403.
 func TestStatusCallbackAcceptsEveryDocumentedSignature(t *testing.T) {
 	t.Parallel()
 	const mainToken = "main-account-token-not-a-secret"
@@ -147,9 +146,7 @@ func TestAnswerHandlerRefusesV2(t *testing.T) {
 // A captured, signed failure report acts once per message, however it is
 // replayed: byte for byte after the nonce window (its MessageTime is then
 // stale, and the message forgotten), or within the window with a fresh
-// nonce or, under V2 which signs no body, a rewritten MessageTime. Before,
-// the nonce was forgotten after the window and the same report started a
-// second fallback.
+// nonce or, under V2 which signs no body, a rewritten MessageTime.
 func TestStatusReportReplays(t *testing.T) {
 	t.Parallel()
 	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{NonceWindow: 10 * time.Minute})

@@ -84,8 +84,7 @@ func TestErrorMapping(t *testing.T) {
 
 // Every sender makes exactly one HTTP request per Send: a 5xx is
 // returned as a transient *Error, never retried behind the caller's back
-// (a retried call request may ring the phone twice). Before, Voice retried
-// a 5xx twice (three requests).
+// (a retried call request may ring the phone twice).
 func TestOneRequestPerSendOn5xx(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)

@@ -13,8 +13,7 @@ import (
 )
 
 // Every SMS goes with log=false unless the option turns Plivo's logs back
-// on; the fake records what Plivo received. Before, log was never sent, so
-// Plivo kept the code's text and the full number.
+// on; the fake records what Plivo received.
 func TestSMSLogFalseByDefault(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -167,8 +166,7 @@ func TestVoiceCallParams(t *testing.T) {
 // Plivo documents the PHLO run reply as 201 {"api_id", "phlo_id",
 // "message"}: a run that started, whose reference is the api_id. plivo-go's
 // fixture adds phlo_run_id, used when present. A 2xx that names neither the
-// PHLO nor a run is transient. Before, the documented reply was a
-// transient failure and Verifier.Start withdrew a code the PHLO had sent.
+// PHLO nor a run is transient.
 func TestPHLODocumentedReply(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)

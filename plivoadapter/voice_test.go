@@ -126,7 +126,6 @@ func TestVoiceAnswerSpeaksDigitsTwice(t *testing.T) {
 // Plivo fetches answer_url again when it did not get valid XML in time:
 // a signed re-fetch for the same call within the grace gets the same XML;
 // another call's fetch, or one after the grace, gets 404 and nothing.
-// Before, the first fetch spent the token and every retry got 404.
 func TestVoiceAnswerRetryGrace(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)

@@ -287,9 +287,7 @@ func TestWirePHLORunMatchesPlivoGo(t *testing.T) {
 
 // Config.APIURL points all three senders at a plain http loopback origin,
 // with the paths, auth and bodies unchanged: no re-hosting of voice
-// requests to api.plivo.com, no Plivo host at all. Before, there was no
-// override, and plivo-go's voice execution re-hosted calls to
-// https://api.plivo.com whatever the client's base URL.
+// requests to api.plivo.com, no Plivo host at all.
 func TestAPIURLOriginForEverySender(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
