@@ -81,3 +81,48 @@ func ExampleVoice_AnswerHandler() {
 	// retry: 200
 	// another call: 404
 }
+
+// Plivo reports that an SMS was not delivered: OnFailure receives the
+// Ref the message was sent with and its channel, once per message, for
+// example to fall back to a call. Plivo's report is signed V2, as its
+// messaging documentation says.
+func ExampleSMS_StatusHandler() {
+	srv := plivotest.NewServer()
+	defer srv.Close()
+
+	sms, err := plivoadapter.NewSMS(plivoadapter.Config{
+		AuthID:    plivotest.AuthID,
+		AuthToken: plivotest.AuthToken,
+		Number:    plivotest.Number,
+		APIURL:    srv.URL(), // in production: "" (Plivo)
+	}, plivoadapter.SMSOptions{
+		StatusURL: "https://example.com/plivo/status",
+		OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
+			fmt.Println("not delivered:", d.Ref, d.Channel, d.Status, d.ErrorCode)
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/plivo/status", sms.StatusHandler())
+
+	err = sms.Send(context.Background(), sender.Message{
+		To: "+14155550100", Channel: sender.SMS, Code: "123456", TTL: 5 * time.Minute, Ref: "verification-7f3a",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, _ := srv.LastMessage("+14155550100")
+	for _, status := range []string{"undelivered", "failed"} {
+		r, _ := plivotest.StatusRequest(m, status, "30")
+		a, _ := plivotest.Serve(mux, r)
+		fmt.Println(status, "report:", a.StatusCode)
+	}
+	// Output:
+	// not delivered: verification-7f3a sms undelivered 30
+	// undelivered report: 200
+	// failed report: 200
+}
