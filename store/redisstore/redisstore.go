@@ -383,16 +383,32 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
 	n, ok := v.(int64)
-	if !ok || n < 0 {
+	if !ok {
 		return store.CheckResult{}, fail(ctx, op, errReply)
 	}
-	res := store.CheckResult{Status: store.CheckStatus(n % 16), Remaining: int(n / 16)}
-	switch res.Status {
-	case store.Approved, store.Rejected, store.Expired, store.Locked:
-	default:
+	res, ok := checkReply(n, req.MaxAttempts)
+	if !ok {
 		return store.CheckResult{}, fail(ctx, op, errReply)
 	}
 	return res, nil
+}
+
+// checkReply reads the check script's reply. Only the exact values the
+// script writes are accepted: 1 (approved), 3 (expired), 4 (locked) and
+// 2 + 16*remaining with 1 <= remaining <= maxAttempts (rejected). Anything
+// else, an approval's low bits included, is not a result.
+func checkReply(n int64, maxAttempts int) (store.CheckResult, bool) {
+	switch {
+	case n == int64(store.Approved):
+		return store.CheckResult{Status: store.Approved}, true
+	case n == int64(store.Expired):
+		return store.CheckResult{Status: store.Expired}, true
+	case n == int64(store.Locked):
+		return store.CheckResult{Status: store.Locked}, true
+	case n%16 == int64(store.Rejected) && n/16 >= 1 && n/16 <= int64(maxAttempts):
+		return store.CheckResult{Status: store.Rejected, Remaining: int(n / 16)}, true
+	}
+	return store.CheckResult{}, false
 }
 
 // Withdraw implements store.Store with one EVALSHA.
