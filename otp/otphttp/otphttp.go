@@ -32,8 +32,11 @@
 // The caller's IP address is passed to Start as otp.WithLimitKey, so one
 // client cannot spend the whole send budget; by default it is read from
 // r.RemoteAddr, and a proxy header is trusted only when WithTrustedHeader
-// names it. IPv6 clients are keyed by their /64 network. WithBinding binds
-// codes to a session.
+// names it (see ClientKey). IPv6 clients are keyed by their /64 network.
+// WithClientKey replaces the key. A request for which no key can be derived
+// (a unix-socket listener without a key function) is refused with 500
+// client_key_unavailable, never served without the per-client budget.
+// WithBinding binds codes to a session.
 package otphttp
 
 import (
@@ -45,9 +48,7 @@ import (
 	"log/slog"
 	"math"
 	"mime"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,7 @@ const (
 	CodeRateLimited       = "rate_limited"           // a send limit; see Retry-After
 	CodeSendFailed        = "send_failed"            // the message could not be sent
 	CodeUnavailable       = "unavailable"            // the store is unavailable
+	CodeNoClientKey       = "client_key_unavailable" // no per-client limit key for the request: a configuration error (see ErrNoClientKey)
 	CodeInternal          = "internal"               // anything else
 	CodeRequestCancelled  = "request_cancelled"      // the client went away (status 499, never read)
 )
@@ -101,13 +103,23 @@ func WithMaxBodyBytes(n int64) Option {
 }
 
 // WithTrustedHeader makes the handler read the client's IP address from
-// the named request header (for example "X-Forwarded-For" or "X-Real-IP"):
-// the right-most valid address of its last line, the one appended by the
-// nearest proxy. Use it only behind a proxy you control that sets or
-// appends the header, or any client can choose its own limit key. Requests
-// without a valid address in the header fall back to r.RemoteAddr.
+// the named request header ("X-Forwarded-For", "X-Real-IP" or the RFC 7239
+// "Forwarded"): only the entry appended by the nearest proxy, as ClientKey
+// describes. Use it only behind a proxy you control that sets or appends
+// the header, or any client can choose its own limit key. Requests without
+// an address in that entry fall back to r.RemoteAddr.
 func WithTrustedHeader(name string) Option {
 	return func(h *Handler) { h.trusted = http.CanonicalHeaderKey(name) }
+}
+
+// WithClientKey makes the handler take each request's per-client limit key
+// from f (an account id, an API key, an address your proxy vouches for)
+// instead of ClientKey. An error or an empty key refuses the request (500,
+// client_key_unavailable); it is never served without a per-client budget.
+// f must be safe for concurrent use. The default value is ClientKey with
+// the WithTrustedHeader header.
+func WithClientKey(f func(*http.Request) (string, error)) Option {
+	return func(h *Handler) { h.keyFunc = f }
 }
 
 // WithBinding binds every code to the value f returns for the request,
@@ -141,6 +153,7 @@ type Handler struct {
 	prefix   string
 	maxBody  int64
 	trusted  string
+	keyFunc  func(*http.Request) (string, error)
 	binding  func(*http.Request) string
 	log      *slog.Logger
 	now      func() time.Time
@@ -279,10 +292,13 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		}
 		ch = c
 	}
-	opts := make([]otp.Option, 0, 2)
-	if key := h.clientKey(r); key != "" {
-		opts = append(opts, otp.WithLimitKey(key))
+	key, err := h.clientKey(r)
+	if err != nil {
+		h.commonError(w, r, err)
+		return
 	}
+	opts := make([]otp.Option, 0, 2)
+	opts = append(opts, otp.WithLimitKey(key))
 	if h.binding != nil {
 		if b := h.binding(r); b != "" {
 			opts = append(opts, otp.WithBinding(b))
@@ -337,6 +353,10 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &req) {
 		return
 	}
+	if _, err := h.clientKey(r); err != nil {
+		h.commonError(w, r, err)
+		return
+	}
 	var opts []otp.Option
 	if h.binding != nil {
 		if b := h.binding(r); b != "" {
@@ -389,6 +409,8 @@ func (h *Handler) commonError(w http.ResponseWriter, r *http.Request, err error)
 		status, code, msg = http.StatusBadGateway, CodeSendFailed, "the code could not be sent; try again or use another channel"
 	case errors.Is(err, otp.ErrStoreUnavailable):
 		status, code, msg = http.StatusServiceUnavailable, CodeUnavailable, "service unavailable; try again later"
+	case errors.Is(err, ErrNoClientKey):
+		code, msg = CodeNoClientKey, "the server cannot identify clients; it is misconfigured"
 	}
 	if h.log != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "otphttp: request failed",
@@ -438,40 +460,20 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 
 var errTrailing = errors.New("otphttp: trailing data after the JSON object")
 
-// clientKey returns the limit key of the request's client: its IP address,
-// or its /64 network for IPv6; "" when none can be read.
-func (h *Handler) clientKey(r *http.Request) string {
-	var addr netip.Addr
-	if h.trusted != "" {
-		if lines := r.Header.Values(h.trusted); len(lines) > 0 {
-			parts := strings.Split(lines[len(lines)-1], ",")
-			for i := len(parts) - 1; i >= 0; i-- {
-				if a, err := netip.ParseAddr(strings.TrimSpace(parts[i])); err == nil {
-					addr = a
-					break
-				}
-			}
+// clientKey returns the limit key of the request's client, from the key
+// function if one is set.
+func (h *Handler) clientKey(r *http.Request) (string, error) {
+	if h.keyFunc != nil {
+		k, err := h.keyFunc(r)
+		if err == nil && k == "" {
+			err = ErrNoClientKey
 		}
-	}
-	if !addr.IsValid() {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
-			host = r.RemoteAddr
+			return "", fmt.Errorf("%w: key function: %w", ErrNoClientKey, err)
 		}
-		a, err := netip.ParseAddr(host)
-		if err != nil {
-			return ""
-		}
-		addr = a
+		return k, nil
 	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		p, err := addr.WithZone("").Prefix(64)
-		if err == nil {
-			return "ip:" + p.String()
-		}
-	}
-	return "ip:" + addr.String()
+	return ClientKey(r, h.trusted)
 }
 
 func ceilSeconds(d time.Duration) int {
