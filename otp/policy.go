@@ -3,6 +3,7 @@ package otp
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,13 @@ type Policy struct {
 	// AllowedRegions lists the ISO 3166-1 alpha-2 regions ("US", "GB")
 	// whose numbers may receive codes. The default value, empty, allows all.
 	AllowedRegions []string
+	// AllowNumberTypes names costly number types that may receive codes
+	// all the same. Premium-rate, shared-cost, UAN, personal and pager
+	// numbers are refused by default (ErrNumberTypeNotAllowed), because
+	// calls and messages to them can pay their owner; other types are
+	// always allowed (refuse VoIP or landlines with Config.BeforeSend).
+	// The default value, empty, allows none of the costly types.
+	AllowNumberTypes []NumberType
 	// Channels lists the allowed channels. The default value, empty, allows
 	// sender.SMS and sender.Call.
 	Channels []sender.Channel
@@ -128,6 +136,11 @@ func (p Policy) Validate() error {
 			return bad("unknown channel %q", c)
 		}
 	}
+	for _, t := range p.AllowNumberTypes {
+		if !t.known() {
+			return bad("unknown number type %q", t)
+		}
+	}
 	supported := phonenumbers.GetSupportedRegions()
 	for _, r := range p.AllowedRegions {
 		if !supported[strings.ToUpper(r)] {
@@ -170,4 +183,12 @@ func (p Policy) allowsRegion(r string) bool {
 		}
 	}
 	return false
+}
+
+// allowsType reports whether codes may go to a number of type t.
+func (p Policy) allowsType(t NumberType) bool {
+	if !slices.Contains(costlyTypes, t) {
+		return true
+	}
+	return slices.Contains(p.AllowNumberTypes, t)
 }

@@ -275,8 +275,9 @@ func (v *Verifier) withdraw(ctx context.Context, key string, digest []byte, caus
 	return cause
 }
 
-// Start validates the number and channel, applies the policy's limits,
-// saves a new code and sends it. On success the result is Pending. A
+// Start validates the number and channel, refuses costly number types
+// (see Policy.AllowNumberTypes), applies the policy's limits, saves a new
+// code and sends it. On success the result is Pending. A
 // refused send returns a *RateLimitError (ErrRateLimited); a failed send
 // returns ErrSendFailed and a new code is withdrawn, so no code the user
 // never received stays valid (a kept code re-sent with Policy.KeepCode was
@@ -301,6 +302,9 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	if !v.policy.allowsRegion(num.Region) {
 		return StartResult{}, fmt.Errorf("%w: %s", ErrCountryNotAllowed, num.Region)
+	}
+	if !v.policy.allowsType(num.Type) {
+		return StartResult{}, &NumberTypeError{Type: num.Type}
 	}
 	ev := Event{Fingerprint: v.keys.fingerprint(num.E164), Region: num.Region, Channel: ch}
 	p := v.policy

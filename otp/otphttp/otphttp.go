@@ -18,8 +18,8 @@
 //
 // Every error is a JSON object {"error":"...","code":"..."} whose code is a
 // stable machine-readable name (see the Code constants): 400 for malformed
-// input, 403 for a country or channel that the policy refuses or a vetoed
-// send, 405 (with Allow) for a method other than POST, 415 for a body that
+// input, 403 for a country, channel or costly number type that the policy
+// refuses or a vetoed send, 405 (with Allow) for a method other than POST, 415 for a body that
 // is not application/json, 429 (with Retry-After, in whole seconds rounded
 // up) for a refused send, 502 when the message could not be sent and 503
 // when the store is unavailable. A 5xx never describes the failure beyond
@@ -62,25 +62,26 @@ const DefaultMaxBodyBytes = 4 << 10
 
 // Machine-readable error codes, the "code" member of an error reply.
 const (
-	CodeInvalidJSON       = "invalid_json"           // malformed JSON, a wrong type or trailing data
-	CodeUnknownField      = "unknown_field"          // a member the route does not take
-	CodeBodyTooLarge      = "body_too_large"         // more than the body limit
-	CodeUnsupportedMedia  = "unsupported_media_type" // Content-Type is not application/json
-	CodeMethodNotAllowed  = "method_not_allowed"     // not POST
-	CodeNotFound          = "not_found"              // no such route
-	CodeInvalidNumber     = "invalid_number"         // "to" is not a valid phone number
-	CodeInvalidChannel    = "invalid_channel"        // "channel" is not "sms" or "call"
-	CodeInvalidCode       = "invalid_code"           // "code" is not digits of the configured length
-	CodeInvalidRequest    = "invalid_request"        // another malformed request (an over-long binding)
-	CodeCountryNotAllowed = "country_not_allowed"    // the policy refuses the number's country
-	CodeChannelNotAllowed = "channel_not_allowed"    // the policy refuses the channel
-	CodeVetoed            = "vetoed"                 // otp.Config.BeforeSend refused the send
-	CodeRateLimited       = "rate_limited"           // a send limit; see Retry-After
-	CodeSendFailed        = "send_failed"            // the message could not be sent
-	CodeUnavailable       = "unavailable"            // the store is unavailable
-	CodeNoClientKey       = "client_key_unavailable" // no per-client limit key for the request: a configuration error (see ErrNoClientKey)
-	CodeInternal          = "internal"               // anything else
-	CodeRequestCancelled  = "request_cancelled"      // the client went away (status 499, never read)
+	CodeInvalidJSON       = "invalid_json"            // malformed JSON, a wrong type or trailing data
+	CodeUnknownField      = "unknown_field"           // a member the route does not take
+	CodeBodyTooLarge      = "body_too_large"          // more than the body limit
+	CodeUnsupportedMedia  = "unsupported_media_type"  // Content-Type is not application/json
+	CodeMethodNotAllowed  = "method_not_allowed"      // not POST
+	CodeNotFound          = "not_found"               // no such route
+	CodeInvalidNumber     = "invalid_number"          // "to" is not a valid phone number
+	CodeInvalidChannel    = "invalid_channel"         // "channel" is not "sms" or "call"
+	CodeInvalidCode       = "invalid_code"            // "code" is not digits of the configured length
+	CodeInvalidRequest    = "invalid_request"         // another malformed request (an over-long binding)
+	CodeCountryNotAllowed = "country_not_allowed"     // the policy refuses the number's country
+	CodeChannelNotAllowed = "channel_not_allowed"     // the policy refuses the channel
+	CodeNumberType        = "number_type_not_allowed" // a premium-rate, shared-cost, UAN, personal or pager number (otp.Policy.AllowNumberTypes)
+	CodeVetoed            = "vetoed"                  // otp.Config.BeforeSend refused the send
+	CodeRateLimited       = "rate_limited"            // a send limit; see Retry-After
+	CodeSendFailed        = "send_failed"             // the message could not be sent
+	CodeUnavailable       = "unavailable"             // the store is unavailable
+	CodeNoClientKey       = "client_key_unavailable"  // no per-client limit key for the request: a configuration error (see ErrNoClientKey)
+	CodeInternal          = "internal"                // anything else
+	CodeRequestCancelled  = "request_cancelled"       // the client went away (status 499, never read)
 )
 
 // Option configures a Handler.
@@ -341,6 +342,8 @@ func (h *Handler) startError(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, http.StatusForbidden, CodeCountryNotAllowed, "codes cannot be sent to this country")
 	case errors.Is(err, otp.ErrChannelNotAllowed):
 		writeError(w, http.StatusForbidden, CodeChannelNotAllowed, "this channel is not available")
+	case errors.Is(err, otp.ErrNumberTypeNotAllowed):
+		writeError(w, http.StatusForbidden, CodeNumberType, "codes cannot be sent to premium-rate, shared-cost or other costly numbers; use a mobile number")
 	case errors.Is(err, otp.ErrVetoed):
 		writeError(w, http.StatusForbidden, CodeVetoed, "codes cannot be sent to this number")
 	default:

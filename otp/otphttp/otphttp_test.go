@@ -338,6 +338,8 @@ func TestPolicyRefusals(t *testing.T) {
 	})
 	wantStatus(t, e.start(t, "+33612345678", "sms"), http.StatusForbidden, otphttp.CodeCountryNotAllowed)
 	wantStatus(t, e.start(t, number, "call"), http.StatusForbidden, otphttp.CodeChannelNotAllowed)
+	wantStatus(t, e.start(t, "+19002345678", "sms"), http.StatusForbidden, otphttp.CodeNumberType)
+	wantStatus(t, e.start(t, "+449012345678", "sms"), http.StatusForbidden, otphttp.CodeNumberType)
 	r := e.start(t, "+447400123456", "sms")
 	wantStatus(t, r, http.StatusForbidden, otphttp.CodeVetoed)
 	if strings.Contains(r.raw, "landline") {
