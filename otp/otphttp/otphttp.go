@@ -36,7 +36,12 @@
 // WithClientKey replaces the key. A request for which no key can be derived
 // (a unix-socket listener without a key function) is refused with 500
 // client_key_unavailable, never served without the per-client budget.
-// WithBinding binds codes to a session.
+// Checks are held to a per-client budget as well (WithCheckBudget,
+// WithCheckLimiter; 429 rate_limited when spent), so one client cannot
+// spray guesses across every number with a code pending. WithBinding binds
+// codes to a session; a client outside a code's session then gets the same
+// 404 whether or not a code is pending, and its checks cost the code
+// nothing.
 package otphttp
 
 import (
@@ -150,17 +155,21 @@ func WithClock(now func() time.Time) Option {
 // Handler serves the JSON API of a Verifier. Create it with New; it is safe
 // for concurrent use.
 type Handler struct {
-	v        *otp.Verifier
-	prefix   string
-	maxBody  int64
-	trusted  string
-	keyFunc  func(*http.Request) (string, error)
-	binding  func(*http.Request) string
-	log      *slog.Logger
-	now      func() time.Time
-	codeLen  int
-	startURL string
-	checkURL string
+	v       *otp.Verifier
+	prefix  string
+	maxBody int64
+	trusted string
+	keyFunc func(*http.Request) (string, error)
+
+	checkLimiter CheckLimiter
+	checkN       int
+	checkWindow  time.Duration
+	binding      func(*http.Request) string
+	log          *slog.Logger
+	now          func() time.Time
+	codeLen      int
+	startURL     string
+	checkURL     string
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -171,11 +180,15 @@ func New(v *otp.Verifier, opts ...Option) *Handler {
 	if v == nil {
 		panic("otphttp: nil Verifier")
 	}
-	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, now: time.Now, codeLen: v.Policy().CodeLength}
+	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, now: time.Now, codeLen: v.Policy().CodeLength,
+		checkN: DefaultCheckBudget, checkWindow: DefaultCheckWindow}
 	for _, o := range opts {
 		if o != nil {
 			o(h)
 		}
+	}
+	if h.checkLimiter == nil {
+		h.checkLimiter = newMemLimiter(h.checkN, h.checkWindow, h.now)
 	}
 	h.startURL = h.prefix + "/verifications"
 	h.checkURL = h.prefix + "/verifications/check"
@@ -356,8 +369,24 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &req) {
 		return
 	}
-	if _, err := h.clientKey(r); err != nil {
+	key, err := h.clientKey(r)
+	if err != nil {
 		h.commonError(w, r, err)
+		return
+	}
+	ok, retry, err := h.checkLimiter.Allow(r.Context(), key)
+	if err != nil {
+		h.commonError(w, r, fmt.Errorf("%w: check limiter: %w", otp.ErrStoreUnavailable, err))
+		return
+	}
+	if !ok {
+		secs := max(ceilSeconds(retry), 1)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeJSONError(w, http.StatusTooManyRequests, Error{
+			Message:    "too many checks; try again later",
+			Code:       CodeRateLimited,
+			RetryAfter: secs,
+		})
 		return
 	}
 	var opts []otp.Option

@@ -320,7 +320,7 @@ func TestBinding(t *testing.T) {
 	session := func(s string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("X-Session", s) } }
 	wantStatus(t, e.start(t, number, "sms", session("a")), http.StatusAccepted, "")
 	code := e.code(t, number)
-	wantStatus(t, e.check(t, number, code, session("b")), http.StatusUnprocessableEntity, "")
+	wantStatus(t, e.check(t, number, code, session("b")), http.StatusNotFound, "")
 	wantStatus(t, e.check(t, number, code, session("a")), http.StatusOK, "")
 }
 

@@ -153,6 +153,17 @@ func fingerprint(digest []byte) []byte {
 	return h[:fingerprintLen]
 }
 
+// codeArg is the scripts' first argument: the digest's fingerprint, then,
+// for a request with a Scope, the Scope's.
+func codeArg(digest, scope []byte) []byte {
+	h := sha256.Sum256(digest)
+	if len(scope) == 0 {
+		return h[:fingerprintLen]
+	}
+	s := sha256.Sum256(scope)
+	return append(h[:fingerprintLen:fingerprintLen], s[:fingerprintLen]...)
+}
+
 // limitKey is the hash of one extra limit.
 func (s *Store) limitKey(key string) string {
 	return s.prefix + ":l:{" + key + "}"
@@ -254,7 +265,7 @@ func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
 	ints := packInts(keep, msec(req.TTL), msec(req.Cooldown), msec(req.Window),
 		int64(req.WindowMax), int64(req.FailureMax), int64(refused), retry)
 	args := make([]any, 0, 3+2*len(req.Limits))
-	return append(args, fingerprint(req.Digest), req.Sealed, ints)
+	return append(args, codeArg(req.Digest, req.Scope), req.Sealed, ints)
 }
 
 // packInts joins integers with ':' into one script argument: each argument
@@ -378,7 +389,7 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	}
 	dest, pending := s.destKeys(req.Key)
 	v, err := checkScript.Run(ctx, s.client, []string{dest, pending},
-		fingerprint(req.Digest), s.limitsArg(req)).Result()
+		codeArg(req.Digest, req.Scope), s.limitsArg(req)).Result()
 	if err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}

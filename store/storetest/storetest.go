@@ -100,6 +100,8 @@ var tests = []struct {
 	{"ExtraLimits", testExtraLimits},
 	{"LimitOrder", testLimitOrder},
 	{"LimitedChangesNothing", testLimitedChangesNothing},
+	{"Scope", testScope},
+	{"ScopeKeepPending", testScopeKeepPending},
 	{"FailureCap", testFailureCap},
 	{"FailureCapResetOnApproval", testFailureCapReset},
 	{"FailureWindow", testFailureWindow},
@@ -602,6 +604,47 @@ func testIssueRetryIdempotent(e *env) {
 
 // testNoFailureCap: with FailureMax 0 mismatches count no failures, so a
 // later Issue with a cap is not refused because of them.
+// testScope: a Check with another Scope than the pending code's finds
+// nothing pending and changes nothing: not the code's attempts, not the
+// failure counter, even with the right digest.
+func testScope(e *env) {
+	k, d := key(), digest()
+	a, b := []byte("scope-a"), []byte("scope-b")
+	chk := func(d, scope []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, Scope: scope, MaxAttempts: 3, FailureMax: 2, FailureWindow: long}
+	}
+	e.issued(store.IssueRequest{Key: k, Digest: d, Scope: a, TTL: long, FailureMax: 2}, 0)
+	for range 5 {
+		e.check(chk(digest(), b), store.Expired, 0)
+		e.check(chk(digest(), nil), store.Expired, 0)
+	}
+	e.check(chk(d, b), store.Expired, 0)
+	e.check(chk(d, nil), store.Expired, 0)
+	// The code kept its 3 attempts and the counter its 2 failures.
+	e.check(chk(digest(), a), store.Rejected, 1)
+	e.check(chk(d, a), store.Approved, 0)
+	// A code without a Scope is checked only without one.
+	d2 := digest()
+	e.issued(issueReq(k, d2), 0)
+	e.check(chk(d2, a), store.Expired, 0)
+	e.check(chk(d2, nil), store.Approved, 0)
+}
+
+// testScopeKeepPending: KeepPending keeps only a code of the same Scope.
+func testScopeKeepPending(e *env) {
+	k, d1, d2 := key(), digest(), digest()
+	a, b := []byte("scope-a"), []byte("scope-b")
+	e.issued(store.IssueRequest{Key: k, Digest: d1, Scope: a, Sealed: []byte("sealed-a"), TTL: long}, 0)
+	res := e.issue(store.IssueRequest{Key: k, Digest: digest(), Scope: a, KeepPending: true, TTL: long})
+	if res.Outcome != store.Reused || string(res.Sealed) != "sealed-a" {
+		e.t.Fatalf("KeepPending in the same scope = %+v, want Reused with the kept Sealed", res)
+	}
+	e.issued(store.IssueRequest{Key: k, Digest: d2, Scope: b, Sealed: []byte("sealed-b"), KeepPending: true, TTL: long}, 0)
+	e.check(checkReq(k, d1, 5), store.Expired, 0)
+	e.check(store.CheckRequest{Key: k, Digest: d1, Scope: a, MaxAttempts: 5}, store.Expired, 0)
+	e.check(store.CheckRequest{Key: k, Digest: d2, Scope: b, MaxAttempts: 5}, store.Approved, 0)
+}
+
 func testNoFailureCap(e *env) {
 	k, d := key(), digest()
 	e.issued(issueReq(k, d), 0)
