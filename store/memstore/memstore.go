@@ -262,7 +262,7 @@ const (
 type entry struct {
 	digest  []byte // points into inline when it fits
 	sealed  []byte
-	scope   []byte // IssueRequest.Scope of the pending code
+	scope   []byte    // IssueRequest.Scope of the pending code
 	markers *[]marker // TOTP markers; nil for most entries
 
 	codeExp  int64
