@@ -33,14 +33,16 @@ type Policy struct {
 	SendWindow     time.Duration
 	// MaxFailures caps consecutive failed checks for one destination across
 	// codes (NIST SP 800-63B 5.2.2: at most 100); it is reset by an
-	// approval. The failure that reaches it is Locked, and so is every
-	// check after it (even with the right code); sends are refused until
-	// FailureWindow has passed since the first failure. A Rejected result's
-	// Remaining counts down to whichever comes first. The default value
-	// is 20; the maximum is 100.
+	// approval. Failures are remembered for FailureWindow after the latest
+	// one, so no FailureWindow ever holds more than MaxFailures of them. The
+	// failure that reaches the cap is Locked, and so is every check after
+	// it (even with the right code); sends are refused until FailureWindow
+	// has passed since that failure. A Rejected result's Remaining counts
+	// down to whichever comes first. Only checks in the code's binding
+	// count (see WithBinding). The default value is 20; the maximum is 100.
 	MaxFailures int
-	// FailureWindow is how long failed checks are remembered. The default
-	// value is 24 hours.
+	// FailureWindow is how long failed checks are remembered after the
+	// latest one. The default value is 24 hours.
 	FailureWindow time.Duration
 	// AllowedRegions lists the ISO 3166-1 alpha-2 regions ("US", "GB")
 	// whose numbers may receive codes. The default value, empty, allows all.

@@ -125,8 +125,8 @@ type Store interface {
 	//   - failure counter of Key at or above MaxFailures: Locked, nothing
 	//     else changes;
 	//   - Marker empty (the caller found the code wrong): the failure
-	//     counter is incremented (living FailureWindow from the first
-	//     failure); Locked if it reaches MaxFailures, else Rejected with
+	//     counter is incremented (living FailureWindow from this, its
+	//     latest, failure); Locked if it reaches MaxFailures, else Rejected with
 	//     Remaining;
 	//   - Marker set (the code was right for that time step): if Marker was
 	//     already recorded for Key, Replayed (a failure, counted as above);
@@ -272,8 +272,9 @@ type CheckRequest struct {
 	// FailureMax caps consecutive mismatches for Key across codes (reset on
 	// approval). Zero disables it.
 	FailureMax int
-	// FailureWindow is how long the failure counter lives after its first
-	// increment. Required when FailureMax > 0.
+	// FailureWindow is how long the failure counter lives after its latest
+	// increment, so that no stretch of FailureWindow holds more than
+	// FailureMax failures. Required when FailureMax > 0.
 	FailureWindow time.Duration
 }
 
@@ -328,7 +329,7 @@ type AttemptRequest struct {
 	MarkerTTL time.Duration
 	// MaxFailures locks Key once that many failures are counted. Required, > 0.
 	MaxFailures int
-	// FailureWindow is how long the failure counter lives after its first
+	// FailureWindow is how long the failure counter lives after its latest
 	// increment. Required, > 0.
 	FailureWindow time.Duration
 }

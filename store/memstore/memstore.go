@@ -321,13 +321,13 @@ func (e *entry) failCount(now int64) int64 {
 	return int64(e.failures)
 }
 
-// fail increments the failure counter, which lives window from its first
-// increment.
+// fail increments the failure counter, which lives window from its latest
+// increment: no stretch of window then holds more failures than the cap.
 func (e *entry) fail(now int64, window time.Duration) int64 {
 	if e.failExp <= now {
 		e.failures = 0
-		e.failExp = now + int64(window)
 	}
+	e.failExp = now + int64(window)
 	inc(&e.failures)
 	return int64(e.failures)
 }

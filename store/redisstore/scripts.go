@@ -34,8 +34,8 @@ import "github.com/redis/go-redis/v9"
 // A hash part whose time has passed counts as absent; a later write
 // overwrites or removes it, and it goes at the latest with the hash. Issue and
 // Attempt set the hash's expiry (PEXPIREAT) to the latest time still to come
-// among its parts; Check, the hot path, only ever extends it (when it starts
-// a failure counter that would outlive the hash). So every key has a TTL, and
+// among its parts; Check, the hot path, only ever extends it (when it counts
+// a failure whose counter would outlive the hash). So every key has a TTL, and
 // none outlives the longest lifetime it was given. Times come from
 // redis.call('TIME') on the node that owns the key, so application servers
 // with skewed clocks agree.
@@ -199,8 +199,8 @@ return {1, 0, 0, 0, pa, ttl, ''}
 // other case reads the clock and the failure counter, and puts back what
 // must stay (a wrong guess's code with one more attempt, a withdrawn code's
 // attempts), with the expiry it had. It never shortens the hash's lifetime
-// (a later Issue sets it exactly); it extends it when a new failure counter
-// would outlive it.
+// (a later Issue sets it exactly); it extends it when the failure counter,
+// which lives the failure window from its latest failure, would outlive it.
 const checkSrc = pendingLib + `
 local k, kp = KEYS[1], KEYS[2]
 local p = redis.call('GETDEL', kp)
@@ -234,9 +234,9 @@ if string.sub(p, 10, 25) == string.sub(fp, 1, 16) then
   return 1
 end
 a = a + 1
-local newg = false
 if fmax > 0 then
-  if f == 0 then g = now + tonumber(fw); newg = true end
+  -- The counter lives the failure window from its latest failure.
+  g = now + tonumber(fw)
   f = f + 1
   if fl % 2 == 0 then fl = fl + 1 end
 end
@@ -248,10 +248,8 @@ if left > 0 then
 end
 if fmax > 0 then
   redis.call('HSET', k, 'f', f, 'g', g)
-  if newg then
-    local pt = redis.call('PTTL', k)
-    if pt < 0 or now + pt < g then redis.call('PEXPIREAT', k, g) end
-  end
+  local pt = redis.call('PTTL', k)
+  if pt < 0 or now + pt < g then redis.call('PEXPIREAT', k, g) end
 end
 return res
 `
@@ -265,7 +263,7 @@ local marker, mttl = ARGV[1], tonumber(ARGV[2])
 local maxf, fw = tonumber(ARGV[3]), tonumber(ARGV[4])
 if f >= maxf then return {4, 0, g - now} end
 local function fail(status)
-  if f == 0 then g = now + fw; put('g', g) end
+  g = now + fw; put('g', g)
   f = f + 1; put('f', f)
   commit()
   local p = redis.call('GET', KEYS[2])

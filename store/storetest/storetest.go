@@ -673,7 +673,7 @@ func testFailureCap(e *env) {
 	e.limited(iss(digest()), store.LimitFailures, 0, 2*short)
 	// Without a FailureMax the cap is not applied, but the code is gone.
 	e.check(checkReq(k, d2, 2), store.Expired, 0)
-	// The counter lives FailureWindow from its first failure.
+	// The counter lives FailureWindow from its latest failure.
 	e.wait(2 * short)
 	e.issued(iss(d1), 0)
 	e.check(chk(d1), store.Approved, 0)
@@ -698,24 +698,36 @@ func testFailureCapReset(e *env) {
 }
 
 func testFailureWindow(e *env) {
-	// The failure counter lives FailureWindow from its first increment;
-	// later failures do not extend it.
+	// The failure counter lives FailureWindow from its latest increment, so
+	// no stretch of FailureWindow holds more than FailureMax failures (a
+	// counter that expired FailureWindow after its first failure would let
+	// almost twice as many through around its end).
 	k, d := key(), digest()
 	chk := func(d []byte) store.CheckRequest {
 		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 10, FailureMax: 3, FailureWindow: 2 * short}
+	}
+	capped := func(max int) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: max}
 	}
 	e.issued(issueReq(k, d), 0)
 	e.check(chk(digest()), store.Rejected, 2)
 	e.wait(short)
 	e.check(chk(digest()), store.Rejected, 1) // 2 failures
-	// An Issue with a cap of 2 is refused until 2*short after the first
-	// failure, not after the second.
-	e.limited(store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: 2}, store.LimitFailures, 0, short)
 	e.wait(short)
-	// 2*short after the first failure the counter is gone, attempts stay:
-	// 3 of 10 used, 1 of 3 failures.
+	// 2*short after the first failure the counter still holds both: a cap
+	// of 2 refuses until 2*short after the second.
+	e.limited(capped(2), store.LimitFailures, 0, short)
+	// The third failure reaches the cap of 3: Locked, the code is gone.
+	e.check(chk(digest()), store.Locked, 0)
+	e.wait(short)
+	e.check(chk(d), store.Locked, 0)
+	e.limited(capped(3), store.LimitFailures, 0, short)
+	e.wait(short)
+	// 2*short after the latest failure the counter is gone.
+	d2 := digest()
+	e.issued(store.IssueRequest{Key: k, Digest: d2, TTL: long, FailureMax: 3}, 0)
 	e.check(chk(digest()), store.Rejected, 2)
-	e.check(chk(d), store.Approved, 0)
+	e.check(chk(d2), store.Approved, 0)
 }
 
 func testWithdraw(e *env) {
@@ -846,7 +858,11 @@ func testAttemptFailureWindow(e *env) {
 	req.FailureWindow = 2 * short
 	e.attempt(req, store.Rejected, 2)
 	e.wait(short)
-	e.attempt(req, store.Rejected, 1) // does not extend the counter's life
+	e.attempt(req, store.Rejected, 1) // the counter now lives 2*short from here
+	e.wait(short)
+	e.attempt(req, store.Locked, 0) // a third failure within 2*short of the second
+	e.wait(short)
+	e.attempt(req, store.Locked, 0)
 	e.wait(short)
 	e.attempt(req, store.Rejected, 2)
 }
