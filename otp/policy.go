@@ -155,7 +155,11 @@ func (p Policy) Validate() error {
 // GuessOdds is the chance that an attacker who cannot read the messages
 // guesses a valid code for one destination within one SendWindow: every
 // allowed guess on every code the window allows, over 10^CodeLength,
-// capped by MaxFailures. Per code it is MaxAttempts / 10^CodeLength.
+// capped by MaxFailures. Per code it is MaxAttempts / 10^CodeLength. The
+// MaxFailures cap counts consecutive failures: an approval by the owner
+// resets it, so a window in which the owner is also approved can hold up
+// to MaxAttempts * SendsPerWindow guesses (the owner's codes count against
+// SendsPerWindow too).
 func (p Policy) GuessOdds() (perCode, perWindow float64) {
 	p = p.withDefaults()
 	space := math.Pow10(p.CodeLength)
