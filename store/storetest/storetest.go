@@ -701,29 +701,30 @@ func testFailureWindow(e *env) {
 	// The failure counter lives FailureWindow from its latest increment, so
 	// no stretch of FailureWindow holds more than FailureMax failures (a
 	// counter that expired FailureWindow after its first failure would let
-	// almost twice as many through around its end).
+	// almost twice as many through around its end). The waits leave a
+	// margin of a short on either side of every boundary.
 	k, d := key(), digest()
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 10, FailureMax: 3, FailureWindow: 2 * short}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 10, FailureMax: 3, FailureWindow: 3 * short}
 	}
 	capped := func(max int) store.IssueRequest {
 		return store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: max}
 	}
 	e.issued(issueReq(k, d), 0)
 	e.check(chk(digest()), store.Rejected, 2)
-	e.wait(short)
+	e.wait(2 * short)
 	e.check(chk(digest()), store.Rejected, 1) // 2 failures
 	e.wait(short)
-	// 2*short after the first failure the counter still holds both: a cap
-	// of 2 refuses until 2*short after the second.
-	e.limited(capped(2), store.LimitFailures, 0, short)
+	// 3*short after the first failure the counter still holds both: a cap
+	// of 2 refuses until 3*short after the second.
+	e.limited(capped(2), store.LimitFailures, 0, 2*short)
 	// The third failure reaches the cap of 3: Locked, the code is gone.
 	e.check(chk(digest()), store.Locked, 0)
 	e.wait(short)
 	e.check(chk(d), store.Locked, 0)
-	e.limited(capped(3), store.LimitFailures, 0, short)
-	e.wait(short)
-	// 2*short after the latest failure the counter is gone.
+	e.limited(capped(3), store.LimitFailures, 0, 2*short)
+	e.wait(2 * short)
+	// 3*short after the latest failure the counter is gone.
 	d2 := digest()
 	e.issued(store.IssueRequest{Key: k, Digest: d2, TTL: long, FailureMax: 3}, 0)
 	e.check(chk(digest()), store.Rejected, 2)
