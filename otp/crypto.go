@@ -20,11 +20,12 @@ const MinSecretLen = 32
 // purpose, so that no value computed for one purpose can be replayed as
 // another. Every derived key is HMAC-SHA256(secret, label).
 type keyring struct {
-	dest  macPool // destination -> store key
-	code  macPool // destination || binding || code -> digest
-	limit macPool // per-call limit key -> store limit key
-	print macPool // destination -> fingerprint for observers
-	aead  cipher.AEAD
+	dest   macPool // destination -> store key
+	code   macPool // destination || binding || code -> digest
+	limit  macPool // per-call limit key -> store limit key
+	print  macPool // destination -> fingerprint for observers
+	scopes macPool // destination || binding -> store scope
+	aead   cipher.AEAD
 }
 
 // macPool hands out keyed HMAC states with scratch buffers, so that a
@@ -71,10 +72,11 @@ func (m *macPool) sum(dst []byte, parts ...string) []byte {
 
 func newKeyring(secret []byte) (*keyring, error) {
 	k := &keyring{
-		dest:  newMacPool(secret, "destination"),
-		code:  newMacPool(secret, "code"),
-		limit: newMacPool(secret, "limit"),
-		print: newMacPool(secret, "fingerprint"),
+		dest:   newMacPool(secret, "destination"),
+		code:   newMacPool(secret, "code"),
+		limit:  newMacPool(secret, "limit"),
+		print:  newMacPool(secret, "fingerprint"),
+		scopes: newMacPool(secret, "scope"),
 	}
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("go2fa/v1/seal"))
@@ -114,6 +116,16 @@ func (k *keyring) fingerprint(e164 string) string {
 		out[2*i], out[2*i+1] = hexdigits[b>>4], hexdigits[b&15]
 	}
 	return string(out)
+}
+
+// scope derives the store scope of a code bound to binding: 128 bits of
+// HMAC of destination and binding; nil without a binding.
+func (k *keyring) scope(e164, binding string) []byte {
+	if binding == "" {
+		return nil
+	}
+	var buf [sha256.Size]byte
+	return append([]byte(nil), k.scopes.sum(buf[:0], e164, binding)[:16]...)
 }
 
 // digest is HMAC-SHA256(code key, destination || binding || code).

@@ -17,6 +17,10 @@ var (
 	ErrInvalidNumber = errors.New("otp: invalid phone number")
 	// ErrCountryNotAllowed reports a number outside Policy.AllowedRegions.
 	ErrCountryNotAllowed = errors.New("otp: country not allowed")
+	// ErrNumberTypeNotAllowed reports a costly number type (premium rate,
+	// shared cost, UAN, personal, pager) that Policy.AllowNumberTypes does
+	// not name; the error is a *NumberTypeError.
+	ErrNumberTypeNotAllowed = errors.New("otp: number type not allowed")
 	// ErrInvalidChannel reports a channel other than sender.SMS or sender.Call.
 	ErrInvalidChannel = errors.New("otp: invalid channel")
 	// ErrChannelNotAllowed reports a valid channel that Policy.Channels excludes.
@@ -84,3 +88,18 @@ func reasonOf(r store.IssueResult, extra []LimitReason) LimitReason {
 	}
 	return LimitReason("unknown")
 }
+
+// NumberTypeError is returned by Start for a number whose type the policy
+// refuses. errors.Is(err, ErrNumberTypeNotAllowed) is true for it.
+type NumberTypeError struct {
+	// Type is the refused number type.
+	Type NumberType
+}
+
+// Error implements error.
+func (e *NumberTypeError) Error() string {
+	return fmt.Sprintf("otp: number type not allowed (%s)", e.Type)
+}
+
+// Is makes errors.Is(err, ErrNumberTypeNotAllowed) true.
+func (e *NumberTypeError) Is(target error) bool { return target == ErrNumberTypeNotAllowed }

@@ -17,6 +17,72 @@ type Number struct {
 	// Region is the ISO 3166-1 alpha-2 region of the number ("US"), or ""
 	// when not resolved (Check's fast path leaves it unresolved).
 	Region string
+	// Type is the kind of line the number plan assigns the number to, from
+	// its prefix (the line may since have been ported).
+	Type NumberType
+}
+
+// NumberType is the kind of a number in its country's numbering plan, as
+// libphonenumber classifies it.
+type NumberType string
+
+// The number types. Start refuses the costly ones (premium rate, shared
+// cost, UAN, personal, pager) unless Policy.AllowNumberTypes names them:
+// calls and messages to them can earn their owner money, the "Call me"
+// revenue-share fraud.
+const (
+	NumberFixedLine         NumberType = "fixed_line"
+	NumberMobile            NumberType = "mobile"
+	NumberFixedLineOrMobile NumberType = "fixed_line_or_mobile" // the plan does not tell them apart (US, CA)
+	NumberTollFree          NumberType = "toll_free"
+	NumberPremiumRate       NumberType = "premium_rate" // costly
+	NumberSharedCost        NumberType = "shared_cost"  // costly
+	NumberVoIP              NumberType = "voip"
+	NumberPersonal          NumberType = "personal" // costly: a forwarding number
+	NumberPager             NumberType = "pager"    // costly
+	NumberUAN               NumberType = "uan"      // costly: a company's universal access number
+	NumberVoicemail         NumberType = "voicemail"
+	NumberUnknown           NumberType = "unknown"
+)
+
+// costlyTypes are refused unless Policy.AllowNumberTypes names them.
+var costlyTypes = []NumberType{NumberPremiumRate, NumberSharedCost, NumberUAN, NumberPersonal, NumberPager}
+
+func numberTypeOf(pn *phonenumbers.PhoneNumber) NumberType {
+	switch phonenumbers.GetNumberType(pn) {
+	case phonenumbers.FIXED_LINE:
+		return NumberFixedLine
+	case phonenumbers.MOBILE:
+		return NumberMobile
+	case phonenumbers.FIXED_LINE_OR_MOBILE:
+		return NumberFixedLineOrMobile
+	case phonenumbers.TOLL_FREE:
+		return NumberTollFree
+	case phonenumbers.PREMIUM_RATE:
+		return NumberPremiumRate
+	case phonenumbers.SHARED_COST:
+		return NumberSharedCost
+	case phonenumbers.VOIP:
+		return NumberVoIP
+	case phonenumbers.PERSONAL_NUMBER:
+		return NumberPersonal
+	case phonenumbers.PAGER:
+		return NumberPager
+	case phonenumbers.UAN:
+		return NumberUAN
+	case phonenumbers.VOICEMAIL:
+		return NumberVoicemail
+	}
+	return NumberUnknown
+}
+
+func (t NumberType) known() bool {
+	switch t {
+	case NumberFixedLine, NumberMobile, NumberFixedLineOrMobile, NumberTollFree, NumberPremiumRate,
+		NumberSharedCost, NumberVoIP, NumberPersonal, NumberPager, NumberUAN, NumberVoicemail, NumberUnknown:
+		return true
+	}
+	return false
 }
 
 // ParseNumber validates a phone number and returns it in E.164 form with
@@ -55,6 +121,7 @@ func ParseNumber(raw, defaultRegion string) (Number, error) {
 	n := Number{
 		E164:   phonenumbers.Format(pn, phonenumbers.E164),
 		Region: phonenumbers.GetRegionCodeForNumber(pn),
+		Type:   numberTypeOf(pn),
 	}
 	if len(n.E164) > 16 {
 		// phonenumbers accepts some numbers longer than E.164's 15 digits.

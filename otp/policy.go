@@ -3,6 +3,7 @@ package otp
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,18 +33,27 @@ type Policy struct {
 	SendWindow     time.Duration
 	// MaxFailures caps consecutive failed checks for one destination across
 	// codes (NIST SP 800-63B 5.2.2: at most 100); it is reset by an
-	// approval. The failure that reaches it is Locked, and so is every
-	// check after it (even with the right code); sends are refused until
-	// FailureWindow has passed since the first failure. A Rejected result's
-	// Remaining counts down to whichever comes first. The default value
-	// is 20; the maximum is 100.
+	// approval. Failures are remembered for FailureWindow after the latest
+	// one, so no FailureWindow ever holds more than MaxFailures of them. The
+	// failure that reaches the cap is Locked, and so is every check after
+	// it (even with the right code); sends are refused until FailureWindow
+	// has passed since that failure. A Rejected result's Remaining counts
+	// down to whichever comes first. Only checks in the code's binding
+	// count (see WithBinding). The default value is 20; the maximum is 100.
 	MaxFailures int
-	// FailureWindow is how long failed checks are remembered. The default
-	// value is 24 hours.
+	// FailureWindow is how long failed checks are remembered after the
+	// latest one. The default value is 24 hours.
 	FailureWindow time.Duration
 	// AllowedRegions lists the ISO 3166-1 alpha-2 regions ("US", "GB")
 	// whose numbers may receive codes. The default value, empty, allows all.
 	AllowedRegions []string
+	// AllowNumberTypes names costly number types that may receive codes
+	// all the same. Premium-rate, shared-cost, UAN, personal and pager
+	// numbers are refused by default (ErrNumberTypeNotAllowed), because
+	// calls and messages to them can pay their owner; other types are
+	// always allowed (refuse VoIP or landlines with Config.BeforeSend).
+	// The default value, empty, allows none of the costly types.
+	AllowNumberTypes []NumberType
 	// Channels lists the allowed channels. The default value, empty, allows
 	// sender.SMS and sender.Call.
 	Channels []sender.Channel
@@ -128,6 +138,11 @@ func (p Policy) Validate() error {
 			return bad("unknown channel %q", c)
 		}
 	}
+	for _, t := range p.AllowNumberTypes {
+		if !t.known() {
+			return bad("unknown number type %q", t)
+		}
+	}
 	supported := phonenumbers.GetSupportedRegions()
 	for _, r := range p.AllowedRegions {
 		if !supported[strings.ToUpper(r)] {
@@ -140,7 +155,11 @@ func (p Policy) Validate() error {
 // GuessOdds is the chance that an attacker who cannot read the messages
 // guesses a valid code for one destination within one SendWindow: every
 // allowed guess on every code the window allows, over 10^CodeLength,
-// capped by MaxFailures. Per code it is MaxAttempts / 10^CodeLength.
+// capped by MaxFailures. Per code it is MaxAttempts / 10^CodeLength. The
+// MaxFailures cap counts consecutive failures: an approval by the owner
+// resets it, so a window in which the owner is also approved can hold up
+// to MaxAttempts * SendsPerWindow guesses (the owner's codes count against
+// SendsPerWindow too).
 func (p Policy) GuessOdds() (perCode, perWindow float64) {
 	p = p.withDefaults()
 	space := math.Pow10(p.CodeLength)
@@ -170,4 +189,12 @@ func (p Policy) allowsRegion(r string) bool {
 		}
 	}
 	return false
+}
+
+// allowsType reports whether codes may go to a number of type t.
+func (p Policy) allowsType(t NumberType) bool {
+	if !slices.Contains(costlyTypes, t) {
+		return true
+	}
+	return slices.Contains(p.AllowNumberTypes, t)
 }

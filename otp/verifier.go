@@ -202,7 +202,9 @@ const (
 
 // WithBinding binds the code to a value (a session id): it enters the
 // HMAC, so a Check succeeds only with the same binding the Start had (ASVS
-// 6.6.2). A Check with another binding counts as a wrong guess.
+// 6.6.2). A Check with another binding (or none) finds no code pending
+// (Expired): it cannot spend the code's attempts, count against the
+// destination's failure cap, or tell whether a code is pending.
 func WithBinding(b string) Option {
 	return func(o *callOptions) {
 		if len(b) > MaxBindingLen {
@@ -275,8 +277,9 @@ func (v *Verifier) withdraw(ctx context.Context, key string, digest []byte, caus
 	return cause
 }
 
-// Start validates the number and channel, applies the policy's limits,
-// saves a new code and sends it. On success the result is Pending. A
+// Start validates the number and channel, refuses costly number types
+// (see Policy.AllowNumberTypes), applies the policy's limits, saves a new
+// code and sends it. On success the result is Pending. A
 // refused send returns a *RateLimitError (ErrRateLimited); a failed send
 // returns ErrSendFailed and a new code is withdrawn, so no code the user
 // never received stays valid (a kept code re-sent with Policy.KeepCode was
@@ -301,6 +304,9 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	if !v.policy.allowsRegion(num.Region) {
 		return StartResult{}, fmt.Errorf("%w: %s", ErrCountryNotAllowed, num.Region)
+	}
+	if !v.policy.allowsType(num.Type) {
+		return StartResult{}, &NumberTypeError{Type: num.Type}
 	}
 	ev := Event{Fingerprint: v.keys.fingerprint(num.E164), Region: num.Region, Channel: ch}
 	p := v.policy
@@ -337,6 +343,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		}
 	}
 	req.Digest = v.keys.digest(make([]byte, 0, 32), num.E164, o.binding, code)
+	req.Scope = v.keys.scope(num.E164, o.binding)
 	if req.KeepPending {
 		if req.Sealed, err = v.keys.seal(code, key); err != nil {
 			return StartResult{}, err
@@ -450,6 +457,7 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...Option) (
 	res, err := v.store.Check(ctx, store.CheckRequest{
 		Key:           v.keys.storeKey(e164),
 		Digest:        v.keys.digest(buf[:0], e164, o.binding, code),
+		Scope:         v.keys.scope(e164, o.binding),
 		MaxAttempts:   v.policy.MaxAttempts,
 		FailureMax:    v.policy.MaxFailures,
 		FailureWindow: v.policy.FailureWindow,

@@ -490,11 +490,18 @@ func TestBinding(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	_, code := f.start(t, alice, sender.SMS, otp.WithBinding("session-A"))
-	if got := f.check(t, alice, code, otp.WithBinding("session-B")); got.Status != otp.Rejected {
-		t.Errorf("Check with another binding = %+v, want rejected", got)
+	// Outside the binding nothing is pending, right code or not, and the
+	// code's attempts stay untouched.
+	for range 10 {
+		if got := f.check(t, alice, code, otp.WithBinding("session-B")); got.Status != otp.Expired {
+			t.Errorf("Check with another binding = %+v, want expired", got)
+		}
+		if got := f.check(t, alice, wrong(code)); got.Status != otp.Expired {
+			t.Errorf("Check without the binding = %+v, want expired", got)
+		}
 	}
-	if got := f.check(t, alice, code); got.Status != otp.Rejected {
-		t.Errorf("Check without the binding = %+v, want rejected", got)
+	if got := f.check(t, alice, wrong(code), otp.WithBinding("session-A")); got.Status != otp.Rejected || got.Remaining != 4 {
+		t.Errorf("wrong Check with the binding = %+v, want rejected with 4 remaining", got)
 	}
 	if got := f.check(t, alice, code, otp.WithBinding("session-A")); got.Status != otp.Approved {
 		t.Errorf("Check with the binding = %+v, want approved", got)

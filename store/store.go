@@ -42,6 +42,10 @@ import (
 // MaxAttempts. Such a request changes nothing.
 var ErrInvalidRequest = errors.New("store: invalid request")
 
+// MaxScopeLen is the longest IssueRequest.Scope or CheckRequest.Scope, in
+// bytes.
+const MaxScopeLen = 64
+
 // Store keeps pending verifications. Implementations must be safe for
 // concurrent use by multiple goroutines and, where the backend is shared
 // (Redis), by multiple processes.
@@ -64,6 +68,8 @@ type Store interface {
 	//   - with a code pending and KeepPending true, the pending code, its
 	//     Sealed value, its expiry and its attempts are kept and returned
 	//     (Outcome Reused); the request's Digest and Sealed are discarded.
+	//     A pending code saved with another Scope is not kept: it is
+	//     replaced as with KeepPending false.
 	//
 	// A withdrawn code (see Withdraw) is not pending, but its attempts
 	// still carry over to the next code issued before it would have
@@ -95,6 +101,12 @@ type Store interface {
 	//     smaller. Under any concurrency no more than MaxAttempts
 	//     mismatches are ever counted against one code.
 	//
+	// One more case comes after the first two: a pending code saved with
+	// another Scope (see IssueRequest.Scope; an empty Scope is a Scope
+	// too) is Expired, and nothing changes: its attempts and the failure
+	// counter are untouched. A caller outside the code's scope can neither
+	// spend the code's attempts nor tell the code from no code at all.
+	//
 	// Digests are compared in constant time where the backend allows it.
 	// (A digest is an HMAC under a secret the Store never sees, so its
 	// timing cannot guide a guesser either way.)
@@ -113,8 +125,8 @@ type Store interface {
 	//   - failure counter of Key at or above MaxFailures: Locked, nothing
 	//     else changes;
 	//   - Marker empty (the caller found the code wrong): the failure
-	//     counter is incremented (living FailureWindow from the first
-	//     failure); Locked if it reaches MaxFailures, else Rejected with
+	//     counter is incremented (living FailureWindow from this, its
+	//     latest, failure); Locked if it reaches MaxFailures, else Rejected with
 	//     Remaining;
 	//   - Marker set (the code was right for that time step): if Marker was
 	//     already recorded for Key, Replayed (a failure, counted as above);
@@ -136,6 +148,11 @@ type IssueRequest struct {
 	Sealed []byte
 	// KeepPending keeps a pending code instead of replacing it.
 	KeepPending bool
+	// Scope, optional, says who may check the code: an opaque tag of at
+	// most MaxScopeLen bytes that the caller derives from what the code is
+	// bound to (a session). It is saved with the code; a Check with another
+	// Scope finds nothing pending (see Store.Check).
+	Scope []byte
 	// TTL is the lifetime of a newly saved code. Required, > 0.
 	TTL time.Duration
 	// Cooldown is the minimum time between two successful Issues for Key.
@@ -247,13 +264,17 @@ type CheckRequest struct {
 	Key string
 	// Digest is the candidate. Required.
 	Digest []byte
+	// Scope is compared with the pending code's Scope (see
+	// IssueRequest.Scope); empty matches only a code saved without one.
+	Scope []byte
 	// MaxAttempts is the number of mismatches that lock a code. Required, > 0.
 	MaxAttempts int
 	// FailureMax caps consecutive mismatches for Key across codes (reset on
 	// approval). Zero disables it.
 	FailureMax int
-	// FailureWindow is how long the failure counter lives after its first
-	// increment. Required when FailureMax > 0.
+	// FailureWindow is how long the failure counter lives after its latest
+	// increment, so that no stretch of FailureWindow holds more than
+	// FailureMax failures. Required when FailureMax > 0.
 	FailureWindow time.Duration
 }
 
@@ -308,7 +329,7 @@ type AttemptRequest struct {
 	MarkerTTL time.Duration
 	// MaxFailures locks Key once that many failures are counted. Required, > 0.
 	MaxFailures int
-	// FailureWindow is how long the failure counter lives after its first
+	// FailureWindow is how long the failure counter lives after its latest
 	// increment. Required, > 0.
 	FailureWindow time.Duration
 }
@@ -333,6 +354,8 @@ func (r IssueRequest) Validate() error {
 		return invalid("empty digest")
 	case r.TTL <= 0:
 		return invalid("TTL must be positive")
+	case len(r.Scope) > MaxScopeLen:
+		return invalid("Scope too long")
 	case r.Cooldown < 0, r.Window < 0, r.WindowMax < 0, r.FailureMax < 0:
 		return invalid("negative limit")
 	case r.WindowMax > 0 && r.Window <= 0:
@@ -360,6 +383,8 @@ func (r CheckRequest) Validate() error {
 		return invalid("empty digest")
 	case r.MaxAttempts <= 0:
 		return invalid("MaxAttempts must be positive")
+	case len(r.Scope) > MaxScopeLen:
+		return invalid("Scope too long")
 	case r.FailureMax < 0:
 		return invalid("negative FailureMax")
 	case r.FailureMax > 0 && r.FailureWindow <= 0:

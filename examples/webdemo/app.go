@@ -37,6 +37,10 @@ type appConfig struct {
 	// TrustedHeader, when set, names the proxy header that carries the
 	// client's IP (otphttp.WithTrustedHeader).
 	TrustedHeader string
+	// CheckBudget is the checks one client may make per
+	// otphttp.DefaultCheckWindow (otphttp.WithCheckBudget). The default
+	// value, 0, is otphttp.DefaultCheckBudget.
+	CheckBudget int
 	// Logger receives server-side failures; nil discards them.
 	Logger *slog.Logger
 	// SecureCookie marks the session cookie Secure on every reply, also to
@@ -87,6 +91,9 @@ func newApp(cfg appConfig) (http.Handler, error) {
 	}
 	if cfg.TrustedHeader != "" {
 		opts = append(opts, otphttp.WithTrustedHeader(cfg.TrustedHeader))
+	}
+	if cfg.CheckBudget > 0 {
+		opts = append(opts, otphttp.WithCheckBudget(cfg.CheckBudget, 0))
 	}
 	api := otphttp.New(v, opts...)
 

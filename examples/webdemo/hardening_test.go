@@ -76,6 +76,7 @@ func TestFaultRedisKilledMidLoad(t *testing.T) {
 	t.Cleanup(cleanup)
 	rec := &sender.Recorder{}
 	cfg.Sender, cfg.Policy = rec, faultPolicy()
+	cfg.CheckBudget = 1 << 20 // the load is one client
 	app, err := newApp(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +309,7 @@ func TestFaultRedisSlow(t *testing.T) {
 			var logs syncBuffer
 			rec := &sender.Recorder{}
 			cfg := appConfig{Store: st, Sender: rec, Secret: testSecret, Policy: faultPolicy(),
-				Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+				Logger: slog.New(slog.NewTextHandler(&logs, nil)), CheckBudget: 1 << 20}
 			app, err := newApp(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -434,6 +435,8 @@ func plivoApp(t *testing.T, secret []byte, log *slog.Logger, stderr io.Writer, p
 	}
 	channels := cfg.Policy.Channels
 	cfg.Policy = policy
+	// The fault tests probe with many checks from one client.
+	cfg.CheckBudget = 1 << 20
 	cfg.Policy.Channels = channels
 	app, err := newApp(cfg)
 	if err != nil {

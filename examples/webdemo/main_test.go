@@ -174,10 +174,11 @@ func TestAPIFlowWithSessionBinding(t *testing.T) {
 	if !ok {
 		t.Fatal("nothing sent")
 	}
-	// Another browser's session cannot use the code.
+	// Another browser's session cannot use the code, nor see that it is
+	// pending.
 	r = post(t, srv.Client(), srv.URL+"/api/verifications/check", fmt.Sprintf(`{"to":%q,"code":%q}`, testNumber, m.Code), b)
-	if r.status != http.StatusUnprocessableEntity {
-		t.Fatalf("check from another session = %d %v, want 422", r.status, r.body)
+	if r.status != http.StatusNotFound {
+		t.Fatalf("check from another session = %d %v, want 404", r.status, r.body)
 	}
 	r = post(t, srv.Client(), srv.URL+"/api/verifications/check", fmt.Sprintf(`{"to":%q,"code":%q}`, testNumber, m.Code), a)
 	if r.status != http.StatusOK || r.body["status"] != "approved" {

@@ -18,8 +18,8 @@
 //
 // Every error is a JSON object {"error":"...","code":"..."} whose code is a
 // stable machine-readable name (see the Code constants): 400 for malformed
-// input, 403 for a country or channel that the policy refuses or a vetoed
-// send, 405 (with Allow) for a method other than POST, 415 for a body that
+// input, 403 for a country, channel or costly number type that the policy
+// refuses or a vetoed send, 405 (with Allow) for a method other than POST, 415 for a body that
 // is not application/json, 429 (with Retry-After, in whole seconds rounded
 // up) for a refused send, 502 when the message could not be sent and 503
 // when the store is unavailable. A 5xx never describes the failure beyond
@@ -32,8 +32,16 @@
 // The caller's IP address is passed to Start as otp.WithLimitKey, so one
 // client cannot spend the whole send budget; by default it is read from
 // r.RemoteAddr, and a proxy header is trusted only when WithTrustedHeader
-// names it. IPv6 clients are keyed by their /64 network. WithBinding binds
-// codes to a session.
+// names it (see ClientKey). IPv6 clients are keyed by their /64 network.
+// WithClientKey replaces the key. A request for which no key can be derived
+// (a unix-socket listener without a key function) is refused with 500
+// client_key_unavailable, never served without the per-client budget.
+// Checks are held to a per-client budget as well (WithCheckBudget,
+// WithCheckLimiter; 429 rate_limited when spent), so one client cannot
+// spray guesses across every number with a code pending. WithBinding binds
+// codes to a session; a client outside a code's session then gets the same
+// 404 whether or not a code is pending, and its checks cost the code
+// nothing.
 package otphttp
 
 import (
@@ -45,9 +53,7 @@ import (
 	"log/slog"
 	"math"
 	"mime"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -61,24 +67,26 @@ const DefaultMaxBodyBytes = 4 << 10
 
 // Machine-readable error codes, the "code" member of an error reply.
 const (
-	CodeInvalidJSON       = "invalid_json"           // malformed JSON, a wrong type or trailing data
-	CodeUnknownField      = "unknown_field"          // a member the route does not take
-	CodeBodyTooLarge      = "body_too_large"         // more than the body limit
-	CodeUnsupportedMedia  = "unsupported_media_type" // Content-Type is not application/json
-	CodeMethodNotAllowed  = "method_not_allowed"     // not POST
-	CodeNotFound          = "not_found"              // no such route
-	CodeInvalidNumber     = "invalid_number"         // "to" is not a valid phone number
-	CodeInvalidChannel    = "invalid_channel"        // "channel" is not "sms" or "call"
-	CodeInvalidCode       = "invalid_code"           // "code" is not digits of the configured length
-	CodeInvalidRequest    = "invalid_request"        // another malformed request (an over-long binding)
-	CodeCountryNotAllowed = "country_not_allowed"    // the policy refuses the number's country
-	CodeChannelNotAllowed = "channel_not_allowed"    // the policy refuses the channel
-	CodeVetoed            = "vetoed"                 // otp.Config.BeforeSend refused the send
-	CodeRateLimited       = "rate_limited"           // a send limit; see Retry-After
-	CodeSendFailed        = "send_failed"            // the message could not be sent
-	CodeUnavailable       = "unavailable"            // the store is unavailable
-	CodeInternal          = "internal"               // anything else
-	CodeRequestCancelled  = "request_cancelled"      // the client went away (status 499, never read)
+	CodeInvalidJSON       = "invalid_json"            // malformed JSON, a wrong type or trailing data
+	CodeUnknownField      = "unknown_field"           // a member the route does not take
+	CodeBodyTooLarge      = "body_too_large"          // more than the body limit
+	CodeUnsupportedMedia  = "unsupported_media_type"  // Content-Type is not application/json
+	CodeMethodNotAllowed  = "method_not_allowed"      // not POST
+	CodeNotFound          = "not_found"               // no such route
+	CodeInvalidNumber     = "invalid_number"          // "to" is not a valid phone number
+	CodeInvalidChannel    = "invalid_channel"         // "channel" is not "sms" or "call"
+	CodeInvalidCode       = "invalid_code"            // "code" is not digits of the configured length
+	CodeInvalidRequest    = "invalid_request"         // another malformed request (an over-long binding)
+	CodeCountryNotAllowed = "country_not_allowed"     // the policy refuses the number's country
+	CodeChannelNotAllowed = "channel_not_allowed"     // the policy refuses the channel
+	CodeNumberType        = "number_type_not_allowed" // a premium-rate, shared-cost, UAN, personal or pager number (otp.Policy.AllowNumberTypes)
+	CodeVetoed            = "vetoed"                  // otp.Config.BeforeSend refused the send
+	CodeRateLimited       = "rate_limited"            // a send limit; see Retry-After
+	CodeSendFailed        = "send_failed"             // the message could not be sent
+	CodeUnavailable       = "unavailable"             // the store is unavailable
+	CodeNoClientKey       = "client_key_unavailable"  // no per-client limit key for the request: a configuration error (see ErrNoClientKey)
+	CodeInternal          = "internal"                // anything else
+	CodeRequestCancelled  = "request_cancelled"       // the client went away (status 499, never read)
 )
 
 // Option configures a Handler.
@@ -101,13 +109,23 @@ func WithMaxBodyBytes(n int64) Option {
 }
 
 // WithTrustedHeader makes the handler read the client's IP address from
-// the named request header (for example "X-Forwarded-For" or "X-Real-IP"):
-// the right-most valid address of its last line, the one appended by the
-// nearest proxy. Use it only behind a proxy you control that sets or
-// appends the header, or any client can choose its own limit key. Requests
-// without a valid address in the header fall back to r.RemoteAddr.
+// the named request header ("X-Forwarded-For", "X-Real-IP" or the RFC 7239
+// "Forwarded"): only the entry appended by the nearest proxy, as ClientKey
+// describes. Use it only behind a proxy you control that sets or appends
+// the header, or any client can choose its own limit key. Requests without
+// an address in that entry fall back to r.RemoteAddr.
 func WithTrustedHeader(name string) Option {
 	return func(h *Handler) { h.trusted = http.CanonicalHeaderKey(name) }
+}
+
+// WithClientKey makes the handler take each request's per-client limit key
+// from f (an account id, an API key, an address your proxy vouches for)
+// instead of ClientKey. An error or an empty key refuses the request (500,
+// client_key_unavailable); it is never served without a per-client budget.
+// f must be safe for concurrent use. The default value is ClientKey with
+// the WithTrustedHeader header.
+func WithClientKey(f func(*http.Request) (string, error)) Option {
+	return func(h *Handler) { h.keyFunc = f }
 }
 
 // WithBinding binds every code to the value f returns for the request,
@@ -137,16 +155,21 @@ func WithClock(now func() time.Time) Option {
 // Handler serves the JSON API of a Verifier. Create it with New; it is safe
 // for concurrent use.
 type Handler struct {
-	v        *otp.Verifier
-	prefix   string
-	maxBody  int64
-	trusted  string
-	binding  func(*http.Request) string
-	log      *slog.Logger
-	now      func() time.Time
-	codeLen  int
-	startURL string
-	checkURL string
+	v       *otp.Verifier
+	prefix  string
+	maxBody int64
+	trusted string
+	keyFunc func(*http.Request) (string, error)
+
+	checkLimiter CheckLimiter
+	checkN       int
+	checkWindow  time.Duration
+	binding      func(*http.Request) string
+	log          *slog.Logger
+	now          func() time.Time
+	codeLen      int
+	startURL     string
+	checkURL     string
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -157,11 +180,15 @@ func New(v *otp.Verifier, opts ...Option) *Handler {
 	if v == nil {
 		panic("otphttp: nil Verifier")
 	}
-	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, now: time.Now, codeLen: v.Policy().CodeLength}
+	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, now: time.Now, codeLen: v.Policy().CodeLength,
+		checkN: DefaultCheckBudget, checkWindow: DefaultCheckWindow}
 	for _, o := range opts {
 		if o != nil {
 			o(h)
 		}
+	}
+	if h.checkLimiter == nil {
+		h.checkLimiter = newMemLimiter(h.checkN, h.checkWindow, h.now)
 	}
 	h.startURL = h.prefix + "/verifications"
 	h.checkURL = h.prefix + "/verifications/check"
@@ -279,10 +306,13 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		}
 		ch = c
 	}
-	opts := make([]otp.Option, 0, 2)
-	if key := h.clientKey(r); key != "" {
-		opts = append(opts, otp.WithLimitKey(key))
+	key, err := h.clientKey(r)
+	if err != nil {
+		h.commonError(w, r, err)
+		return
 	}
+	opts := make([]otp.Option, 0, 2)
+	opts = append(opts, otp.WithLimitKey(key))
 	if h.binding != nil {
 		if b := h.binding(r); b != "" {
 			opts = append(opts, otp.WithBinding(b))
@@ -325,6 +355,8 @@ func (h *Handler) startError(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, http.StatusForbidden, CodeCountryNotAllowed, "codes cannot be sent to this country")
 	case errors.Is(err, otp.ErrChannelNotAllowed):
 		writeError(w, http.StatusForbidden, CodeChannelNotAllowed, "this channel is not available")
+	case errors.Is(err, otp.ErrNumberTypeNotAllowed):
+		writeError(w, http.StatusForbidden, CodeNumberType, "codes cannot be sent to premium-rate, shared-cost or other costly numbers; use a mobile number")
 	case errors.Is(err, otp.ErrVetoed):
 		writeError(w, http.StatusForbidden, CodeVetoed, "codes cannot be sent to this number")
 	default:
@@ -335,6 +367,26 @@ func (h *Handler) startError(w http.ResponseWriter, r *http.Request, err error) 
 func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	var req CheckRequest
 	if !h.decode(w, r, &req) {
+		return
+	}
+	key, err := h.clientKey(r)
+	if err != nil {
+		h.commonError(w, r, err)
+		return
+	}
+	ok, retry, err := h.checkLimiter.Allow(r.Context(), key)
+	if err != nil {
+		h.commonError(w, r, fmt.Errorf("%w: check limiter: %w", otp.ErrStoreUnavailable, err))
+		return
+	}
+	if !ok {
+		secs := max(ceilSeconds(retry), 1)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeJSONError(w, http.StatusTooManyRequests, Error{
+			Message:    "too many checks; try again later",
+			Code:       CodeRateLimited,
+			RetryAfter: secs,
+		})
 		return
 	}
 	var opts []otp.Option
@@ -389,6 +441,8 @@ func (h *Handler) commonError(w http.ResponseWriter, r *http.Request, err error)
 		status, code, msg = http.StatusBadGateway, CodeSendFailed, "the code could not be sent; try again or use another channel"
 	case errors.Is(err, otp.ErrStoreUnavailable):
 		status, code, msg = http.StatusServiceUnavailable, CodeUnavailable, "service unavailable; try again later"
+	case errors.Is(err, ErrNoClientKey):
+		code, msg = CodeNoClientKey, "the server cannot identify clients; it is misconfigured"
 	}
 	if h.log != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "otphttp: request failed",
@@ -438,40 +492,20 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 
 var errTrailing = errors.New("otphttp: trailing data after the JSON object")
 
-// clientKey returns the limit key of the request's client: its IP address,
-// or its /64 network for IPv6; "" when none can be read.
-func (h *Handler) clientKey(r *http.Request) string {
-	var addr netip.Addr
-	if h.trusted != "" {
-		if lines := r.Header.Values(h.trusted); len(lines) > 0 {
-			parts := strings.Split(lines[len(lines)-1], ",")
-			for i := len(parts) - 1; i >= 0; i-- {
-				if a, err := netip.ParseAddr(strings.TrimSpace(parts[i])); err == nil {
-					addr = a
-					break
-				}
-			}
+// clientKey returns the limit key of the request's client, from the key
+// function if one is set.
+func (h *Handler) clientKey(r *http.Request) (string, error) {
+	if h.keyFunc != nil {
+		k, err := h.keyFunc(r)
+		if err == nil && k == "" {
+			err = ErrNoClientKey
 		}
-	}
-	if !addr.IsValid() {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
-			host = r.RemoteAddr
+			return "", fmt.Errorf("%w: key function: %w", ErrNoClientKey, err)
 		}
-		a, err := netip.ParseAddr(host)
-		if err != nil {
-			return ""
-		}
-		addr = a
+		return k, nil
 	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		p, err := addr.WithZone("").Prefix(64)
-		if err == nil {
-			return "ip:" + p.String()
-		}
-	}
-	return "ip:" + addr.String()
+	return ClientKey(r, h.trusted)
 }
 
 func ceilSeconds(d time.Duration) int {

@@ -320,7 +320,7 @@ func TestBinding(t *testing.T) {
 	session := func(s string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("X-Session", s) } }
 	wantStatus(t, e.start(t, number, "sms", session("a")), http.StatusAccepted, "")
 	code := e.code(t, number)
-	wantStatus(t, e.check(t, number, code, session("b")), http.StatusUnprocessableEntity, "")
+	wantStatus(t, e.check(t, number, code, session("b")), http.StatusNotFound, "")
 	wantStatus(t, e.check(t, number, code, session("a")), http.StatusOK, "")
 }
 
@@ -338,6 +338,8 @@ func TestPolicyRefusals(t *testing.T) {
 	})
 	wantStatus(t, e.start(t, "+33612345678", "sms"), http.StatusForbidden, otphttp.CodeCountryNotAllowed)
 	wantStatus(t, e.start(t, number, "call"), http.StatusForbidden, otphttp.CodeChannelNotAllowed)
+	wantStatus(t, e.start(t, "+19002345678", "sms"), http.StatusForbidden, otphttp.CodeNumberType)
+	wantStatus(t, e.start(t, "+449012345678", "sms"), http.StatusForbidden, otphttp.CodeNumberType)
 	r := e.start(t, "+447400123456", "sms")
 	wantStatus(t, r, http.StatusForbidden, otphttp.CodeVetoed)
 	if strings.Contains(r.raw, "landline") {

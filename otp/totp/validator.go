@@ -48,9 +48,8 @@ type Config struct {
 	// MaxAttempts is the number of failures (wrong or replayed codes) that
 	// lock an account. The default value is 5.
 	MaxAttempts int
-	// Lockout is how long failures are remembered, counted from the first
-	// one, and so how long a lock lasts at most. The default value is 5
-	// minutes.
+	// Lockout is how long failures are remembered, counted from the latest
+	// one, and so how long a lock lasts. The default value is 5 minutes.
 	Lockout time.Duration
 	// Now returns the current time. The default value is time.Now; tests
 	// pass a fake clock.

@@ -262,6 +262,7 @@ const (
 type entry struct {
 	digest  []byte // points into inline when it fits
 	sealed  []byte
+	scope   []byte    // IssueRequest.Scope of the pending code
 	markers *[]marker // TOTP markers; nil for most entries
 
 	codeExp  int64
@@ -307,6 +308,7 @@ func (e *entry) dropCode() {
 	e.state = noCode
 	e.attempts = 0
 	e.sealed = nil
+	e.scope = nil
 	clear(e.inline[:])
 	e.digest = nil
 }
@@ -319,13 +321,13 @@ func (e *entry) failCount(now int64) int64 {
 	return int64(e.failures)
 }
 
-// fail increments the failure counter, which lives window from its first
-// increment.
+// fail increments the failure counter, which lives window from its latest
+// increment: no stretch of window then holds more failures than the cap.
 func (e *entry) fail(now int64, window time.Duration) int64 {
 	if e.failExp <= now {
 		e.failures = 0
-		e.failExp = now + int64(window)
 	}
+	e.failExp = now + int64(window)
 	inc(&e.failures)
 	return int64(e.failures)
 }
@@ -444,7 +446,7 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 
 	switch e.code(now) {
 	case pending:
-		if req.KeepPending {
+		if req.KeepPending && sameScope(e.scope, req.Scope) {
 			return store.IssueResult{
 				Outcome:   store.Reused,
 				Attempts:  int(e.attempts),
@@ -467,11 +469,17 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 	// A fresh slice, never reused in place: a Reused result returned a copy,
 	// but keep the stored value immutable anyway.
 	e.sealed = slices.Clone(req.Sealed)
+	e.scope = slices.Clone(req.Scope)
 	return store.IssueResult{
 		Outcome:   store.Issued,
 		Attempts:  int(e.attempts),
 		ExpiresIn: req.TTL,
 	}
+}
+
+// sameScope reports whether two scopes are equal (nil and empty are).
+func sameScope(a, b []byte) bool {
+	return subtle.ConstantTimeCompare(a, b) == 1
 }
 
 func limited(why store.LimitReason, idx int, retry int64) store.IssueResult {
@@ -512,7 +520,7 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 		}
 		return store.CheckResult{Status: store.Locked}
 	}
-	if e.code(now) != pending {
+	if e.code(now) != pending || !sameScope(e.scope, req.Scope) {
 		return store.CheckResult{Status: store.Expired}
 	}
 	if subtle.ConstantTimeCompare(e.digest, req.Digest) == 1 {

@@ -28,8 +28,8 @@
 //
 // One destination has two keys, P:{K} and P:{K}:p (P the prefix, K the
 // opaque store key). The string P:{K}:p holds the pending code: a 16-byte
-// fingerprint of the digest (its SHA-256, truncated), the optional Sealed
-// value, the code's attempts and expiry; Redis expires it with the code. The
+// fingerprint of the digest (its SHA-256, truncated), the same of the
+// optional Scope, the optional Sealed value, the code's attempts and expiry; Redis expires it with the code. The
 // hash P:{K} holds what outlives a code: the cooldown, the send window and the
 // failure counter, and accepted Attempt markers. Each part of the hash
 // carries its own end time; a part whose time has passed counts as absent.

@@ -315,3 +315,64 @@ func TestReplyParsing(t *testing.T) {
 		t.Errorf("reply = %v %q %v, want [2 7] \"s\" nil", n, str, err)
 	}
 }
+
+// forger is a go-redis hook that replaces the reply of every EVALSHA and
+// EVAL with a fixed value: a script, a proxy or a server answering what
+// the Store's scripts never write.
+type forger struct{ val any }
+
+func (f forger) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (f forger) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if c, ok := cmd.(*redis.Cmd); ok && (cmd.Name() == "evalsha" || cmd.Name() == "eval") {
+			c.SetErr(nil)
+			c.SetVal(f.val)
+			return nil
+		}
+		return err
+	}
+}
+
+func (f forger) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestCheckUnexpectedReplies: Check approves only on exactly the script's
+// approval reply. Every other integer (17 and 65 end in the approval's low
+// bits; 2 is a rejection with nothing remaining; a remaining count above
+// MaxAttempts) and every other type is an error with a zero result.
+func TestCheckUnexpectedReplies(t *testing.T) {
+	replies := []any{int64(0), int64(-1), int64(-15), int64(2), int64(5), int64(15), int64(16),
+		int64(17), int64(33), int64(65), int64(1 + 16*1000), int64(19), int64(20),
+		int64(2 + 16*6), "1", []any{int64(1)}, nil}
+	for _, v := range replies {
+		t.Run(fmt.Sprintf("%#v", v), func(t *testing.T) {
+			c := miniBackend().client(t)
+			s := newTestStore(t, c)
+			c.AddHook(forger{val: v})
+			res, err := s.Check(context.Background(), store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: 5})
+			if !errors.Is(err, errReply) || res != (store.CheckResult{}) {
+				t.Errorf("Check with reply %#v = %+v, %v; want a zero result and an error wrapping errReply", v, res, err)
+			}
+		})
+	}
+	// The replies the script does write still read as they should.
+	valid := map[int64]store.CheckResult{
+		1:        {Status: store.Approved},
+		3:        {Status: store.Expired},
+		4:        {Status: store.Locked},
+		2 + 16*1: {Status: store.Rejected, Remaining: 1},
+		2 + 16*5: {Status: store.Rejected, Remaining: 5},
+	}
+	for v, want := range valid {
+		c := miniBackend().client(t)
+		s := newTestStore(t, c)
+		c.AddHook(forger{val: v})
+		res, err := s.Check(context.Background(), store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: 5})
+		if err != nil || res != want {
+			t.Errorf("Check with reply %d = %+v, %v; want %+v", v, res, err, want)
+		}
+	}
+}

@@ -153,6 +153,17 @@ func fingerprint(digest []byte) []byte {
 	return h[:fingerprintLen]
 }
 
+// codeArg is the scripts' first argument: the digest's fingerprint, then,
+// for a request with a Scope, the Scope's.
+func codeArg(digest, scope []byte) []byte {
+	h := sha256.Sum256(digest)
+	if len(scope) == 0 {
+		return h[:fingerprintLen]
+	}
+	s := sha256.Sum256(scope)
+	return append(h[:fingerprintLen:fingerprintLen], s[:fingerprintLen]...)
+}
+
 // limitKey is the hash of one extra limit.
 func (s *Store) limitKey(key string) string {
 	return s.prefix + ":l:{" + key + "}"
@@ -254,7 +265,7 @@ func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
 	ints := packInts(keep, msec(req.TTL), msec(req.Cooldown), msec(req.Window),
 		int64(req.WindowMax), int64(req.FailureMax), int64(refused), retry)
 	args := make([]any, 0, 3+2*len(req.Limits))
-	return append(args, fingerprint(req.Digest), req.Sealed, ints)
+	return append(args, codeArg(req.Digest, req.Scope), req.Sealed, ints)
 }
 
 // packInts joins integers with ':' into one script argument: each argument
@@ -378,21 +389,37 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	}
 	dest, pending := s.destKeys(req.Key)
 	v, err := checkScript.Run(ctx, s.client, []string{dest, pending},
-		fingerprint(req.Digest), s.limitsArg(req)).Result()
+		codeArg(req.Digest, req.Scope), s.limitsArg(req)).Result()
 	if err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
 	n, ok := v.(int64)
-	if !ok || n < 0 {
+	if !ok {
 		return store.CheckResult{}, fail(ctx, op, errReply)
 	}
-	res := store.CheckResult{Status: store.CheckStatus(n % 16), Remaining: int(n / 16)}
-	switch res.Status {
-	case store.Approved, store.Rejected, store.Expired, store.Locked:
-	default:
+	res, ok := checkReply(n, req.MaxAttempts)
+	if !ok {
 		return store.CheckResult{}, fail(ctx, op, errReply)
 	}
 	return res, nil
+}
+
+// checkReply reads the check script's reply. Only the exact values the
+// script writes are accepted: 1 (approved), 3 (expired), 4 (locked) and
+// 2 + 16*remaining with 1 <= remaining <= maxAttempts (rejected). Anything
+// else, an approval's low bits included, is not a result.
+func checkReply(n int64, maxAttempts int) (store.CheckResult, bool) {
+	switch {
+	case n == int64(store.Approved):
+		return store.CheckResult{Status: store.Approved}, true
+	case n == int64(store.Expired):
+		return store.CheckResult{Status: store.Expired}, true
+	case n == int64(store.Locked):
+		return store.CheckResult{Status: store.Locked}, true
+	case n%16 == int64(store.Rejected) && n/16 >= 1 && n/16 <= int64(maxAttempts):
+		return store.CheckResult{Status: store.Rejected, Remaining: int(n / 16)}, true
+	}
+	return store.CheckResult{}, false
 }
 
 // Withdraw implements store.Store with one EVALSHA.

@@ -19,12 +19,14 @@ import "github.com/redis/go-redis/v9"
 // The pending value is binary, 25 bytes (so Redis keeps it inline with its
 // object header) plus the optional Sealed value:
 //
-//	byte  1     flags: 1 when the failure counter may be non-zero, so a
-//	            right code must first be checked against the failure cap
+//	byte  1     flags: bit 1 when the failure counter may be non-zero, so
+//	            a right code must first be checked against the failure
+//	            cap; bit 2 when the code has a Scope
 //	bytes 2-3   wrong guesses against the code, big-endian
 //	bytes 4-9   expiry of the code, unix ms, big-endian
 //	bytes 10-25 fingerprint of the digest: the first 16 bytes of its SHA-256
-//	bytes 26-   Sealed
+//	bytes 26-41 (with a Scope) the first 16 bytes of the Scope's SHA-256
+//	then        Sealed
 //
 // A withdrawn code keeps bytes 1-9 only: its attempts live on until its
 // expiry and carry over to the next code.
@@ -32,8 +34,8 @@ import "github.com/redis/go-redis/v9"
 // A hash part whose time has passed counts as absent; a later write
 // overwrites or removes it, and it goes at the latest with the hash. Issue and
 // Attempt set the hash's expiry (PEXPIREAT) to the latest time still to come
-// among its parts; Check, the hot path, only ever extends it (when it starts
-// a failure counter that would outlive the hash). So every key has a TTL, and
+// among its parts; Check, the hot path, only ever extends it (when it counts
+// a failure whose counter would outlive the hash). So every key has a TTL, and
 // none outlives the longest lifetime it was given. Times come from
 // redis.call('TIME') on the node that owns the key, so application servers
 // with skewed clocks agree.
@@ -93,7 +95,8 @@ end
 `
 
 // issueSrc: KEYS[1] destination hash, KEYS[2] pending code, KEYS[3..] extra
-// limits (standalone only). ARGV: fingerprint, sealed, then one argument
+// limits (standalone only). ARGV: fingerprint (16 bytes, then 16 of the
+// Scope's fingerprint when there is one), sealed, then one argument
 // "keep (1/0):ttl ms:cooldown ms:window ms:window max:failure max:refused
 // extra limit index (-1: none):its retry ms", then max and window ms of each
 // extra limit in KEYS. Reply: {outcome, reason, limit index, retry ms,
@@ -107,17 +110,19 @@ local k, kp = KEYS[1], KEYS[2]
 local tm = redis.call('TIME')
 local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
 local p = redis.call('GET', kp)
-local pa, pe, pfp = 0, 0, false
+local pa, pe, pfp, psc = 0, 0, false, ''
 if p then
-  local _
-  _, pa, pe = pdec(p)
+  local pfl
+  pfl, pa, pe = pdec(p)
   if pe <= now then
     pa, pe = 0, 0
   elseif #p >= 25 then
     pfp = string.sub(p, 10, 25)
+    if pfl % 4 >= 2 then psc = string.sub(p, 26, 41) end
   end
 end
-if pfp == ARGV[1] then
+local rsc = string.sub(ARGV[1], 17, 32)
+if pfp == string.sub(ARGV[1], 1, 16) then
   -- A retry of an Issue that already saved this digest (the reply was
   -- lost): idempotent, nothing charged.
   -- Reason 5 marks it, so a split Issue refunds the limits it charged.
@@ -172,17 +177,19 @@ if n > 0 then
   redis.call('HSET', k, unpack(set))
   redis.call('PEXPIREAT', k, math.max(c, x, g, mm))
 end
-if pfp and keep == '1' then
-  return {2, 0, 0, 0, pa, pe - now, string.sub(p, 26)}
+if pfp and keep == '1' and psc == rsc then
+  return {2, 0, 0, 0, pa, pe - now, string.sub(p, 26 + #psc)}
 end
 local e, fl = now + ttl, 0
 if f > 0 then fl = 1 end
+if #rsc > 0 then fl = fl + 2 end
 redis.call('SET', kp, penc(fl, pa, e) .. ARGV[1] .. ARGV[2], 'PXAT', e)
 return {1, 0, 0, 0, pa, ttl, ''}
 `
 
 // checkSrc: KEYS[1] destination hash, KEYS[2] pending code. ARGV:
-// fingerprint, then "max attempts:failure max:failure window ms" in one
+// fingerprint (16 bytes, then 16 of the Scope's fingerprint when there is
+// one), then "max attempts:failure max:failure window ms" in one
 // argument (each argument costs Redis an object and Lua a string, and only
 // the slow path reads these). Reply: status + 16*remaining, one integer
 // (cheaper to build and to read than an array).
@@ -192,12 +199,13 @@ return {1, 0, 0, 0, pa, ttl, ''}
 // other case reads the clock and the failure counter, and puts back what
 // must stay (a wrong guess's code with one more attempt, a withdrawn code's
 // attempts), with the expiry it had. It never shortens the hash's lifetime
-// (a later Issue sets it exactly); it extends it when a new failure counter
-// would outlive it.
+// (a later Issue sets it exactly); it extends it when the failure counter,
+// which lives the failure window from its latest failure, would outlive it.
 const checkSrc = pendingLib + `
 local k, kp = KEYS[1], KEYS[2]
 local p = redis.call('GETDEL', kp)
-if p and string.byte(p, 1) == 0 and string.sub(p, 10, 25) == ARGV[1] then return 1 end
+local fp = ARGV[1]
+if p and string.byte(p, 1) == (#fp > 16 and 2 or 0) and string.sub(p, 10, 9 + #fp) == fp then return 1 end
 local tm = redis.call('TIME')
 local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
 local v = redis.call('HMGET', k, 'f', 'g')
@@ -214,16 +222,23 @@ if p and #p < 25 and e > now then
 end
 if fmax > 0 and f >= fmax then return 4 end
 if not p or e <= now then return 3 end
-if string.sub(p, 10, 25) == ARGV[1] then
+local psc = ''
+if fl % 4 >= 2 then psc = string.sub(p, 26, 41) end
+if psc ~= string.sub(fp, 17, 32) then
+  -- Another scope's code: not pending for this caller; put it back as it was.
+  redis.call('SET', kp, p, 'PXAT', e)
+  return 3
+end
+if string.sub(p, 10, 25) == string.sub(fp, 1, 16) then
   if v[1] then redis.call('HDEL', k, 'f', 'g') end
   return 1
 end
 a = a + 1
-local newg = false
 if fmax > 0 then
-  if f == 0 then g = now + tonumber(fw); newg = true end
+  -- The counter lives the failure window from its latest failure.
+  g = now + tonumber(fw)
   f = f + 1
-  fl = 1
+  if fl % 2 == 0 then fl = fl + 1 end
 end
 local res, left = 4, maxa - a
 if fmax > 0 and fmax - f < left then left = fmax - f end
@@ -233,10 +248,8 @@ if left > 0 then
 end
 if fmax > 0 then
   redis.call('HSET', k, 'f', f, 'g', g)
-  if newg then
-    local pt = redis.call('PTTL', k)
-    if pt < 0 or now + pt < g then redis.call('PEXPIREAT', k, g) end
-  end
+  local pt = redis.call('PTTL', k)
+  if pt < 0 or now + pt < g then redis.call('PEXPIREAT', k, g) end
 end
 return res
 `
@@ -250,12 +263,12 @@ local marker, mttl = ARGV[1], tonumber(ARGV[2])
 local maxf, fw = tonumber(ARGV[3]), tonumber(ARGV[4])
 if f >= maxf then return {4, 0, g - now} end
 local function fail(status)
-  if f == 0 then g = now + fw; put('g', g) end
+  g = now + fw; put('g', g)
   f = f + 1; put('f', f)
   commit()
   local p = redis.call('GET', KEYS[2])
-  if p and string.byte(p, 1) == 0 then
-    redis.call('SET', KEYS[2], '\1' .. string.sub(p, 2), 'KEEPTTL')
+  if p and string.byte(p, 1) % 2 == 0 then
+    redis.call('SET', KEYS[2], string.char(string.byte(p, 1) + 1) .. string.sub(p, 2), 'KEEPTTL')
   end
   if f >= maxf then return {4, 0, g - now} end
   return {status, maxf - f, 0}

@@ -100,6 +100,8 @@ var tests = []struct {
 	{"ExtraLimits", testExtraLimits},
 	{"LimitOrder", testLimitOrder},
 	{"LimitedChangesNothing", testLimitedChangesNothing},
+	{"Scope", testScope},
+	{"ScopeKeepPending", testScopeKeepPending},
 	{"FailureCap", testFailureCap},
 	{"FailureCapResetOnApproval", testFailureCapReset},
 	{"FailureWindow", testFailureWindow},
@@ -602,6 +604,47 @@ func testIssueRetryIdempotent(e *env) {
 
 // testNoFailureCap: with FailureMax 0 mismatches count no failures, so a
 // later Issue with a cap is not refused because of them.
+// testScope: a Check with another Scope than the pending code's finds
+// nothing pending and changes nothing: not the code's attempts, not the
+// failure counter, even with the right digest.
+func testScope(e *env) {
+	k, d := key(), digest()
+	a, b := []byte("scope-a"), []byte("scope-b")
+	chk := func(d, scope []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, Scope: scope, MaxAttempts: 3, FailureMax: 2, FailureWindow: long}
+	}
+	e.issued(store.IssueRequest{Key: k, Digest: d, Scope: a, TTL: long, FailureMax: 2}, 0)
+	for range 5 {
+		e.check(chk(digest(), b), store.Expired, 0)
+		e.check(chk(digest(), nil), store.Expired, 0)
+	}
+	e.check(chk(d, b), store.Expired, 0)
+	e.check(chk(d, nil), store.Expired, 0)
+	// The code kept its 3 attempts and the counter its 2 failures.
+	e.check(chk(digest(), a), store.Rejected, 1)
+	e.check(chk(d, a), store.Approved, 0)
+	// A code without a Scope is checked only without one.
+	d2 := digest()
+	e.issued(issueReq(k, d2), 0)
+	e.check(chk(d2, a), store.Expired, 0)
+	e.check(chk(d2, nil), store.Approved, 0)
+}
+
+// testScopeKeepPending: KeepPending keeps only a code of the same Scope.
+func testScopeKeepPending(e *env) {
+	k, d1, d2 := key(), digest(), digest()
+	a, b := []byte("scope-a"), []byte("scope-b")
+	e.issued(store.IssueRequest{Key: k, Digest: d1, Scope: a, Sealed: []byte("sealed-a"), TTL: long}, 0)
+	res := e.issue(store.IssueRequest{Key: k, Digest: digest(), Scope: a, KeepPending: true, TTL: long})
+	if res.Outcome != store.Reused || string(res.Sealed) != "sealed-a" {
+		e.t.Fatalf("KeepPending in the same scope = %+v, want Reused with the kept Sealed", res)
+	}
+	e.issued(store.IssueRequest{Key: k, Digest: d2, Scope: b, Sealed: []byte("sealed-b"), KeepPending: true, TTL: long}, 0)
+	e.check(checkReq(k, d1, 5), store.Expired, 0)
+	e.check(store.CheckRequest{Key: k, Digest: d1, Scope: a, MaxAttempts: 5}, store.Expired, 0)
+	e.check(store.CheckRequest{Key: k, Digest: d2, Scope: b, MaxAttempts: 5}, store.Approved, 0)
+}
+
 func testNoFailureCap(e *env) {
 	k, d := key(), digest()
 	e.issued(issueReq(k, d), 0)
@@ -630,7 +673,7 @@ func testFailureCap(e *env) {
 	e.limited(iss(digest()), store.LimitFailures, 0, 2*short)
 	// Without a FailureMax the cap is not applied, but the code is gone.
 	e.check(checkReq(k, d2, 2), store.Expired, 0)
-	// The counter lives FailureWindow from its first failure.
+	// The counter lives FailureWindow from its latest failure.
 	e.wait(2 * short)
 	e.issued(iss(d1), 0)
 	e.check(chk(d1), store.Approved, 0)
@@ -655,24 +698,37 @@ func testFailureCapReset(e *env) {
 }
 
 func testFailureWindow(e *env) {
-	// The failure counter lives FailureWindow from its first increment;
-	// later failures do not extend it.
+	// The failure counter lives FailureWindow from its latest increment, so
+	// no stretch of FailureWindow holds more than FailureMax failures (a
+	// counter that expired FailureWindow after its first failure would let
+	// almost twice as many through around its end). The waits leave a
+	// margin of a short on either side of every boundary.
 	k, d := key(), digest()
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 10, FailureMax: 3, FailureWindow: 2 * short}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 10, FailureMax: 3, FailureWindow: 3 * short}
+	}
+	capped := func(max int) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: max}
 	}
 	e.issued(issueReq(k, d), 0)
 	e.check(chk(digest()), store.Rejected, 2)
-	e.wait(short)
+	e.wait(2 * short)
 	e.check(chk(digest()), store.Rejected, 1) // 2 failures
-	// An Issue with a cap of 2 is refused until 2*short after the first
-	// failure, not after the second.
-	e.limited(store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: 2}, store.LimitFailures, 0, short)
 	e.wait(short)
-	// 2*short after the first failure the counter is gone, attempts stay:
-	// 3 of 10 used, 1 of 3 failures.
+	// 3*short after the first failure the counter still holds both: a cap
+	// of 2 refuses until 3*short after the second.
+	e.limited(capped(2), store.LimitFailures, 0, 2*short)
+	// The third failure reaches the cap of 3: Locked, the code is gone.
+	e.check(chk(digest()), store.Locked, 0)
+	e.wait(short)
+	e.check(chk(d), store.Locked, 0)
+	e.limited(capped(3), store.LimitFailures, 0, 2*short)
+	e.wait(2 * short)
+	// 3*short after the latest failure the counter is gone.
+	d2 := digest()
+	e.issued(store.IssueRequest{Key: k, Digest: d2, TTL: long, FailureMax: 3}, 0)
 	e.check(chk(digest()), store.Rejected, 2)
-	e.check(chk(d), store.Approved, 0)
+	e.check(chk(d2), store.Approved, 0)
 }
 
 func testWithdraw(e *env) {
@@ -803,7 +859,11 @@ func testAttemptFailureWindow(e *env) {
 	req.FailureWindow = 2 * short
 	e.attempt(req, store.Rejected, 2)
 	e.wait(short)
-	e.attempt(req, store.Rejected, 1) // does not extend the counter's life
+	e.attempt(req, store.Rejected, 1) // the counter now lives 2*short from here
+	e.wait(short)
+	e.attempt(req, store.Locked, 0) // a third failure within 2*short of the second
+	e.wait(short)
+	e.attempt(req, store.Locked, 0)
 	e.wait(short)
 	e.attempt(req, store.Rejected, 2)
 }

@@ -63,6 +63,7 @@ function startMessage(res) {
     case "country_not_allowed": return "Sorry, we can't send codes to that country.";
     case "channel_not_allowed": return "Calls are not available here.";
     case "vetoed": return "Sorry, we can't send codes to that number.";
+    case "number_type_not_allowed": return "Sorry, we can't send codes to premium-rate, shared-cost or other paid numbers. Please use a mobile number.";
     case "rate_limited": return "Too many codes requested. Try again in " + plural(d.retry_after || res.retryAfter || 1, "second") + ".";
     case "send_failed": return "We couldn't send the code. Try again, or ask for a call.";
     case "unavailable": return "The service is unavailable. Try again in a moment.";
