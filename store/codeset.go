@@ -49,8 +49,8 @@ type CodeSets interface {
 	//     expired, or no set at all): the failure counter is incremented
 	//     (it lives FailureWindow from its first increment); Locked if it
 	//     reaches MaxFailures, else Rejected with Remaining = MaxFailures -
-	//     failures. Under any concurrency no more than MaxFailures failures
-	//     are answered with anything but Locked.
+	//     failures. Under any concurrency at most MaxFailures - 1 wrong
+	//     candidates are answered Rejected before the lock.
 	//
 	// Left is reported with every status. Digests are compared in constant
 	// time where the backend allows it; a digest is a keyed hash under a
