@@ -242,12 +242,14 @@ func (e *TransactionLengthError) Is(target error) bool { return target == ErrTra
 
 // transactionWording holds the message of each language, by primary
 // BCP 47 subtag: the code, the amount ("EUR 12.50") and the payee fill
-// the three %s in that order. English is the fallback.
+// the three %s in that order. English is the fallback. Every wording is
+// in the GSM-7 alphabet, so a GSM-7 payee keeps the whole text at 160
+// characters a part.
 var transactionWording = map[string]string{
 	"en": "Code %s to pay %s to %s.",
 	"de": "Code %s zur Zahlung von %s an %s.",
 	"fr": "Code %s pour payer %s à %s.",
-	"es": "Código %s para pagar %s a %s.",
+	"es": "Clave %s para pagar %s a %s.",
 	"it": "Codice %s per pagare %s a %s.",
 	"nl": "Code %s om %s te betalen aan %s.",
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -180,7 +179,7 @@ func TestTransactionMessageText(t *testing.T) {
 		{"en-GB", otp.Transaction{Amount: "1250", Currency: "JPY", Payee: "Tōkyō"}, "Code %s to pay JPY 1250 to Tōkyō. It expires in 5 minutes."},
 		{"de-AT", acme, "Code %s zur Zahlung von EUR 12.50 an ACME Ltd."},
 		{"fr", acme, "Code %s pour payer EUR 12.50 à ACME Ltd."},
-		{"es", acme, "Código %s para pagar EUR 12.50 a ACME Ltd."},
+		{"es", acme, "Clave %s para pagar EUR 12.50 a ACME Ltd."},
 		{"it", acme, "Codice %s per pagare EUR 12.50 a ACME Ltd."},
 		{"nl", acme, "Code %s om EUR 12.50 te betalen aan ACME Ltd."},
 		{"sv", acme, "Code %s to pay EUR 12.50 to ACME Ltd. It expires in 5 minutes."},
@@ -232,14 +231,18 @@ func TestTransactionTooLong(t *testing.T) {
 	if _, err := f.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(fit)); err != nil {
 		t.Fatalf("Start with the payee cut to PayeeRoom (%d): %v", le.PayeeRoom, err)
 	}
-	// The longest payee in GSM-7 always fits with the longest code and amount.
-	g := newFixture(t, func(c *otp.Config) { c.Policy.CodeLength = 10 })
-	max := otp.Transaction{Amount: "999999999999999.99", Currency: "EUR", Payee: strings.Repeat("W", otp.MaxPayeeLen)}
-	if _, err := g.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(max)); err != nil {
-		t.Fatalf("Start with the longest GSM-7 payee: %v", err)
-	}
-	if m, _ := g.rec.Last(alice); utf8.RuneCountInString(m.Text) > 160 {
-		t.Fatalf("text of %d characters", utf8.RuneCountInString(m.Text))
+	// The longest payee in GSM-7 always fits with the longest code and
+	// amount, in every language.
+	for _, locale := range []string{"en", "de", "fr", "es", "it", "nl"} {
+		g := newFixture(t, func(c *otp.Config) { c.Policy.CodeLength = 10 })
+		max := otp.Transaction{Amount: "999999999999999.99", Currency: "EUR", Payee: strings.Repeat("W", otp.MaxPayeeLen)}
+		if _, err := g.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(max), otp.WithLocale(locale)); err != nil {
+			t.Fatalf("Start with the longest GSM-7 payee in %s: %v", locale, err)
+		}
+		m, _ := g.rec.Last(alice)
+		if gsm7, units, _ := sender.SMSUnits(m.Text); !gsm7 || units > 160 {
+			t.Fatalf("%s text %q: gsm7 %v, %d units; want one GSM-7 part", locale, m.Text, gsm7, units)
+		}
 	}
 }
 
