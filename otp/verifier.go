@@ -189,6 +189,7 @@ type Option func(*callOptions)
 
 type callOptions struct {
 	binding  string
+	txn      *Transaction
 	limitKey string
 	locale   string
 	err      error
@@ -298,6 +299,9 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	if !v.policy.allowsChannel(ch) {
 		return StartResult{}, fmt.Errorf("%w: %s", ErrChannelNotAllowed, ch)
 	}
+	if err := v.checkTransaction(&o, ch); err != nil {
+		return StartResult{}, err
+	}
 	num, err := ParseNumber(to, v.region)
 	if err != nil {
 		return StartResult{}, err
@@ -314,8 +318,9 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 
 	testCode, isTest := v.tests[num.E164]
 	// A kept code is only re-sent to the binding it was made for: with a
-	// binding, a resend makes a new code (attempts still carry over).
-	req := store.IssueRequest{Key: key, TTL: p.TTL, KeepPending: p.KeepCode && !isTest && o.binding == ""}
+	// binding or a transaction, a resend makes a new code (attempts still
+	// carry over).
+	req := store.IssueRequest{Key: key, TTL: p.TTL, KeepPending: p.KeepCode && !isTest && o.digestBinding() == ""}
 	var extra []LimitReason
 	if !isTest {
 		if p.Cooldown > 0 {
@@ -342,7 +347,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 			return StartResult{}, fmt.Errorf("otp: generator returned a code of the wrong form")
 		}
 	}
-	req.Digest = v.keys.digest(make([]byte, 0, 32), num.E164, o.binding, code)
+	req.Digest = v.keys.digest(make([]byte, 0, 32), num.E164, o.digestBinding(), code)
 	req.Scope = v.keys.scope(num.E164, o.binding)
 	if req.KeepPending {
 		if req.Sealed, err = v.keys.seal(code, key); err != nil {
@@ -411,6 +416,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		To:      num.E164,
 		Channel: ch,
 		Code:    code,
+		Text:    o.messageText(code, res.ExpiresIn),
 		Locale:  o.locale,
 		TTL:     res.ExpiresIn,
 		Ref:     ev.Fingerprint,
@@ -445,6 +451,9 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...Option) (
 	if !validCode(code, v.policy.CodeLength) {
 		return CheckResult{}, fmt.Errorf("%w: want %d digits", ErrInvalidCode, v.policy.CodeLength)
 	}
+	if err := v.checkTransaction(&o, ""); err != nil {
+		return CheckResult{}, err
+	}
 	e164, ok := canonical(to)
 	if !ok {
 		num, err := ParseNumber(to, v.region)
@@ -456,7 +465,7 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...Option) (
 	var buf [32]byte
 	res, err := v.store.Check(ctx, store.CheckRequest{
 		Key:           v.keys.storeKey(e164),
-		Digest:        v.keys.digest(buf[:0], e164, o.binding, code),
+		Digest:        v.keys.digest(buf[:0], e164, o.digestBinding(), code),
 		Scope:         v.keys.scope(e164, o.binding),
 		MaxAttempts:   v.policy.MaxAttempts,
 		FailureMax:    v.policy.MaxFailures,

@@ -102,6 +102,11 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		return nil, err
 	}
 	td := newTOTPDemo(tv, now, log)
+	if td.recovery, err = newRecovery(cfg.Store, cfg.Secret); err != nil {
+		return nil, err
+	}
+	pd := newPaymentsDemo(now)
+	pay := otphttp.New(v, append(opts, otphttp.WithPrefix("/api/payments"), otphttp.WithTransaction(pd.pending))...)
 
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
@@ -116,6 +121,9 @@ func newApp(cfg appConfig) (http.Handler, error) {
 	mux.Handle(api.StartPath(), api)
 	mux.Handle(api.CheckPath(), api)
 	mux.Handle("/api/totp/", td)
+	mux.Handle(pay.StartPath(), pay)
+	mux.Handle(pay.CheckPath(), pay)
+	mux.HandleFunc("/api/payments/new", pd.create)
 	channels := v.Policy().Channels
 	mux.HandleFunc("/api/config", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -178,6 +178,14 @@ func realLeakBackend(t *testing.T, url string) leakBackend {
 				case "string":
 					v, _ := rdb.Get(ctx, k).Result()
 					out = append(out, []byte(v))
+				case "set":
+					ms, err := rdb.SMembers(ctx, k).Result()
+					if err != nil {
+						t.Fatalf("SMEMBERS %s: %v", k, err)
+					}
+					for _, m := range ms {
+						out = append(out, []byte(m))
+					}
 				case "none": // expired since SCAN
 				default:
 					t.Errorf("key %q of type %q: not dumped", k, typ)
@@ -193,6 +201,9 @@ func realLeakBackend(t *testing.T, url string) leakBackend {
 		},
 	}
 }
+
+// secretForm is one spelling of a secret the leak search looks for.
+type secretForm struct{ what, text string }
 
 // TestNoLeak drives one full run through the demo: two instances sharing
 // one Redis and one secret, one with the development sender (as `go run`
@@ -416,8 +427,20 @@ func testNoLeak(t *testing.T, b leakBackend) {
 	}
 	typedCodes = append(typedCodes, now)
 	step(dev.URL, "/api/totp/verify", fmt.Sprintf(`{"enrollment":%q,"code":%q}`, id, wrongCode(now)), http.StatusUnprocessableEntity)
-	step(dev.URL, "/api/totp/verify", fmt.Sprintf(`{"enrollment":%q,"code":%q}`, id, now), http.StatusOK)
+	verified := step(dev.URL, "/api/totp/verify", fmt.Sprintf(`{"enrollment":%q,"code":%q}`, id, now), http.StatusOK).json()
 	step(dev.URL, "/api/totp/verify", fmt.Sprintf(`{"enrollment":%q,"code":%q}`, id, now), http.StatusConflict)
+	// The recovery codes that first approval returned: shown once in that
+	// reply, nowhere else; one is redeemed.
+	var recoveryCodes []secretForm
+	rcs, _ := verified["recovery_codes"].([]any)
+	for _, c := range rcs {
+		c := c.(string)
+		recoveryCodes = append(recoveryCodes, secretForm{"a recovery code", c}, secretForm{"a recovery code", strings.ReplaceAll(c, "-", "")})
+	}
+	if len(recoveryCodes) == 0 {
+		t.Fatal("no recovery codes in the first approval: the search for them would prove nothing")
+	}
+	step(dev.URL, "/api/totp/recover", fmt.Sprintf(`{"enrollment":%q,"code":%q}`, id, rcs[0]), http.StatusOK)
 
 	// Error strings of direct Verifier calls, with the library's own slog
 	// observer writing to the same stream.
@@ -521,7 +544,6 @@ func testNoLeak(t *testing.T, b leakBackend) {
 	}
 
 	// The search.
-	type secretForm struct{ what, text string }
 	var forbidden []secretForm
 	for _, s := range []string{
 		string(secret), hex.EncodeToString(secret), strings.ToUpper(hex.EncodeToString(secret)),
@@ -568,6 +590,11 @@ func testNoLeak(t *testing.T, b leakBackend) {
 			}
 			for _, f := range tokens {
 				found(f, containsToken(text, f.text))
+			}
+			if recoveryReply := place == "HTTP reply" && bytes.Contains(text, []byte(`"recovery_codes":`)); !recoveryReply {
+				for _, f := range recoveryCodes {
+					found(f, bytes.Contains(text, []byte(f.text)))
+				}
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go2fa/go2fa/otp/recovery"
 	"github.com/go2fa/go2fa/otp/totp"
 )
 
@@ -31,14 +32,16 @@ const (
 )
 
 type enrollment struct {
-	key     totp.Key
-	expires time.Time
+	key       totp.Key
+	expires   time.Time
+	confirmed bool // a code was approved; recovery codes were issued
 }
 
 type totpDemo struct {
-	v   *totp.Validator
-	now func() time.Time
-	log *slog.Logger
+	v        *totp.Validator
+	recovery *recovery.Manager // nil: no recovery codes
+	now      func() time.Time
+	log      *slog.Logger
 
 	mu   sync.Mutex
 	keys map[string]enrollment
@@ -55,6 +58,8 @@ func (d *totpDemo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f = d.enroll
 	case "/api/totp/verify":
 		f = d.verify
+	case "/api/totp/recover":
+		f = d.recover
 	default:
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
 		return
@@ -156,7 +161,11 @@ func (d *totpDemo) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	switch res.Status {
 	case totp.Approved:
-		writeJSON(w, http.StatusOK, map[string]any{"status": "approved"})
+		reply := map[string]any{"status": "approved"}
+		if codes := d.issueRecoveryCodes(r.Context(), req.Enrollment); codes != nil {
+			reply["recovery_codes"] = codes
+		}
+		writeJSON(w, http.StatusOK, reply)
 	case totp.Rejected:
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"status": "rejected", "remaining": res.Remaining})
 	case totp.Replayed:

@@ -165,6 +165,7 @@ type Handler struct {
 	checkN       int
 	checkWindow  time.Duration
 	binding      func(*http.Request) string
+	txn          func(*http.Request) (otp.Transaction, error)
 	log          *slog.Logger
 	now          func() time.Time
 	codeLen      int
@@ -264,6 +265,8 @@ type StartResponse struct {
 	ResendIn int `json:"resend_in"`
 	// Remaining is the number of wrong guesses the code still allows.
 	Remaining int `json:"remaining"`
+	// Transaction is the payment the code confirms (WithTransaction only).
+	Transaction *TransactionInfo `json:"transaction,omitempty"`
 }
 
 // CheckRequest is the body of POST /api/verifications/check.
@@ -318,13 +321,21 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 			opts = append(opts, otp.WithBinding(b))
 		}
 	}
+	var txn *TransactionInfo
+	if h.txn != nil {
+		o, info, ok := h.transaction(w, r)
+		if !ok {
+			return
+		}
+		opts, txn = append(opts, o), info
+	}
 	res, err := h.v.Start(r.Context(), req.To, ch, opts...)
 	if err != nil {
 		h.startError(w, r, err)
 		return
 	}
 	now := h.now()
-	writeJSON(w, http.StatusAccepted, StartResponse{
+	out := StartResponse{
 		Status:    res.Status,
 		To:        res.To,
 		Channel:   string(res.Channel),
@@ -333,7 +344,9 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		ResendAt:  res.ResendAt.UTC().Truncate(time.Second),
 		ResendIn:  ceilSeconds(res.ResendAt.Sub(now)),
 		Remaining: res.Remaining,
-	})
+	}
+	out.Transaction = txn
+	writeJSON(w, http.StatusAccepted, out)
 }
 
 func (h *Handler) startError(w http.ResponseWriter, r *http.Request, err error) {
@@ -395,6 +408,13 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 			opts = append(opts, otp.WithBinding(b))
 		}
 	}
+	if h.txn != nil {
+		o, _, ok := h.transaction(w, r)
+		if !ok {
+			return
+		}
+		opts = append(opts, o)
+	}
 	res, err := h.v.Check(r.Context(), req.To, req.Code, opts...)
 	if err != nil {
 		switch {
@@ -425,6 +445,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 // commonError answers the errors both routes share. Failures of the server
 // side are logged, not described.
 func (h *Handler) commonError(w http.ResponseWriter, r *http.Request, err error) {
+	if transactionError(w, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, otp.ErrInvalidOption):
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "invalid request")

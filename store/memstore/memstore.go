@@ -57,6 +57,7 @@ var _ store.Store = (*Store)(nil)
 type Store struct {
 	keys   *[shardCount]keyShard
 	limits *[shardCount]limitShard
+	codes  *codeSets
 	seed   maphash.Seed
 	clock  func() time.Time // nil: real (monotonic) time since base
 	base   time.Time
@@ -100,6 +101,7 @@ func New(opts ...Option) *Store {
 	s := &Store{
 		keys:   new([shardCount]keyShard),
 		limits: new([shardCount]limitShard),
+		codes:  newCodeSets(),
 		seed:   maphash.MakeSeed(),
 		clock:  c.clock,
 		stop:   &stopper{stop: make(chan struct{}), done: make(chan struct{})},
@@ -119,7 +121,7 @@ func New(opts ...Option) *Store {
 	}
 	// The sweeper holds the shards, not s, so an unreachable Store can be
 	// collected; its cleanup then stops the sweeper.
-	sw := &Store{keys: s.keys, limits: s.limits, clock: s.clock, base: s.base}
+	sw := &Store{keys: s.keys, limits: s.limits, codes: s.codes, clock: s.clock, base: s.base}
 	go sw.sweepLoop(c.sweep, s.stop)
 	runtime.AddCleanup(s, func(st *stopper) { st.signal() }, s.stop)
 	return s
@@ -183,6 +185,7 @@ func (s *Store) Sweep() {
 		sh.m, sh.high = shrink(sh.m, sh.high)
 		sh.mu.Unlock()
 	}
+	s.sweepCodes()
 }
 
 // shrink rebuilds m when it holds less than a quarter of its high-water

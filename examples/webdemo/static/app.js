@@ -249,6 +249,7 @@ async function totpVerify(event) {
   const d = res.data;
   switch (d.status) {
     case "approved":
+      showRecoveryCodes(d.recovery_codes);
       showTOTP("totp-verified");
       document.querySelector("#totp-verified h2").focus();
       return;
@@ -271,11 +272,123 @@ async function totpVerify(event) {
   $("totp-code").focus();
 }
 
+// showRecoveryCodes lists the codes the first approval returns; the server
+// never shows them again.
+function showRecoveryCodes(codes) {
+  const list = $("recovery-codes");
+  list.replaceChildren();
+  for (const c of codes || []) {
+    const li = document.createElement("li");
+    li.textContent = c;
+    list.appendChild(li);
+  }
+  $("recovery").hidden = !codes || codes.length === 0;
+  $("recover-result").textContent = "";
+  $("recover-code").value = "";
+}
+
+async function recover(event) {
+  event.preventDefault();
+  const out = $("recover-result");
+  const res = await postJSON("/api/totp/recover", { enrollment: enrollment, code: $("recover-code").value.trim() });
+  const d = res.data;
+  switch (d.status) {
+    case "approved":
+      out.textContent = "Recovery code accepted. " + plural(d.left, "code") + " left.";
+      $("recover-code").value = "";
+      return;
+    case "rejected":
+      out.textContent = "That recovery code is not valid (used, or never issued). " + plural(d.remaining, "attempt") + " left.";
+      return;
+    case "locked":
+      out.textContent = "Too many wrong recovery codes. Wait a few minutes.";
+      return;
+  }
+  out.textContent = d.error || "Something went wrong (" + res.status + ").";
+}
+
 function totpRestart() {
   enrollment = "";
   $("qr").removeAttribute("src");
   showTOTP("totp-start");
   $("enroll").focus();
+}
+
+// --- Confirm a payment ---------------------------------------------------------
+
+let payment = null; // {to}
+
+function showPay(id) {
+  for (const s of ["pay-form", "pay-code-form", "pay-done"]) $(s).hidden = s !== id;
+}
+
+async function paySend(event) {
+  event.preventDefault();
+  const err = $("pay-error");
+  err.textContent = "";
+  $("pay-send").disabled = true;
+  let res = await postJSON("/api/payments/new", {
+    amount: $("pay-amount").value.trim(), currency: $("pay-currency").value.trim(), payee: $("pay-payee").value,
+  });
+  if (res.status === 201) {
+    res = await postJSON("/api/payments/verifications", { to: $("pay-phone").value.trim(), channel: "sms" });
+  }
+  $("pay-send").disabled = false;
+  if (res.status !== 202) {
+    switch (res.data.code) {
+      case "invalid_transaction": err.textContent = res.data.error || "This payment cannot be confirmed."; break;
+      case "transaction_too_long": err.textContent = "The payee's name is too long for one text message. Shorten it."; break;
+      default: err.textContent = startMessage(res);
+    }
+    return;
+  }
+  payment = { to: res.data.to };
+  // The amount and payee shown are the server's, as the SMS states them.
+  $("pay-amount-shown").textContent = res.data.transaction.amount;
+  $("pay-payee-shown").textContent = res.data.transaction.payee;
+  $("pay-code").value = "";
+  $("pay-code-error").textContent = "";
+  $("pay-verify").disabled = false;
+  showPay("pay-code-form");
+  $("pay-code").focus();
+}
+
+async function payVerify(event) {
+  event.preventDefault();
+  const err = $("pay-code-error");
+  err.textContent = "";
+  const code = $("pay-code").value.trim();
+  if (!new RegExp("^[0-9]{" + codeLength + "}$").test(code)) {
+    err.textContent = "Enter the " + codeLength + "-digit code.";
+    return;
+  }
+  $("pay-verify").disabled = true;
+  const res = await postJSON("/api/payments/verifications/check", { to: payment.to, code: code });
+  $("pay-verify").disabled = false;
+  const d = res.data;
+  switch (d.status) {
+    case "approved":
+      $("pay-done-text").textContent = "You approved " + $("pay-amount-shown").textContent + " to " + $("pay-payee-shown").textContent + ".";
+      showPay("pay-done");
+      document.querySelector("#pay-done h2").focus();
+      return;
+    case "rejected":
+      err.textContent = "That code does not approve this payment. " + plural(d.remaining, "attempt") + " left.";
+      return;
+    case "locked":
+    case "expired":
+      err.textContent = "This code can no longer be used. Start again.";
+      $("pay-verify").disabled = true;
+      return;
+  }
+  err.textContent = d.error || startMessage(res);
+}
+
+function payRestart() {
+  payment = null;
+  $("pay-error").textContent = "";
+  showPay("pay-form");
+  $("pay-amount").focus();
 }
 
 // --- Tabs ---------------------------------------------------------------------
@@ -324,6 +437,10 @@ function init() {
   $("enroll").addEventListener("click", enroll);
   $("totp-form").addEventListener("submit", totpVerify);
   for (const b of document.querySelectorAll(".totp-restart")) b.addEventListener("click", totpRestart);
+  $("recover-form").addEventListener("submit", recover);
+  $("pay-form").addEventListener("submit", paySend);
+  $("pay-code-form").addEventListener("submit", payVerify);
+  for (const b of document.querySelectorAll(".pay-restart")) b.addEventListener("click", payRestart);
   for (const t of document.querySelectorAll("[role=tab]")) {
     t.addEventListener("click", () => selectTab(t));
     t.addEventListener("keydown", tabKeys);
@@ -332,6 +449,7 @@ function init() {
     codeLength = c.code_length || 6;
     channels = c.channels || channels;
     $("code").maxLength = codeLength;
+    $("pay-code").maxLength = codeLength;
   }).catch(() => {});
   document.body.dataset.ready = "true";
 }

@@ -1,0 +1,350 @@
+package otp_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/go2fa/go2fa/otp"
+	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/store/redisstore"
+)
+
+var acme = otp.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"}
+
+func TestTransactionNormalize(t *testing.T) {
+	t.Parallel()
+	good := []struct {
+		in   otp.Transaction
+		want otp.Transaction
+	}{
+		{acme, acme},
+		{otp.Transaction{Amount: " 12.5 ", Currency: " eur", Payee: "  ACME \n\t Ltd "}, acme},
+		{otp.Transaction{Amount: "0012.50", Currency: "Eur", Payee: "ACME Ltd"}, acme},
+		{otp.Transaction{Amount: "1250", Currency: "EUR", Payee: "x"}, otp.Transaction{Amount: "1250.00", Currency: "EUR", Payee: "x"}},
+		{otp.Transaction{Amount: "1250", Currency: "JPY", Payee: "x"}, otp.Transaction{Amount: "1250", Currency: "JPY", Payee: "x"}},
+		{otp.Transaction{Amount: "1.5", Currency: "BHD", Payee: "x"}, otp.Transaction{Amount: "1.500", Currency: "BHD", Payee: "x"}},
+		{otp.Transaction{Amount: "0.01", Currency: "USD", Payee: "x"}, otp.Transaction{Amount: "0.01", Currency: "USD", Payee: "x"}},
+		{otp.Transaction{Amount: "0.0001", Currency: "CLF", Payee: "x"}, otp.Transaction{Amount: "0.0001", Currency: "CLF", Payee: "x"}},
+		{otp.Transaction{Amount: "5", Currency: "EUR", Payee: "Zoë & Søn (Ærø) A/S, Nr. 5-7: ok+"},
+			otp.Transaction{Amount: "5.00", Currency: "EUR", Payee: "Zoë & Søn (Ærø) A/S, Nr. 5-7: ok+"}},
+		{otp.Transaction{Amount: "5", Currency: "EUR", Payee: "Łódź Spółka"}, otp.Transaction{Amount: "5.00", Currency: "EUR", Payee: "Łódź Spółka"}},
+		{otp.Transaction{Amount: "5", Currency: "EUR", Payee: strings.Repeat("é", otp.MaxPayeeLen)},
+			otp.Transaction{Amount: "5.00", Currency: "EUR", Payee: strings.Repeat("é", otp.MaxPayeeLen)}},
+	}
+	for _, tc := range good {
+		got, err := tc.in.Normalize()
+		if err != nil || got != tc.want {
+			t.Errorf("Normalize(%+v) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	bad := map[string]otp.Transaction{
+		"grouped amount":         {Amount: "1,250.00", Currency: "EUR", Payee: "x"},
+		"comma decimal":          {Amount: "12,50", Currency: "EUR", Payee: "x"},
+		"negative":               {Amount: "-12.50", Currency: "EUR", Payee: "x"},
+		"plus sign":              {Amount: "+12.50", Currency: "EUR", Payee: "x"},
+		"exponent":               {Amount: "1e3", Currency: "EUR", Payee: "x"},
+		"too many decimals":      {Amount: "12.505", Currency: "EUR", Payee: "x"},
+		"decimals for JPY":       {Amount: "12.5", Currency: "JPY", Payee: "x"},
+		"zero":                   {Amount: "0.00", Currency: "EUR", Payee: "x"},
+		"empty amount":           {Currency: "EUR", Payee: "x"},
+		"dot only":               {Amount: ".", Currency: "EUR", Payee: "x"},
+		"trailing dot":           {Amount: "12.", Currency: "EUR", Payee: "x"},
+		"leading dot":            {Amount: ".5", Currency: "EUR", Payee: "x"},
+		"huge":                   {Amount: "1" + strings.Repeat("0", 15), Currency: "EUR", Payee: "x"},
+		"unknown currency":       {Amount: "1", Currency: "EURO", Payee: "x"},
+		"made-up currency":       {Amount: "1", Currency: "ABC", Payee: "x"},
+		"gold":                   {Amount: "1", Currency: "XAU", Payee: "x"},
+		"no currency":            {Amount: "1", Currency: "XXX", Payee: "x"},
+		"empty payee":            {Amount: "1", Currency: "EUR", Payee: " \t "},
+		"long payee":             {Amount: "1", Currency: "EUR", Payee: strings.Repeat("a", otp.MaxPayeeLen+1)},
+		"right-to-left override": {Amount: "1", Currency: "EUR", Payee: "ACME\u202eLtd"},
+		"zero-width joiner":      {Amount: "1", Currency: "EUR", Payee: "AC\u200dME"},
+		"markup":                 {Amount: "1", Currency: "EUR", Payee: "<b>ACME</b>"},
+		"nul":                    {Amount: "1", Currency: "EUR", Payee: "ACME\x00Ltd"},
+		"symbol":                 {Amount: "1", Currency: "EUR", Payee: "ACME €"},
+		"invalid utf-8":          {Amount: "1", Currency: "EUR", Payee: "AC\xffME"},
+	}
+	for name, tr := range bad {
+		_, err := tr.Normalize()
+		if !errors.Is(err, otp.ErrInvalidTransaction) {
+			t.Errorf("%s: error = %v, want ErrInvalidTransaction", name, err)
+			continue
+		}
+		if p := strings.TrimSpace(tr.Payee); p != "" && strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %q quotes the payee", name, err)
+		}
+	}
+	if got, want := acme.String(), "EUR 12.50 to ACME Ltd"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// A code for EUR 12.50 to ACME Ltd approves that payment only: another
+// amount, currency or payee, or no transaction at all, is a wrong guess,
+// counted like one; spelling the same payment differently is the same
+// payment.
+func TestTransactionDynamicLinking(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	_, code := f.start(t, alice, sender.SMS, otp.WithTransaction(acme))
+	tampered := []struct {
+		name string
+		opts []otp.Option
+	}{
+		{"EUR 1250.00", []otp.Option{otp.WithTransaction(otp.Transaction{Amount: "1250.00", Currency: "EUR", Payee: "ACME Ltd"})}},
+		{"another payee", []otp.Option{otp.WithTransaction(otp.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd."})}},
+		{"another currency", []otp.Option{otp.WithTransaction(otp.Transaction{Amount: "12.50", Currency: "GBP", Payee: "ACME Ltd"})}},
+		{"no transaction", nil},
+	}
+	for i, tc := range tampered {
+		got := f.check(t, alice, code, tc.opts...)
+		if want := (otp.CheckResult{Status: otp.Rejected, To: alice, Remaining: 4 - i}); got != want {
+			t.Fatalf("Check with %s = %+v, want %+v", tc.name, got, want)
+		}
+	}
+	same := otp.Transaction{Amount: "12.5", Currency: "eur", Payee: " ACME  Ltd"}
+	if got := f.check(t, alice, code, otp.WithTransaction(same)); got.Status != otp.Approved {
+		t.Fatalf("Check with the same payment spelled differently = %+v, want approved", got)
+	}
+	// Replay: the approved code is gone.
+	if got := f.check(t, alice, code, otp.WithTransaction(acme)); got.Status != otp.Expired {
+		t.Fatalf("replayed Check = %+v, want expired", got)
+	}
+}
+
+// Tampering is counted up to the lock: after MaxAttempts tampered Checks
+// the right transaction cannot approve either.
+func TestTransactionTamperingLocks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	_, code := f.start(t, alice, sender.SMS, otp.WithTransaction(acme))
+	var last otp.CheckResult
+	for i := range 5 {
+		evil := otp.Transaction{Amount: fmt.Sprintf("%d.50", 1250+i), Currency: "EUR", Payee: "Mallory"}
+		last = f.check(t, alice, code, otp.WithTransaction(evil))
+	}
+	if last.Status != otp.Locked {
+		t.Fatalf("fifth tampered Check = %+v, want locked", last)
+	}
+	if got := f.check(t, alice, code, otp.WithTransaction(acme)); got.Status == otp.Approved {
+		t.Fatalf("right transaction after the lock = %+v, want not approved", got)
+	}
+}
+
+// The transaction and the binding enter the digest together, and one
+// cannot stand in for the other.
+func TestTransactionWithBinding(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	acmeOnly := otp.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME"}
+	_, code := f.start(t, alice, sender.SMS, otp.WithTransaction(acme), otp.WithBinding("s1"))
+	// Another session's Check sees no pending code (the code is scoped to
+	// its binding); the right session with the wrong transaction is a
+	// wrong guess.
+	for _, tc := range []struct {
+		name string
+		opts []otp.Option
+		want otp.Status
+	}{
+		{"no binding", []otp.Option{otp.WithTransaction(acme)}, otp.Expired},
+		{"other binding", []otp.Option{otp.WithTransaction(acme), otp.WithBinding("s2")}, otp.Expired},
+		{"payee split off", []otp.Option{otp.WithTransaction(acmeOnly), otp.WithBinding("Ltd\x00s1")}, otp.Expired},
+		{"binding only", []otp.Option{otp.WithBinding("s1")}, otp.Rejected},
+	} {
+		if got := f.check(t, alice, code, tc.opts...); got.Status != tc.want {
+			t.Fatalf("Check with %s = %+v, want %s", tc.name, got, tc.want)
+		}
+	}
+	if got := f.check(t, alice, code, otp.WithBinding("s1"), otp.WithTransaction(acme)); got.Status != otp.Approved {
+		t.Fatalf("Check with both = %+v, want approved", got)
+	}
+	// A plain binding cannot be spelled like a transaction's.
+	reserved := otp.WithBinding("\x00psd2/v1\x00EUR 12.50\x00ACME Ltd\x00")
+	if _, err := f.v.Start(t.Context(), alice, sender.SMS, reserved); !errors.Is(err, otp.ErrInvalidOption) {
+		t.Errorf("Start with a binding in the transaction's form: error = %v, want ErrInvalidOption", err)
+	}
+	if _, err := f.v.Check(t.Context(), alice, code, reserved); !errors.Is(err, otp.ErrInvalidOption) {
+		t.Errorf("Check with a binding in the transaction's form: error = %v, want ErrInvalidOption", err)
+	}
+}
+
+func TestTransactionMessageText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		locale string
+		tr     otp.Transaction
+		want   string // %s is the code
+	}{
+		{"", acme, "Code %s to pay EUR 12.50 to ACME Ltd. It expires in 5 minutes."},
+		{"en-GB", otp.Transaction{Amount: "1250", Currency: "JPY", Payee: "Tōkyō"}, "Code %s to pay JPY 1250 to Tōkyō. It expires in 5 minutes."},
+		{"de-AT", acme, "Code %s zur Zahlung von EUR 12.50 an ACME Ltd."},
+		{"fr", acme, "Code %s pour payer EUR 12.50 à ACME Ltd."},
+		{"es", acme, "Clave %s para pagar EUR 12.50 a ACME Ltd."},
+		{"it", acme, "Codice %s per pagare EUR 12.50 a ACME Ltd."},
+		{"nl", acme, "Code %s om EUR 12.50 te betalen aan ACME Ltd."},
+		{"sv", acme, "Code %s to pay EUR 12.50 to ACME Ltd. It expires in 5 minutes."},
+		// UCS-2 (ł, ó are not GSM-7): the expiry no longer fits in 70 units
+		// and is dropped; the payment stays.
+		{"en", otp.Transaction{Amount: "99.99", Currency: "PLN", Payee: "Łódź Spółka Akcyjna"},
+			"Code %s to pay PLN 99.99 to Łódź Spółka Akcyjna."},
+	}
+	for _, tc := range tests {
+		f := newFixture(t, nil)
+		opts := []otp.Option{otp.WithTransaction(tc.tr)}
+		if tc.locale != "" {
+			opts = append(opts, otp.WithLocale(tc.locale))
+		}
+		_, code := f.start(t, alice, sender.SMS, opts...)
+		m, _ := f.rec.Last(alice)
+		if want := fmt.Sprintf(tc.want, code); m.Text != want {
+			t.Errorf("locale %q: text = %q, want %q", tc.locale, m.Text, want)
+		}
+		if _, units, limit := sender.SMSUnits(m.Text); units > limit {
+			t.Errorf("locale %q: text of %d units does not fit in one sms (%d)", tc.locale, units, limit)
+		}
+	}
+}
+
+// A payee too long for one SMS is refused before anything is stored or
+// sent, with the room left for it.
+func TestTransactionTooLong(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	long := otp.Transaction{Amount: "10", Currency: "PLN", Payee: "Łódź Elektrociepłownia Spółka z ograniczoną odpowiedzialnością"}
+	_, err := f.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(long))
+	var le *otp.TransactionLengthError
+	if !errors.Is(err, otp.ErrTransactionTooLong) || !errors.As(err, &le) {
+		t.Fatalf("Start with a long payee: error = %v, want a *TransactionLengthError", err)
+	}
+	if le.Encoding != "UCS-2" || le.Limit != 70 || le.Units <= 70 {
+		t.Errorf("TransactionLengthError = %+v, want UCS-2 over 70 units", le)
+	}
+	if strings.Contains(err.Error(), "Łódź") {
+		t.Errorf("error %q quotes the payee", err)
+	}
+	if n := f.store.calls.Load(); n != 0 || f.rec.Len() != 0 {
+		t.Fatalf("a refused transaction reached the store %d times and sent %d messages", n, f.rec.Len())
+	}
+	// PayeeRoom is enough: a payee of that length fits.
+	fit := long
+	fit.Payee = string([]rune(long.Payee)[:le.PayeeRoom])
+	if _, err := f.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(fit)); err != nil {
+		t.Fatalf("Start with the payee cut to PayeeRoom (%d): %v", le.PayeeRoom, err)
+	}
+	// The longest payee in GSM-7 always fits with the longest code and
+	// amount, in every language.
+	for _, locale := range []string{"en", "de", "fr", "es", "it", "nl"} {
+		g := newFixture(t, func(c *otp.Config) { c.Policy.CodeLength = 10 })
+		max := otp.Transaction{Amount: "999999999999999.99", Currency: "EUR", Payee: strings.Repeat("W", otp.MaxPayeeLen)}
+		if _, err := g.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(max), otp.WithLocale(locale)); err != nil {
+			t.Fatalf("Start with the longest GSM-7 payee in %s: %v", locale, err)
+		}
+		m, _ := g.rec.Last(alice)
+		if gsm7, units, _ := sender.SMSUnits(m.Text); !gsm7 || units > 160 {
+			t.Fatalf("%s text %q: gsm7 %v, %d units; want one GSM-7 part", locale, m.Text, gsm7, units)
+		}
+	}
+}
+
+// The voice sender reads the digits alone, so a transaction code is not
+// sent by call; nothing is stored.
+func TestTransactionVoiceRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	_, err := f.v.Start(t.Context(), alice, sender.Call, otp.WithTransaction(acme))
+	if !errors.Is(err, otp.ErrInvalidTransaction) {
+		t.Fatalf("Start by call with a transaction: error = %v, want ErrInvalidTransaction", err)
+	}
+	if n := f.store.calls.Load(); n != 0 || f.rec.Len() != 0 {
+		t.Fatalf("store calls %d, messages %d; want none", n, f.rec.Len())
+	}
+	if _, err := f.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(otp.Transaction{Amount: "1,00", Currency: "EUR", Payee: "x"})); !errors.Is(err, otp.ErrInvalidTransaction) {
+		t.Fatalf("Start with a bad amount: error = %v, want ErrInvalidTransaction", err)
+	}
+}
+
+// With Policy.KeepCode a resend for a transaction makes a new code (a kept
+// code's text named the transaction it was sent for), and the attempts
+// carry over.
+func TestTransactionKeepCode(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true; c.Policy.Cooldown = -1 })
+	_, a := f.start(t, alice, sender.SMS, otp.WithTransaction(acme))
+	f.check(t, alice, wrong(a), otp.WithTransaction(acme))
+	other := otp.Transaction{Amount: "99.00", Currency: "EUR", Payee: "Other"}
+	res, b := f.start(t, alice, sender.SMS, otp.WithTransaction(other))
+	if res.Reused || res.Remaining != 4 {
+		t.Fatalf("resend for another transaction: Reused=%v Remaining=%d, want a new code with 4 left", res.Reused, res.Remaining)
+	}
+	if m, _ := f.rec.Last(alice); !strings.Contains(m.Text, "EUR 99.00 to Other") {
+		t.Fatalf("resend text %q does not name the new transaction", m.Text)
+	}
+	if got := f.check(t, alice, b, otp.WithTransaction(other)); got.Status != otp.Approved {
+		t.Fatalf("Check of the new code = %+v, want approved", got)
+	}
+}
+
+// Nothing of a transaction reaches the store, the events, the errors or
+// the logs of a Message: the store requests, a Redis dump and the log
+// output are searched for the amount, the payee and the code.
+func TestTransactionNotStoredOrLogged(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	rs, err := redisstore.New(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	f := newFixture(t, func(c *otp.Config) {
+		c.Store = rs
+		c.Observer = otp.SlogObserver(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	})
+	tr := otp.Transaction{Amount: "4321.98", Currency: "EUR", Payee: "Zebulon Quartermaine"}
+	res, err := f.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := f.rec.Last(res.To)
+	if !strings.Contains(m.Text, "EUR 4321.98 to Zebulon Quartermaine") {
+		t.Fatalf("text %q lacks the transaction: the test would prove nothing", m.Text)
+	}
+	wrongTr := tr
+	wrongTr.Amount = "4321.99"
+	if _, err := f.v.Check(t.Context(), alice, m.Code, otp.WithTransaction(wrongTr)); err != nil {
+		t.Fatal(err)
+	}
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("sent", "m", m)
+	fmt.Fprintf(&logs, "%v %+v %#v %s\n", m, m, m, m)
+	var dump bytes.Buffer
+	for _, k := range mr.Keys() {
+		dump.WriteString(k + "\n")
+		if v, err := mr.Get(k); err == nil {
+			dump.WriteString(v + "\n")
+		}
+		if fs, err := mr.HKeys(k); err == nil {
+			for _, f := range fs {
+				dump.WriteString(f + "=" + mr.HGet(k, f) + "\n")
+			}
+		}
+	}
+	if dump.Len() == 0 || logs.Len() == 0 {
+		t.Fatal("nothing dumped or logged: the test would prove nothing")
+	}
+	for _, s := range []string{"4321", "Zebulon", "Quartermaine", m.Code} {
+		if bytes.Contains(dump.Bytes(), []byte(s)) {
+			t.Errorf("the Redis dump contains %q", s)
+		}
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the logs contain %q", s)
+		}
+	}
+}
