@@ -263,6 +263,7 @@ type entry struct {
 	digest  []byte // points into inline when it fits
 	sealed  []byte
 	markers *[]marker // TOTP markers; nil for most entries
+	taken   []byte    // Tag of the code a Fallback took; see fallback.go
 
 	codeExp  int64
 	coolExp  int64

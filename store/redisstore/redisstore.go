@@ -448,7 +448,7 @@ func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.At
 // again as EVAL.
 func (s *Store) Load(ctx context.Context) error {
 	load := func(ctx context.Context, c redis.Scripter) error {
-		for _, sc := range []*redis.Script{issueScript, checkScript, attemptScript, withdrawScript, chargeScript, refundScript} {
+		for _, sc := range []*redis.Script{issueScript, checkScript, attemptScript, withdrawScript, chargeScript, refundScript, fallbackScript} {
 			if err := sc.Load(ctx, c).Err(); err != nil {
 				return err
 			}
