@@ -24,6 +24,7 @@ type keyring struct {
 	code  macPool // destination || binding || code -> digest
 	limit macPool // per-call limit key -> store limit key
 	print macPool // destination -> fingerprint for observers
+	ref   macPool // store key || code tag || channel -> fallback reference MAC
 	aead  cipher.AEAD
 }
 
@@ -75,6 +76,7 @@ func newKeyring(secret []byte) (*keyring, error) {
 		code:  newMacPool(secret, "code"),
 		limit: newMacPool(secret, "limit"),
 		print: newMacPool(secret, "fingerprint"),
+		ref:   newMacPool(secret, "ref"),
 	}
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("go2fa/v1/seal"))

@@ -63,6 +63,17 @@ type Policy struct {
 	// recommendation, and the default). The kept code is stored encrypted
 	// with AES-GCM under a key derived from the secret.
 	KeepCode bool
+	// Fallback enables Verifier.Fallback: the code pending for a
+	// verification can be re-sent once on another channel (an SMS that was
+	// not delivered, followed by a voice call speaking the same code),
+	// reached from a delivery report by the message's Ref alone. Every code
+	// is then kept with its verification, sealed with AES-GCM under a key
+	// derived from the secret, together with the number, channel and locale
+	// it was sent with; and every Message.Ref is a signed reference to its
+	// code (see Verifier.Fallback) instead of the destination's
+	// fingerprint. The Store must implement store.FallbackStore. The
+	// default value is false.
+	Fallback bool
 }
 
 // DefaultPolicy returns the default rules: 6 digits, 5 minutes, 5 attempts,

@@ -87,6 +87,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return bad("Store is required")
 	case cfg.Sender == nil:
 		return bad("Sender is required")
+	case cfg.Policy.Fallback && !isFallbackStore(cfg.Store):
+		return bad("Policy.Fallback needs a Store that implements store.FallbackStore")
 	case len(cfg.Secret) < MinSecretLen:
 		return bad("Secret must be at least %d bytes, got %d", MinSecretLen, len(cfg.Secret))
 	}
@@ -337,8 +339,8 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		}
 	}
 	req.Digest = v.keys.digest(make([]byte, 0, 32), num.E164, o.binding, code)
-	if req.KeepPending {
-		if req.Sealed, err = v.keys.seal(code, key); err != nil {
+	if req.KeepPending || (p.Fallback && !isTest) {
+		if req.Sealed, err = v.keys.seal(v.sealedPayload(code, num.E164, ch, o.locale), key); err != nil {
 			return StartResult{}, err
 		}
 	}
@@ -364,7 +366,8 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		v.observe(ctx, ev)
 		return StartResult{}, rl
 	case store.Reused:
-		if code, err = v.keys.open(res.Sealed, key); err != nil || !validCode(code, p.CodeLength) {
+		plain, err := v.keys.open(res.Sealed, key)
+		if code = sealedCode(plain); err != nil || !validCode(code, p.CodeLength) {
 			return StartResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, errSealed)
 		}
 	case store.Issued:
@@ -407,6 +410,9 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		Locale:  o.locale,
 		TTL:     res.ExpiresIn,
 		Ref:     ev.Fingerprint,
+	}
+	if p.Fallback {
+		msg.Ref = v.keys.makeRef(key, fallbackTag(req.Sealed, res), ch)
 	}
 	if err := v.send.Send(ctx, msg); err != nil {
 		ev.Kind, ev.Err = EventSendFailed, err
