@@ -168,9 +168,16 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	}, nil
 }
 
-func isFallbackStore(s store.Store) bool {
-	_, ok := s.(store.FallbackStore)
-	return ok
+// fallbackStoreOK reports whether s can do what p asks of it.
+func fallbackStoreOK(s store.Store, p Policy) bool {
+	if !p.Fallback {
+		return true
+	}
+	if _, ok := s.(store.FallbackStore); !ok {
+		return false
+	}
+	_, ok := s.(store.FallbackQueue)
+	return ok || p.FallbackAfter <= 0
 }
 
 // The sealed payload: the code alone for KeepCode; with Policy.Fallback

@@ -74,6 +74,18 @@ type Policy struct {
 	// fingerprint. The Store must implement store.FallbackStore. The
 	// default value is false.
 	Fallback bool
+	// FallbackChain is the order of channels a fallback follows
+	// (Verifier.FallbackNext and the fallback after silence): a code sent
+	// on one channel falls back to the next one. The default value is
+	// sms, then call.
+	FallbackChain []sender.Channel
+	// FallbackAfter, when positive, falls back by itself when no delivery
+	// report says "delivered" (Verifier.Delivered) within this delay of a
+	// send: Start schedules the fallback in the Store, which must then
+	// implement store.FallbackQueue, and a FallbackWorker sends it. It
+	// needs Fallback, and must be shorter than TTL. The default value, 0,
+	// disables it.
+	FallbackAfter time.Duration
 }
 
 // DefaultPolicy returns the default rules: 6 digits, 5 minutes, 5 attempts,
@@ -105,6 +117,9 @@ func (p Policy) withDefaults() Policy {
 	defD(&p.GlobalWindow, time.Minute)
 	if len(p.Channels) == 0 {
 		p.Channels = []sender.Channel{sender.SMS, sender.Call}
+	}
+	if len(p.FallbackChain) == 0 {
+		p.FallbackChain = []sender.Channel{sender.SMS, sender.Call}
 	}
 	return p
 }
@@ -138,6 +153,9 @@ func (p Policy) Validate() error {
 		if !c.Valid() {
 			return bad("unknown channel %q", c)
 		}
+	}
+	if err := p.validateFallback(); err != nil {
+		return bad("%v", err)
 	}
 	supported := phonenumbers.GetSupportedRegions()
 	for _, r := range p.AllowedRegions {

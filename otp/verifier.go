@@ -87,8 +87,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return bad("Store is required")
 	case cfg.Sender == nil:
 		return bad("Sender is required")
-	case cfg.Policy.Fallback && !isFallbackStore(cfg.Store):
-		return bad("Policy.Fallback needs a Store that implements store.FallbackStore")
+	case !fallbackStoreOK(cfg.Store, cfg.Policy):
+		return bad("Policy.Fallback needs a store.FallbackStore, and FallbackAfter a store.FallbackQueue")
 	case len(cfg.Secret) < MinSecretLen:
 		return bad("Secret must be at least %d bytes, got %d", MinSecretLen, len(cfg.Secret))
 	}
@@ -425,6 +425,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	ev.Kind = EventSent
 	v.observe(ctx, ev)
+	v.scheduleFallback(ctx, msg, ev)
 	return result, nil
 }
 

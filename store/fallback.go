@@ -136,3 +136,52 @@ func HasTag(sealed, tag []byte) bool {
 	}
 	return subtle.ConstantTimeCompare(sealed[:len(tag)], tag) == 1
 }
+
+// FallbackQueue keeps the fallbacks that fall due when no delivery report
+// arrives in time (otp.Policy.FallbackAfter), until a worker takes them.
+// It survives a process restart where its backend does (Redis), so a
+// pending fallback is not lost with the process that scheduled it.
+// Entries are opaque references (otp's Message.Ref: no number, no code).
+//
+// Every method is atomic, and times are read on the store's clock. No
+// entry lives forever: an entry that is neither claimed nor cancelled is
+// forgotten QueueTTL after it was last scheduled or claimed.
+type FallbackQueue interface {
+	// Schedule makes ref due after delay (>= 0). Scheduling a ref that is
+	// already queued moves its due time.
+	Schedule(ctx context.Context, ref string, delay time.Duration) error
+	// Cancel removes ref (a delivery report arrived, or a worker has
+	// handled it). Cancelling a ref that is not queued is not an error.
+	Cancel(ctx context.Context, ref string) error
+	// Claim returns up to max refs that are due, earliest first, and
+	// leases each for lease (> 0): until the lease runs out no Claim, from
+	// this process or another, returns it again. A worker cancels each ref
+	// it has handled; a ref whose worker died before that falls due again
+	// when its lease ends. Of concurrent Claims, at most one returns a
+	// given ref within one lease.
+	Claim(ctx context.Context, max int, lease time.Duration) ([]string, error)
+}
+
+// QueueTTL is how long a FallbackQueue keeps an entry that nobody claims
+// or cancels.
+const QueueTTL = 24 * time.Hour
+
+// MaxRefLen is the longest reference a FallbackQueue accepts, in bytes.
+const MaxRefLen = 256
+
+// ValidateRef reports whether ref can be queued, wrapping ErrInvalidRequest.
+func ValidateRef(ref string) error {
+	if ref == "" || len(ref) > MaxRefLen {
+		return invalid("ref must be 1-256 bytes")
+	}
+	return nil
+}
+
+// ValidateClaim reports whether a Claim's arguments are valid, wrapping
+// ErrInvalidRequest.
+func ValidateClaim(max int, lease time.Duration) error {
+	if max <= 0 || lease <= 0 {
+		return invalid("Claim needs a positive max and lease")
+	}
+	return nil
+}

@@ -62,6 +62,8 @@ type Store struct {
 	base   time.Time
 
 	stop *stopper
+
+	queue dueQueue // see queue.go
 }
 
 // Option configures a Store in New.

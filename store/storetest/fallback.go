@@ -23,6 +23,8 @@ func init() {
 		{"FallbackExpiry", testFallbackExpiry},
 		{"FallbackConcurrent", testFallbackConcurrent},
 		{"FallbackInvalidRequest", testFallbackInvalidRequest},
+		{"Queue", testQueue},
+		{"QueueInvalidRequest", testQueueInvalidRequest},
 	}...)
 }
 
@@ -262,4 +264,122 @@ func testFallbackInvalidRequest(e *env) {
 	// Nothing changed: the code can still be taken, once.
 	e.fellBack(store.FallbackRequest{Key: k, Tag: tag}, store.FallbackTaken)
 	e.check(checkReq(k, d, 5), store.Approved, 0)
+}
+
+// q returns the store as a FallbackQueue, or skips the subtest.
+func (e *env) q() store.FallbackQueue {
+	e.t.Helper()
+	q, ok := e.h.Store.(store.FallbackQueue)
+	if !ok {
+		e.t.Skipf("storetest: %T does not implement store.FallbackQueue", e.h.Store)
+	}
+	return q
+}
+
+func (e *env) claim(n int, lease time.Duration, want ...string) {
+	e.t.Helper()
+	got, err := e.q().Claim(e.ctx, n, lease)
+	if err != nil {
+		e.t.Fatalf("Claim: unexpected error: %v", err)
+	}
+	// Other subtests may share the queue (a real Redis): keep our refs.
+	var mine []string
+	for _, r := range got {
+		if slices.Contains(e.refs, r) {
+			mine = append(mine, r)
+		}
+	}
+	if !slices.Equal(mine, want) {
+		e.t.Fatalf("Claim(%d, %v) = %q, want %q", n, lease, mine, want)
+	}
+}
+
+func (e *env) schedule(ref string, delay time.Duration) {
+	e.t.Helper()
+	e.refs = append(e.refs, ref)
+	if err := e.q().Schedule(e.ctx, ref, delay); err != nil {
+		e.t.Fatalf("Schedule: unexpected error: %v", err)
+	}
+}
+
+// testQueue runs the queue cases one after the other: a store shared by
+// parallel subtests (a real Redis) has one queue, and a Claim takes
+// whatever is due in it.
+func testQueue(e *env) {
+	testQueueScheduleClaim(e)
+	testQueueConcurrentClaim(e)
+}
+
+func testQueueScheduleClaim(e *env) {
+	q := e.q()
+	r1, r2, r3 := "r1-"+key(), "r2-"+key(), "r3-"+key()
+	e.schedule(r1, short)
+	e.schedule(r2, 0)
+	e.schedule(r3, long)
+	e.claim(100, 2*short, r2) // r1 and r3 are not due yet
+	e.claim(100, 2*short)     // r2 is leased
+	e.wait(short)
+	e.claim(100, long, r1)
+	if err := q.Cancel(e.ctx, r1); err != nil {
+		e.t.Fatalf("Cancel: %v", err)
+	}
+	if err := q.Cancel(e.ctx, "never-"+key()); err != nil {
+		e.t.Fatalf("Cancel of a ref never queued: %v", err)
+	}
+	e.wait(short)
+	// r2's lease ran out (its worker never cancelled it): due again; the
+	// cancelled r1 is gone.
+	e.claim(100, long, r2)
+	// Rescheduling moves the due time.
+	e.schedule(r3, 0)
+	e.claim(100, long, r3)
+}
+
+func testQueueConcurrentClaim(e *env) {
+	e.q()
+	const refs, workers = 30, 10
+	for range refs {
+		e.schedule(key(), 0)
+	}
+	got := make([][]string, workers)
+	errs := make([]error, workers)
+	concurrently(workers, func(i int) {
+		got[i], errs[i] = e.q().Claim(e.ctx, 5, long)
+	})
+	if err := firstErr(errs); err != nil {
+		e.t.Fatalf("Claim: unexpected error: %v", err)
+	}
+	seen := tally[string]{}
+	for _, g := range got {
+		for _, r := range g {
+			if slices.Contains(e.refs, r) {
+				seen[r]++
+			}
+		}
+	}
+	for r, n := range seen {
+		if n != 1 {
+			e.t.Fatalf("ref %s claimed %d times by concurrent Claims, want once", r, n)
+		}
+	}
+	if len(seen) != refs {
+		e.t.Fatalf("%d concurrent Claims of 5 took %d of %d due refs, want all", workers, len(seen), refs)
+	}
+}
+
+func testQueueInvalidRequest(e *env) {
+	q := e.q()
+	long256 := string(make([]byte, store.MaxRefLen+1))
+	for name, err := range map[string]error{
+		"schedule empty":    q.Schedule(e.ctx, "", 0),
+		"schedule long":     q.Schedule(e.ctx, long256, 0),
+		"schedule negative": q.Schedule(e.ctx, "r-"+key(), -time.Second),
+		"cancel empty":      q.Cancel(e.ctx, ""),
+		"claim zero":        func() error { _, err := q.Claim(e.ctx, 0, long); return err }(),
+		"claim no lease":    func() error { _, err := q.Claim(e.ctx, 1, 0); return err }(),
+	} {
+		if !errors.Is(err, store.ErrInvalidRequest) {
+			e.t.Errorf("%s: err = %v, want ErrInvalidRequest", name, err)
+		}
+	}
 }
