@@ -91,13 +91,13 @@ func testFallbackKeepsCode(e *env) {
 	e.fb()
 	k, d := key(), digest()
 	sealed, tag := sealedFor()
-	e.issued(store.IssueRequest{Key: k, Digest: d, Sealed: sealed, TTL: 3 * short, Cooldown: long}, 0)
+	e.issued(store.IssueRequest{Key: k, Digest: d, Sealed: sealed, TTL: long, Cooldown: long}, 0)
 	e.check(checkReq(k, digest(), 5), store.Rejected, 4)
 	e.check(checkReq(k, digest(), 5), store.Rejected, 3)
 	e.wait(short)
 	res := e.fellBack(store.FallbackRequest{Key: k, Tag: tag, Cooldown: long}, store.FallbackTaken)
-	if res.Attempts != 2 || res.ExpiresIn <= 0 || res.ExpiresIn > 2*short {
-		e.t.Fatalf("Fallback = {Attempts: %d, ExpiresIn: %v}, want {Attempts: 2, 0 < ExpiresIn <= %v} (the code's own)", res.Attempts, res.ExpiresIn, 2*short)
+	if res.Attempts != 2 || res.ExpiresIn <= 0 || res.ExpiresIn > long-short {
+		e.t.Fatalf("Fallback = {Attempts: %d, ExpiresIn: %v}, want {Attempts: 2, 0 < ExpiresIn <= %v} (the code's own)", res.Attempts, res.ExpiresIn, long-short)
 	}
 	e.check(checkReq(k, digest(), 5), store.Rejected, 2) // the count went on
 	// The cooldown restarted: a resend is refused for about all of it.
@@ -312,14 +312,14 @@ func testQueue(e *env) {
 
 func testQueueScheduleClaim(e *env) {
 	q := e.q()
-	r1, r2, r3 := "r1-"+key(), "r2-"+key(), "r3-"+key()
-	e.schedule(r1, short)
+	r1, r2, r3, r4 := "r1-"+key(), "r2-"+key(), "r3-"+key(), "r4-"+key()
+	e.schedule(r1, 2*short)
 	e.schedule(r2, 0)
 	e.schedule(r3, long)
-	e.claim(100, 2*short, r2) // r1 and r3 are not due yet
-	e.claim(100, 2*short)     // r2 is leased
-	e.wait(short)
-	e.claim(100, long, r1)
+	e.claim(100, long, r2) // r1 and r3 are not due yet
+	e.claim(100, long)     // r2 is leased
+	e.wait(2 * short)
+	e.claim(100, short, r1)
 	if err := q.Cancel(e.ctx, r1); err != nil {
 		e.t.Fatalf("Cancel: %v", err)
 	}
@@ -327,9 +327,13 @@ func testQueueScheduleClaim(e *env) {
 		e.t.Fatalf("Cancel of a ref never queued: %v", err)
 	}
 	e.wait(short)
-	// r2's lease ran out (its worker never cancelled it): due again; the
-	// cancelled r1 is gone.
-	e.claim(100, long, r2)
+	e.claim(100, long) // r1's lease ended, but it was cancelled
+	// A ref whose lease ends without a Cancel (its worker died) is due
+	// again.
+	e.schedule(r4, 0)
+	e.claim(100, short, r4)
+	e.wait(short)
+	e.claim(100, long, r4)
 	// Rescheduling moves the due time.
 	e.schedule(r3, 0)
 	e.claim(100, long, r3)
