@@ -22,9 +22,13 @@ if mm <= now then mm = 0 end
 if fmax > 0 and f >= fmax then return {4, 1, 0, g - now, 0, 0, ''} end
 local p = redis.call('GET', kp)
 if not p or #p < 25 then return {2, 0, 0, 0, 0, 0, ''} end
-local _, pa, pe = pdec(p)
+local pfl, pa, pe = pdec(p)
 local tag = ARGV[1]
-local sealed = string.sub(p, 26)
+-- Sealed follows the digest's fingerprint, and a Scope's fingerprint
+-- (16 bytes) when flag bit 2 says the code has one.
+local off = 26
+if pfl % 4 >= 2 then off = 42 end
+local sealed = string.sub(p, off)
 if pe <= now or string.sub(sealed, 1, #tag) ~= tag then return {2, 0, 0, 0, 0, 0, ''} end
 if redis.call('GET', kb) == tag then return {3, 0, 0, 0, 0, 0, ''} end
 if wmax > 0 and w >= wmax then return {4, 3, 0, x - now, 0, 0, ''} end
