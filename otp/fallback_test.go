@@ -16,6 +16,7 @@ import (
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
+	"github.com/go2fa/go2fa/store/redisstore"
 )
 
 // fallbackVerifier returns a Verifier with Policy.Fallback on st, and the
@@ -324,5 +325,46 @@ func TestFallbackDumpRevealsNothing(t *testing.T) {
 		if strings.Contains(dump.String(), secret) {
 			t.Errorf("the Redis dump holds %q", secret)
 		}
+	}
+}
+
+// TestFallbackOnceAcrossProcesses: two Verifiers (two instances of a
+// service) share one Redis; reports reaching both at once still make one
+// call.
+func TestFallbackOnceAcrossProcesses(t *testing.T) {
+	m := miniredis.RunT(t)
+	// Both instances use one prefix.
+	c1 := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	c2 := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { c1.Close(); c2.Close() })
+	st1, err := redisstore.New(c1, redisstore.WithPrefix("shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, err := redisstore.New(c2, redisstore.WithPrefix("shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, sms1, call1 := fallbackVerifier(t, st1, otp.Policy{})
+	v2, _, call2 := fallbackVerifier(t, st2, otp.Policy{})
+	msg := startSMS(t, v1, sms1, "")
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range 20 {
+		v := v1
+		if i%2 == 1 {
+			v = v2
+		}
+		wg.Go(func() {
+			<-gate
+			if _, err := v.Fallback(t.Context(), msg.Ref, sender.Call); err != nil {
+				t.Errorf("Fallback: %v", err)
+			}
+		})
+	}
+	close(gate)
+	wg.Wait()
+	if n := call1.Len() + call2.Len(); n != 1 {
+		t.Fatalf("%d calls from two instances, want 1", n)
 	}
 }
