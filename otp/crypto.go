@@ -25,6 +25,7 @@ type keyring struct {
 	limit  macPool // per-call limit key -> store limit key
 	print  macPool // destination -> fingerprint for observers
 	scopes macPool // destination || binding -> store scope
+	ref    macPool // store key || code tag || channel -> fallback reference MAC
 	aead   cipher.AEAD
 }
 
@@ -77,6 +78,7 @@ func newKeyring(secret []byte) (*keyring, error) {
 		limit:  newMacPool(secret, "limit"),
 		print:  newMacPool(secret, "fingerprint"),
 		scopes: newMacPool(secret, "scope"),
+		ref:    newMacPool(secret, "ref"),
 	}
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("go2fa/v1/seal"))

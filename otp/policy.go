@@ -73,6 +73,29 @@ type Policy struct {
 	// recommendation, and the default). The kept code is stored encrypted
 	// with AES-GCM under a key derived from the secret.
 	KeepCode bool
+	// Fallback enables Verifier.Fallback: the code pending for a
+	// verification can be re-sent once on another channel (an SMS that was
+	// not delivered, followed by a voice call speaking the same code),
+	// reached from a delivery report by the message's Ref alone. Every code
+	// is then kept with its verification, sealed with AES-GCM under a key
+	// derived from the secret, together with the number, channel and locale
+	// it was sent with; and every Message.Ref is a signed reference to its
+	// code (see Verifier.Fallback) instead of the destination's
+	// fingerprint. The Store must implement store.FallbackStore. The
+	// default value is false.
+	Fallback bool
+	// FallbackChain is the order of channels a fallback follows
+	// (Verifier.FallbackNext and the fallback after silence): a code sent
+	// on one channel falls back to the next one. The default value is
+	// sms, then call.
+	FallbackChain []sender.Channel
+	// FallbackAfter, when positive, falls back by itself when no delivery
+	// report says "delivered" (Verifier.Delivered) within this delay of a
+	// send: Start schedules the fallback in the Store, which must then
+	// implement store.FallbackQueue, and a FallbackWorker sends it. It
+	// needs Fallback, and must be shorter than TTL. The default value, 0,
+	// disables it.
+	FallbackAfter time.Duration
 }
 
 // DefaultPolicy returns the default rules: 6 digits, 5 minutes, 5 attempts,
@@ -104,6 +127,9 @@ func (p Policy) withDefaults() Policy {
 	defD(&p.GlobalWindow, time.Minute)
 	if len(p.Channels) == 0 {
 		p.Channels = []sender.Channel{sender.SMS, sender.Call}
+	}
+	if len(p.FallbackChain) == 0 {
+		p.FallbackChain = []sender.Channel{sender.SMS, sender.Call}
 	}
 	return p
 }
@@ -142,6 +168,9 @@ func (p Policy) Validate() error {
 		if !t.known() {
 			return bad("unknown number type %q", t)
 		}
+	}
+	if err := p.validateFallback(); err != nil {
+		return bad("%v", err)
 	}
 	supported := phonenumbers.GetSupportedRegions()
 	for _, r := range p.AllowedRegions {

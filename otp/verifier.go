@@ -87,6 +87,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return bad("Store is required")
 	case cfg.Sender == nil:
 		return bad("Sender is required")
+	case !fallbackStoreOK(cfg.Store, cfg.Policy):
+		return bad("Policy.Fallback needs a store.FallbackStore, and FallbackAfter a store.FallbackQueue")
 	case len(cfg.Secret) < MinSecretLen:
 		return bad("Secret must be at least %d bytes, got %d", MinSecretLen, len(cfg.Secret))
 	}
@@ -349,8 +351,10 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	req.Digest = v.keys.digest(make([]byte, 0, 32), num.E164, o.digestBinding(), code)
 	req.Scope = v.keys.scope(num.E164, o.binding)
-	if req.KeepPending {
-		if req.Sealed, err = v.keys.seal(code, key); err != nil {
+	// A transaction code is never kept for a fallback: the re-send would
+	// carry the digits without the amount and payee they confirm.
+	if req.KeepPending || (p.Fallback && !isTest && o.txn == nil) {
+		if req.Sealed, err = v.keys.seal(v.sealedPayload(code, num.E164, ch, o.locale), key); err != nil {
 			return StartResult{}, err
 		}
 	}
@@ -376,7 +380,8 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		v.observe(ctx, ev)
 		return StartResult{}, rl
 	case store.Reused:
-		if code, err = v.keys.open(res.Sealed, key); err != nil || !validCode(code, p.CodeLength) {
+		plain, err := v.keys.open(res.Sealed, key)
+		if code = sealedCode(plain); err != nil || !validCode(code, p.CodeLength) {
 			return StartResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, errSealed)
 		}
 	case store.Issued:
@@ -421,6 +426,9 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		TTL:     res.ExpiresIn,
 		Ref:     ev.Fingerprint,
 	}
+	if p.Fallback {
+		msg.Ref = v.keys.makeRef(key, fallbackTag(req.Sealed, res), ch)
+	}
 	if err := v.send.Send(ctx, msg); err != nil {
 		ev.Kind, ev.Err = EventSendFailed, err
 		if res.Outcome == store.Issued {
@@ -432,6 +440,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	ev.Kind = EventSent
 	v.observe(ctx, ev)
+	v.scheduleFallback(ctx, msg, ev)
 	return result, nil
 }
 

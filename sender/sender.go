@@ -76,8 +76,11 @@ type Message struct {
 	// TTL is how long the code stays valid, for the text ("expires in 5
 	// minutes").
 	TTL time.Duration
-	// Ref is an opaque reference to the verification (a fingerprint of the
-	// destination, never the number), for logs and delivery callbacks.
+	// Ref is an opaque reference to the verification, never the number or
+	// the code, for logs and delivery callbacks: the otp Verifier sets a
+	// fingerprint of the destination, or with its Policy.Fallback a signed
+	// reference to the code that Verifier.Fallback accepts. A sender that
+	// reports deliveries hands it back with the report.
 	Ref string
 }
 

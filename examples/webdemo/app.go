@@ -43,6 +43,10 @@ type appConfig struct {
 	CheckBudget int
 	// Logger receives server-side failures; nil discards them.
 	Logger *slog.Logger
+	// Fallback, when set, falls back from an undelivered SMS to a call
+	// with the same code (Policy.Fallback is turned on) and serves GET
+	// /api/fallback for the page.
+	Fallback *fallbackHub
 	// SecureCookie marks the session cookie Secure on every reply, also to
 	// requests that reach the app over plain HTTP from a TLS-terminating
 	// proxy (main sets it when PUBLIC_URL is https). Requests that came over
@@ -69,15 +73,22 @@ func newApp(cfg appConfig) (http.Handler, error) {
 	if now == nil {
 		now = time.Now
 	}
+	send, policy := cfg.Sender, cfg.Policy
+	if cfg.Fallback != nil {
+		send, policy.Fallback = cfg.Fallback.wrap(send), true
+	}
 	v, err := otp.NewVerifier(otp.Config{
 		Store:  cfg.Store,
-		Sender: cfg.Sender,
+		Sender: send,
 		Secret: cfg.Secret,
-		Policy: cfg.Policy,
+		Policy: policy,
 		Now:    now,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Fallback != nil {
+		cfg.Fallback.v.Store(v)
 	}
 	opts := []otphttp.Option{
 		otphttp.WithClock(now),
@@ -118,7 +129,12 @@ func newApp(cfg appConfig) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(api.StartPath(), api)
+	if cfg.Fallback != nil {
+		mux.Handle(api.StartPath(), withSession(api))
+		mux.HandleFunc("GET /api/fallback", cfg.Fallback.serveNotice)
+	} else {
+		mux.Handle(api.StartPath(), api)
+	}
 	mux.Handle(api.CheckPath(), api)
 	mux.Handle("/api/totp/", td)
 	mux.Handle(pay.StartPath(), pay)
@@ -135,6 +151,7 @@ func newApp(cfg appConfig) (http.Handler, error) {
 			"channels":    channels,
 			"code_length": v.Policy().CodeLength,
 			"ttl":         int(v.Policy().TTL / time.Second),
+			"fallback":    cfg.Fallback != nil,
 		})
 	})
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))

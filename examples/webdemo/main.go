@@ -30,7 +30,9 @@
 //	                     PUBLIC_URL/plivo/answer) and enables SMS delivery
 //	                     callbacks (PUBLIC_URL/plivo/status); an https URL
 //	                     also marks the session cookie Secure, for a
-//	                     TLS-terminating proxy in front of plain HTTP
+//	                     TLS-terminating proxy in front of plain HTTP;
+//	                     with both callbacks, an undelivered SMS makes the
+//	                     demo call the user with the same code
 //	TRUST_PROXY_HEADER   header that carries the client IP behind your own
 //	                     proxy, e.g. X-Forwarded-For (default: none)
 package main
@@ -203,7 +205,8 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 		fmt.Fprintln(stderr, "webdemo: store: memory")
 	}
 
-	cfg.Sender, cfg.Mounts, cfg.Policy.Channels, err = senderFromEnv(getenv, log, plivoHTTP)
+	cfg.Fallback = newFallbackHub(log)
+	cfg.Sender, cfg.Mounts, cfg.Policy.Channels, err = senderFromEnv(getenv, log, plivoHTTP, cfg.Fallback)
 	if err != nil {
 		return cfg, cleanup, err
 	}
@@ -211,14 +214,17 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 		fmt.Fprintln(stderr, "webdemo: sender: development (codes are printed here, nothing is sent)")
 		cfg.Sender = sender.Writer(stderr)
 	}
+	if cfg.Mounts["/plivo/status"] == nil || cfg.Mounts["/plivo/answer"] == nil {
+		cfg.Fallback = nil // no delivery reports, or no voice: nothing to fall back to
+	}
 	return cfg, cleanup, nil
 }
 
 // splitStore sends Check and Attempt, the calls every code entry makes,
 // through a second Store and everything else through the first.
 type splitStore struct {
-	store.Store // Issue and Withdraw
-	checks      store.Store
+	*redisstore.Store // Issue, Withdraw, Fallback and the fallback queue
+	checks            store.Store
 }
 
 func (s splitStore) Check(ctx context.Context, req store.CheckRequest) (store.CheckResult, error) {
@@ -250,7 +256,8 @@ func pipelinedChecks(rdb *redis.Client, plain *redisstore.Store) (store.Store, e
 // senderFromEnv returns a Plivo sender when PLIVO_* are set, with the
 // callback handlers to mount and the channels it serves; with no PLIVO_*
 // settings it returns nil mounts (the caller uses the development sender).
-func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http.Client) (sender.Sender, map[string]http.Handler, []sender.Channel, error) {
+// With hub, an undelivered SMS falls back to a call (hub.undelivered).
+func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http.Client, hub *fallbackHub) (sender.Sender, map[string]http.Handler, []sender.Channel, error) {
 	if getenv(plivoadapter.EnvAuthID) == "" && getenv(plivoadapter.EnvAuthToken) == "" && getenv(plivoadapter.EnvNumber) == "" {
 		return nil, nil, nil, nil
 	}
@@ -291,7 +298,11 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	if public != "" {
 		smsOpts.StatusURL = public + "/plivo/status"
 		smsOpts.OnFailure = func(ctx context.Context, d plivoadapter.Delivery) {
-			log.Warn("webdemo: sms not delivered", "delivery", d)
+			if hub == nil {
+				log.Warn("webdemo: sms not delivered", "delivery", d)
+				return
+			}
+			hub.undelivered(ctx, d)
 		}
 	}
 	sms, err := plivoadapter.NewSMS(pc, smsOpts)

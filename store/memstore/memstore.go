@@ -63,6 +63,8 @@ type Store struct {
 	base   time.Time
 
 	stop *stopper
+
+	queue dueQueue // see queue.go
 }
 
 // Option configures a Store in New.
@@ -267,6 +269,7 @@ type entry struct {
 	sealed  []byte
 	scope   []byte    // IssueRequest.Scope of the pending code
 	markers *[]marker // TOTP markers; nil for most entries
+	taken   []byte    // Tag of the code a Fallback took; see fallback.go
 
 	codeExp  int64
 	coolExp  int64

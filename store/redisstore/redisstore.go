@@ -475,7 +475,7 @@ func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.At
 // again as EVAL.
 func (s *Store) Load(ctx context.Context) error {
 	load := func(ctx context.Context, c redis.Scripter) error {
-		for _, sc := range append([]*redis.Script{issueScript, checkScript, attemptScript, withdrawScript, chargeScript, refundScript}, codeSetScripts...) {
+		for _, sc := range append([]*redis.Script{issueScript, checkScript, attemptScript, withdrawScript, chargeScript, refundScript, fallbackScript}, codeSetScripts...) {
 			if err := sc.Load(ctx, c).Err(); err != nil {
 				return err
 			}

@@ -130,6 +130,8 @@ type env struct {
 	t   *testing.T
 	h   Harness
 	ctx context.Context
+	// refs are the FallbackQueue entries the subtest scheduled.
+	refs []string
 }
 
 // fake reports whether the store runs on a clock the suite controls, so

@@ -30,6 +30,10 @@ let channels = ["sms", "call"];
 // The verification in progress.
 let current = null; // {to, expiresAt, resendAt}
 let timer = 0;
+// Whether the server falls back from an undelivered SMS to a call, and the
+// poll that asks it whether it did.
+let fallback = false;
+let fallbackPoll = 0;
 
 function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
@@ -118,6 +122,26 @@ function begin(d, text) {
   tick();
   clearInterval(timer);
   timer = setInterval(tick, 1000);
+  clearInterval(fallbackPoll);
+  if (fallback && d.channel === "sms") fallbackPoll = setInterval(checkFallback, 2000);
+}
+
+// checkFallback asks whether the SMS could not be delivered and the server
+// is calling instead (GET /api/fallback, bound to this browser's session).
+async function checkFallback() {
+  if (!current || Date.now() > current.expiresAt) { clearInterval(fallbackPoll); return; }
+  let d;
+  try {
+    const r = await fetch("/api/fallback", { cache: "no-store" });
+    d = await r.json();
+  } catch (e) {
+    return;
+  }
+  if (d && d.fallback === "call") {
+    clearInterval(fallbackPoll);
+    $("sent-to").textContent = "We couldn't deliver the SMS; we're calling you. Answer to hear your code.";
+    $("call-status").textContent = "Calling you now…";
+  }
 }
 
 function tick() {
@@ -157,6 +181,7 @@ async function verify(event) {
   const d = res.data;
   if (res.status === 200 && d.status === "approved") {
     clearInterval(timer);
+    clearInterval(fallbackPoll);
     $("verified-text").textContent = current.to + " is verified.";
     current = null;
     show("verified");
@@ -199,6 +224,7 @@ async function callMe() {
 
 function restart() {
   clearInterval(timer);
+  clearInterval(fallbackPoll);
   current = null;
   $("phone-error").textContent = "";
   $("call-status").textContent = "";
@@ -448,6 +474,7 @@ function init() {
   fetch("/api/config", { cache: "no-store" }).then((r) => r.json()).then((c) => {
     codeLength = c.code_length || 6;
     channels = c.channels || channels;
+    fallback = c.fallback === true;
     $("code").maxLength = codeLength;
     $("pay-code").maxLength = codeLength;
   }).catch(() => {});

@@ -1,0 +1,262 @@
+package otp
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/store"
+)
+
+// Errors of Verifier.Fallback.
+var (
+	// ErrInvalidRef reports a reference that this Verifier did not make
+	// (forged, altered, truncated, or made under another secret).
+	ErrInvalidRef = errors.New("otp: invalid reference")
+	// ErrNoSender reports a channel the Verifier's Sender does not serve
+	// (see sender.Server).
+	ErrNoSender = errors.New("otp: no sender for channel")
+)
+
+// EventFallback reports a code re-sent by Verifier.Fallback; the Event's
+// Channel is the new channel.
+const EventFallback EventKind = "fallback"
+
+// FallbackStatus is the outcome of Verifier.Fallback.
+type FallbackStatus string
+
+// The outcomes of Verifier.Fallback.
+const (
+	// FallbackSent: the pending code was re-sent on the new channel.
+	FallbackSent FallbackStatus = "sent"
+	// FallbackNotPending: the code the reference names is no longer
+	// pending (approved, expired, locked, withdrawn, or replaced by a newer
+	// code). Nothing was sent.
+	FallbackNotPending FallbackStatus = "not_pending"
+	// FallbackSpent: the code already fell back once. Nothing was sent.
+	FallbackSpent FallbackStatus = "spent"
+)
+
+// FallbackResult reports a Fallback.
+type FallbackResult struct {
+	Status FallbackStatus
+	// Channel is the channel the code was re-sent on (FallbackSent).
+	Channel sender.Channel
+	// ExpiresAt is when the code stops being valid: the code's own expiry,
+	// unchanged by the fallback (FallbackSent).
+	ExpiresAt time.Time
+	// Remaining is the number of wrong guesses still allowed on the code
+	// (FallbackSent); the fallback does not reset it.
+	Remaining int
+}
+
+// Fallback re-sends the code pending for the verification that ref names
+// on channel next: the same code, so the user's screen, the binding given
+// to Start (WithBinding) and the code's expiry and wrong-guess count all
+// stay as they are. ref is the Message.Ref the Sender was given for the
+// code (a Plivo delivery report carries it back); Fallback needs neither the
+// number nor the user's session, and ref reveals neither.
+//
+// A code falls back at most once, however many times and however
+// concurrently Fallback is called for it (duplicate, replayed or
+// concurrent delivery reports): one call is FallbackSent, the others
+// FallbackSpent. The fallback is exempt from the cooldown (it restarts
+// it), but it counts against the destination's send window, the failure
+// cap and the global budget like any send, and a refused fallback returns a
+// *RateLimitError. Config.BeforeSend is consulted with the new channel.
+// A failed send returns ErrSendFailed; the code stays valid (it was sent
+// once already) and its fallback is spent.
+//
+// Errors: Policy.Fallback off (ErrInvalidConfig); a reference this
+// Verifier did not make (ErrInvalidRef); a channel that is invalid, the
+// channel the code was sent on (ErrInvalidChannel), not allowed by the
+// Policy (ErrChannelNotAllowed) or not served by the Sender (ErrNoSender).
+// Each is returned before the store is touched and nothing is sent.
+func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel) (FallbackResult, error) {
+	if !v.policy.Fallback {
+		return FallbackResult{}, fmt.Errorf("%w: Policy.Fallback is off", ErrInvalidConfig)
+	}
+	key, tag, from, ok := v.keys.parseRef(ref)
+	if !ok {
+		return FallbackResult{}, ErrInvalidRef
+	}
+	switch {
+	case !next.Valid():
+		return FallbackResult{}, fmt.Errorf("%w: %q (want %q or %q)", ErrInvalidChannel, limitText(string(next)), sender.SMS, sender.Call)
+	case next == from:
+		return FallbackResult{}, fmt.Errorf("%w: the code was sent on %s already", ErrInvalidChannel, next)
+	case !v.policy.allowsChannel(next):
+		return FallbackResult{}, fmt.Errorf("%w: %s", ErrChannelNotAllowed, next)
+	case !sender.Serves(v.send, next):
+		return FallbackResult{}, fmt.Errorf("%w: %s", ErrNoSender, next)
+	}
+	p := v.policy
+	req := store.FallbackRequest{
+		Key: key, Tag: tag,
+		Window: p.SendWindow, WindowMax: p.SendsPerWindow,
+		FailureMax: p.MaxFailures,
+	}
+	if p.Cooldown > 0 {
+		req.Cooldown = p.Cooldown
+	}
+	var extra []LimitReason
+	if p.GlobalSends > 0 {
+		req.Limits = append(req.Limits, store.Limit{Key: "global", Max: p.GlobalSends, Window: p.GlobalWindow})
+		extra = append(extra, LimitGlobal)
+	}
+	ev := Event{Channel: next}
+	res, err := v.store.(store.FallbackStore).Fallback(ctx, req)
+	if err != nil {
+		ev.Kind, ev.Err = EventStoreError, err
+		v.observe(ctx, ev)
+		return FallbackResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	switch res.Outcome {
+	case store.FallbackNotPending:
+		return FallbackResult{Status: FallbackNotPending}, nil
+	case store.FallbackSpent:
+		return FallbackResult{Status: FallbackSpent}, nil
+	case store.FallbackLimited:
+		rl := &RateLimitError{
+			Reason:     reasonOf(store.IssueResult{Reason: res.Reason, LimitIndex: res.LimitIndex}, extra),
+			RetryAfter: res.RetryAfter,
+		}
+		ev.Kind, ev.Limit, ev.RetryAfter = EventRateLimited, rl.Reason, rl.RetryAfter
+		v.observe(ctx, ev)
+		return FallbackResult{}, rl
+	case store.FallbackTaken:
+	default:
+		return FallbackResult{}, fmt.Errorf("%w: unknown fallback outcome %d", ErrStoreUnavailable, res.Outcome)
+	}
+	plain, err := v.keys.open(res.Sealed, key)
+	code, e164, _, locale, okp := unpackSealed(plain)
+	if err != nil || !okp || !validCode(code, p.CodeLength) ||
+		subtle.ConstantTimeCompare([]byte(v.keys.storeKey(e164)), []byte(key)) != 1 {
+		return FallbackResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, errSealed)
+	}
+	ev.Fingerprint, ev.Region = v.keys.fingerprint(e164), regionOf(e164)
+	if v.before != nil {
+		num, err := ParseNumber(e164, "")
+		if err == nil {
+			err = v.before(ctx, SendRequest{Number: num, Channel: next})
+		}
+		if err != nil {
+			ev.Kind, ev.Err = EventVetoed, err
+			v.observe(ctx, ev)
+			return FallbackResult{}, fmt.Errorf("%w: %w", ErrVetoed, err)
+		}
+	}
+	msg := sender.Message{To: e164, Channel: next, Code: code, Locale: locale, TTL: res.ExpiresIn, Ref: ref}
+	if err := v.send.Send(ctx, msg); err != nil {
+		ev.Kind, ev.Err = EventSendFailed, err
+		v.observe(ctx, ev)
+		return FallbackResult{}, fmt.Errorf("%w: %w", ErrSendFailed, err)
+	}
+	ev.Kind = EventFallback
+	v.observe(ctx, ev)
+	return FallbackResult{
+		Status:    FallbackSent,
+		Channel:   next,
+		ExpiresAt: v.now().Add(res.ExpiresIn),
+		Remaining: max(p.MaxAttempts-res.Attempts, 0),
+	}, nil
+}
+
+// fallbackStoreOK reports whether s can do what p asks of it.
+func fallbackStoreOK(s store.Store, p Policy) bool {
+	if !p.Fallback {
+		return true
+	}
+	if _, ok := s.(store.FallbackStore); !ok {
+		return false
+	}
+	_, ok := s.(store.FallbackQueue)
+	return ok || p.FallbackAfter <= 0
+}
+
+// The sealed payload: the code alone for KeepCode; with Policy.Fallback
+// the code, number, channel and locale, separated by 0 bytes (none of them
+// can hold one: digits, E.164, a channel name, a BCP 47 tag).
+func (v *Verifier) sealedPayload(code, e164 string, ch sender.Channel, locale string) string {
+	if !v.policy.Fallback {
+		return code
+	}
+	return code + "\x00" + e164 + "\x00" + string(ch) + "\x00" + locale
+}
+
+// sealedCode returns the code of a sealed payload of either form.
+func sealedCode(plain string) string {
+	code, _, _ := strings.Cut(plain, "\x00")
+	return code
+}
+
+func unpackSealed(plain string) (code, e164 string, ch sender.Channel, locale string, ok bool) {
+	parts := strings.Split(plain, "\x00")
+	if len(parts) != 4 {
+		return "", "", "", "", false
+	}
+	e164, ok = canonical(parts[1])
+	return parts[0], e164, sender.Channel(parts[2]), parts[3], ok
+}
+
+// fallbackTag is the tag of the code Start sends: the nonce that begins
+// its Sealed value (the kept code's, when the store reused one).
+func fallbackTag(sealed []byte, res store.IssueResult) []byte {
+	if res.Outcome == store.Reused {
+		sealed = res.Sealed
+	}
+	return sealed[:min(len(sealed), tagLen)]
+}
+
+// Reference layout: store key (16 bytes), tag (the 12-byte AES-GCM nonce
+// of the code's seal, random per code), channel (1 byte), then the first
+// 16 bytes of HMAC-SHA256(ref key, the 29 bytes before); base64url, 60
+// characters.
+const (
+	keyLen = 16
+	tagLen = 12
+	macLen = 16
+	refLen = keyLen + tagLen + 1 + macLen
+)
+
+var channelByte = map[sender.Channel]byte{sender.SMS: 's', sender.Call: 'c'}
+
+func (k *keyring) makeRef(key string, tag []byte, ch sender.Channel) string {
+	raw, err := base64.RawURLEncoding.DecodeString(key)
+	if err != nil || len(raw) != keyLen || len(tag) != tagLen {
+		return ""
+	}
+	b := make([]byte, 0, refLen)
+	b = append(b, raw...)
+	b = append(b, tag...)
+	b = append(b, channelByte[ch])
+	b = k.ref.sum(b, string(b))[:refLen]
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (k *keyring) parseRef(ref string) (key string, tag []byte, ch sender.Channel, ok bool) {
+	if len(ref) != base64.RawURLEncoding.EncodedLen(refLen) {
+		return "", nil, "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(ref)
+	if err != nil || len(b) != refLen {
+		return "", nil, "", false
+	}
+	body, mac := b[:refLen-macLen], b[refLen-macLen:]
+	var buf [32]byte
+	if !hmac.Equal(k.ref.sum(buf[:0], string(body))[:macLen], mac) {
+		return "", nil, "", false
+	}
+	for c, x := range channelByte {
+		if body[keyLen+tagLen] == x {
+			ch = c
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString(body[:keyLen]), body[keyLen : keyLen+tagLen], ch, true
+}

@@ -1,0 +1,72 @@
+-- Fallback: KEYS[1] destination hash P:{K}, KEYS[2] pending code P:{K}:p,
+-- KEYS[3] fallback mark P:{K}:b, KEYS[4..] extra limits (standalone only).
+-- ARGV: tag, then "cooldown ms:window ms:window max:failure max:refused
+-- extra limit index (-1: none):its retry ms", then max and window ms of
+-- each extra limit in KEYS. Reply: {outcome, reason, limit index, retry ms,
+-- attempts, expires ms, sealed}. The pending value's layout is described in
+-- scripts.go; pdec and penc come from pendingLib, prepended in Go.
+local k, kp, kb = KEYS[1], KEYS[2], KEYS[3]
+local tm = redis.call('TIME')
+local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+local cd, win, wmax, fmax, ext, eretry =
+  string.match(ARGV[2], '^(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+)$')
+cd, win, wmax = tonumber(cd), tonumber(win), tonumber(wmax)
+fmax, ext = tonumber(fmax), tonumber(ext)
+local v = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
+local c, x, g, mm = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0, tonumber(v[6]) or 0
+local f, w = 0, 0
+if g > now then f = tonumber(v[4]) or 0 else g = 0 end
+if x > now then w = tonumber(v[2]) or 0 else x = 0 end
+if c <= now then c = 0 end
+if mm <= now then mm = 0 end
+if fmax > 0 and f >= fmax then return {4, 1, 0, g - now, 0, 0, ''} end
+local p = redis.call('GET', kp)
+if not p or #p < 25 then return {2, 0, 0, 0, 0, 0, ''} end
+local pfl, pa, pe = pdec(p)
+local tag = ARGV[1]
+-- Sealed follows the digest's fingerprint, and a Scope's fingerprint
+-- (16 bytes) when flag bit 2 says the code has one.
+local off = 26
+if pfl % 4 >= 2 then off = 42 end
+local sealed = string.sub(p, off)
+if pe <= now or string.sub(sealed, 1, #tag) ~= tag then return {2, 0, 0, 0, 0, 0, ''} end
+if redis.call('GET', kb) == tag then return {3, 0, 0, 0, 0, 0, ''} end
+if wmax > 0 and w >= wmax then return {4, 3, 0, x - now, 0, 0, ''} end
+if ext >= 0 then return {4, 4, ext, tonumber(eretry), 0, 0, ''} end
+if #KEYS > 3 then
+  local lim = {}
+  for i = 4, #KEYS do
+    local lmax, lwin = tonumber(ARGV[3 + 2 * (i - 4)]), tonumber(ARGV[4 + 2 * (i - 4)])
+    local lv = redis.call('HMGET', KEYS[i], 'n', 't')
+    local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
+    if lt <= now then ln = 0; lt = 0 end
+    if ln >= lmax then return {4, 4, i - 4, lt - now, 0, 0, ''} end
+    lim[#lim + 1] = {KEYS[i], lt, lwin}
+  end
+  local fresh = {}
+  for _, l in ipairs(lim) do
+    if l[2] == 0 and not fresh[l[1]] then
+      fresh[l[1]] = true
+      local lt = now + l[3]
+      redis.call('HSET', l[1], 'n', 1, 't', lt)
+      redis.call('PEXPIREAT', l[1], lt)
+    else
+      redis.call('HINCRBY', l[1], 'n', 1)
+    end
+  end
+end
+local set, n = {}, 0
+if cd > 0 then
+  c = now + cd
+  set[1] = 'c'; set[2] = c; n = 2
+end
+if wmax > 0 then
+  if w == 0 then x = now + win end
+  set[n + 1] = 'w'; set[n + 2] = w + 1; set[n + 3] = 'x'; set[n + 4] = x; n = n + 4
+end
+if n > 0 then
+  redis.call('HSET', k, unpack(set))
+  redis.call('PEXPIREAT', k, math.max(c, x, g, mm))
+end
+redis.call('SET', kb, tag, 'PXAT', pe)
+return {1, 0, 0, 0, pa, pe - now, sealed}
