@@ -1,0 +1,395 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// schemaVersion is the version of the tables Migrate creates. Migrate
+// records it in the schema's version table; a database that holds a newer
+// version is refused rather than downgraded.
+const schemaVersion = 1
+
+// migrateLockClass is the first key of the transaction-level advisory lock
+// Migrate holds (the second is a hash of the schema name), so two instances
+// that start at once migrate one after the other.
+const migrateLockClass = 0x67326661 // "g2fa"
+
+// tablesSQL creates the tables ({S} is the quoted schema). Every time is a
+// timestamptz read from the database's clock; a NULL time means "not set".
+//
+// dest holds one row per destination (store.IssueRequest.Key):
+//
+//	digest, sealed    the pending code; digest NULL: none pending
+//	code_until        the pending (or withdrawn) code's expiry; its attempts
+//	                  live until then, so a withdrawn code (digest NULL,
+//	                  code_until in the future) passes them on to the next
+//	attempts          wrong guesses against the code
+//	cool_until        end of the cooldown
+//	win_count         sends in the window that ends at win_until
+//	fail_count        failure counter (Check and Attempt), ends at fail_until
+//	expires_at        the latest of the times above: the row is dead after it
+//
+// marker holds the accepted Attempt markers, limit_counter the extra limits
+// (store.Limit), each row with its own expires_at. The expires_at indexes
+// let the sweep find dead rows without scanning.
+const tablesSQL = `
+CREATE TABLE IF NOT EXISTS {S}.dest (
+	key        bytea       PRIMARY KEY,
+	digest     bytea,
+	sealed     bytea,
+	code_until timestamptz,
+	attempts   integer     NOT NULL DEFAULT 0,
+	cool_until timestamptz,
+	win_count  integer     NOT NULL DEFAULT 0,
+	win_until  timestamptz,
+	fail_count integer     NOT NULL DEFAULT 0,
+	fail_until timestamptz,
+	expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dest_expires_at ON {S}.dest (expires_at);
+
+CREATE TABLE IF NOT EXISTS {S}.marker (
+	key        bytea       NOT NULL,
+	marker     bytea       NOT NULL,
+	expires_at timestamptz NOT NULL,
+	PRIMARY KEY (key, marker)
+);
+CREATE INDEX IF NOT EXISTS marker_expires_at ON {S}.marker (expires_at);
+
+CREATE TABLE IF NOT EXISTS {S}.limit_counter (
+	key        bytea       PRIMARY KEY,
+	n          integer     NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS limit_counter_expires_at ON {S}.limit_counter (expires_at);
+`
+
+// functionsSQL (re)creates the functions that carry out Issue, Check and
+// Attempt, each in one call. Each one locks the destination's row first
+// (creating it when it must write and there is none), so calls on one key
+// run one after another under READ COMMITTED; the clock is read after the
+// lock is granted, so a call that waited judges expiry at the time it acts.
+//
+// Durations arrive as bigint microseconds; remaining times leave as bigint
+// microseconds. Status and outcome numbers are the values of store.CheckStatus,
+// store.IssueOutcome and store.LimitReason.
+//
+// save_dest writes a destination row back, or deletes it once nothing in it
+// is alive.
+const functionsSQL = `
+CREATE OR REPLACE FUNCTION {S}.save_dest(d {S}.dest, now_ timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	d.expires_at := coalesce(greatest(d.code_until, d.cool_until, d.win_until, d.fail_until), '-infinity');
+	IF d.expires_at <= now_ THEN
+		DELETE FROM {S}.dest WHERE key = d.key;
+	ELSE
+		UPDATE {S}.dest SET
+			digest = d.digest, sealed = d.sealed, code_until = d.code_until, attempts = d.attempts,
+			cool_until = d.cool_until, win_count = d.win_count, win_until = d.win_until,
+			fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
+		WHERE key = d.key;
+	END IF;
+END $$;
+
+-- live returns d with every part that has expired at now_ cleared.
+CREATE OR REPLACE FUNCTION {S}.live(d {S}.dest, now_ timestamptz) RETURNS {S}.dest
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF d.code_until <= now_ THEN
+		d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+	END IF;
+	IF d.cool_until <= now_ THEN d.cool_until := NULL; END IF;
+	IF d.win_until <= now_ THEN d.win_count := 0; d.win_until := NULL; END IF;
+	IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
+	RETURN d;
+END $$;
+
+CREATE OR REPLACE FUNCTION {S}.us(i interval) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT (extract(epoch FROM i) * 1000000)::bigint $$;
+
+CREATE OR REPLACE FUNCTION {S}.issue(
+	key_ bytea, digest_ bytea, sealed_ bytea, keep_pending boolean,
+	ttl_us bigint, cooldown_us bigint, window_us bigint, window_max bigint, failure_max bigint,
+	limit_keys bytea[], limit_max bigint[], limit_window_us bigint[],
+	OUT outcome integer, OUT reason integer, OUT limit_index integer, OUT retry_us bigint,
+	OUT attempts integer, OUT expires_us bigint, OUT sealed bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+	d      {S}.dest;
+	now_   timestamptz;
+	locked integer;
+	used   integer;
+	lexp   timestamptz;
+BEGIN
+	outcome := 3; reason := 0; limit_index := 0; retry_us := 0; attempts := 0; expires_us := 0;
+	-- Lock the destination's row, creating an empty one if there is none.
+	-- The loop covers a row deleted (by another call or the sweep) between
+	-- the SELECT and the INSERT, or between the INSERT and the SELECT.
+	LOOP
+		SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
+		EXIT WHEN FOUND;
+		INSERT INTO {S}.dest (key, expires_at) VALUES (key_, '-infinity') ON CONFLICT (key) DO NOTHING;
+	END LOOP;
+	now_ := clock_timestamp();
+	d := {S}.live(d, now_);
+
+	-- A retry of an Issue that already saved this digest: nothing charged.
+	IF d.digest = digest_ THEN
+		outcome := 1; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_);
+		RETURN;
+	END IF;
+
+	-- The destination's limits, in the contract's order.
+	IF failure_max > 0 AND d.fail_count >= failure_max THEN
+		reason := 1; retry_us := {S}.us(d.fail_until - now_);
+	ELSIF d.cool_until IS NOT NULL THEN
+		reason := 2; retry_us := {S}.us(d.cool_until - now_);
+	ELSIF window_max > 0 AND d.win_count >= window_max THEN
+		reason := 3; retry_us := {S}.us(d.win_until - now_);
+	END IF;
+	IF reason <> 0 THEN
+		RETURN; -- the row holds what refused: it is alive, and stays as it is
+	END IF;
+
+	-- The extra limits: lock every row, creating missing ones, in key order
+	-- (so two Issues never wait for each other in a cycle), then judge them
+	-- in the request's order.
+	IF cardinality(limit_keys) > 0 THEN
+		LOOP
+			INSERT INTO {S}.limit_counter (key, n, expires_at)
+				SELECT k, 0, '-infinity' FROM unnest(limit_keys) k ORDER BY k
+				ON CONFLICT (key) DO NOTHING;
+			WITH l AS (SELECT 1 FROM {S}.limit_counter WHERE key = ANY (limit_keys) ORDER BY key FOR UPDATE)
+				SELECT count(*) INTO locked FROM l;
+			EXIT WHEN locked = cardinality(limit_keys);
+		END LOOP;
+		FOR i IN 1 .. cardinality(limit_keys) LOOP
+			SELECT c.n, c.expires_at INTO used, lexp FROM {S}.limit_counter c WHERE c.key = limit_keys[i];
+			IF lexp > now_ AND used >= limit_max[i] THEN
+				reason := 4; limit_index := i - 1; retry_us := {S}.us(lexp - now_);
+				DELETE FROM {S}.limit_counter WHERE key = ANY (limit_keys) AND expires_at <= now_;
+				PERFORM {S}.save_dest(d, now_); -- deletes a row created above
+				RETURN;
+			END IF;
+		END LOOP;
+		UPDATE {S}.limit_counter c SET
+			n = CASE WHEN c.expires_at > now_ THEN c.n + 1 ELSE 1 END,
+			expires_at = CASE WHEN c.expires_at > now_ THEN c.expires_at ELSE now_ + u.w * interval '1 microsecond' END
+		FROM unnest(limit_keys, limit_window_us) AS u(k, w)
+		WHERE c.key = u.k;
+	END IF;
+
+	-- Charge the destination.
+	IF cooldown_us > 0 THEN
+		d.cool_until := now_ + cooldown_us * interval '1 microsecond';
+	END IF;
+	IF window_max > 0 THEN
+		IF d.win_until IS NULL THEN
+			d.win_until := now_ + window_us * interval '1 microsecond';
+		END IF;
+		d.win_count := d.win_count + 1;
+	END IF;
+
+	IF d.digest IS NOT NULL AND keep_pending THEN
+		-- Keep the pending code, its expiry and its attempts.
+		outcome := 2; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_); sealed := d.sealed;
+	ELSE
+		-- A new code; a pending or withdrawn code's attempts carry over.
+		d.digest := digest_; d.sealed := sealed_;
+		d.code_until := now_ + ttl_us * interval '1 microsecond';
+		outcome := 1; attempts := d.attempts; expires_us := ttl_us;
+	END IF;
+	PERFORM {S}.save_dest(d, now_);
+END $$;
+
+CREATE OR REPLACE FUNCTION {S}.check_code(
+	key_ bytea, digest_ bytea, max_attempts bigint, failure_max bigint, failure_window_us bigint,
+	OUT status integer, OUT remaining integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+	d    {S}.dest;
+	now_ timestamptz;
+	left_ bigint;
+BEGIN
+	remaining := 0;
+	-- Lock the destination's row; without one nothing is pending and no
+	-- failure is counted.
+	SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
+	IF NOT FOUND THEN
+		status := 3; -- Expired
+		RETURN;
+	END IF;
+	now_ := clock_timestamp();
+	d := {S}.live(d, now_);
+
+	IF failure_max > 0 AND d.fail_count >= failure_max THEN
+		-- Locked by the failure cap: the pending code goes, without being
+		-- compared; a withdrawn code's attempts stay until its expiry.
+		status := 4;
+		IF d.digest IS NOT NULL THEN
+			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		END IF;
+	ELSIF d.digest IS NULL THEN
+		status := 3; -- Expired: nothing pending
+	ELSIF d.digest = digest_ THEN
+		-- Approved: the code is consumed and the failure counter reset.
+		status := 1;
+		d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		d.fail_count := 0; d.fail_until := NULL;
+	ELSE
+		-- A wrong guess: count it against the code and the failure cap.
+		d.attempts := d.attempts + 1;
+		left_ := max_attempts - d.attempts;
+		IF failure_max > 0 THEN
+			IF d.fail_count = 0 THEN
+				d.fail_until := now_ + failure_window_us * interval '1 microsecond';
+			END IF;
+			d.fail_count := d.fail_count + 1;
+			left_ := least(left_, failure_max - d.fail_count);
+		END IF;
+		IF left_ > 0 THEN
+			status := 2; remaining := left_;
+		ELSE
+			status := 4;
+			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		END IF;
+	END IF;
+	PERFORM {S}.save_dest(d, now_);
+END $$;
+
+CREATE OR REPLACE FUNCTION {S}.attempt(
+	key_ bytea, marker_ bytea, marker_ttl_us bigint, max_failures bigint, failure_window_us bigint,
+	OUT status integer, OUT remaining integer, OUT retry_us bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	d    {S}.dest;
+	now_ timestamptz;
+BEGIN
+	remaining := 0; retry_us := 0;
+	-- Lock the destination's row, creating an empty one if there is none.
+	-- The loop covers a row deleted (by another call or the sweep) between
+	-- the SELECT and the INSERT, or between the INSERT and the SELECT.
+	LOOP
+		SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
+		EXIT WHEN FOUND;
+		INSERT INTO {S}.dest (key, expires_at) VALUES (key_, '-infinity') ON CONFLICT (key) DO NOTHING;
+	END LOOP;
+	now_ := clock_timestamp();
+	d := {S}.live(d, now_);
+	IF d.fail_count >= max_failures THEN
+		status := 4; retry_us := {S}.us(d.fail_until - now_);
+		RETURN;
+	END IF;
+
+	status := 2; -- Rejected: the caller found the code wrong
+	IF marker_ IS NOT NULL THEN
+		-- Record the marker unless a live one is there (an expired one is
+		-- overwritten).
+		INSERT INTO {S}.marker AS m (key, marker, expires_at)
+			VALUES (key_, marker_, now_ + marker_ttl_us * interval '1 microsecond')
+			ON CONFLICT (key, marker) DO UPDATE SET expires_at = excluded.expires_at
+			WHERE m.expires_at <= now_;
+		IF FOUND THEN
+			status := 1; -- Approved: the failure counter is reset
+			d.fail_count := 0; d.fail_until := NULL;
+			PERFORM {S}.save_dest(d, now_);
+			RETURN;
+		END IF;
+		status := 5; -- Replayed: counted as a failure
+	END IF;
+
+	IF d.fail_count = 0 THEN
+		d.fail_until := now_ + failure_window_us * interval '1 microsecond';
+	END IF;
+	d.fail_count := d.fail_count + 1;
+	IF d.fail_count >= max_failures THEN
+		status := 4; retry_us := {S}.us(d.fail_until - now_);
+	ELSE
+		remaining := max_failures - d.fail_count;
+	END IF;
+	PERFORM {S}.save_dest(d, now_);
+END $$;
+`
+
+// versionSQL creates the table that records the schema's version.
+const versionSQL = `
+CREATE TABLE IF NOT EXISTS {S}.schema_version (
+	version integer NOT NULL
+);
+`
+
+// expand replaces {S} in sql with the quoted schema.
+func expand(sql, quotedSchema string) string { return strings.ReplaceAll(sql, "{S}", quotedSchema) }
+
+// Migrate creates or updates the schema, tables and functions the Store
+// uses (under the schema set by WithSchema, default DefaultSchema). It is
+// idempotent, and safe to run from several instances at once: it holds a
+// transaction-level advisory lock on the schema's name while it works, so a
+// second instance waits and then finds nothing to do. It must run (once per
+// deployment, or at every start) before the Store is used; its role needs
+// the right to create the schema, or to create objects in it if it exists.
+//
+// Options other than WithSchema are ignored.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...Option) error {
+	if pool == nil {
+		return fmt.Errorf("pgstore: migrate: nil pool")
+	}
+	c, err := configure(opts)
+	if err != nil {
+		return err
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := migrate(ctx, tx, c.schema); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, tx pgx.Tx, schema string) error {
+	q := quoteIdent(schema)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", migrateLockClass, schema); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+q); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, expand(versionSQL, q)); err != nil {
+		return err
+	}
+	var have int
+	err := tx.QueryRow(ctx, expand("SELECT coalesce(max(version), 0) FROM {S}.schema_version", q)).Scan(&have)
+	if err != nil {
+		return err
+	}
+	if have > schemaVersion {
+		return fmt.Errorf("schema %s is at version %d, newer than this package's %d", q, have, schemaVersion)
+	}
+	if _, err := tx.Exec(ctx, expand(tablesSQL, q)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, expand(functionsSQL, q)); err != nil {
+		return err
+	}
+	if have < schemaVersion {
+		if _, err := tx.Exec(ctx, expand("DELETE FROM {S}.schema_version; INSERT INTO {S}.schema_version VALUES ("+fmt.Sprint(schemaVersion)+")", q)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quoteIdent quotes a validated identifier for SQL.
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
