@@ -140,12 +140,12 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	// Each sweep statement deletes at most $1 dead rows, skipping rows an
 	// operation holds (it will rewrite or delete them itself).
 	for i, table := range []string{"dest", "marker", "limit_counter"} {
-		key := "key"
+		cols := "key"
 		if table == "marker" {
-			key = "(key, marker)"
+			cols = "key, marker"
 		}
-		s.sweepSQL[i] = expand(fmt.Sprintf(`DELETE FROM {S}.%[1]s WHERE %[2]s IN (
-			SELECT %[2]s FROM {S}.%[1]s WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`, table, key), q)
+		s.sweepSQL[i] = expand(fmt.Sprintf(`DELETE FROM {S}.%[1]s WHERE (%[2]s) IN (
+			SELECT %[2]s FROM {S}.%[1]s WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`, table, cols), q)
 	}
 	if c.sweep <= 0 {
 		close(s.done)
