@@ -357,4 +357,3 @@ func TestStoredValues(t *testing.T) {
 		t.Fatalf("a withdrawn code keeps its digest or sealed value")
 	}
 }
-
