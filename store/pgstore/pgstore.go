@@ -221,6 +221,46 @@ func fromUS(n int64) time.Duration { return time.Duration(n) * time.Microsecond 
 
 func wrap(op string, err error) error { return fmt.Errorf("pgstore: %s: %w", op, err) }
 
+// cancelTimeout bounds the cancel request run sends.
+const cancelTimeout = 5 * time.Second
+
+// run runs fn on a connection of the pool. When ctx ends while fn runs, it
+// also sends PostgreSQL a cancel request for the statement, and then
+// discards the connection. pgx's default reaction to a done context is to
+// close the connection, and a backend waiting for a row lock does not notice
+// a closed connection: it would carry out the statement once the lock is
+// free, after the caller was told it failed. The cancel request makes the
+// statement roll back instead, unless it has already committed. The
+// connection is not reused, so the cancel cannot hit a later statement.
+func (s *Store) run(ctx context.Context, fn func(c *pgxpool.Conn) error) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	if ctx.Done() == nil {
+		defer c.Release()
+		return fn(c)
+	}
+	pg := c.Conn().PgConn()
+	cancelled := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(cancelled)
+		cctx, cancel := context.WithTimeout(context.Background(), cancelTimeout)
+		defer cancel()
+		_ = pg.CancelRequest(cctx) // best effort: the server may be gone
+	})
+	err = fn(c)
+	if stop() {
+		c.Release()
+		return err
+	}
+	<-cancelled
+	cctx, cancel := context.WithTimeout(context.Background(), cancelTimeout)
+	defer cancel()
+	_ = c.Hijack().Close(cctx)
+	return err
+}
+
 // Issue implements store.Store: one call of the schema's issue function.
 func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
 	if err := req.Validate(); err != nil {
@@ -239,11 +279,13 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 		retry, expires                   int64
 		kept                             []byte
 	)
-	err := s.pool.QueryRow(ctx, s.issueSQL,
-		[]byte(req.Key), req.Digest, req.Sealed, req.KeepPending,
-		us(req.TTL), us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax),
-		keys, maxes, windows,
-	).Scan(&outcome, &reason, &index, &retry, &attempts, &expires, &kept)
+	err := s.run(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, s.issueSQL,
+			[]byte(req.Key), req.Digest, req.Sealed, req.KeepPending,
+			us(req.TTL), us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax),
+			keys, maxes, windows,
+		).Scan(&outcome, &reason, &index, &retry, &attempts, &expires, &kept)
+	})
 	if err != nil {
 		return store.IssueResult{}, wrap("issue", err)
 	}
@@ -281,9 +323,11 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 		return store.CheckResult{}, wrap("check", err)
 	}
 	var status, remaining int32
-	err := s.pool.QueryRow(ctx, s.checkSQL,
-		[]byte(req.Key), req.Digest, int64(req.MaxAttempts), int64(req.FailureMax), us(req.FailureWindow),
-	).Scan(&status, &remaining)
+	err := s.run(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, s.checkSQL,
+			[]byte(req.Key), req.Digest, int64(req.MaxAttempts), int64(req.FailureMax), us(req.FailureWindow),
+		).Scan(&status, &remaining)
+	})
 	if err != nil {
 		return store.CheckResult{}, wrap("check", err)
 	}
@@ -306,7 +350,11 @@ func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("withdraw", err)
 	}
-	if _, err := s.pool.Exec(ctx, s.withdrawSQL, []byte(key), digest); err != nil {
+	err := s.run(ctx, func(c *pgxpool.Conn) error {
+		_, err := c.Exec(ctx, s.withdrawSQL, []byte(key), digest)
+		return err
+	})
+	if err != nil {
 		return wrap("withdraw", err)
 	}
 	return nil
@@ -327,9 +375,11 @@ func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.At
 	}
 	var status, remaining int32
 	var retry int64
-	err := s.pool.QueryRow(ctx, s.attemptSQL,
-		[]byte(req.Key), marker, us(req.MarkerTTL), int64(req.MaxFailures), us(req.FailureWindow),
-	).Scan(&status, &remaining, &retry)
+	err := s.run(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, s.attemptSQL,
+			[]byte(req.Key), marker, us(req.MarkerTTL), int64(req.MaxFailures), us(req.FailureWindow),
+		).Scan(&status, &remaining, &retry)
+	})
 	if err != nil {
 		return store.AttemptResult{}, wrap("attempt", err)
 	}
