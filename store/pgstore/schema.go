@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS {S}.dest (
 	fail_count integer     NOT NULL DEFAULT 0,
 	fail_until timestamptz,
 	expires_at timestamptz NOT NULL
-);
+) WITH (fillfactor = 80);
 CREATE INDEX IF NOT EXISTS dest_expires_at ON {S}.dest (expires_at);
 
 CREATE TABLE IF NOT EXISTS {S}.marker (
@@ -70,46 +70,23 @@ CREATE INDEX IF NOT EXISTS limit_counter_expires_at ON {S}.limit_counter (expire
 `
 
 // functionsSQL (re)creates the functions that carry out Issue, Check and
-// Attempt, each in one call. Each one locks the destination's row first
-// (creating it when it must write and there is none), so calls on one key
-// run one after another under READ COMMITTED; the clock is read after the
-// lock is granted, so a call that waited judges expiry at the time it acts.
+// Attempt, each in one call. Each one starts by locking the destination's
+// row (SELECT ... FOR UPDATE), so calls on one key run one after another
+// under READ COMMITTED, and reads the clock once the lock is granted, so a
+// call that waited judges expiry at the time it acts. A call that finds no
+// row and must write one INSERTs it, before it takes any other lock; when
+// a concurrent call inserted it first (ON CONFLICT DO NOTHING finds nothing
+// to do), the call judges again from the start, against that row. Locks are
+// always taken in one order: a destination row, then markers or extra
+// limits (those in key order), so calls never wait for each other in a
+// cycle.
 //
-// Durations arrive as bigint microseconds; remaining times leave as bigint
-// microseconds. Status and outcome numbers are the values of store.CheckStatus,
-// store.IssueOutcome and store.LimitReason.
-//
-// save_dest writes a destination row back, or deletes it once nothing in it
-// is alive.
+// Every part of a row whose time has passed counts as absent; a row whose
+// every part has passed is deleted by the call that touches it (or by the
+// sweep). Durations arrive as bigint microseconds, remaining times leave as
+// bigint microseconds. Status, outcome and reason numbers are the values of
+// store.CheckStatus, store.IssueOutcome and store.LimitReason.
 const functionsSQL = `
-CREATE OR REPLACE FUNCTION {S}.save_dest(d {S}.dest, now_ timestamptz) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-	d.expires_at := coalesce(greatest(d.code_until, d.cool_until, d.win_until, d.fail_until), '-infinity');
-	IF d.expires_at <= now_ THEN
-		DELETE FROM {S}.dest WHERE key = d.key;
-	ELSE
-		UPDATE {S}.dest SET
-			digest = d.digest, sealed = d.sealed, code_until = d.code_until, attempts = d.attempts,
-			cool_until = d.cool_until, win_count = d.win_count, win_until = d.win_until,
-			fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
-		WHERE key = d.key;
-	END IF;
-END $$;
-
--- live returns d with every part that has expired at now_ cleared.
-CREATE OR REPLACE FUNCTION {S}.live(d {S}.dest, now_ timestamptz) RETURNS {S}.dest
-LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-	IF d.code_until <= now_ THEN
-		d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
-	END IF;
-	IF d.cool_until <= now_ THEN d.cool_until := NULL; END IF;
-	IF d.win_until <= now_ THEN d.win_count := 0; d.win_until := NULL; END IF;
-	IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
-	RETURN d;
-END $$;
-
 CREATE OR REPLACE FUNCTION {S}.us(i interval) RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT (extract(epoch FROM i) * 1000000)::bigint $$;
 
@@ -122,90 +99,123 @@ CREATE OR REPLACE FUNCTION {S}.issue(
 LANGUAGE plpgsql AS $$
 DECLARE
 	d      {S}.dest;
+	fresh  boolean;     -- no row yet: INSERT it
 	now_   timestamptz;
 	locked integer;
 	used   integer;
 	lexp   timestamptz;
 BEGIN
-	outcome := 3; reason := 0; limit_index := 0; retry_us := 0; attempts := 0; expires_us := 0;
-	-- Lock the destination's row, creating an empty one if there is none.
-	-- The loop covers a row deleted (by another call or the sweep) between
-	-- the SELECT and the INSERT, or between the INSERT and the SELECT.
+	<<judge>>
 	LOOP
+		outcome := 3; reason := 0; limit_index := 0; retry_us := 0; attempts := 0; expires_us := 0; sealed := NULL;
 		SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
-		EXIT WHEN FOUND;
-		INSERT INTO {S}.dest (key, expires_at) VALUES (key_, '-infinity') ON CONFLICT (key) DO NOTHING;
-	END LOOP;
-	now_ := clock_timestamp();
-	d := {S}.live(d, now_);
-
-	-- A retry of an Issue that already saved this digest: nothing charged.
-	IF d.digest = digest_ THEN
-		outcome := 1; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_);
-		RETURN;
-	END IF;
-
-	-- The destination's limits, in the contract's order.
-	IF failure_max > 0 AND d.fail_count >= failure_max THEN
-		reason := 1; retry_us := {S}.us(d.fail_until - now_);
-	ELSIF d.cool_until IS NOT NULL THEN
-		reason := 2; retry_us := {S}.us(d.cool_until - now_);
-	ELSIF window_max > 0 AND d.win_count >= window_max THEN
-		reason := 3; retry_us := {S}.us(d.win_until - now_);
-	END IF;
-	IF reason <> 0 THEN
-		RETURN; -- the row holds what refused: it is alive, and stays as it is
-	END IF;
-
-	-- The extra limits: lock every row, creating missing ones, in key order
-	-- (so two Issues never wait for each other in a cycle), then judge them
-	-- in the request's order.
-	IF cardinality(limit_keys) > 0 THEN
-		LOOP
-			INSERT INTO {S}.limit_counter (key, n, expires_at)
-				SELECT k, 0, '-infinity' FROM unnest(limit_keys) k ORDER BY k
-				ON CONFLICT (key) DO NOTHING;
-			WITH l AS (SELECT 1 FROM {S}.limit_counter WHERE key = ANY (limit_keys) ORDER BY key FOR UPDATE)
-				SELECT count(*) INTO locked FROM l;
-			EXIT WHEN locked = cardinality(limit_keys);
-		END LOOP;
-		FOR i IN 1 .. cardinality(limit_keys) LOOP
-			SELECT c.n, c.expires_at INTO used, lexp FROM {S}.limit_counter c WHERE c.key = limit_keys[i];
-			IF lexp > now_ AND used >= limit_max[i] THEN
-				reason := 4; limit_index := i - 1; retry_us := {S}.us(lexp - now_);
-				DELETE FROM {S}.limit_counter WHERE key = ANY (limit_keys) AND expires_at <= now_;
-				PERFORM {S}.save_dest(d, now_); -- deletes a row created above
-				RETURN;
-			END IF;
-		END LOOP;
-		UPDATE {S}.limit_counter c SET
-			n = CASE WHEN c.expires_at > now_ THEN c.n + 1 ELSE 1 END,
-			expires_at = CASE WHEN c.expires_at > now_ THEN c.expires_at ELSE now_ + u.w * interval '1 microsecond' END
-		FROM unnest(limit_keys, limit_window_us) AS u(k, w)
-		WHERE c.key = u.k;
-	END IF;
-
-	-- Charge the destination.
-	IF cooldown_us > 0 THEN
-		d.cool_until := now_ + cooldown_us * interval '1 microsecond';
-	END IF;
-	IF window_max > 0 THEN
-		IF d.win_until IS NULL THEN
-			d.win_until := now_ + window_us * interval '1 microsecond';
+		fresh := NOT FOUND;
+		now_ := clock_timestamp();
+		IF fresh THEN
+			d.key := key_; d.attempts := 0; d.win_count := 0; d.fail_count := 0;
 		END IF;
-		d.win_count := d.win_count + 1;
-	END IF;
+		-- Forget what has expired.
+		IF d.code_until <= now_ THEN
+			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		END IF;
+		IF d.cool_until <= now_ THEN d.cool_until := NULL; END IF;
+		IF d.win_until <= now_ THEN d.win_count := 0; d.win_until := NULL; END IF;
+		IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
 
-	IF d.digest IS NOT NULL AND keep_pending THEN
-		-- Keep the pending code, its expiry and its attempts.
-		outcome := 2; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_); sealed := d.sealed;
-	ELSE
-		-- A new code; a pending or withdrawn code's attempts carry over.
-		d.digest := digest_; d.sealed := sealed_;
-		d.code_until := now_ + ttl_us * interval '1 microsecond';
-		outcome := 1; attempts := d.attempts; expires_us := ttl_us;
-	END IF;
-	PERFORM {S}.save_dest(d, now_);
+		-- A retry of an Issue that already saved this digest: nothing charged.
+		IF d.digest = digest_ THEN
+			outcome := 1; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_);
+			RETURN;
+		END IF;
+
+		-- The destination's limits, in the contract's order. The row holds
+		-- what refused, so it is alive and stays as it is.
+		IF failure_max > 0 AND d.fail_count >= failure_max THEN
+			reason := 1; retry_us := {S}.us(d.fail_until - now_);
+			RETURN;
+		ELSIF d.cool_until IS NOT NULL THEN
+			reason := 2; retry_us := {S}.us(d.cool_until - now_);
+			RETURN;
+		ELSIF window_max > 0 AND d.win_count >= window_max THEN
+			reason := 3; retry_us := {S}.us(d.win_until - now_);
+			RETURN;
+		END IF;
+
+		-- Charge the destination.
+		IF cooldown_us > 0 THEN
+			d.cool_until := now_ + cooldown_us * interval '1 microsecond';
+		END IF;
+		IF window_max > 0 THEN
+			IF d.win_until IS NULL THEN
+				d.win_until := now_ + window_us * interval '1 microsecond';
+			END IF;
+			d.win_count := d.win_count + 1;
+		END IF;
+		IF d.digest IS NOT NULL AND keep_pending THEN
+			-- Keep the pending code, its expiry and its attempts.
+			outcome := 2; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_); sealed := d.sealed;
+		ELSE
+			-- A new code; a pending or withdrawn code's attempts carry over.
+			d.digest := digest_; d.sealed := sealed_;
+			d.code_until := now_ + ttl_us * interval '1 microsecond';
+			outcome := 1; attempts := d.attempts; expires_us := ttl_us;
+		END IF;
+		d.expires_at := greatest(d.code_until, d.cool_until, d.win_until, d.fail_until);
+		IF fresh THEN
+			-- Insert the row now, before any other lock is taken, so that
+			-- judging again holds nothing another call may wait for.
+			INSERT INTO {S}.dest SELECT (d).* ON CONFLICT (key) DO NOTHING;
+			CONTINUE judge WHEN NOT FOUND; -- a concurrent call created the row
+		END IF;
+
+		-- The extra limits: lock every row, creating missing ones, in key
+		-- order (so two Issues never wait for each other in a cycle; every
+		-- call locks a destination row before limit rows), then judge them
+		-- in the request's order. The loop covers a row the sweep deletes
+		-- between the INSERT and the lock.
+		IF cardinality(limit_keys) > 0 THEN
+			LOOP
+				INSERT INTO {S}.limit_counter (key, n, expires_at)
+					SELECT k, 0, '-infinity' FROM unnest(limit_keys) k ORDER BY k
+					ON CONFLICT (key) DO NOTHING;
+				WITH l AS (SELECT 1 FROM {S}.limit_counter WHERE key = ANY (limit_keys) ORDER BY key FOR UPDATE)
+					SELECT count(*) INTO locked FROM l;
+				EXIT WHEN locked = cardinality(limit_keys);
+			END LOOP;
+			FOR i IN 1 .. cardinality(limit_keys) LOOP
+				SELECT c.n, c.expires_at INTO used, lexp FROM {S}.limit_counter c WHERE c.key = limit_keys[i];
+				IF lexp > now_ AND used >= limit_max[i] THEN
+					outcome := 3; reason := 4; limit_index := i - 1; retry_us := {S}.us(lexp - now_);
+					attempts := 0; expires_us := 0; sealed := NULL;
+					-- Undo the row inserted above, and drop the dead rows
+					-- this call touched.
+					DELETE FROM {S}.limit_counter WHERE key = ANY (limit_keys) AND expires_at <= now_;
+					IF fresh THEN
+						DELETE FROM {S}.dest WHERE key = key_;
+					END IF;
+					RETURN;
+				END IF;
+			END LOOP;
+		END IF;
+
+		IF NOT fresh THEN
+			UPDATE {S}.dest SET
+				digest = d.digest, sealed = d.sealed, code_until = d.code_until, attempts = d.attempts,
+				cool_until = d.cool_until, win_count = d.win_count, win_until = d.win_until,
+				fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
+			WHERE key = key_;
+		END IF;
+
+		-- Charge the extra limits (their rows are locked above).
+		IF cardinality(limit_keys) > 0 THEN
+			UPDATE {S}.limit_counter c SET
+				n = CASE WHEN c.expires_at > now_ THEN c.n + 1 ELSE 1 END,
+				expires_at = CASE WHEN c.expires_at > now_ THEN c.expires_at ELSE now_ + u.w * interval '1 microsecond' END
+			FROM unnest(limit_keys, limit_window_us) AS u(k, w)
+			WHERE c.key = u.k;
+		END IF;
+		RETURN;
+	END LOOP;
 END $$;
 
 CREATE OR REPLACE FUNCTION {S}.check_code(
@@ -213,20 +223,23 @@ CREATE OR REPLACE FUNCTION {S}.check_code(
 	OUT status integer, OUT remaining integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-	d    {S}.dest;
-	now_ timestamptz;
+	d     {S}.dest;
+	now_  timestamptz;
 	left_ bigint;
 BEGIN
 	remaining := 0;
-	-- Lock the destination's row; without one nothing is pending and no
-	-- failure is counted.
+	-- Without a row nothing is pending and no failure is counted.
 	SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
 	IF NOT FOUND THEN
 		status := 3; -- Expired
 		RETURN;
 	END IF;
 	now_ := clock_timestamp();
-	d := {S}.live(d, now_);
+	-- Forget what has expired.
+	IF d.code_until <= now_ THEN
+		d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+	END IF;
+	IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
 
 	IF failure_max > 0 AND d.fail_count >= failure_max THEN
 		-- Locked by the failure cap: the pending code goes, without being
@@ -237,6 +250,9 @@ BEGIN
 		END IF;
 	ELSIF d.digest IS NULL THEN
 		status := 3; -- Expired: nothing pending
+		IF d.expires_at > now_ THEN
+			RETURN; -- nothing to write
+		END IF;
 	ELSIF d.digest = digest_ THEN
 		-- Approved: the code is consumed and the failure counter reset.
 		status := 1;
@@ -260,7 +276,17 @@ BEGIN
 			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
 		END IF;
 	END IF;
-	PERFORM {S}.save_dest(d, now_);
+
+	-- Write the row back, or delete it once nothing in it is alive.
+	d.expires_at := coalesce(greatest(d.code_until, d.cool_until, d.win_until, d.fail_until), '-infinity');
+	IF d.expires_at <= now_ THEN
+		DELETE FROM {S}.dest WHERE key = key_;
+	ELSE
+		UPDATE {S}.dest SET
+			digest = d.digest, sealed = d.sealed, code_until = d.code_until, attempts = d.attempts,
+			fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
+		WHERE key = key_;
+	END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION {S}.attempt(
@@ -268,52 +294,75 @@ CREATE OR REPLACE FUNCTION {S}.attempt(
 	OUT status integer, OUT remaining integer, OUT retry_us bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-	d    {S}.dest;
-	now_ timestamptz;
+	d     {S}.dest;
+	fresh boolean;      -- no row yet: INSERT it if a failure must be counted
+	now_  timestamptz;
 BEGIN
-	remaining := 0; retry_us := 0;
-	-- Lock the destination's row, creating an empty one if there is none.
-	-- The loop covers a row deleted (by another call or the sweep) between
-	-- the SELECT and the INSERT, or between the INSERT and the SELECT.
+	<<judge>>
 	LOOP
+		remaining := 0; retry_us := 0;
 		SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
-		EXIT WHEN FOUND;
-		INSERT INTO {S}.dest (key, expires_at) VALUES (key_, '-infinity') ON CONFLICT (key) DO NOTHING;
-	END LOOP;
-	now_ := clock_timestamp();
-	d := {S}.live(d, now_);
-	IF d.fail_count >= max_failures THEN
-		status := 4; retry_us := {S}.us(d.fail_until - now_);
-		RETURN;
-	END IF;
+		fresh := NOT FOUND;
+		now_ := clock_timestamp();
+		IF fresh THEN
+			d.key := key_; d.attempts := 0; d.win_count := 0; d.fail_count := 0;
+		END IF;
+		IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
 
-	status := 2; -- Rejected: the caller found the code wrong
-	IF marker_ IS NOT NULL THEN
-		-- Record the marker unless a live one is there (an expired one is
-		-- overwritten).
-		INSERT INTO {S}.marker AS m (key, marker, expires_at)
-			VALUES (key_, marker_, now_ + marker_ttl_us * interval '1 microsecond')
-			ON CONFLICT (key, marker) DO UPDATE SET expires_at = excluded.expires_at
-			WHERE m.expires_at <= now_;
-		IF FOUND THEN
-			status := 1; -- Approved: the failure counter is reset
-			d.fail_count := 0; d.fail_until := NULL;
-			PERFORM {S}.save_dest(d, now_);
+		IF d.fail_count >= max_failures THEN
+			status := 4; retry_us := {S}.us(d.fail_until - now_);
 			RETURN;
 		END IF;
-		status := 5; -- Replayed: counted as a failure
-	END IF;
 
-	IF d.fail_count = 0 THEN
-		d.fail_until := now_ + failure_window_us * interval '1 microsecond';
-	END IF;
-	d.fail_count := d.fail_count + 1;
-	IF d.fail_count >= max_failures THEN
-		status := 4; retry_us := {S}.us(d.fail_until - now_);
-	ELSE
-		remaining := max_failures - d.fail_count;
-	END IF;
-	PERFORM {S}.save_dest(d, now_);
+		status := 2; -- Rejected: the caller found the code wrong
+		IF marker_ IS NOT NULL THEN
+			-- Record the marker unless a live one is there; an expired one
+			-- is overwritten. (Not ON CONFLICT DO UPDATE: it would lock a
+			-- live marker's row, and a call without the destination's row
+			-- lock must hold no lock when it judges again.)
+			INSERT INTO {S}.marker (key, marker, expires_at)
+				VALUES (key_, marker_, now_ + marker_ttl_us * interval '1 microsecond')
+				ON CONFLICT (key, marker) DO NOTHING;
+			IF NOT FOUND THEN
+				UPDATE {S}.marker SET expires_at = now_ + marker_ttl_us * interval '1 microsecond'
+				WHERE key = key_ AND marker = marker_ AND expires_at <= now_;
+			END IF;
+			IF FOUND THEN
+				status := 1; -- Approved: the failure counter is reset
+				IF d.fail_until IS NOT NULL THEN
+					d.fail_count := 0; d.fail_until := NULL;
+					d.expires_at := coalesce(greatest(d.code_until, d.cool_until, d.win_until), '-infinity');
+					IF d.expires_at <= now_ THEN
+						DELETE FROM {S}.dest WHERE key = key_;
+					ELSE
+						UPDATE {S}.dest SET fail_count = 0, fail_until = NULL, expires_at = d.expires_at WHERE key = key_;
+					END IF;
+				END IF;
+				RETURN;
+			END IF;
+			status := 5; -- Replayed: counted as a failure
+		END IF;
+
+		-- Count a failure; the counter lives failure_window from the first.
+		IF d.fail_count = 0 THEN
+			d.fail_until := now_ + failure_window_us * interval '1 microsecond';
+		END IF;
+		d.fail_count := d.fail_count + 1;
+		IF d.fail_count >= max_failures THEN
+			status := 4; retry_us := {S}.us(d.fail_until - now_);
+		ELSE
+			remaining := max_failures - d.fail_count;
+		END IF;
+		d.expires_at := greatest(d.code_until, d.cool_until, d.win_until, d.fail_until);
+		IF fresh THEN
+			INSERT INTO {S}.dest SELECT (d).* ON CONFLICT (key) DO NOTHING;
+			CONTINUE judge WHEN NOT FOUND; -- a concurrent call created the row
+		ELSE
+			UPDATE {S}.dest SET fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
+			WHERE key = key_;
+		END IF;
+		RETURN;
+	END LOOP;
 END $$;
 `
 
