@@ -72,18 +72,31 @@ func timed(n, base, m int, fn func(i int) error) (time.Duration, error) {
 	return time.Since(start), first
 }
 
-// versus runs lib b.N times and floor b.N times, from n goroutines each, in
-// alternating chunks (so a change of load on the machine hits both alike),
-// and reports the throughput of each and lib's share of the floor's. Only
-// lib's time counts as the benchmark's ns/op.
-func versus(b *testing.B, n int, floor, lib func(i int) error) {
+// versus runs lib b.N times and each floor b.N times, from n goroutines
+// each, in alternating chunks (so a change of load on the machine hits all
+// alike), and reports the throughput of each and lib's share of the
+// floor's. Only lib's time counts as the benchmark's ns/op.
+//
+// floor is a prepared SELECT 1, the floor the Store is measured against;
+// commit is a prepared one-row INSERT into a table without indexes, the
+// cheapest write transaction (under synchronous_commit it waits for its
+// WAL to reach the disk, as every Store operation that changes something
+// does).
+func versus(b *testing.B, n int, floor, commit, lib func(i int) error) {
 	b.Helper()
 	chunks := 20
 	if b.N < chunks*n {
 		chunks = 1
 	}
 	per := (b.N + chunks - 1) / chunks
-	var tFloor, tLib time.Duration
+	// Warm up: open n connections and prepare the floors' statements
+	// before the clock starts, as the Store's are by its setup.
+	for _, fn := range []func(int) error{floor, commit} {
+		if _, err := timed(n, 0, 4*n, fn); err != nil {
+			b.Fatalf("warm-up: %v", err)
+		}
+	}
+	var tFloor, tCommit, tLib time.Duration
 	b.ResetTimer()
 	b.StopTimer()
 	for k, done := 0, 0; done < b.N; k++ {
@@ -94,6 +107,11 @@ func versus(b *testing.B, n int, floor, lib func(i int) error) {
 				b.Fatalf("floor: %v", err)
 			}
 			tFloor += d
+			d, err = timed(n, done, m, commit)
+			if err != nil {
+				b.Fatalf("commit floor: %v", err)
+			}
+			tCommit += d
 		}
 		runLib := func() {
 			b.StartTimer()
@@ -116,6 +134,8 @@ func versus(b *testing.B, n int, floor, lib func(i int) error) {
 	b.ReportMetric(float64(b.N)/tLib.Seconds(), "ops/s")
 	b.ReportMetric(float64(b.N)/tFloor.Seconds(), "floor-ops/s")
 	b.ReportMetric(100*tFloor.Seconds()/tLib.Seconds(), "%floor")
+	b.ReportMetric(float64(b.N)/tCommit.Seconds(), "commit-ops/s")
+	b.ReportMetric(100*tCommit.Seconds()/tLib.Seconds(), "%commit")
 }
 
 // defaultIssue is an Issue with the otp package's default policy.
@@ -130,7 +150,7 @@ func benchKey(run string, i int) string { return run + "-" + strconv.Itoa(i) }
 
 // benchSetup returns a Store on a fresh schema and the floor on the same
 // pool.
-func benchSetup(b *testing.B) (*pgxpool.Pool, *pgstore.Store, string, func(int) error) {
+func benchSetup(b *testing.B) (*pgxpool.Pool, *pgstore.Store, string, func(int) error, func(int) error) {
 	b.Helper()
 	pool := benchPool(b)
 	s, schema := newStore(b, pool, pgstore.WithSweepInterval(0))
@@ -139,7 +159,15 @@ func benchSetup(b *testing.B) (*pgxpool.Pool, *pgstore.Store, string, func(int) 
 		var one int
 		return pool.QueryRow(ctx, "SELECT 1").Scan(&one)
 	}
-	return pool, s, schema, floor
+	if _, err := pool.Exec(ctx, "CREATE TABLE "+schema+".bench_commit (i bigint)"); err != nil {
+		b.Fatal(err)
+	}
+	insert := "INSERT INTO " + schema + ".bench_commit VALUES ($1)"
+	commit := func(i int) error {
+		_, err := pool.Exec(ctx, insert, i)
+		return err
+	}
+	return pool, s, schema, floor, commit
 }
 
 // truncate empties the schema's tables between rounds (the timer is
@@ -147,13 +175,13 @@ func benchSetup(b *testing.B) (*pgxpool.Pool, *pgstore.Store, string, func(int) 
 func truncate(b *testing.B, pool *pgxpool.Pool, schema string) {
 	b.Helper()
 	b.StopTimer()
-	if _, err := pool.Exec(context.Background(), "TRUNCATE "+schema+".dest, "+schema+".marker, "+schema+".limit_counter"); err != nil {
+	if _, err := pool.Exec(context.Background(), "TRUNCATE "+schema+".dest, "+schema+".marker, "+schema+".limit_counter, "+schema+".bench_commit"); err != nil {
 		b.Fatal(err)
 	}
 }
 
 func BenchmarkCheck(b *testing.B) {
-	pool, s, schema, floor := benchSetup(b)
+	pool, s, schema, floor, commit := benchSetup(b)
 	ctx := context.Background()
 	digest := make([]byte, 32)
 	for _, n := range []int{1, 64} {
@@ -167,7 +195,7 @@ func BenchmarkCheck(b *testing.B) {
 			}); err != nil {
 				b.Fatal(err)
 			}
-			versus(b, n, floor, func(i int) error {
+			versus(b, n, floor, commit, func(i int) error {
 				res, err := s.Check(ctx, store.CheckRequest{Key: benchKey(run, i), Digest: digest,
 					MaxAttempts: 5, FailureMax: 20, FailureWindow: 24 * time.Hour})
 				if err == nil && res.Status != store.Approved {
@@ -181,13 +209,13 @@ func BenchmarkCheck(b *testing.B) {
 }
 
 func BenchmarkIssue(b *testing.B) {
-	pool, s, schema, floor := benchSetup(b)
+	pool, s, schema, floor, commit := benchSetup(b)
 	ctx := context.Background()
 	digest := make([]byte, 32)
 	for _, n := range []int{1, 64} {
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			run := "i" + strconv.FormatInt(benchRun.Add(1), 10)
-			versus(b, n, floor, func(i int) error {
+			versus(b, n, floor, commit, func(i int) error {
 				res, err := s.Issue(ctx, defaultIssue(benchKey(run, i), digest))
 				if err == nil && res.Outcome != store.Issued {
 					err = fmt.Errorf("Issue = %v, want issued", res.Outcome)
@@ -205,7 +233,7 @@ func BenchmarkIssue(b *testing.B) {
 // its indexes (pg_total_relation_size), over 10,000 destinations, after a
 // VACUUM so that only live rows count.
 func BenchmarkStorage(b *testing.B) {
-	pool, s, schema, _ := benchSetup(b)
+	pool, s, schema, _, _ := benchSetup(b)
 	ctx := context.Background()
 	const n = 10000
 	for range b.N {

@@ -228,7 +228,26 @@ DECLARE
 	left_ bigint;
 BEGIN
 	remaining := 0;
-	-- Without a row nothing is pending and no failure is counted.
+	-- The common case first, in one statement: the right code, pending,
+	-- with the failure cap not reached. The code is consumed and the
+	-- failure counter reset. (UPDATE locks the row, and re-evaluates the
+	-- condition on its newest version after waiting for another call.)
+	UPDATE {S}.dest SET
+		digest = NULL, sealed = NULL, code_until = NULL, attempts = 0, fail_count = 0, fail_until = NULL,
+		expires_at = coalesce(greatest(cool_until, win_until), '-infinity')
+	WHERE key = key_ AND digest = digest_ AND code_until > clock_timestamp()
+		AND (failure_max = 0 OR fail_count < failure_max OR fail_until <= clock_timestamp())
+	RETURNING expires_at INTO d.expires_at;
+	IF FOUND THEN
+		status := 1; -- Approved
+		IF d.expires_at <= clock_timestamp() THEN
+			DELETE FROM {S}.dest WHERE key = key_; -- nothing in it is alive
+		END IF;
+		RETURN;
+	END IF;
+
+	-- Every other case: lock the row and judge. Without a row nothing is
+	-- pending and no failure is counted.
 	SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
 	IF NOT FOUND THEN
 		status := 3; -- Expired
