@@ -38,7 +38,7 @@ func holdRow(t *testing.T, pool *pgxpool.Pool, schema, key string) (release func
 		t.Fatalf("lock the row: %v", err)
 	}
 	var once sync.Once
-	release = func() { once.Do(func() { tx.Rollback(context.Background()) }) }
+	release = func() { once.Do(func() { _ = tx.Rollback(context.Background()) }) }
 	t.Cleanup(release)
 	return release
 }
@@ -253,9 +253,11 @@ func newCluster(t *testing.T) *cluster {
 	c.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	c.url = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres", c.port)
-	c.run(t, "initdb", "-D", c.data(), "-A", "trust", "-U", "postgres", "--no-sync")
+	if err := c.run(t, "initdb", "-D", c.data(), "-A", "trust", "-U", "postgres", "--no-sync"); err != nil {
+		t.Fatal(err)
+	}
 	c.start(t)
-	t.Cleanup(func() { c.pgctl(t, "stop", "-m", "immediate") })
+	t.Cleanup(func() { _ = c.pgctl(t, "stop", "-m", "immediate") })
 	return c
 }
 
@@ -268,9 +270,9 @@ func (c *cluster) run(t *testing.T, prog string, args ...string) error {
 		args = append([]string{"-u", c.runAs, "--", name}, args...)
 		name = "runuser"
 	}
-	out, err := exec.Command(name, args...).CombinedOutput()
+	out, err := exec.Command(name, args...).CombinedOutput() //nolint:gosec // PostgreSQL's own programs, from PG_BIN_DIR
 	if err != nil {
-		err = fmt.Errorf("%s: %v\n%s", prog, err, out)
+		err = fmt.Errorf("%s: %w\n%s", prog, err, out)
 	}
 	return err
 }

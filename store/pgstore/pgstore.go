@@ -37,9 +37,8 @@ var _ store.Store = (*Store)(nil)
 // processes sharing one database and one schema. It does not own its pool:
 // closing the pool is the caller's job. Close stops the background sweep.
 type Store struct {
-	pool   *pgxpool.Pool
-	schema string
-	batch  int
+	pool  *pgxpool.Pool
+	batch int
 
 	issueSQL, checkSQL, withdrawSQL, attemptSQL string
 	sweepSQL                                    [3]string
@@ -123,9 +122,8 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	}
 	q := quoteIdent(c.schema)
 	s := &Store{
-		pool:   pool,
-		schema: c.schema,
-		batch:  c.batch,
+		pool:  pool,
+		batch: c.batch,
 		issueSQL: expand(`SELECT outcome, reason, limit_index, retry_us, attempts, expires_us, sealed
 			FROM {S}.issue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, q),
 		checkSQL:   expand(`SELECT status, remaining FROM {S}.check_code($1, $2, $3, $4, $5)`, q),
@@ -139,13 +137,15 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	}
 	// Each sweep statement deletes at most $1 dead rows, skipping rows an
 	// operation holds (it will rewrite or delete them itself).
-	for i, table := range []string{"dest", "marker", "limit_counter"} {
-		cols := "key"
-		if table == "marker" {
-			cols = "key, marker"
-		}
-		s.sweepSQL[i] = expand(fmt.Sprintf(`DELETE FROM {S}.%[1]s WHERE (%[2]s) IN (
-			SELECT %[2]s FROM {S}.%[1]s WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`, table, cols), q)
+	for i, sql := range [...]string{
+		`DELETE FROM {S}.dest WHERE key IN (
+			SELECT key FROM {S}.dest WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM {S}.marker WHERE (key, marker) IN (
+			SELECT key, marker FROM {S}.marker WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM {S}.limit_counter WHERE key IN (
+			SELECT key FROM {S}.limit_counter WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+	} {
+		s.sweepSQL[i] = expand(sql, q)
 	}
 	if c.sweep <= 0 {
 		close(s.done)

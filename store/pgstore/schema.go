@@ -416,7 +416,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...Option) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit
 	if err := migrate(ctx, tx, c.schema); err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
