@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,6 +306,46 @@ func TestSweep(t *testing.T) {
 		if n := rows(t, pool, schema, table); n != alive {
 			t.Errorf("%s: %d rows after the sweep, want %d", table, n, alive)
 		}
+	}
+}
+
+// TestConcurrentSweeps: sweeps from several instances at once share the
+// dead rows between them and never fail.
+func TestConcurrentSweeps(t *testing.T) {
+	pool := newPool(t, databaseURL(t), func(c *pgxpool.Config) { c.MaxConns = 8 })
+	s, schema := newStore(t, pool, pgstore.WithSweepInterval(0), pgstore.WithSweepBatch(2))
+	others := make([]*pgstore.Store, 3)
+	for i := range others {
+		o, err := pgstore.New(pool, pgstore.WithSchema(schema), pgstore.WithSweepInterval(0), pgstore.WithSweepBatch(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		others[i] = o
+	}
+	const dead = 40
+	for range dead {
+		if _, err := s.Issue(t.Context(), store.IssueRequest{Key: newKey(), Digest: newDigest(), TTL: 10 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for _, o := range append(others, s) {
+		wg.Go(func() {
+			n, err := o.Sweep(t.Context())
+			if err != nil {
+				t.Errorf("Sweep: %v", err)
+			}
+			total.Add(n)
+		})
+	}
+	wg.Wait()
+	if got := total.Load(); got != dead {
+		t.Errorf("concurrent sweeps deleted %d rows in all, want %d", got, dead)
+	}
+	if n := rows(t, pool, schema, "dest"); n != 0 {
+		t.Errorf("%d rows left", n)
 	}
 }
 
