@@ -19,8 +19,9 @@
 // markers; and limit_counter, the extra limits. Migrate is idempotent and
 // safe to run from several instances at once: it takes a transaction-level
 // advisory lock on the schema's name, creates what is missing and replaces
-// the functions. Run it at every start, or once per deployment with a role
-// allowed to create the schema.
+// the functions. Run it at every start, or once per deployment. Once the
+// schema exists, its owner can migrate it without the right to create
+// schemas in the database.
 //
 // The database holds no code and no phone number: keys are the opaque
 // keys the caller derives with an HMAC, digests are the caller's HMACs, and

@@ -400,8 +400,9 @@ func expand(sql, quotedSchema string) string { return strings.ReplaceAll(sql, "{
 // idempotent, and safe to run from several instances at once: it holds a
 // transaction-level advisory lock on the schema's name while it works, so a
 // second instance waits and then finds nothing to do. It must run (once per
-// deployment, or at every start) before the Store is used; its role needs
-// the right to create the schema, or to create objects in it if it exists.
+// deployment, or at every start) before the Store is used. Its role needs
+// the CREATE privilege on the database while the schema does not exist, and
+// afterwards only the right to create objects in the schema (its owner's).
 //
 // Options other than WithSchema are ignored.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...Option) error {
@@ -431,8 +432,17 @@ func migrate(ctx context.Context, tx pgx.Tx, schema string) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", migrateLockClass, schema); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+q); err != nil {
+	// CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the
+	// database even when the schema exists: create it only when missing, so
+	// a role that owns the schema but may not create schemas can migrate.
+	var exists bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
 		return err
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA "+q); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.Exec(ctx, expand(versionSQL, q)); err != nil {
 		return err

@@ -131,6 +131,58 @@ func TestMigrateKeepsState(t *testing.T) {
 	}
 }
 
+// TestMigrateSchemaOwner: a role that owns the schema but may not create
+// schemas in the database migrates it and uses the Store.
+func TestMigrateSchemaOwner(t *testing.T) {
+	admin := newPool(t, databaseURL(t), nil)
+	var super bool
+	if err := admin.QueryRow(t.Context(), "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err != nil {
+		t.Fatal(err)
+	}
+	if !super {
+		t.Skip("DATABASE_URL's role is not a superuser: cannot create a role to test with")
+	}
+	schema := testSchema(t, admin)
+	role := schema + "_owner"
+	if _, err := admin.Exec(t.Context(), "CREATE ROLE "+role+" NOLOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+	var canCreate bool
+	if err := admin.QueryRow(t.Context(), "SELECT has_database_privilege($1, current_database(), 'CREATE')", role).Scan(&canCreate); err != nil {
+		t.Fatal(err)
+	}
+	if canCreate {
+		t.Skip("new roles may create schemas in this database: nothing to test")
+	}
+	if _, err := admin.Exec(t.Context(), "CREATE SCHEMA "+schema+" AUTHORIZATION "+role); err != nil {
+		t.Fatal(err)
+	}
+	pool := newPool(t, databaseURL(t), func(c *pgxpool.Config) {
+		c.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+			_, err := conn.Exec(ctx, "SET ROLE "+role)
+			return err
+		}
+	})
+	if err := pgstore.Migrate(t.Context(), pool, pgstore.WithSchema(schema)); err != nil {
+		t.Fatalf("Migrate as the schema's owner: %v", err)
+	}
+	s, err := pgstore.New(pool, pgstore.WithSchema(schema), pgstore.WithSweepInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, d := newKey(), newDigest()
+	if _, err := s.Issue(t.Context(), store.IssueRequest{Key: k, Digest: d, TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Check(t.Context(), store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5}); err != nil || res.Status != store.Approved {
+		t.Fatalf("Check = %+v, %v", res, err)
+	}
+	if _, err := s.Sweep(t.Context()); err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+}
+
 // TestMigrateRefusesNewer: a schema migrated by a newer version of the
 // package is not touched.
 func TestMigrateRefusesNewer(t *testing.T) {
