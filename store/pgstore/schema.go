@@ -164,7 +164,9 @@ BEGIN
 		IF fresh THEN
 			-- Insert the row now, before any other lock is taken, so that
 			-- judging again holds nothing another call may wait for.
-			INSERT INTO {S}.dest SELECT (d).* ON CONFLICT (key) DO NOTHING;
+			INSERT INTO {S}.dest (key, digest, sealed, code_until, attempts, cool_until, win_count, win_until, fail_count, fail_until, expires_at)
+				VALUES (key_, d.digest, d.sealed, d.code_until, d.attempts, d.cool_until, d.win_count, d.win_until, d.fail_count, d.fail_until, d.expires_at)
+				ON CONFLICT (key) DO NOTHING;
 			CONTINUE judge WHEN NOT FOUND; -- a concurrent call created the row
 		END IF;
 
@@ -374,7 +376,9 @@ BEGIN
 		END IF;
 		d.expires_at := greatest(d.code_until, d.cool_until, d.win_until, d.fail_until);
 		IF fresh THEN
-			INSERT INTO {S}.dest SELECT (d).* ON CONFLICT (key) DO NOTHING;
+			INSERT INTO {S}.dest (key, fail_count, fail_until, expires_at)
+				VALUES (key_, d.fail_count, d.fail_until, d.expires_at)
+				ON CONFLICT (key) DO NOTHING;
 			CONTINUE judge WHEN NOT FOUND; -- a concurrent call created the row
 		ELSE
 			UPDATE {S}.dest SET fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
