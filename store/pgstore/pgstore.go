@@ -242,19 +242,28 @@ func (s *Store) run(ctx context.Context, fn func(c *pgxpool.Conn) error) error {
 		return fn(c)
 	}
 	pg := c.Conn().PgConn()
-	cancelled := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(cancelled)
+	sendCancel := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), cancelTimeout)
 		defer cancel()
 		_ = pg.CancelRequest(cctx) // best effort: the server may be gone
+	}
+	cancelled := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(cancelled)
+		sendCancel()
 	})
 	err = fn(c)
 	if stop() {
-		c.Release()
-		return err
+		if ctx.Err() == nil {
+			c.Release()
+			return err
+		}
+		// pgx saw the context end and gave up before the AfterFunc ran:
+		// the statement may still be waiting on the server.
+		sendCancel()
+	} else {
+		<-cancelled
 	}
-	<-cancelled
 	cctx, cancel := context.WithTimeout(context.Background(), cancelTimeout)
 	defer cancel()
 	_ = c.Hijack().Close(cctx)
