@@ -38,9 +38,13 @@
 // connection, so after the first call on a connection every operation is one
 // round trip.
 //
-// Every function first locks the destination's row (SELECT ... FOR UPDATE,
-// or the UPDATE that approves a right code), so calls on one key run one
-// after another under PostgreSQL's default READ COMMITTED isolation: of any
+// Every function first locks the destination's row if there is one
+// (SELECT ... FOR UPDATE, or the UPDATE that approves a right code); a call
+// that finds none and must write one inserts it, and a concurrent insert of
+// the same key waits for it and then judges again against that row (an
+// Attempt's marker is likewise one row under a unique key). So calls on one
+// key run one after another under PostgreSQL's default READ COMMITTED
+// isolation: of any
 // number of concurrent right Checks exactly one approves, and no more than
 // MaxAttempts wrong guesses are ever counted against one code. Locks are
 // taken in one order (a destination row, then its markers or the extra
