@@ -13,6 +13,8 @@
 //	GO2FA_SECRET         HMAC secret, hex or base64, at least 32 bytes
 //	                     (default: a random one per run, with a warning)
 //	REDIS_URL            keep codes in Redis, e.g. redis://127.0.0.1:6379/0
+//	DATABASE_URL         or keep them in PostgreSQL (schema go2fa, created
+//	                     at start), e.g. postgres://user@127.0.0.1:5432/app
 //	REDIS_AUTOPIPELINE   0 sends each check in its own round trip instead of
 //	                     batching concurrent checks (go-redis autopipelining)
 //	PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER
@@ -62,7 +64,9 @@ import (
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
+	"github.com/go2fa/go2fa/store/pgstore"
 	"github.com/go2fa/go2fa/store/redisstore"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -171,7 +175,16 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 		fmt.Fprintln(stderr, "webdemo: warning: GO2FA_SECRET is not set; using a random secret for this run (codes do not survive a restart)")
 	}
 
-	if u := strings.TrimSpace(getenv("REDIS_URL")); u != "" {
+	redisURL, databaseURL := strings.TrimSpace(getenv("REDIS_URL")), strings.TrimSpace(getenv("DATABASE_URL"))
+	if redisURL != "" && databaseURL != "" {
+		return cfg, cleanup, errors.New("set REDIS_URL or DATABASE_URL, not both")
+	}
+	if u := databaseURL; u != "" {
+		if cfg.Store, err = postgresStore(ctx, u, &closers); err != nil {
+			return cfg, cleanup, err
+		}
+		fmt.Fprintln(stderr, "webdemo: store: postgres (schema "+pgstore.DefaultSchema+")")
+	} else if u := redisURL; u != "" {
 		opt, err := redis.ParseURL(u)
 		if err != nil {
 			return cfg, cleanup, fmt.Errorf("REDIS_URL: %w", err)
@@ -218,6 +231,35 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 		cfg.Fallback = nil // no delivery reports, or no voice: nothing to fall back to
 	}
 	return cfg, cleanup, nil
+}
+
+// postgresStore connects to the PostgreSQL at url, creates or updates the
+// store's schema and returns the Store; closers gets what must be closed.
+func postgresStore(ctx context.Context, url string, closers *[]func()) (store.Store, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL, password included: keep it out.
+		return nil, errors.New("DATABASE_URL: not a PostgreSQL connection string")
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		pc.MaxConns = max(pc.MaxConns, 64)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(pctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	*closers = append(*closers, pool.Close)
+	if err := pgstore.Migrate(pctx, pool); err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: cannot reach or migrate postgres at %s: %w", pc.ConnConfig.Host, err)
+	}
+	st, err := pgstore.New(pool)
+	if err != nil {
+		return nil, err
+	}
+	*closers = append(*closers, func() { st.Close() })
+	return st, nil
 }
 
 // splitStore sends Check and Attempt, the calls every code entry makes,

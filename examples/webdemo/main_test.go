@@ -24,6 +24,7 @@ import (
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store/memstore"
+	"github.com/go2fa/go2fa/store/pgstore"
 	"github.com/go2fa/go2fa/store/redisstore"
 )
 
@@ -322,6 +323,14 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
 		t.Errorf("bad REDIS_URL: err = %v", err)
 	}
+	_, _, err = configFromEnv(t.Context(), env(map[string]string{"DATABASE_URL": "postgres://u:hunter2@[::1"}), io.Discard, discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("bad DATABASE_URL: err = %v", err)
+	}
+	_, _, err = configFromEnv(t.Context(), env(map[string]string{"DATABASE_URL": "postgres://127.0.0.1/x", "REDIS_URL": "redis://127.0.0.1"}), io.Discard, discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("DATABASE_URL and REDIS_URL: err = %v", err)
+	}
 	_, _, err = configFromEnv(t.Context(), env(map[string]string{"PLIVO_AUTH_ID": "MA123"}), io.Discard, discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "PLIVO_AUTH_TOKEN, PLIVO_NUMBER") {
 		t.Errorf("partial Plivo settings: err = %v", err)
@@ -360,6 +369,25 @@ func TestRedis(t *testing.T) {
 	}
 }
 
+// TestPostgres runs the demo's API on the PostgreSQL named by DATABASE_URL.
+func TestPostgres(t *testing.T) {
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		t.Skip("DATABASE_URL not set: skipping the webdemo test against a real PostgreSQL")
+	}
+	cfg, cleanup, err := configFromEnv(t.Context(), env(map[string]string{"DATABASE_URL": url}), io.Discard, discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	if _, ok := cfg.Store.(*pgstore.Store); !ok {
+		t.Fatalf("store = %T, want a pgstore", cfg.Store)
+	}
+	testRedisFlow(t, cfg)
+}
+
+// testRedisFlow runs a start, a wrong check and 24 concurrent right checks
+// against a shared store (Redis or PostgreSQL).
 func testRedisFlow(t *testing.T, cfg appConfig) {
 	rec := &sender.Recorder{}
 	cfg.Sender = rec
@@ -382,7 +410,7 @@ func testRedisFlow(t *testing.T, cfg appConfig) {
 	if r := check(wrongCode(m.Code)); r.status != http.StatusUnprocessableEntity || r.body["remaining"] != 4.0 {
 		t.Fatalf("wrong code = %d %v, want 422 with 4 left", r.status, r.body)
 	}
-	// 24 concurrent correct checks against Redis: exactly one approves.
+	// 24 concurrent correct checks: exactly one approves.
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	count := map[int]int{}

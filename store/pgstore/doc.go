@@ -1,0 +1,88 @@
+// Package pgstore is a store.Store kept in PostgreSQL, on
+// github.com/jackc/pgx/v5 (a *pgxpool.Pool), for services that run on
+// PostgreSQL and have no Redis.
+//
+//	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//	...
+//	if err := pgstore.Migrate(ctx, pool); err != nil { ... }
+//	st, err := pgstore.New(pool)
+//	...
+//	defer st.Close()
+//
+// # Schema
+//
+// Migrate creates a schema (DefaultSchema, "go2fa", or the one WithSchema
+// names) holding three tables and the functions that operate on them:
+// dest, one row per destination (the pending code's digest and Sealed value,
+// its expiry and attempts, the cooldown, the send window and the failure
+// counter, each with its own end time); marker, the accepted Attempt
+// markers; and limit_counter, the extra limits. Migrate is idempotent and
+// safe to run from several instances at once: it takes a transaction-level
+// advisory lock on the schema's name, creates what is missing and replaces
+// the functions. Run it at every start, or once per deployment. Once the
+// schema exists, its owner can migrate it without the right to create
+// schemas in the database.
+//
+// The database holds no code and no phone number: keys are the opaque
+// keys the caller derives with an HMAC, digests are the caller's HMACs, and
+// the Sealed value is the caller's encrypted blob, all stored as bytea, the
+// same values the other stores keep.
+//
+// # One round trip, one transaction
+//
+// Issue, Check and Attempt are each one call of a PL/pgSQL function the
+// schema holds (SELECT ... FROM go2fa.check_code($1, ...)); Withdraw is one
+// UPDATE. Each runs as one statement in its own implicit transaction: no
+// transaction is held open across round trips, and nothing is read by the
+// application and written back. pgx prepares each statement once per
+// connection, so after the first call on a connection every operation is one
+// round trip.
+//
+// Every function first locks the destination's row if there is one
+// (SELECT ... FOR UPDATE, or the UPDATE that approves a right code); a call
+// that finds none and must write one inserts it, and a concurrent insert of
+// the same key waits for it and then judges again against that row (an
+// Attempt's marker is likewise one row under a unique key). So calls on one
+// key run one after another under PostgreSQL's default READ COMMITTED
+// isolation: of any
+// number of concurrent right Checks exactly one approves, and no more than
+// MaxAttempts wrong guesses are ever counted against one code. Locks are
+// taken in one order (a destination row, then its markers or the extra
+// limits in key order), so calls never deadlock. Time comes from the
+// database's clock (clock_timestamp(), read once the row is locked), so
+// application servers with skewed clocks agree.
+//
+// # Expiry and the sweep
+//
+// Every part of a row carries its end time, and a part whose time has
+// passed counts as absent. A call that touches a row with nothing alive
+// left in it deletes the row. The rest are deleted by a sweep that New
+// starts (every DefaultSweepInterval; see WithSweepInterval): each sweep
+// statement deletes at most WithSweepBatch rows whose expires_at has passed,
+// skipping rows another call holds (FOR UPDATE SKIP LOCKED), so it never
+// holds many locks or holds them long. Close stops it.
+//
+// # Failures
+//
+// Every error is wrapped ("pgstore: check: ...") and keeps pgx's error (a
+// *pgconn.PgError with its SQLSTATE, a network error, context.Canceled or
+// context.DeadlineExceeded) visible to errors.Is and errors.As. A statement
+// that fails rolls back whole: nothing is approved, counted or charged.
+// When a call's context ends while its statement runs (for instance while
+// it waits for a row another call holds), the Store sends PostgreSQL a
+// cancel request and discards the connection, so the statement rolls back
+// instead of running after the caller has been told it failed; only a
+// statement that had already committed when the context ended keeps its
+// effect (its reply is lost). The durability of a change is the server's:
+// with synchronous_commit on (PostgreSQL's default), an approval, a counted
+// guess or a charged send that was reported survives a crash of the
+// database. Turning synchronous_commit off for the Store's connections
+// speeds writes up, but a crash may then forget the last approvals, and a
+// code it forgets having consumed could be used again.
+//
+// Digests are compared with bytea equality inside PostgreSQL; a digest is an
+// HMAC under a secret the database never sees, so its timing cannot guide a
+// guesser.
+//
+// Tested with PostgreSQL 15.
+package pgstore

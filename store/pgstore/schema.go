@@ -1,0 +1,477 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// schemaVersion is the version of the tables Migrate creates. Migrate
+// records it in the schema's version table; a database that holds a newer
+// version is refused rather than downgraded.
+const schemaVersion = 1
+
+// migrateLockClass is the first key of the transaction-level advisory lock
+// Migrate holds (the second is a hash of the schema name), so two instances
+// that start at once migrate one after the other.
+const migrateLockClass = 0x67326661 // "g2fa"
+
+// tablesSQL creates the tables ({S} is the quoted schema). Every time is a
+// timestamptz read from the database's clock; a NULL time means "not set".
+//
+// dest holds one row per destination (store.IssueRequest.Key):
+//
+//	digest, sealed    the pending code; digest NULL: none pending
+//	code_until        the pending (or withdrawn) code's expiry; its attempts
+//	                  live until then, so a withdrawn code (digest NULL,
+//	                  code_until in the future) passes them on to the next
+//	attempts          wrong guesses against the code
+//	cool_until        end of the cooldown
+//	win_count         sends in the window that ends at win_until
+//	fail_count        failure counter (Check and Attempt), ends at fail_until
+//	expires_at        the latest of the times above: the row is dead after it
+//
+// marker holds the accepted Attempt markers, limit_counter the extra limits
+// (store.Limit), each row with its own expires_at. The expires_at indexes
+// let the sweep find dead rows without scanning.
+const tablesSQL = `
+CREATE TABLE IF NOT EXISTS {S}.dest (
+	key        bytea       PRIMARY KEY,
+	digest     bytea,
+	sealed     bytea,
+	code_until timestamptz,
+	attempts   integer     NOT NULL DEFAULT 0,
+	cool_until timestamptz,
+	win_count  integer     NOT NULL DEFAULT 0,
+	win_until  timestamptz,
+	fail_count integer     NOT NULL DEFAULT 0,
+	fail_until timestamptz,
+	expires_at timestamptz NOT NULL
+) WITH (fillfactor = 80);
+CREATE INDEX IF NOT EXISTS dest_expires_at ON {S}.dest (expires_at);
+
+CREATE TABLE IF NOT EXISTS {S}.marker (
+	key        bytea       NOT NULL,
+	marker     bytea       NOT NULL,
+	expires_at timestamptz NOT NULL,
+	PRIMARY KEY (key, marker)
+);
+CREATE INDEX IF NOT EXISTS marker_expires_at ON {S}.marker (expires_at);
+
+CREATE TABLE IF NOT EXISTS {S}.limit_counter (
+	key        bytea       PRIMARY KEY,
+	n          integer     NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS limit_counter_expires_at ON {S}.limit_counter (expires_at);
+`
+
+// functionsSQL (re)creates the functions that carry out Issue, Check and
+// Attempt, each in one call. Each one starts by locking the destination's
+// row (SELECT ... FOR UPDATE), so calls on one key run one after another
+// under READ COMMITTED, and reads the clock once the lock is granted, so a
+// call that waited judges expiry at the time it acts. A call that finds no
+// row and must write one INSERTs it, before it takes any other lock; when
+// a concurrent call inserted it first (ON CONFLICT DO NOTHING finds nothing
+// to do), the call judges again from the start, against that row. Locks are
+// always taken in one order: a destination row, then markers or extra
+// limits (those in key order), so calls never wait for each other in a
+// cycle.
+//
+// Every part of a row whose time has passed counts as absent; a row whose
+// every part has passed is deleted by the call that touches it (or by the
+// sweep). Durations arrive as bigint microseconds, remaining times leave as
+// bigint microseconds. Status, outcome and reason numbers are the values of
+// store.CheckStatus, store.IssueOutcome and store.LimitReason.
+const functionsSQL = `
+CREATE OR REPLACE FUNCTION {S}.us(i interval) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT (extract(epoch FROM i) * 1000000)::bigint $$;
+
+CREATE OR REPLACE FUNCTION {S}.issue(
+	key_ bytea, digest_ bytea, sealed_ bytea, keep_pending boolean,
+	ttl_us bigint, cooldown_us bigint, window_us bigint, window_max bigint, failure_max bigint,
+	limit_keys bytea[], limit_max bigint[], limit_window_us bigint[],
+	OUT outcome integer, OUT reason integer, OUT limit_index integer, OUT retry_us bigint,
+	OUT attempts integer, OUT expires_us bigint, OUT sealed bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+	d      {S}.dest;
+	fresh  boolean;     -- no row yet: INSERT it
+	now_   timestamptz;
+	locked integer;
+	used   integer;
+	lexp   timestamptz;
+BEGIN
+	<<judge>>
+	LOOP
+		outcome := 3; reason := 0; limit_index := 0; retry_us := 0; attempts := 0; expires_us := 0; sealed := NULL;
+		SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
+		fresh := NOT FOUND;
+		now_ := clock_timestamp();
+		IF fresh THEN
+			d.key := key_; d.attempts := 0; d.win_count := 0; d.fail_count := 0;
+		END IF;
+		-- Forget what has expired.
+		IF d.code_until <= now_ THEN
+			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		END IF;
+		IF d.cool_until <= now_ THEN d.cool_until := NULL; END IF;
+		IF d.win_until <= now_ THEN d.win_count := 0; d.win_until := NULL; END IF;
+		IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
+
+		-- A retry of an Issue that already saved this digest: nothing charged.
+		IF d.digest = digest_ THEN
+			outcome := 1; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_);
+			RETURN;
+		END IF;
+
+		-- The destination's limits, in the contract's order. The row holds
+		-- what refused, so it is alive and stays as it is.
+		IF failure_max > 0 AND d.fail_count >= failure_max THEN
+			reason := 1; retry_us := {S}.us(d.fail_until - now_);
+			RETURN;
+		ELSIF d.cool_until IS NOT NULL THEN
+			reason := 2; retry_us := {S}.us(d.cool_until - now_);
+			RETURN;
+		ELSIF window_max > 0 AND d.win_count >= window_max THEN
+			reason := 3; retry_us := {S}.us(d.win_until - now_);
+			RETURN;
+		END IF;
+
+		-- Charge the destination.
+		IF cooldown_us > 0 THEN
+			d.cool_until := now_ + cooldown_us * interval '1 microsecond';
+		END IF;
+		IF window_max > 0 THEN
+			IF d.win_until IS NULL THEN
+				d.win_until := now_ + window_us * interval '1 microsecond';
+			END IF;
+			d.win_count := d.win_count + 1;
+		END IF;
+		IF d.digest IS NOT NULL AND keep_pending THEN
+			-- Keep the pending code, its expiry and its attempts.
+			outcome := 2; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_); sealed := d.sealed;
+		ELSE
+			-- A new code; a pending or withdrawn code's attempts carry over.
+			d.digest := digest_; d.sealed := sealed_;
+			d.code_until := now_ + ttl_us * interval '1 microsecond';
+			outcome := 1; attempts := d.attempts; expires_us := ttl_us;
+		END IF;
+		d.expires_at := greatest(d.code_until, d.cool_until, d.win_until, d.fail_until);
+		IF fresh THEN
+			-- Insert the row now, before any other lock is taken, so that
+			-- judging again holds nothing another call may wait for.
+			INSERT INTO {S}.dest (key, digest, sealed, code_until, attempts, cool_until, win_count, win_until, fail_count, fail_until, expires_at)
+				VALUES (key_, d.digest, d.sealed, d.code_until, d.attempts, d.cool_until, d.win_count, d.win_until, d.fail_count, d.fail_until, d.expires_at)
+				ON CONFLICT (key) DO NOTHING;
+			CONTINUE judge WHEN NOT FOUND; -- a concurrent call created the row
+		END IF;
+
+		-- The extra limits: lock every row, creating missing ones, in key
+		-- order (so two Issues never wait for each other in a cycle; every
+		-- call locks a destination row before limit rows), then judge them
+		-- in the request's order. The loop covers a row the sweep deletes
+		-- between the INSERT and the lock.
+		IF cardinality(limit_keys) > 0 THEN
+			LOOP
+				INSERT INTO {S}.limit_counter (key, n, expires_at)
+					SELECT k, 0, '-infinity' FROM unnest(limit_keys) k ORDER BY k
+					ON CONFLICT (key) DO NOTHING;
+				WITH l AS (SELECT 1 FROM {S}.limit_counter WHERE key = ANY (limit_keys) ORDER BY key FOR UPDATE)
+					SELECT count(*) INTO locked FROM l;
+				EXIT WHEN locked = cardinality(limit_keys);
+			END LOOP;
+			FOR i IN 1 .. cardinality(limit_keys) LOOP
+				SELECT c.n, c.expires_at INTO used, lexp FROM {S}.limit_counter c WHERE c.key = limit_keys[i];
+				IF lexp > now_ AND used >= limit_max[i] THEN
+					outcome := 3; reason := 4; limit_index := i - 1; retry_us := {S}.us(lexp - now_);
+					attempts := 0; expires_us := 0; sealed := NULL;
+					-- Undo the row inserted above, and drop the dead rows
+					-- this call touched.
+					DELETE FROM {S}.limit_counter WHERE key = ANY (limit_keys) AND expires_at <= now_;
+					IF fresh THEN
+						DELETE FROM {S}.dest WHERE key = key_;
+					END IF;
+					RETURN;
+				END IF;
+			END LOOP;
+		END IF;
+
+		IF NOT fresh THEN
+			UPDATE {S}.dest SET
+				digest = d.digest, sealed = d.sealed, code_until = d.code_until, attempts = d.attempts,
+				cool_until = d.cool_until, win_count = d.win_count, win_until = d.win_until,
+				fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
+			WHERE key = key_;
+		END IF;
+
+		-- Charge the extra limits (their rows are locked above).
+		IF cardinality(limit_keys) > 0 THEN
+			UPDATE {S}.limit_counter c SET
+				n = CASE WHEN c.expires_at > now_ THEN c.n + 1 ELSE 1 END,
+				expires_at = CASE WHEN c.expires_at > now_ THEN c.expires_at ELSE now_ + u.w * interval '1 microsecond' END
+			FROM unnest(limit_keys, limit_window_us) AS u(k, w)
+			WHERE c.key = u.k;
+		END IF;
+		RETURN;
+	END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION {S}.check_code(
+	key_ bytea, digest_ bytea, max_attempts bigint, failure_max bigint, failure_window_us bigint,
+	OUT status integer, OUT remaining integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+	d     {S}.dest;
+	now_  timestamptz;
+	left_ bigint;
+BEGIN
+	remaining := 0;
+	-- The common case first, in one statement: the right code, pending,
+	-- with the failure cap not reached. The code is consumed and the
+	-- failure counter reset. (UPDATE locks the row, and re-evaluates the
+	-- condition on its newest version after waiting for another call.)
+	UPDATE {S}.dest SET
+		digest = NULL, sealed = NULL, code_until = NULL, attempts = 0, fail_count = 0, fail_until = NULL,
+		expires_at = coalesce(greatest(cool_until, win_until), '-infinity')
+	WHERE key = key_ AND digest = digest_ AND code_until > clock_timestamp()
+		AND (failure_max = 0 OR fail_count < failure_max OR fail_until <= clock_timestamp())
+	RETURNING expires_at INTO d.expires_at;
+	IF FOUND THEN
+		status := 1; -- Approved
+		IF d.expires_at <= clock_timestamp() THEN
+			DELETE FROM {S}.dest WHERE key = key_; -- nothing in it is alive
+		END IF;
+		RETURN;
+	END IF;
+
+	-- Every other case: lock the row and judge. Without a row nothing is
+	-- pending and no failure is counted.
+	SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
+	IF NOT FOUND THEN
+		status := 3; -- Expired
+		RETURN;
+	END IF;
+	now_ := clock_timestamp();
+	-- Forget what has expired.
+	IF d.code_until <= now_ THEN
+		d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+	END IF;
+	IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
+
+	IF failure_max > 0 AND d.fail_count >= failure_max THEN
+		-- Locked by the failure cap: the pending code goes, without being
+		-- compared; a withdrawn code's attempts stay until its expiry.
+		status := 4;
+		IF d.digest IS NOT NULL THEN
+			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		END IF;
+	ELSIF d.digest IS NULL THEN
+		status := 3; -- Expired: nothing pending
+		IF d.expires_at > now_ THEN
+			RETURN; -- nothing to write
+		END IF;
+	ELSIF d.digest = digest_ THEN
+		-- Approved: the code is consumed and the failure counter reset.
+		status := 1;
+		d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		d.fail_count := 0; d.fail_until := NULL;
+	ELSE
+		-- A wrong guess: count it against the code and the failure cap.
+		d.attempts := d.attempts + 1;
+		left_ := max_attempts - d.attempts;
+		IF failure_max > 0 THEN
+			IF d.fail_count = 0 THEN
+				d.fail_until := now_ + failure_window_us * interval '1 microsecond';
+			END IF;
+			d.fail_count := d.fail_count + 1;
+			left_ := least(left_, failure_max - d.fail_count);
+		END IF;
+		IF left_ > 0 THEN
+			status := 2; remaining := left_;
+		ELSE
+			status := 4;
+			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		END IF;
+	END IF;
+
+	-- Write the row back, or delete it once nothing in it is alive.
+	d.expires_at := coalesce(greatest(d.code_until, d.cool_until, d.win_until, d.fail_until), '-infinity');
+	IF d.expires_at <= now_ THEN
+		DELETE FROM {S}.dest WHERE key = key_;
+	ELSE
+		UPDATE {S}.dest SET
+			digest = d.digest, sealed = d.sealed, code_until = d.code_until, attempts = d.attempts,
+			fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
+		WHERE key = key_;
+	END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION {S}.attempt(
+	key_ bytea, marker_ bytea, marker_ttl_us bigint, max_failures bigint, failure_window_us bigint,
+	OUT status integer, OUT remaining integer, OUT retry_us bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	d     {S}.dest;
+	fresh boolean;      -- no row yet: INSERT it if a failure must be counted
+	now_  timestamptz;
+BEGIN
+	<<judge>>
+	LOOP
+		remaining := 0; retry_us := 0;
+		SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
+		fresh := NOT FOUND;
+		now_ := clock_timestamp();
+		IF fresh THEN
+			d.key := key_; d.attempts := 0; d.win_count := 0; d.fail_count := 0;
+		END IF;
+		IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
+
+		IF d.fail_count >= max_failures THEN
+			status := 4; retry_us := {S}.us(d.fail_until - now_);
+			RETURN;
+		END IF;
+
+		status := 2; -- Rejected: the caller found the code wrong
+		IF marker_ IS NOT NULL THEN
+			-- Record the marker unless a live one is there; an expired one
+			-- is overwritten. (Not ON CONFLICT DO UPDATE: it would lock a
+			-- live marker's row, and a call without the destination's row
+			-- lock must hold no lock when it judges again.)
+			INSERT INTO {S}.marker (key, marker, expires_at)
+				VALUES (key_, marker_, now_ + marker_ttl_us * interval '1 microsecond')
+				ON CONFLICT (key, marker) DO NOTHING;
+			IF NOT FOUND THEN
+				UPDATE {S}.marker SET expires_at = now_ + marker_ttl_us * interval '1 microsecond'
+				WHERE key = key_ AND marker = marker_ AND expires_at <= now_;
+			END IF;
+			IF FOUND THEN
+				status := 1; -- Approved: the failure counter is reset
+				IF d.fail_until IS NOT NULL THEN
+					d.fail_count := 0; d.fail_until := NULL;
+					d.expires_at := coalesce(greatest(d.code_until, d.cool_until, d.win_until), '-infinity');
+					IF d.expires_at <= now_ THEN
+						DELETE FROM {S}.dest WHERE key = key_;
+					ELSE
+						UPDATE {S}.dest SET fail_count = 0, fail_until = NULL, expires_at = d.expires_at WHERE key = key_;
+					END IF;
+				END IF;
+				RETURN;
+			END IF;
+			status := 5; -- Replayed: counted as a failure
+		END IF;
+
+		-- Count a failure; the counter lives failure_window from the first.
+		IF d.fail_count = 0 THEN
+			d.fail_until := now_ + failure_window_us * interval '1 microsecond';
+		END IF;
+		d.fail_count := d.fail_count + 1;
+		IF d.fail_count >= max_failures THEN
+			status := 4; retry_us := {S}.us(d.fail_until - now_);
+		ELSE
+			remaining := max_failures - d.fail_count;
+		END IF;
+		d.expires_at := greatest(d.code_until, d.cool_until, d.win_until, d.fail_until);
+		IF fresh THEN
+			INSERT INTO {S}.dest (key, fail_count, fail_until, expires_at)
+				VALUES (key_, d.fail_count, d.fail_until, d.expires_at)
+				ON CONFLICT (key) DO NOTHING;
+			CONTINUE judge WHEN NOT FOUND; -- a concurrent call created the row
+		ELSE
+			UPDATE {S}.dest SET fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
+			WHERE key = key_;
+		END IF;
+		RETURN;
+	END LOOP;
+END $$;
+`
+
+// versionSQL creates the table that records the schema's version.
+const versionSQL = `
+CREATE TABLE IF NOT EXISTS {S}.schema_version (
+	version integer NOT NULL
+);
+`
+
+// expand replaces {S} in sql with the quoted schema.
+func expand(sql, quotedSchema string) string { return strings.ReplaceAll(sql, "{S}", quotedSchema) }
+
+// Migrate creates or updates the schema, tables and functions the Store
+// uses (under the schema set by WithSchema, default DefaultSchema). It is
+// idempotent, and safe to run from several instances at once: it holds a
+// transaction-level advisory lock on the schema's name while it works, so a
+// second instance waits and then finds nothing to do. It must run (once per
+// deployment, or at every start) before the Store is used. Its role needs
+// the CREATE privilege on the database while the schema does not exist, and
+// afterwards only the right to create objects in the schema (its owner's).
+//
+// Options other than WithSchema are ignored.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...Option) error {
+	if pool == nil {
+		return fmt.Errorf("pgstore: migrate: nil pool")
+	}
+	c, err := configure(opts)
+	if err != nil {
+		return err
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit
+	if err := migrate(ctx, tx, c.schema); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, tx pgx.Tx, schema string) error {
+	q := quoteIdent(schema)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", migrateLockClass, schema); err != nil {
+		return err
+	}
+	// CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the
+	// database even when the schema exists: create it only when missing, so
+	// a role that owns the schema but may not create schemas can migrate.
+	var exists bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA "+q); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, expand(versionSQL, q)); err != nil {
+		return err
+	}
+	var have int
+	err := tx.QueryRow(ctx, expand("SELECT coalesce(max(version), 0) FROM {S}.schema_version", q)).Scan(&have)
+	if err != nil {
+		return err
+	}
+	if have > schemaVersion {
+		return fmt.Errorf("schema %s is at version %d, newer than this package's %d", q, have, schemaVersion)
+	}
+	if _, err := tx.Exec(ctx, expand(tablesSQL, q)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, expand(functionsSQL, q)); err != nil {
+		return err
+	}
+	if have < schemaVersion {
+		if _, err := tx.Exec(ctx, expand("DELETE FROM {S}.schema_version; INSERT INTO {S}.schema_version VALUES ("+fmt.Sprint(schemaVersion)+")", q)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quoteIdent quotes a validated identifier for SQL.
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
