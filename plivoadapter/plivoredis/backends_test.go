@@ -46,6 +46,9 @@ type redisEnv struct {
 	// ff moves Redis's clock (TTLs) forward; nil on a real server.
 	ff func(time.Duration)
 	mr *miniredis.Miniredis
+	// another opens another client of the same Redis, as a second
+	// instance of the application would.
+	another func(t *testing.T) redis.UniversalClient
 }
 
 // config returns a Config for e's client and prefix with clock clk.
@@ -140,7 +143,12 @@ func newMiniredis(t *testing.T) *redisEnv {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	return &redisEnv{rdb: rdb, prefix: "test:", ff: mr.FastForward, mr: mr}
+	another := func(t *testing.T) redis.UniversalClient {
+		c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	return &redisEnv{rdb: rdb, prefix: "test:", ff: mr.FastForward, mr: mr, another: another}
 }
 
 // testPrefix is a key prefix no other test uses, so tests can share a
@@ -158,15 +166,26 @@ func newRealRedis(t *testing.T) *redisEnv {
 		t.Fatalf("REDIS_URL: %v", err)
 	}
 	rdb := redis.NewClient(opt)
-	e := &redisEnv{rdb: rdb, prefix: testPrefix(t)}
+	another := func(t *testing.T) redis.UniversalClient {
+		c := redis.NewClient(opt)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	e := &redisEnv{rdb: rdb, prefix: testPrefix(t), another: another}
 	t.Cleanup(func() { cleanup(t, e); rdb.Close() })
 	return e
 }
 
 func newCluster(t *testing.T) *redisEnv {
 	t.Helper()
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv("REDIS_CLUSTER_ADDRS"), ",")})
-	e := &redisEnv{rdb: rdb, prefix: testPrefix(t)}
+	opt := &redis.ClusterOptions{Addrs: strings.Split(os.Getenv("REDIS_CLUSTER_ADDRS"), ",")}
+	rdb := redis.NewClusterClient(opt)
+	another := func(t *testing.T) redis.UniversalClient {
+		c := redis.NewClusterClient(opt)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	e := &redisEnv{rdb: rdb, prefix: testPrefix(t), another: another}
 	t.Cleanup(func() { cleanup(t, e); rdb.Close() })
 	return e
 }
