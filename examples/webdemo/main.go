@@ -12,7 +12,10 @@
 //	ADDR                 listen address (default 127.0.0.1:8080; -addr wins)
 //	GO2FA_SECRET         HMAC secret, hex or base64, at least 32 bytes
 //	                     (default: a random one per run, with a warning)
-//	REDIS_URL            keep codes in Redis, e.g. redis://127.0.0.1:6379/0
+//	REDIS_URL            keep codes in Redis, e.g. redis://127.0.0.1:6379/0,
+//	                     and the Plivo callbacks' state too (sent messages,
+//	                     accepted nonces, call prompts), so that several
+//	                     instances with one GO2FA_SECRET share them
 //	REDIS_AUTOPIPELINE   0 sends each check in its own round trip instead of
 //	                     batching concurrent checks (go-redis autopipelining)
 //	PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER
@@ -57,6 +60,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/plivoadapter/plivoredis"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
@@ -169,6 +173,8 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 		fmt.Fprintln(stderr, "webdemo: warning: GO2FA_SECRET is not set; using a random secret for this run (codes do not survive a restart)")
 	}
 
+	// callbacks, with REDIS_URL, keeps the Plivo callbacks' state in Redis.
+	var callbacks *plivoredis.Config
 	if u := strings.TrimSpace(getenv("REDIS_URL")); u != "" {
 		opt, err := redis.ParseURL(u)
 		if err != nil {
@@ -188,6 +194,7 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 			return cfg, cleanup, err
 		}
 		cfg.Store = st
+		callbacks = &plivoredis.Config{Client: rdb, Secret: cfg.Secret}
 		mode := "one round trip per request"
 		if v := getenv("REDIS_AUTOPIPELINE"); v != "0" && v != "false" {
 			if cfg.Store, err = pipelinedChecks(rdb, st); err != nil {
@@ -203,7 +210,7 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 		fmt.Fprintln(stderr, "webdemo: store: memory")
 	}
 
-	cfg.Sender, cfg.Mounts, cfg.Policy.Channels, err = senderFromEnv(getenv, log, plivoHTTP)
+	cfg.Sender, cfg.Mounts, cfg.Policy.Channels, err = senderFromEnv(getenv, log, plivoHTTP, callbacks)
 	if err != nil {
 		return cfg, cleanup, err
 	}
@@ -250,7 +257,10 @@ func pipelinedChecks(rdb *redis.Client, plain *redisstore.Store) (store.Store, e
 // senderFromEnv returns a Plivo sender when PLIVO_* are set, with the
 // callback handlers to mount and the channels it serves; with no PLIVO_*
 // settings it returns nil mounts (the caller uses the development sender).
-func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http.Client) (sender.Sender, map[string]http.Handler, []sender.Channel, error) {
+// With callbacks (REDIS_URL set), the direct senders keep the sent
+// messages, the accepted callbacks and the call prompts in Redis, so any
+// instance sharing that Redis and GO2FA_SECRET can take Plivo's callbacks.
+func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http.Client, callbacks *plivoredis.Config) (sender.Sender, map[string]http.Handler, []sender.Channel, error) {
 	if getenv(plivoadapter.EnvAuthID) == "" && getenv(plivoadapter.EnvAuthToken) == "" && getenv(plivoadapter.EnvNumber) == "" {
 		return nil, nil, nil, nil
 	}
@@ -288,6 +298,24 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 		return nil, nil, nil, err
 	}
 	smsOpts := plivoadapter.SMSOptions{Logger: log}
+	voiceOpts := plivoadapter.VoiceOptions{AnswerURL: public + "/plivo/answer", Logger: log}
+	if callbacks != nil {
+		messages, err := plivoredis.NewMessages(*callbacks)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		nonces, err := plivoredis.NewNonces(*callbacks)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		tokens, err := plivoredis.NewTokens(*callbacks)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		smsOpts.Messages, smsOpts.Nonces = messages, nonces
+		voiceOpts.Tokens, voiceOpts.Nonces = tokens, nonces
+		log.Info("webdemo: plivo callback state: redis")
+	}
 	if public != "" {
 		smsOpts.StatusURL = public + "/plivo/status"
 		smsOpts.OnFailure = func(ctx context.Context, d plivoadapter.Delivery) {
@@ -304,7 +332,7 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	routes := map[sender.Channel]sender.Sender{sender.SMS: sms}
 	channels := []sender.Channel{sender.SMS}
 	if public != "" {
-		voice, err := plivoadapter.NewVoice(pc, plivoadapter.VoiceOptions{AnswerURL: public + "/plivo/answer", Logger: log})
+		voice, err := plivoadapter.NewVoice(pc, voiceOpts)
 		if err != nil {
 			return nil, nil, nil, err
 		}
