@@ -115,6 +115,19 @@ func TestRedisTTLsDropEntries(t *testing.T) {
 	if _, err := s.nonces.Seen(ctx, "nonce:v3:n", 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// A lifetime that is not whole milliseconds is rounded up, so Redis
+	// never drops the entry before its expiry.
+	if err := s.tokens.Put(ctx, "short", plivoadapter.Prompt{Code: "123456"}, clk.Now().Add(1500*time.Microsecond)); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range e.mr.Keys() {
+		if d := e.mr.TTL(k); d != 2*time.Millisecond && d < time.Minute {
+			t.Errorf("TTL of a 1.5 ms token = %v, want 2ms", d)
+		}
+	}
+	if _, found, err := s.tokens.Take(ctx, "short"); !found || err != nil {
+		t.Fatalf("Take of the short token = %v, %v; want found", found, err)
+	}
 	for _, tt := range []struct {
 		after time.Duration
 		keys  int
