@@ -9,6 +9,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivoredis"
+	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -40,9 +41,16 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	smsOpts := plivoadapter.SMSOptions{StatusURL: "https://example.com/plivo/status", Messages: messages, Nonces: nonces}
-	voiceOpts := plivoadapter.VoiceOptions{AnswerURL: "https://example.com/plivo/answer", Tokens: tokens, Nonces: nonces}
-	_, _ = smsOpts, voiceOpts // plivoadapter.NewSMS(cfg, smsOpts), plivoadapter.NewVoice(cfg, voiceOpts)
+	pc := plivoadapter.Config{AuthID: plivotest.AuthID, AuthToken: plivotest.AuthToken, Number: plivotest.Number} // or plivoadapter.ConfigFromEnv()
+	sms, err := plivoadapter.NewSMS(pc, plivoadapter.SMSOptions{StatusURL: "https://example.com/plivo/status", Messages: messages, Nonces: nonces})
+	if err != nil {
+		log.Fatal(err)
+	}
+	voice, err := plivoadapter.NewVoice(pc, plivoadapter.VoiceOptions{AnswerURL: "https://example.com/plivo/answer", Tokens: tokens, Nonces: nonces})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, _ = sms.StatusHandler(), voice.AnswerHandler() // mount these; send with sms and voice
 
 	// A call's prompt is taken once, whichever instance asks.
 	ctx := context.Background()

@@ -172,8 +172,12 @@ func TestRedisTamperedValuesFail(t *testing.T) {
 	if len(tk) != 2 {
 		t.Fatalf("token keys = %q, want 2", tk)
 	}
-	e.mr.Set(tk[0], byValue[tk[1]])
-	e.mr.Set(tk[1], byValue[tk[0]])
+	if err := e.mr.Set(tk[0], byValue[tk[1]]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.mr.Set(tk[1], byValue[tk[0]]); err != nil {
+		t.Fatal(err)
+	}
 	for _, tok := range []string{"victim", "attacker"} {
 		if p, found, err := s.tokens.Take(ctx, tok); !errors.Is(err, plivoredis.ErrSealed) || found || p.Code != "" {
 			t.Errorf("Take(%q) of a moved value = %q, %v, %v; want ErrSealed", tok, p.Code, found, err)
@@ -184,7 +188,9 @@ func TestRedisTamperedValuesFail(t *testing.T) {
 		if strings.HasPrefix(k, e.prefix+"m:") {
 			v := []byte(byValue[k])
 			v[len(v)-1] ^= 1
-			e.mr.Set(k, string(v))
+			if err := e.mr.Set(k, string(v)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if _, found, err := s.messages.Get(ctx, "uuid"); !errors.Is(err, plivoredis.ErrSealed) || found {
