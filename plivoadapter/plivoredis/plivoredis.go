@@ -60,8 +60,9 @@ var (
 // callback URLs must use the same Client (or clients of the same Redis),
 // Prefix and Secret.
 type Config struct {
-	// Client is the Redis client: *redis.Client, *redis.ClusterClient,
-	// a Sentinel failover client or a *redis.Ring. Required.
+	// Client is the Redis client: a *redis.Client (standalone, or from
+	// redis.NewFailoverClient for Sentinel) or a *redis.ClusterClient, as
+	// redis.NewUniversalClient returns them. Required.
 	Client redis.UniversalClient
 	// Prefix starts every key. The default value is DefaultPrefix.
 	Prefix string
@@ -95,19 +96,19 @@ func newCore(c Config) (*core, error) {
 	}
 	name, err := hkdf.Key(sha256.New, c.Secret, nil, "go2fa plivoredis key names v1", 32)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	sealKey, err := hkdf.Key(sha256.New, c.Secret, nil, "go2fa plivoredis sealed values v1", 32)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	block, err := aes.NewCipher(sealKey)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	k := &core{rdb: c.Client, prefix: c.Prefix, name: name, aead: aead, now: c.Now, rand: c.Rand}
 	if k.prefix == "" {

@@ -2,6 +2,7 @@ package plivoredis_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -54,12 +55,16 @@ func TestRedisHoldsNothingInClear(t *testing.T) {
 		s := newRedisStores(t, e, nil)
 		const (
 			code  = "493817"
-			token = "K7fQ2vXr9Lm0pZsW4yTbN1cHaJ8dUeGi3oRkVqYxE5w"
 			uuid  = "8f6a1d8e-5c3b-11ef-9a3e-0242ac110002"
 			ref   = "fp-4f2a91"
 			nonce = "29436473158932612054"
 			call  = "a1b2c3d4-0000-4000-8000-123456789abc"
 		)
+		// A call token as plivoadapter makes them: 32 random bytes,
+		// base64url.
+		raw := make([]byte, 32)
+		rand.Read(raw)
+		token := base64.RawURLEncoding.EncodeToString(raw)
 		now := time.Now()
 		if err := s.messages.Put(ctx, uuid, plivoadapter.Sent{Ref: ref, Channel: sender.SMS, Expires: now.Add(5 * time.Minute)}); err != nil {
 			t.Fatal(err)
