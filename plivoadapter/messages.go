@@ -24,8 +24,8 @@ type Sent struct {
 // MessageStore remembers sent messages under Plivo's message UUID until
 // they expire. The default is an in-memory store (NewMemoryMessages) for
 // a single process; instances that share a StatusURL behind a load
-// balancer need a shared implementation (for example on Redis: SET with
-// PXAT, GET), because Plivo may call any of them.
+// balancer need a shared implementation, because Plivo may call any of
+// them: package plivoadapter/plivoredis has one on Redis.
 //
 // Implementations must be safe for concurrent use.
 type MessageStore interface {

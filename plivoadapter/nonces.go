@@ -17,8 +17,8 @@ import (
 // so a captured signed callback can be replayed after a restart or against
 // another instance within the nonce window. An application with several
 // instances behind a load balancer, or that must survive restarts, should
-// give every instance one shared store, for example on Redis:
-// SET <prefix><key> 1 NX PX <ttl in ms>, where a nil reply means seen.
+// give every instance one shared store: package plivoadapter/plivoredis
+// has one on Redis (SET NX PX, where a nil reply means seen).
 //
 // Implementations must be safe for concurrent use, and Seen must be
 // atomic: of any number of concurrent Seens of one key within ttl, at most

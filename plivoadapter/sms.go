@@ -76,15 +76,15 @@ type SMSOptions struct {
 	// Nonces remembers the callbacks already accepted and the messages
 	// whose failure was reported. The default value is
 	// NewMemoryNonces(DefaultMaxNonces, Now): right for one process;
-	// several instances should share one NonceStore (for example on Redis
-	// with SET NX PX). A store error refuses the callback.
+	// several instances should share one NonceStore (plivoredis.Nonces
+	// on Redis). A store error refuses the callback.
 	Nonces NonceStore
 	// Messages remembers, under Plivo's message UUID, the messages sent
 	// with a StatusURL, until their code expires (Message.TTL, at most
 	// NonceWindow): a report for a message it does not hold is refused
 	// (404). The default value is NewMemoryMessages(DefaultMaxMessages,
 	// Now); several instances that share the StatusURL must share one
-	// MessageStore.
+	// MessageStore (plivoredis.Messages on Redis).
 	Messages MessageStore
 	// Now is the clock. The default value is time.Now.
 	Now func() time.Time

@@ -14,9 +14,8 @@ import (
 // until the call is answered or the token expires. It is a plain value,
 // safe to copy and share.
 type Prompt struct {
-	// Code is the one-time code, digits only. A shared TokenStore holds it
-	// in clear for the token's short lifetime: protect that store as you
-	// would the codes themselves.
+	// Code is the one-time code, digits only. A shared TokenStore must not
+	// keep it in clear (plivoadapter/plivoredis seals it).
 	Code string
 	// Language is the Plivo <Speak> language, for example "en-US".
 	Language string
@@ -35,8 +34,8 @@ func (p Prompt) GoString() string { return p.String() }
 // TokenStore keeps the prompts of calls in progress under one-time tokens.
 // The default is an in-memory store (NewMemoryTokens) for a single
 // process; an application with several instances behind a load balancer
-// needs a shared implementation (for example on Redis: SET with PX and
-// GETDEL), because Plivo may reach any instance.
+// needs a shared implementation, because Plivo may reach any instance:
+// package plivoadapter/plivoredis has one on Redis (SET PX and GETDEL).
 //
 // Keys are the call's token and, once the answer URL has been fetched,
 // the token, ".", and the CallUUID of the call that fetched it (the copy

@@ -63,7 +63,8 @@ type VoiceOptions struct {
 	TokenTTL time.Duration
 	// Tokens keeps the prompts of calls in progress. The default value is
 	// NewMemoryTokens(DefaultMaxTokens, Now): right for one process; use a
-	// shared store when several instances serve the answer URL.
+	// shared store when several instances serve the answer URL
+	// (plivoredis.Tokens on Redis).
 	Tokens TokenStore
 	// AnswerGrace is how long after the first fetch of an answer URL a
 	// signed re-fetch for the same call (same CallUUID) gets the same XML.
@@ -89,8 +90,8 @@ type VoiceOptions struct {
 	// default value is NewMemoryNonces(DefaultMaxNonces, Now): right for one
 	// process, but a captured request can then be replayed after a restart
 	// or to another instance; several instances should share one
-	// NonceStore (for example on Redis with SET NX PX), as they share
-	// Tokens. A store error refuses the request (403).
+	// NonceStore (plivoredis.Nonces on Redis), as they share Tokens. A
+	// store error refuses the request (403).
 	Nonces NonceStore
 	// Rand is the source of tokens. The default value is crypto/rand.Reader.
 	Rand io.Reader

@@ -12,8 +12,11 @@
 //	ADDR                 listen address (default 127.0.0.1:8080; -addr wins)
 //	GO2FA_SECRET         HMAC secret, hex or base64, at least 32 bytes
 //	                     (default: a random one per run, with a warning)
-//	REDIS_URL            keep codes in Redis, e.g. redis://127.0.0.1:6379/0
-//	DATABASE_URL         or keep them in PostgreSQL (schema go2fa, created
+//	REDIS_URL            keep codes in Redis, e.g. redis://127.0.0.1:6379/0,
+//	                     and the Plivo callbacks' state too (sent messages,
+//	                     accepted nonces, call prompts), so that several
+//	                     instances with one GO2FA_SECRET share them
+//	DATABASE_URL         or keep codes in PostgreSQL (schema go2fa, created
 //	                     at start), e.g. postgres://user@127.0.0.1:5432/app
 //	REDIS_AUTOPIPELINE   0 sends each check in its own round trip instead of
 //	                     batching concurrent checks (go-redis autopipelining)
@@ -61,6 +64,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/plivoadapter/plivoredis"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
@@ -179,6 +183,8 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 	if redisURL != "" && databaseURL != "" {
 		return cfg, cleanup, errors.New("set REDIS_URL or DATABASE_URL, not both")
 	}
+	// callbacks, with REDIS_URL, keeps the Plivo callbacks' state in Redis.
+	var callbacks *plivoredis.Config
 	if u := databaseURL; u != "" {
 		if cfg.Store, err = postgresStore(ctx, u, &closers); err != nil {
 			return cfg, cleanup, err
@@ -203,6 +209,7 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 			return cfg, cleanup, err
 		}
 		cfg.Store = st
+		callbacks = &plivoredis.Config{Client: rdb, Secret: cfg.Secret}
 		mode := "one round trip per request"
 		if v := getenv("REDIS_AUTOPIPELINE"); v != "0" && v != "false" {
 			if cfg.Store, err = pipelinedChecks(rdb, st); err != nil {
@@ -219,7 +226,7 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 	}
 
 	cfg.Fallback = newFallbackHub(log)
-	cfg.Sender, cfg.Mounts, cfg.Policy.Channels, err = senderFromEnv(getenv, log, plivoHTTP, cfg.Fallback)
+	cfg.Sender, cfg.Mounts, cfg.Policy.Channels, err = senderFromEnv(getenv, log, plivoHTTP, cfg.Fallback, callbacks)
 	if err != nil {
 		return cfg, cleanup, err
 	}
@@ -299,7 +306,10 @@ func pipelinedChecks(rdb *redis.Client, plain *redisstore.Store) (store.Store, e
 // callback handlers to mount and the channels it serves; with no PLIVO_*
 // settings it returns nil mounts (the caller uses the development sender).
 // With hub, an undelivered SMS falls back to a call (hub.undelivered).
-func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http.Client, hub *fallbackHub) (sender.Sender, map[string]http.Handler, []sender.Channel, error) {
+// With callbacks (REDIS_URL set), the direct senders keep the sent
+// messages, the accepted callbacks and the call prompts in Redis, so any
+// instance sharing that Redis and GO2FA_SECRET can take Plivo's callbacks.
+func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http.Client, hub *fallbackHub, callbacks *plivoredis.Config) (sender.Sender, map[string]http.Handler, []sender.Channel, error) {
 	if getenv(plivoadapter.EnvAuthID) == "" && getenv(plivoadapter.EnvAuthToken) == "" && getenv(plivoadapter.EnvNumber) == "" {
 		return nil, nil, nil, nil
 	}
@@ -337,6 +347,24 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 		return nil, nil, nil, err
 	}
 	smsOpts := plivoadapter.SMSOptions{Logger: log}
+	voiceOpts := plivoadapter.VoiceOptions{AnswerURL: public + "/plivo/answer", Logger: log}
+	if callbacks != nil {
+		messages, err := plivoredis.NewMessages(*callbacks)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		nonces, err := plivoredis.NewNonces(*callbacks)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		tokens, err := plivoredis.NewTokens(*callbacks)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		smsOpts.Messages, smsOpts.Nonces = messages, nonces
+		voiceOpts.Tokens, voiceOpts.Nonces = tokens, nonces
+		log.Info("webdemo: plivo callback state: redis")
+	}
 	if public != "" {
 		smsOpts.StatusURL = public + "/plivo/status"
 		smsOpts.OnFailure = func(ctx context.Context, d plivoadapter.Delivery) {
@@ -357,7 +385,7 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	routes := map[sender.Channel]sender.Sender{sender.SMS: sms}
 	channels := []sender.Channel{sender.SMS}
 	if public != "" {
-		voice, err := plivoadapter.NewVoice(pc, plivoadapter.VoiceOptions{AnswerURL: public + "/plivo/answer", Logger: log})
+		voice, err := plivoadapter.NewVoice(pc, voiceOpts)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -563,15 +563,15 @@ func TestPlivoSettings(t *testing.T) {
 		}
 		return m
 	}
-	s, mounts, channels, err := senderFromEnv(env(with("PHLO_ID", plivotest.PHLOID)), discard, nil, nil)
+	s, mounts, channels, err := senderFromEnv(env(with("PHLO_ID", plivotest.PHLOID)), discard, nil, nil, nil)
 	if _, ok := s.(*plivoadapter.PHLO); err != nil || !ok || len(mounts) != 0 || len(channels) != 2 {
 		t.Errorf("PHLO: %T %v %v %v", s, mounts, channels, err)
 	}
-	_, mounts, channels, err = senderFromEnv(env(base), discard, nil, nil)
+	_, mounts, channels, err = senderFromEnv(env(base), discard, nil, nil, nil)
 	if err != nil || len(mounts) != 0 || fmt.Sprint(channels) != "[sms]" {
 		t.Errorf("direct without PUBLIC_URL: %v %v %v (want SMS only)", mounts, channels, err)
 	}
-	if _, _, _, err = senderFromEnv(env(with("PUBLIC_URL", "ftp://x")), discard, nil, nil); err == nil {
+	if _, _, _, err = senderFromEnv(env(with("PUBLIC_URL", "ftp://x")), discard, nil, nil, nil); err == nil {
 		t.Errorf("bad PUBLIC_URL accepted")
 	}
 }
