@@ -279,7 +279,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		}
 		ch = c
 	}
-	opts := make([]otp.Option, 0, 2)
+	opts := make([]otp.StartOption, 0, 2)
 	if key := h.clientKey(r); key != "" {
 		opts = append(opts, otp.WithLimitKey(key))
 	}
@@ -337,7 +337,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &req) {
 		return
 	}
-	var opts []otp.Option
+	var opts []otp.CheckOption
 	if h.binding != nil {
 		if b := h.binding(r); b != "" {
 			opts = append(opts, otp.WithBinding(b))

@@ -529,9 +529,9 @@ func TestNewValidatorConfig(t *testing.T) {
 
 func TestStatusString(t *testing.T) {
 	t.Parallel()
-	for s, want := range map[totp.Status]string{totp.Approved: "approved", totp.Rejected: "rejected", totp.Replayed: "replayed", totp.Locked: "locked", 0: "unknown"} {
+	for s, want := range map[totp.Status]string{totp.Approved: "approved", totp.Rejected: "rejected", totp.Replayed: "replayed", totp.Locked: "locked", "": ""} {
 		if got := s.String(); got != want {
-			t.Errorf("Status(%d).String() = %q, want %q", int(s), got, want)
+			t.Errorf("Status(%q).String() = %q, want %q", string(s), got, want)
 		}
 	}
 }
@@ -562,4 +562,16 @@ func TestValidateAdjacentStepsWithTheSameCode(t *testing.T) {
 			t.Fatalf("again in step %d: %+v, want Replayed", s+1, res)
 		}
 	})
+}
+
+// A Validator not made by NewValidator refuses Validate with an error
+// naming the constructor, instead of dereferencing a nil store.
+func TestZeroValidator(t *testing.T) {
+	t.Parallel()
+	for name, v := range map[string]*totp.Validator{"zero": {}, "nil": nil} {
+		res, err := v.Validate(context.Background(), "jane", testKey, "123456")
+		if !errors.Is(err, totp.ErrInvalidConfig) || !strings.Contains(err.Error(), "totp.NewValidator") || res.Status == totp.Approved {
+			t.Errorf("%s Validator: Validate = %+v, %v; want ErrInvalidConfig naming totp.NewValidator", name, res, err)
+		}
+	}
 }
