@@ -203,3 +203,28 @@ func TestSlogObserverMessages(t *testing.T) {
 		}
 	}
 }
+
+// The locale and text options of a Start reach the Sender for both
+// channels, and the default text follows the locale.
+func TestStartLocaleAndTextOptions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, func(c *otp.Config) { c.Policy.Cooldown = -1 })
+	opts := sender.TextOptions{Brand: "ACME", WebOTPDomain: "example.com"}
+	for _, ch := range []sender.Channel{sender.SMS, sender.Call} {
+		if _, err := f.v.Start(ctx, alice, ch, otp.WithLocale("de-AT"), otp.WithTextOptions(opts)); err != nil {
+			t.Fatalf("%s: Start: %v", ch, err)
+		}
+		m, ok := f.rec.Last(alice)
+		if !ok || m.Locale != "de-AT" || m.TextOptions != opts || m.Channel != ch {
+			t.Fatalf("%s: message = %+v, want locale de-AT and the text options", ch, m)
+		}
+		want := "ACME: Ihr Bestätigungscode lautet " + m.Code + "."
+		if got := sender.DefaultText(m); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "\n\n@example.com #"+m.Code) {
+			t.Errorf("%s: DefaultText = %q, want German with the WebOTP line", ch, got)
+		}
+	}
+	if _, err := f.v.Start(ctx, alice, sender.SMS, otp.WithTextOptions(sender.TextOptions{WebOTPDomain: "https://x"})); !errors.Is(err, otp.ErrInvalidOption) {
+		t.Errorf("Start with a bad WebOTP domain: err = %v, want ErrInvalidOption", err)
+	}
+}

@@ -232,6 +232,7 @@ type callOptions struct {
 	binding  string
 	limitKey string
 	locale   string
+	text     sender.TextOptions
 	err      error
 }
 
@@ -279,6 +280,19 @@ func WithLocale(tag string) StartOption {
 			return
 		}
 		o.locale = tag
+	})
+}
+
+// WithTextOptions adjusts the text of this Start's message over the
+// Sender's own settings: a brand, the WebOTP line "@domain #code", an
+// Android app hash (see sender.TextOptions).
+func WithTextOptions(t sender.TextOptions) StartOption {
+	return startOnly(func(o *callOptions) {
+		if err := t.Validate(); err != nil {
+			o.err = fmt.Errorf("%w: %w", ErrInvalidOption, err)
+			return
+		}
+		o.text = t
 	})
 }
 
@@ -469,12 +483,13 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		return result, nil
 	}
 	msg := sender.Message{
-		To:      num.E164,
-		Channel: ch,
-		Code:    code,
-		Locale:  o.locale,
-		TTL:     res.ExpiresIn,
-		Ref:     ev.Fingerprint,
+		To:          num.E164,
+		Channel:     ch,
+		Code:        code,
+		Locale:      o.locale,
+		TextOptions: o.text,
+		TTL:         res.ExpiresIn,
+		Ref:         ev.Fingerprint,
 	}
 	sendBegin := v.begin()
 	err = v.send.Send(ctx, msg)
