@@ -146,10 +146,10 @@ func (o *Observer) Observe(ctx context.Context, e otp.Event) {
 	)
 	switch e.Kind {
 	case otp.EventIssued:
-		if !e.Test {
+		if !e.Final() {
 			return // the send's outcome follows
 		}
-		outcome = "issued"
+		outcome = "issued" // a test number: nothing is sent
 	case otp.EventSent, otp.EventSendFailed, otp.EventVetoed:
 		outcome = map[otp.EventKind]string{otp.EventSent: "sent", otp.EventSendFailed: "failed", otp.EventVetoed: "vetoed"}[e.Kind]
 		failed = e.Kind != otp.EventSent
