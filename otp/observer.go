@@ -85,7 +85,7 @@ var eventMessages = map[EventKind]string{
 
 // SlogObserver returns an Observer that logs each event to l with a message
 // naming the event ("otp: code sent", "otp: wrong code", ...): failures,
-// rate limits and lockouts at Warn, the rest at Info. Durations are logged
+// rate limits and lockouts at Warn, the rest (a cancelled call too) at Info. Durations are logged
 // in Go's duration syntax ("30s", "1.2ms") so that every handler prints them
 // the same way. It logs the fingerprint and region, never a code or a
 // number. It is safe for concurrent use if l is.
@@ -112,7 +112,9 @@ func SlogObserver(l *slog.Logger) Observer {
 		case EventLocked:
 			level = slog.LevelWarn
 		case EventSendFailed, EventVetoed, EventStoreError, EventCanceled:
-			level = slog.LevelWarn
+			if e.Kind != EventCanceled { // a caller that went away is no fault
+				level = slog.LevelWarn
+			}
 			if e.Err != nil {
 				attrs = append(attrs, slog.String("error", e.Err.Error()))
 			}
