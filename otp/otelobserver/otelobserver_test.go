@@ -64,7 +64,7 @@ func (h *harness) collect(t *testing.T) map[string][]point {
 	toMap := func(s attribute.Set) map[string]string {
 		m := map[string]string{}
 		for _, kv := range s.ToSlice() {
-			m[string(kv.Key)] = kv.Value.Emit()
+			m[string(kv.Key)] = kv.Value.String()
 		}
 		return m
 	}
@@ -153,7 +153,9 @@ func TestFunnelMetricsAndSpans(t *testing.T) {
 	}
 	deCode := mustStart(de, sender.Call)
 	for range 2 {
-		v.Check(ctx, de, wrongCode)
+		if _, err := v.Check(ctx, de, wrongCode); err != nil {
+			t.Fatal(err)
+		}
 	}
 	failing = true
 	if _, err := v.Start(ctx, "+14155550101", sender.SMS); !errors.Is(err, otp.ErrSendFailed) {
@@ -238,7 +240,7 @@ func TestFunnelMetricsAndSpans(t *testing.T) {
 	}
 	for _, s := range spans {
 		for _, kv := range s.Attributes() {
-			checkValue(s.Name()+" attribute "+string(kv.Key), kv.Value.Emit())
+			checkValue(s.Name()+" attribute "+string(kv.Key), kv.Value.String())
 		}
 		checkValue(s.Name()+" status", s.Status().Description)
 		for _, e := range s.Events() {
