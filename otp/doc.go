@@ -50,8 +50,21 @@
 // ErrStoreUnavailable, ...). A refused send is a *RateLimitError carrying
 // RetryAfter. No error holds a code, a secret or a full number.
 //
+// A call whose context was cancelled fails with an error wrapping
+// context.Canceled, not ErrStoreUnavailable: the caller went away, the store
+// did not fail. A passed deadline wraps both context.DeadlineExceeded and
+// ErrStoreUnavailable. Test the context errors first.
+//
+// # Options
+//
+// Start takes StartOptions (WithBinding, WithLimitKey, WithLocale,
+// WithTextOptions), Check takes CheckOptions (WithBinding): an option that
+// only shapes a send cannot be passed to Check.
+//
 // # Observing
 //
 // Config.Observer receives every outcome as an Event that names the
-// destination only by a fingerprint and its region; SlogObserver logs them.
+// destination only by a fingerprint and its region; SlogObserver logs them,
+// and the module github.com/go2fa/go2fa/otp/otelobserver records them as
+// OpenTelemetry metrics and spans.
 package otp

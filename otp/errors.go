@@ -39,8 +39,20 @@ var (
 	// ErrSendFailed reports a Sender failure; a new code was withdrawn (a
 	// kept code re-sent with Policy.KeepCode stays valid).
 	ErrSendFailed = errors.New("otp: send failed")
-	// ErrStoreUnavailable reports a Store failure (backend down, timeout,
-	// cancelled context). Nothing was approved.
+	// ErrStoreUnavailable reports a Store failure (backend down, an answer
+	// later than the caller's deadline). Nothing was approved.
+	//
+	// A call whose context was cancelled fails with an error that wraps
+	// context.Canceled and not ErrStoreUnavailable, so a client that went
+	// away does not read as an outage. A call whose deadline passed wraps
+	// both context.DeadlineExceeded and ErrStoreUnavailable. Test the
+	// context errors first:
+	//
+	//	switch {
+	//	case errors.Is(err, context.Canceled): // the caller is gone
+	//	case errors.Is(err, context.DeadlineExceeded): // too slow for the caller
+	//	case errors.Is(err, otp.ErrStoreUnavailable): // the store failed
+	//	}
 	ErrStoreUnavailable = errors.New("otp: store unavailable")
 )
 

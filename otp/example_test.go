@@ -2,6 +2,7 @@ package otp_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
@@ -18,7 +19,7 @@ func ExampleVerifier() {
 	v, err := otp.NewVerifier(otp.Config{
 		Store:  memstore.New(), // in production: redisstore.New(rdb)
 		Sender: outbox,
-		Secret: []byte("use 32+ random bytes, e.g. from GO2FA_SECRET"),
+		Secret: newSecret(),
 	})
 	if err != nil {
 		panic(err)
@@ -56,7 +57,7 @@ func ExampleRateLimitError() {
 	v, _ := otp.NewVerifier(otp.Config{
 		Store:  memstore.New(),
 		Sender: &sender.Recorder{},
-		Secret: []byte("use 32+ random bytes, e.g. from GO2FA_SECRET"),
+		Secret: newSecret(),
 	})
 	if _, err := v.Start(ctx, "+14155550100", sender.SMS); err != nil {
 		panic(err)
@@ -75,9 +76,18 @@ func ExampleVerifier_Check_invalidCode() {
 	v, _ := otp.NewVerifier(otp.Config{
 		Store:  memstore.New(),
 		Sender: &sender.Recorder{},
-		Secret: []byte("use 32+ random bytes, e.g. from GO2FA_SECRET"),
+		Secret: newSecret(),
 	})
 	_, err := v.Check(context.Background(), "+14155550100", "12ab56")
 	fmt.Println(errors.Is(err, otp.ErrInvalidCode), err)
 	// Output: true otp: invalid code format: want 6 digits
+}
+
+// newSecret returns 32 bytes from crypto/rand. In production, load a secret
+// that stays the same across restarts and instances from your secret
+// manager or the environment; never a string written in the source.
+func newSecret() []byte {
+	b := make([]byte, 32)
+	rand.Read(b) // never returns an error
+	return b
 }

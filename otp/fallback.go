@@ -79,6 +79,7 @@ type FallbackResult struct {
 // Policy (ErrChannelNotAllowed) or not served by the Sender (ErrNoSender).
 // Each is returned before the store is touched and nothing is sent.
 func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel) (FallbackResult, error) {
+	begin := v.begin()
 	if !v.policy.Fallback {
 		return FallbackResult{}, fmt.Errorf("%w: Policy.Fallback is off", ErrInvalidConfig)
 	}
@@ -114,7 +115,7 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	res, err := v.store.(store.FallbackStore).Fallback(ctx, req)
 	if err != nil {
 		ev.Kind, ev.Err = EventStoreError, err
-		v.observe(ctx, ev)
+		v.observe(ctx, begin, ev)
 		return FallbackResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	switch res.Outcome {
@@ -128,7 +129,7 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 			RetryAfter: res.RetryAfter,
 		}
 		ev.Kind, ev.Limit, ev.RetryAfter = EventRateLimited, rl.Reason, rl.RetryAfter
-		v.observe(ctx, ev)
+		v.observe(ctx, begin, ev)
 		return FallbackResult{}, rl
 	case store.FallbackTaken:
 	default:
@@ -148,18 +149,18 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 		}
 		if err != nil {
 			ev.Kind, ev.Err = EventVetoed, err
-			v.observe(ctx, ev)
+			v.observe(ctx, begin, ev)
 			return FallbackResult{}, fmt.Errorf("%w: %w", ErrVetoed, err)
 		}
 	}
 	msg := sender.Message{To: e164, Channel: next, Code: code, Locale: locale, TTL: res.ExpiresIn, Ref: ref}
 	if err := v.send.Send(ctx, msg); err != nil {
 		ev.Kind, ev.Err = EventSendFailed, err
-		v.observe(ctx, ev)
+		v.observe(ctx, begin, ev)
 		return FallbackResult{}, fmt.Errorf("%w: %w", ErrSendFailed, err)
 	}
 	ev.Kind = EventFallback
-	v.observe(ctx, ev)
+	v.observe(ctx, begin, ev)
 	return FallbackResult{
 		Status:    FallbackSent,
 		Channel:   next,

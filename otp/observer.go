@@ -23,6 +23,7 @@ const (
 	EventExpired     EventKind = "expired"      // a code was presented with none pending
 	EventLocked      EventKind = "locked"       // the attempts were used up
 	EventStoreError  EventKind = "store_error"  // the Store failed; the call failed closed
+	EventCanceled    EventKind = "canceled"     // the caller's context was cancelled; the call failed closed
 )
 
 // Event describes one outcome. It never holds a code or a phone number:
@@ -40,10 +41,20 @@ type Event struct {
 	RetryAfter time.Duration
 	// Test is true for a configured test number.
 	Test bool
-	// Err is the failure of an EventSendFailed, EventVetoed or
-	// EventStoreError.
+	// Err is the failure of an EventSendFailed, EventVetoed,
+	// EventStoreError or EventCanceled.
 	Err error
+	// Elapsed is the time from the start of the Start or Check call that
+	// reports the event to the event.
+	Elapsed time.Duration
+	// SendTime is how long the Sender took (EventSent, EventSendFailed).
+	SendTime time.Duration
 }
+
+// Final reports whether e is the last event of its call: every event but
+// EventIssued, which is followed by the send's outcome (except for a test
+// number, which is not sent).
+func (e Event) Final() bool { return e.Kind != EventIssued || e.Test }
 
 // Observer receives every outcome of a Verifier, synchronously, on the
 // calling goroutine: keep it fast. It must be safe for concurrent use.
@@ -57,13 +68,31 @@ type ObserverFunc func(ctx context.Context, e Event)
 // Observe calls f(ctx, e).
 func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
-// SlogObserver returns an Observer that logs each event to l: failures and
-// rate limits at Warn, the rest at Info. It logs the fingerprint and region,
-// never a code or a number.
+// eventMessages are SlogObserver's log messages.
+var eventMessages = map[EventKind]string{
+	EventIssued:      "otp: code issued",
+	EventSent:        "otp: code sent",
+	EventSendFailed:  "otp: send failed, code withdrawn",
+	EventVetoed:      "otp: send vetoed",
+	EventRateLimited: "otp: send refused by a rate limit",
+	EventApproved:    "otp: code approved",
+	EventRejected:    "otp: wrong code",
+	EventExpired:     "otp: no code pending",
+	EventLocked:      "otp: code locked after too many wrong guesses",
+	EventStoreError:  "otp: store unavailable",
+	EventCanceled:    "otp: call cancelled by the caller",
+}
+
+// SlogObserver returns an Observer that logs each event to l with a message
+// naming the event ("otp: code sent", "otp: wrong code", ...): failures,
+// rate limits and lockouts at Warn, the rest (a cancelled call too) at Info. Durations are logged
+// in Go's duration syntax ("30s", "1.2ms") so that every handler prints them
+// the same way. It logs the fingerprint and region, never a code or a
+// number. It is safe for concurrent use if l is.
 func SlogObserver(l *slog.Logger) Observer {
 	return ObserverFunc(func(ctx context.Context, e Event) {
 		level := slog.LevelInfo
-		attrs := make([]slog.Attr, 0, 8)
+		attrs := make([]slog.Attr, 0, 10)
 		attrs = append(attrs, slog.String("event", string(e.Kind)), slog.String("dest", e.Fingerprint))
 		if e.Region != "" {
 			attrs = append(attrs, slog.String("region", e.Region))
@@ -79,15 +108,30 @@ func SlogObserver(l *slog.Logger) Observer {
 			attrs = append(attrs, slog.Int("remaining", e.Remaining))
 		case EventRateLimited:
 			level = slog.LevelWarn
-			attrs = append(attrs, slog.String("limit", string(e.Limit)), slog.Duration("retry_after", e.RetryAfter))
+			attrs = append(attrs, slog.String("limit", string(e.Limit)), durationAttr("retry_after", e.RetryAfter.Round(time.Millisecond)))
 		case EventLocked:
 			level = slog.LevelWarn
-		case EventSendFailed, EventVetoed, EventStoreError:
-			level = slog.LevelWarn
+		case EventSendFailed, EventVetoed, EventStoreError, EventCanceled:
+			if e.Kind != EventCanceled { // a caller that went away is no fault
+				level = slog.LevelWarn
+			}
 			if e.Err != nil {
 				attrs = append(attrs, slog.String("error", e.Err.Error()))
 			}
 		}
-		l.LogAttrs(ctx, level, "go2fa", attrs...)
+		if e.Kind == EventSent || e.Kind == EventSendFailed {
+			attrs = append(attrs, durationAttr("send_time", e.SendTime))
+		}
+		msg, ok := eventMessages[e.Kind]
+		if !ok {
+			msg = "otp: " + string(e.Kind)
+		}
+		l.LogAttrs(ctx, level, msg, attrs...)
 	})
+}
+
+// durationAttr logs d as a duration string: slog's JSON handler would print
+// slog.Duration as an integer of nanoseconds.
+func durationAttr(key string, d time.Duration) slog.Attr {
+	return slog.String(key, d.String())
 }

@@ -89,7 +89,7 @@ func (v *Verifier) scheduleFallback(ctx context.Context, msg sender.Message, ev 
 	}
 	if err := v.store.(store.FallbackQueue).Schedule(ctx, msg.Ref, p.FallbackAfter); err != nil {
 		ev.Kind, ev.Err = EventStoreError, fmt.Errorf("otp: scheduling the fallback after silence: %w", err)
-		v.observe(ctx, ev)
+		v.observe(ctx, v.begin(), ev)
 	}
 }
 

@@ -205,16 +205,13 @@ func (v *Verifier) checkTransaction(o *callOptions, ch sender.Channel) error {
 		return fmt.Errorf("%w: a transaction code is sent by sms only, not %s", ErrInvalidTransaction, ch)
 	}
 	text := transactionText(o.locale, strings.Repeat("0", v.policy.CodeLength), *o.txn, 0)
-	gsm7, units, limit := sender.SMSUnits(text)
+	enc, units := sender.SMSLength(text)
+	limit := enc.Limit()
 	if units <= limit {
 		return nil
 	}
-	enc := "UCS-2"
-	if gsm7 {
-		enc = "GSM-7"
-	}
 	room := max(0, utf8.RuneCountInString(o.txn.Payee)-(units-limit))
-	return &TransactionLengthError{Encoding: enc, Units: units, Limit: limit, PayeeRoom: room}
+	return &TransactionLengthError{Encoding: string(enc), Units: units, Limit: limit, PayeeRoom: room}
 }
 
 // TransactionLengthError reports a transaction whose message would not fit
@@ -269,7 +266,7 @@ func transactionText(locale, code string, t Transaction, ttl time.Duration) stri
 	text := fmt.Sprintf(w, code, t.AmountText(), t.Payee)
 	if words := sender.TTLWords(ttl); lang == "en" && words != "" {
 		long := text + " It expires in " + words + "."
-		if _, units, limit := sender.SMSUnits(long); units <= limit {
+		if sender.FitsOneSMS(long) {
 			return long
 		}
 	}

@@ -62,7 +62,9 @@ type SendRequest struct {
 	LimitKey string
 }
 
-// Verifier starts and checks verifications. It is safe for concurrent use.
+// Verifier starts and checks verifications. Create one with NewVerifier:
+// the zero value refuses every call with an error wrapping ErrInvalidConfig.
+// It is safe for concurrent use.
 type Verifier struct {
 	store    store.Store
 	send     sender.Sender
@@ -141,11 +143,28 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-// Policy returns the Verifier's rules, with defaults filled in.
-func (v *Verifier) Policy() Policy { return v.policy }
+// errZeroVerifier is returned by the methods of a Verifier that NewVerifier
+// did not make.
+var errZeroVerifier = fmt.Errorf("%w: zero Verifier: create one with otp.NewVerifier", ErrInvalidConfig)
 
-// Status is the state of a verification.
+// Policy returns the Verifier's rules, with defaults filled in (the zero
+// Policy for a zero Verifier).
+func (v *Verifier) Policy() Policy {
+	if v == nil {
+		return Policy{}
+	}
+	return v.policy
+}
+
+// Status is the state of a verification. Its values are lowercase words,
+// like totp.Status's, and the names the two share mean the same. The
+// Store reports its outcome as a store.CheckStatus, which Check maps to a
+// Status one for one (store.Approved to Approved, and so on); the zero
+// Status is no outcome.
 type Status string
+
+// String returns the status's name.
+func (s Status) String() string { return string(s) }
 
 // The states of a verification.
 const (
@@ -186,14 +205,37 @@ type CheckResult struct {
 	Remaining int
 }
 
-// Option modifies one Start or Check call.
+// StartOption modifies one Start call. WithBinding, WithLimitKey and
+// WithLocale return one.
+type StartOption interface {
+	applyStart(*callOptions)
+}
+
+// CheckOption modifies one Check call. Only WithBinding returns one: the
+// options that shape a send (WithLimitKey, WithLocale) are StartOptions
+// alone, so passing one to Check does not compile.
+type CheckOption interface {
+	applyCheck(*callOptions)
+}
+
+// Option modifies one Start or Check call: it is both a StartOption and a
+// CheckOption. WithBinding returns one.
 type Option func(*callOptions)
+
+func (o Option) applyStart(c *callOptions) { o(c) }
+func (o Option) applyCheck(c *callOptions) { o(c) }
+
+// startOnly is an option that only Start accepts.
+type startOnly func(*callOptions)
+
+func (o startOnly) applyStart(c *callOptions) { o(c) }
 
 type callOptions struct {
 	binding  string
 	txn      *Transaction
 	limitKey string
 	locale   string
+	text     sender.TextOptions
 	err      error
 }
 
@@ -220,21 +262,21 @@ func WithBinding(b string) Option {
 
 // WithLimitKey charges the send to an extra budget (Policy.KeySends per
 // Policy.KeyWindow) named by key, such as the caller's IP address or
-// account id. The key is stored only as an HMAC. Start only.
-func WithLimitKey(key string) Option {
-	return func(o *callOptions) {
+// account id. The key is stored only as an HMAC.
+func WithLimitKey(key string) StartOption {
+	return startOnly(func(o *callOptions) {
 		if key == "" || len(key) > MaxLimitKeyLen {
 			o.err = fmt.Errorf("%w: limit key must be 1–%d bytes", ErrInvalidOption, MaxLimitKeyLen)
 			return
 		}
 		o.limitKey = key
-	}
+	})
 }
 
-// WithLocale sets the message language as a BCP 47 tag ("en-US", "fr").
-// Start only.
-func WithLocale(tag string) Option {
-	return func(o *callOptions) {
+// WithLocale sets the language of the message, SMS and voice alike, as a
+// BCP 47 tag ("en-US", "fr", "pt-BR"); the Sender picks its nearest text.
+func WithLocale(tag string) StartOption {
+	return startOnly(func(o *callOptions) {
 		if len(tag) > 35 || strings.ContainsFunc(tag, func(r rune) bool {
 			return r != '-' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9')
 		}) {
@@ -242,26 +284,58 @@ func WithLocale(tag string) Option {
 			return
 		}
 		o.locale = tag
-	}
+	})
 }
 
-func collect(opts []Option) (callOptions, error) {
-	if len(opts) == 0 {
-		return callOptions{}, nil
-	}
+// WithTextOptions adjusts the text of this Start's message over the
+// Sender's own settings: a brand, the WebOTP line "@domain #code", an
+// Android app hash (see sender.TextOptions).
+func WithTextOptions(t sender.TextOptions) StartOption {
+	return startOnly(func(o *callOptions) {
+		if err := t.Validate(); err != nil {
+			o.err = fmt.Errorf("%w: %w", ErrInvalidOption, err)
+			return
+		}
+		o.text = t
+	})
+}
+
+func collectStart(opts []StartOption) (callOptions, error) {
 	var o callOptions
 	for _, f := range opts {
 		if f != nil {
-			f(&o)
+			f.applyStart(&o)
 		}
 	}
 	return o, o.err
 }
 
-func (v *Verifier) observe(ctx context.Context, e Event) {
+func collectCheck(opts []CheckOption) (callOptions, error) {
+	var o callOptions
+	for _, f := range opts {
+		if f != nil {
+			f.applyCheck(&o)
+		}
+	}
+	return o, o.err
+}
+
+// observe reports e, with the time elapsed since begin, the start of the
+// call (zero when there is no observer).
+func (v *Verifier) observe(ctx context.Context, begin time.Time, e Event) {
 	if v.observer != nil {
+		e.Elapsed = time.Since(begin)
 		v.observer.Observe(ctx, e)
 	}
+}
+
+// begin returns the start time of a call for its events, or the zero Time
+// when nothing observes them.
+func (v *Verifier) begin() time.Time {
+	if v.observer == nil {
+		return time.Time{}
+	}
+	return time.Now()
 }
 
 // withdrawTimeout bounds the cleanup after a failed send, which runs even
@@ -290,8 +364,12 @@ func (v *Verifier) withdraw(ctx context.Context, key string, digest []byte, caus
 // ErrStoreUnavailable; the code the store may have saved anyway (a reply
 // that timed out after the write) is withdrawn too, as long as the store
 // answers within a few seconds.
-func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts ...Option) (StartResult, error) {
-	o, err := collect(opts)
+func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts ...StartOption) (StartResult, error) {
+	if v == nil || v.keys == nil {
+		return StartResult{}, errZeroVerifier
+	}
+	begin := v.begin()
+	o, err := collectStart(opts)
 	if err != nil {
 		return StartResult{}, err
 	}
@@ -361,23 +439,26 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 
 	if err := ctx.Err(); err != nil {
 		// Nothing has been written yet: no withdrawal needed.
-		return StartResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		kind, err := storeFailure(ctx, err)
+		ev.Kind, ev.Err = kind, err
+		v.observe(ctx, begin, ev)
+		return StartResult{}, err
 	}
 	res, err := v.store.Issue(ctx, req)
 	if err != nil {
 		// The store may still have saved the code (a timeout on the way
 		// back, a request executed late): make sure the unsent code cannot
 		// be approved.
-		err = v.withdraw(ctx, key, req.Digest, err)
-		ev.Kind, ev.Err = EventStoreError, err
-		v.observe(ctx, ev)
-		return StartResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		kind, err := storeFailure(ctx, v.withdraw(ctx, key, req.Digest, err))
+		ev.Kind, ev.Err = kind, err
+		v.observe(ctx, begin, ev)
+		return StartResult{}, err
 	}
 	switch res.Outcome {
 	case store.Limited:
 		rl := &RateLimitError{Reason: reasonOf(res, extra), RetryAfter: res.RetryAfter}
 		ev.Kind, ev.Limit, ev.RetryAfter = EventRateLimited, rl.Reason, rl.RetryAfter
-		v.observe(ctx, ev)
+		v.observe(ctx, begin, ev)
 		return StartResult{}, rl
 	case store.Reused:
 		plain, err := v.keys.open(res.Sealed, key)
@@ -396,12 +477,12 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 				err = v.withdraw(ctx, key, req.Digest, err)
 			}
 			ev.Kind, ev.Err = EventVetoed, err
-			v.observe(ctx, ev)
+			v.observe(ctx, begin, ev)
 			return StartResult{}, fmt.Errorf("%w: %w", ErrVetoed, err)
 		}
 	}
 	ev.Kind, ev.Test = EventIssued, isTest
-	v.observe(ctx, ev)
+	v.observe(ctx, begin, ev)
 
 	now := v.now()
 	result := StartResult{
@@ -418,28 +499,34 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		return result, nil
 	}
 	msg := sender.Message{
-		To:      num.E164,
-		Channel: ch,
-		Code:    code,
-		Text:    o.messageText(code, res.ExpiresIn),
-		Locale:  o.locale,
-		TTL:     res.ExpiresIn,
-		Ref:     ev.Fingerprint,
+		To:          num.E164,
+		Channel:     ch,
+		Code:        code,
+		Text:        o.messageText(code, res.ExpiresIn),
+		Locale:      o.locale,
+		TextOptions: o.text,
+		TTL:         res.ExpiresIn,
+		Ref:         ev.Fingerprint,
 	}
 	if p.Fallback {
 		msg.Ref = v.keys.makeRef(key, fallbackTag(req.Sealed, res), ch)
 	}
-	if err := v.send.Send(ctx, msg); err != nil {
+	sendBegin := v.begin()
+	err = v.send.Send(ctx, msg)
+	if v.observer != nil {
+		ev.SendTime = time.Since(sendBegin)
+	}
+	if err != nil {
 		ev.Kind, ev.Err = EventSendFailed, err
 		if res.Outcome == store.Issued {
 			// The new code never reached the user: make it unusable.
 			err = v.withdraw(ctx, key, req.Digest, err)
 		}
-		v.observe(ctx, ev)
+		v.observe(ctx, begin, ev)
 		return StartResult{}, fmt.Errorf("%w: %w", ErrSendFailed, err)
 	}
 	ev.Kind = EventSent
-	v.observe(ctx, ev)
+	v.observe(ctx, begin, ev)
 	v.scheduleFallback(ctx, msg, ev)
 	return result, nil
 }
@@ -452,8 +539,12 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 //
 // Pass the number as Start returned it (StartResult.To) for the fastest
 // path; other spellings are parsed in full.
-func (v *Verifier) Check(ctx context.Context, to, code string, opts ...Option) (CheckResult, error) {
-	o, err := collect(opts)
+func (v *Verifier) Check(ctx context.Context, to, code string, opts ...CheckOption) (CheckResult, error) {
+	if v == nil || v.keys == nil {
+		return CheckResult{}, errZeroVerifier
+	}
+	begin := v.begin()
+	o, err := collectCheck(opts)
 	if err != nil {
 		return CheckResult{}, err
 	}
@@ -481,23 +572,24 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...Option) (
 		FailureWindow: v.policy.FailureWindow,
 	})
 	if err != nil {
-		v.observeCheck(ctx, e164, EventStoreError, 0, err)
-		return CheckResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		kind, err := storeFailure(ctx, err)
+		v.observeCheck(ctx, begin, e164, kind, 0, err)
+		return CheckResult{}, err
 	}
 	out := CheckResult{To: e164}
 	switch res.Status {
 	case store.Approved:
 		out.Status = Approved
-		v.observeCheck(ctx, e164, EventApproved, 0, nil)
+		v.observeCheck(ctx, begin, e164, EventApproved, 0, nil)
 	case store.Rejected:
 		out.Status, out.Remaining = Rejected, res.Remaining
-		v.observeCheck(ctx, e164, EventRejected, res.Remaining, nil)
+		v.observeCheck(ctx, begin, e164, EventRejected, res.Remaining, nil)
 	case store.Expired:
 		out.Status = Expired
-		v.observeCheck(ctx, e164, EventExpired, 0, nil)
+		v.observeCheck(ctx, begin, e164, EventExpired, 0, nil)
 	case store.Locked:
 		out.Status = Locked
-		v.observeCheck(ctx, e164, EventLocked, 0, nil)
+		v.observeCheck(ctx, begin, e164, EventLocked, 0, nil)
 	default:
 		// Fail closed on anything the contract does not name.
 		return CheckResult{}, fmt.Errorf("%w: unknown check status %d", ErrStoreUnavailable, res.Status)
@@ -505,12 +597,13 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...Option) (
 	return out, nil
 }
 
-func (v *Verifier) observeCheck(ctx context.Context, e164 string, kind EventKind, remaining int, err error) {
+func (v *Verifier) observeCheck(ctx context.Context, begin time.Time, e164 string, kind EventKind, remaining int, err error) {
 	if v.observer == nil {
 		return
 	}
 	_, test := v.tests[e164]
 	v.observer.Observe(ctx, Event{
+		Elapsed:     time.Since(begin),
 		Kind:        kind,
 		Fingerprint: v.keys.fingerprint(e164),
 		Region:      regionOf(e164),
@@ -518,6 +611,27 @@ func (v *Verifier) observeCheck(ctx context.Context, e164 string, kind EventKind
 		Test:        test,
 		Err:         err,
 	})
+}
+
+// storeFailure wraps err, the failure of a store call made under ctx, and
+// names the event to report. A call whose context was cancelled fails with
+// an error that wraps context.Canceled and not ErrStoreUnavailable: the
+// caller gave up, the store did not fail. A call whose deadline passed wraps
+// both context.DeadlineExceeded and ErrStoreUnavailable: the store did not
+// answer within the time the caller gave it. Any other failure wraps
+// ErrStoreUnavailable.
+func storeFailure(ctx context.Context, err error) (EventKind, error) {
+	cerr := ctx.Err()
+	switch {
+	case errors.Is(cerr, context.Canceled):
+		if errors.Is(err, context.Canceled) {
+			return EventCanceled, fmt.Errorf("otp: call cancelled: %w", err)
+		}
+		return EventCanceled, fmt.Errorf("otp: call cancelled: %w (store: %w)", cerr, err)
+	case errors.Is(cerr, context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded):
+		return EventStoreError, fmt.Errorf("%w: %w (store: %w)", ErrStoreUnavailable, cerr, err)
+	}
+	return EventStoreError, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 }
 
 // limitText shortens user input quoted in an error.

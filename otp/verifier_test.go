@@ -105,7 +105,7 @@ func newFixture(t *testing.T, mutate func(*otp.Config)) *fixture {
 }
 
 // start starts a verification and returns the code that was sent.
-func (f *fixture) start(t *testing.T, to string, ch sender.Channel, opts ...otp.Option) (otp.StartResult, string) {
+func (f *fixture) start(t *testing.T, to string, ch sender.Channel, opts ...otp.StartOption) (otp.StartResult, string) {
 	t.Helper()
 	res, err := f.v.Start(context.Background(), to, ch, opts...)
 	if err != nil {
@@ -118,7 +118,7 @@ func (f *fixture) start(t *testing.T, to string, ch sender.Channel, opts ...otp.
 	return res, m.Code
 }
 
-func (f *fixture) check(t *testing.T, to, code string, opts ...otp.Option) otp.CheckResult {
+func (f *fixture) check(t *testing.T, to, code string, opts ...otp.CheckOption) otp.CheckResult {
 	t.Helper()
 	res, err := f.v.Check(context.Background(), to, code, opts...)
 	if err != nil {
@@ -615,7 +615,7 @@ func TestBadInput(t *testing.T) {
 		name string
 		to   string
 		ch   sender.Channel
-		opts []otp.Option
+		opts []otp.StartOption
 		want error
 	}{
 		{"empty number", "", sender.SMS, nil, otp.ErrInvalidNumber},
@@ -629,9 +629,9 @@ func TestBadInput(t *testing.T) {
 		{"unknown channel", alice, "fax", nil, otp.ErrInvalidChannel},
 		{"empty channel", alice, "", nil, otp.ErrInvalidChannel},
 		{"channel not allowed", alice, sender.Call, nil, otp.ErrChannelNotAllowed},
-		{"long binding", alice, sender.SMS, []otp.Option{otp.WithBinding(strings.Repeat("b", 300))}, otp.ErrInvalidOption},
-		{"empty limit key", alice, sender.SMS, []otp.Option{otp.WithLimitKey("")}, otp.ErrInvalidOption},
-		{"bad locale", alice, sender.SMS, []otp.Option{otp.WithLocale("en US<script>")}, otp.ErrInvalidOption},
+		{"long binding", alice, sender.SMS, []otp.StartOption{otp.WithBinding(strings.Repeat("b", 300))}, otp.ErrInvalidOption},
+		{"empty limit key", alice, sender.SMS, []otp.StartOption{otp.WithLimitKey("")}, otp.ErrInvalidOption},
+		{"bad locale", alice, sender.SMS, []otp.StartOption{otp.WithLocale("en US<script>")}, otp.ErrInvalidOption},
 	}
 	for _, tc := range starts {
 		_, err := f.v.Start(ctx, tc.to, tc.ch, tc.opts...)

@@ -2,61 +2,34 @@ package plivoadapter
 
 import (
 	"fmt"
-	"unicode/utf16"
+
+	"github.com/go2fa/go2fa/sender"
 )
 
-// Encoding is the character set an SMS is sent in (a string constant,
-// safe for concurrent use).
-type Encoding string
+// Encoding is the character set an SMS is sent in (sender.Encoding).
+type Encoding = sender.Encoding
 
 const (
 	// GSM7 is the GSM 03.38 default alphabet: 160 characters in one SMS,
 	// characters of the extension table (such as € [ ] { } ^ ~ | \) count
 	// as two.
-	GSM7 Encoding = "GSM-7"
+	GSM7 = sender.GSM7
 	// UCS2 is used as soon as one character is outside GSM-7: 70 UTF-16
 	// code units in one SMS.
-	UCS2 Encoding = "UCS-2"
+	UCS2 = sender.UCS2
 )
 
 // Single-SMS limits.
 const (
-	MaxGSM7Units = 160
-	MaxUCS2Units = 70
+	MaxGSM7Units = sender.MaxGSM7Units
+	MaxUCS2Units = sender.MaxUCS2Units
 )
-
-// gsmBasic is the GSM 03.38 default alphabet (one septet each).
-const gsmBasic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
-	"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-
-// gsmExtension holds the characters sent as escape + septet (two each).
-const gsmExtension = "\f^{}\\[~]|€"
-
-var gsmUnits = func() map[rune]int {
-	m := make(map[rune]int, 140)
-	for _, r := range gsmBasic {
-		m[r] = 1
-	}
-	for _, r := range gsmExtension {
-		m[r] = 2
-	}
-	return m
-}()
 
 // SMSLength reports how text would be encoded and how many units of that
 // encoding it takes: GSM-7 septets (extension characters count 2) or, if
-// any character is outside GSM-7, UTF-16 code units.
-func SMSLength(text string) (Encoding, int) {
-	n := 0
-	for _, r := range text {
-		u, ok := gsmUnits[r]
-		if !ok {
-			return UCS2, len(utf16.Encode([]rune(text)))
-		}
-		n += u
-	}
-	return GSM7, n
-}
+// any character is outside GSM-7, UTF-16 code units. It is
+// sender.SMSLength.
+func SMSLength(text string) (Encoding, int) { return sender.SMSLength(text) }
 
 // LengthError reports a text that would be split into several SMS. It is
 // a plain value, not modified after it is returned, and safe to share.

@@ -13,8 +13,10 @@ import (
 	plivo "github.com/plivo/plivo-go/v7"
 )
 
-// DefaultTemplate is the SMS text when SMSOptions.Template is empty. It
-// renders as "Your verification code is 123456. It expires in 5 minutes."
+// DefaultTemplate is the English wording as a template for
+// SMSOptions.Template. It renders as "Your verification code is 123456. It
+// expires in 5 minutes.", as the built-in English wording does; with
+// Template empty, the sender uses the wording of each message's locale.
 const DefaultTemplate = "Your verification code is {code}. It expires in {ttl}."
 
 // Template placeholders.
@@ -35,7 +37,8 @@ type SMSOptions struct {
 	// PlaceholderTTL. It must fit in one SMS (160 GSM-7 units, or 70 if it
 	// needs UCS-2) with the longest code (10 digits) and TTL wording; a
 	// template that could split is refused by NewSMS with a *LengthError.
-	// The default value is DefaultTemplate.
+	// The default value, empty, renders the wording of the message's
+	// locale instead (see Texts).
 	Template string
 	// Brand, if set, prefixes the text as "Brand: ...". The default value
 	// is "" (no prefix).
@@ -52,6 +55,12 @@ type SMSOptions struct {
 	// DLT holds India's DLT registration, sent with every message to an
 	// Indian number (+91). The default value is the zero DLT (none sent).
 	DLT DLT
+	// Texts renders the text in the Message's language (Message.Locale)
+	// when Template is empty: wordings, WebOTP domain, Android app hash
+	// (Brand, when set, fills Texts.Brand if that is empty). NewSMS copies
+	// the struct; do not change its Wordings map afterwards. The default
+	// value is nil: the built-in wordings of package sender.
+	Texts *sender.Texts
 	// StatusURL is the public URL at which Plivo reaches StatusHandler;
 	// when set, every message asks Plivo for delivery-status callbacks
 	// there. The default value is "" (no callbacks).
@@ -120,6 +129,7 @@ type SMS struct {
 	dlt       DLT
 	keepLogs  bool
 	template  string
+	texts     *sender.Texts
 	brand     string
 	status    *url.URL
 	method    string
@@ -168,13 +178,24 @@ func NewSMS(c Config, o SMSOptions) (*SMS, error) {
 		}
 	}
 	if s.template == "" {
-		s.template = DefaultTemplate
-	}
-	if !strings.Contains(s.template, PlaceholderCode) {
-		return nil, fmt.Errorf("%w: template has no %s", ErrInvalidConfig, PlaceholderCode)
-	}
-	if err := CheckSMSLength(s.render(worstCode, worstTTL)); err != nil {
-		return nil, fmt.Errorf("%w: template with the longest code: %w", ErrInvalidConfig, err)
+		var t sender.Texts
+		if o.Texts != nil {
+			t = *o.Texts
+		}
+		if t.Brand == "" {
+			t.Brand = s.brand
+		}
+		if err := t.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: texts: %w", ErrInvalidConfig, err)
+		}
+		s.texts = &t
+	} else {
+		if !strings.Contains(s.template, PlaceholderCode) {
+			return nil, fmt.Errorf("%w: template has no %s", ErrInvalidConfig, PlaceholderCode)
+		}
+		if err := CheckSMSLength(s.render(worstCode, worstTTL)); err != nil {
+			return nil, fmt.Errorf("%w: template with the longest code: %w", ErrInvalidConfig, err)
+		}
 	}
 	s.method = strings.ToUpper(o.StatusMethod)
 	if s.method == "" {
@@ -225,7 +246,8 @@ func (s *SMS) render(code, ttl string) string {
 }
 
 // Text returns the text Send would send for m: m.Text (with the brand
-// prefix) when set, else the template. It fails with ErrInvalidMessage and
+// prefix) when set, else the template, or without a template the wording
+// of m.Locale (SMSOptions.Texts). It fails with ErrInvalidMessage and
 // a *LengthError if the text would split, or if m.Text lacks the code.
 func (s *SMS) Text(m sender.Message) (string, error) {
 	var text string
@@ -237,6 +259,12 @@ func (s *SMS) Text(m sender.Message) (string, error) {
 		if s.brand != "" {
 			text = s.brand + ": " + text
 		}
+	} else if s.texts != nil {
+		t, err := s.texts.Text(m)
+		if err != nil {
+			return "", fmt.Errorf("plivoadapter: %w", err)
+		}
+		text = t
 	} else {
 		text = s.render(m.Code, ttlWords(m.TTL))
 	}

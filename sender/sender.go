@@ -68,11 +68,15 @@ type Message struct {
 	Channel Channel
 	// Code is the one-time code, digits only.
 	Code string
-	// Text is the text to deliver; when empty, senders use DefaultText.
+	// Text is the text to deliver; when empty, senders render the wording
+	// of Locale (see Texts and DefaultText).
 	Text string
-	// Locale is the language for the message as a BCP 47 tag ("en-US"); may
-	// be empty.
+	// Locale is the language of the message, SMS and voice alike, as a BCP
+	// 47 tag ("en-US", "pt-BR"); may be empty (English).
 	Locale string
+	// TextOptions adjust the rendered text of this message (brand, WebOTP
+	// line, Android app hash) over the sender's own; may be zero.
+	TextOptions TextOptions
 	// TTL is how long the code stays valid, for the text ("expires in 5
 	// minutes").
 	TTL time.Duration
@@ -96,20 +100,19 @@ func (m Message) Validate() error {
 	case utf8.RuneCountInString(m.Text) > MaxTextLen:
 		return fmt.Errorf("%w: text longer than %d characters", ErrInvalidMessage, MaxTextLen)
 	}
-	return nil
+	return m.TextOptions.Validate()
 }
 
-// DefaultText returns m.Text, or when it is empty the default wording:
-// "Your verification code is 123456. It expires in 5 minutes."
+// DefaultText returns m.Text, or when it is empty the built-in wording of
+// m.Locale with m.TextOptions (see Texts): in English, "Your verification
+// code is 123456. It expires in 5 minutes."
 func DefaultText(m Message) string {
-	if m.Text != "" {
-		return m.Text
+	var t *Texts
+	if text, err := t.Text(m); err == nil {
+		return text
 	}
-	text := "Your verification code is " + m.Code + "."
-	if w := TTLWords(m.TTL); w != "" {
-		text += " It expires in " + w + "."
-	}
-	return text
+	_, w := t.Wording(m.Locale)
+	return render(w, TextOptions{}, m.Code, m.TTL, true)
 }
 
 // TTLWords renders a code's lifetime in English words, as DefaultText

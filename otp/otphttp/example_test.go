@@ -1,6 +1,7 @@
 package otphttp_test
 
 import (
+	"crypto/rand"
 	"fmt"
 	"log"
 	"net/http"
@@ -19,7 +20,7 @@ func Example() {
 	rec := &sender.Recorder{}
 	st := memstore.New()
 	defer st.Close()
-	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: []byte("an example secret of 32 bytes or more")})
+	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: newSecret()})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -41,4 +42,13 @@ func Example() {
 	// Output:
 	// 202 true
 	// 200 true
+}
+
+// newSecret returns 32 bytes from crypto/rand. In production, load a secret
+// that stays the same across restarts and instances from your secret
+// manager or the environment; never a string written in the source.
+func newSecret() []byte {
+	b := make([]byte, 32)
+	rand.Read(b) // never returns an error
+	return b
 }

@@ -314,7 +314,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.commonError(w, r, err)
 		return
 	}
-	opts := make([]otp.Option, 0, 2)
+	opts := make([]otp.StartOption, 0, 2)
 	opts = append(opts, otp.WithLimitKey(key))
 	if h.binding != nil {
 		if b := h.binding(r); b != "" {
@@ -402,7 +402,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	var opts []otp.Option
+	var opts []otp.CheckOption
 	if h.binding != nil {
 		if b := h.binding(r); b != "" {
 			opts = append(opts, otp.WithBinding(b))

@@ -64,7 +64,8 @@ type Config struct {
 
 // Validator checks codes typed by users against their keys, refusing
 // replays and limiting guesses through a store.Store. Build one with
-// NewValidator. A Validator is safe for concurrent use by multiple
+// NewValidator: the zero value refuses every Validate with an error wrapping
+// ErrInvalidConfig. A Validator is safe for concurrent use by multiple
 // goroutines; several processes sharing a Redis store share its limits and
 // its replay protection.
 //
@@ -135,39 +136,29 @@ func NewValidator(cfg Config) (*Validator, error) {
 	return v, nil
 }
 
-// Status is the outcome of Validate.
-type Status int
+// Status is the outcome of Validate. Its values are lowercase words, like
+// otp.Status's, and the names the two share mean the same; the zero Status
+// is no outcome.
+type Status string
 
 const (
 	// Approved: the code is right for a time step within the skew window,
 	// and that step had not been accepted before for this account. The
 	// account's failure count is reset.
-	Approved Status = iota + 1
+	Approved Status = "approved"
 	// Rejected: the code is wrong. Result.Remaining failures are left
 	// before the account locks.
-	Rejected
+	Rejected Status = "rejected"
 	// Replayed: the code is right but its time step was already accepted
 	// for this account (someone reused a code). It counts as a failure.
-	Replayed
+	Replayed Status = "replayed"
 	// Locked: too many failures; every code, even a right one, is refused
 	// for Result.RetryAfter.
-	Locked
+	Locked Status = "locked"
 )
 
 // String returns the status's name.
-func (s Status) String() string {
-	switch s {
-	case Approved:
-		return "approved"
-	case Rejected:
-		return "rejected"
-	case Replayed:
-		return "replayed"
-	case Locked:
-		return "locked"
-	}
-	return "unknown"
-}
+func (s Status) String() string { return string(s) }
 
 // Result reports the outcome of Validate. Only Status == Approved lets a
 // user in; the zero Result, returned with every error, does not.
@@ -206,6 +197,9 @@ type Result struct {
 // A store failure returns a zero Result and an error wrapping both ErrStore
 // and the store's error: fail closed.
 func (v *Validator) Validate(ctx context.Context, accountKey string, key Key, code string) (Result, error) {
+	if v == nil || v.store == nil {
+		return Result{}, errZeroValidator
+	}
 	p, err := key.params()
 	if err != nil {
 		return Result{}, err
@@ -281,6 +275,10 @@ func (v *Validator) Validate(ctx context.Context, accountKey string, key Key, co
 	}
 	return Result{}, fmt.Errorf("%w: unexpected status %v", ErrStore, res.Status)
 }
+
+// errZeroValidator is returned by Validate on a Validator that NewValidator
+// did not make.
+var errZeroValidator = fmt.Errorf("%w: zero Validator: create one with totp.NewValidator", ErrInvalidConfig)
 
 // storeKey derives the store key of accountKey (see Validator).
 func (v *Validator) storeKey(accountKey string) string {

@@ -15,12 +15,10 @@ import (
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
-// clock is a fake clock shared by a Validator and its store. A store that
-// keeps its own time (miniredis) follows it through a hook.
+// clock is a fake clock shared by a Validator and its store.
 type clock struct {
-	mu    sync.Mutex
-	t     time.Time
-	hooks []func(time.Time)
+	mu sync.Mutex
+	t  time.Time
 }
 
 func (c *clock) Now() time.Time {
@@ -33,17 +31,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
-	for _, h := range c.hooks {
-		h(c.t)
-	}
-}
-
-// onAdvance calls h with the current time now and after every Advance.
-func (c *clock) onAdvance(h func(time.Time)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.hooks = append(c.hooks, h)
-	h(c.t)
 }
 
 // backend is a real Store the Validator scenarios run against.
@@ -55,8 +42,9 @@ type backend struct {
 
 var memBackend = backend{"memstore", func(t *testing.T, clk *clock) store.Store { return newMem(t, clk) }}
 
-// backends are the Stores every scenario runs against; redis_test.go adds
-// store/redisstore on miniredis.
+// backends are the Stores every scenario runs against. internal/e2e runs
+// the Validator against store/redisstore, so that this package's tests do
+// not pull go-redis into the go.sum of a module that imports otp/totp.
 var backends = []backend{memBackend}
 
 // forEachBackend runs f against every backend as parallel subtests.
@@ -542,9 +530,9 @@ func TestNewValidatorConfig(t *testing.T) {
 
 func TestStatusString(t *testing.T) {
 	t.Parallel()
-	for s, want := range map[totp.Status]string{totp.Approved: "approved", totp.Rejected: "rejected", totp.Replayed: "replayed", totp.Locked: "locked", 0: "unknown"} {
+	for s, want := range map[totp.Status]string{totp.Approved: "approved", totp.Rejected: "rejected", totp.Replayed: "replayed", totp.Locked: "locked", "": ""} {
 		if got := s.String(); got != want {
-			t.Errorf("Status(%d).String() = %q, want %q", int(s), got, want)
+			t.Errorf("Status(%q).String() = %q, want %q", string(s), got, want)
 		}
 	}
 }
@@ -575,4 +563,16 @@ func TestValidateAdjacentStepsWithTheSameCode(t *testing.T) {
 			t.Fatalf("again in step %d: %+v, want Replayed", s+1, res)
 		}
 	})
+}
+
+// A Validator not made by NewValidator refuses Validate with an error
+// naming the constructor, instead of dereferencing a nil store.
+func TestZeroValidator(t *testing.T) {
+	t.Parallel()
+	for name, v := range map[string]*totp.Validator{"zero": {}, "nil": nil} {
+		res, err := v.Validate(context.Background(), "jane", testKey, "123456")
+		if !errors.Is(err, totp.ErrInvalidConfig) || !strings.Contains(err.Error(), "totp.NewValidator") || res.Status == totp.Approved {
+			t.Errorf("%s Validator: Validate = %+v, %v; want ErrInvalidConfig naming totp.NewValidator", name, res, err)
+		}
+	}
 }

@@ -21,6 +21,7 @@ package memstore
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -52,8 +53,10 @@ const DefaultSweepInterval = time.Minute
 
 var _ store.Store = (*Store)(nil)
 
-// Store is an in-memory store.Store. Create one with New; the zero value is
-// not usable. It is safe for concurrent use by multiple goroutines.
+// Store is an in-memory store.Store. Create one with New: the zero value
+// holds nothing and refuses every Issue, Check, Withdraw and Attempt with an
+// error naming memstore.New. It is safe for concurrent use by multiple
+// goroutines.
 type Store struct {
 	keys   *[shardCount]keyShard
 	limits *[shardCount]limitShard
@@ -133,6 +136,9 @@ func New(opts ...Option) *Store {
 // call more than once and from several goroutines; it always returns nil.
 // The Store stays usable after Close, without background sweeping.
 func (s *Store) Close() error {
+	if s == nil || s.stop == nil {
+		return nil
+	}
 	s.stop.signal()
 	<-s.stop.done
 	return nil
@@ -163,6 +169,9 @@ func (s *Store) sweepLoop(every time.Duration, st *stopper) {
 // Sweep removes every expired entry now and releases memory held by maps
 // that have shrunk. The background sweeper calls it; tests may too.
 func (s *Store) Sweep() {
+	if s == nil || s.keys == nil {
+		return
+	}
 	for i := range s.keys {
 		sh := &s.keys[i]
 		sh.mu.Lock()
@@ -208,6 +217,9 @@ func shrink[V any](m map[string]V, high int) (map[string]V, int) {
 // the Store holds, including expired ones the sweeper has not removed yet.
 // It is meant for tests and metrics.
 func (s *Store) Len() int {
+	if s == nil || s.keys == nil {
+		return 0
+	}
 	n := 0
 	for i := range s.keys {
 		sh := &s.keys[i]
@@ -349,8 +361,14 @@ func inc(n *int32) {
 
 func wrap(err error) error { return fmt.Errorf("memstore: %w", err) }
 
+// errZero is returned by the methods of a Store that New did not make.
+var errZero = errors.New("memstore: zero Store: create one with memstore.New")
+
 // Issue implements store.Store.
 func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
+	if s == nil || s.keys == nil {
+		return store.IssueResult{}, errZero
+	}
 	if err := req.Validate(); err != nil {
 		return store.IssueResult{}, wrap(err)
 	}
@@ -499,6 +517,9 @@ func limited(why store.LimitReason, idx int, retry int64) store.IssueResult {
 
 // Check implements store.Store. It does not allocate.
 func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckResult, error) {
+	if s == nil || s.keys == nil {
+		return store.CheckResult{}, errZero
+	}
 	if err := req.Validate(); err != nil {
 		return store.CheckResult{}, wrap(err)
 	}
@@ -551,6 +572,9 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 
 // Withdraw implements store.Store.
 func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
+	if s == nil || s.keys == nil {
+		return errZero
+	}
 	switch {
 	case key == "":
 		return fmt.Errorf("memstore: %w: empty key", store.ErrInvalidRequest)
@@ -573,6 +597,9 @@ func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
 
 // Attempt implements store.Store.
 func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.AttemptResult, error) {
+	if s == nil || s.keys == nil {
+		return store.AttemptResult{}, errZero
+	}
 	if err := req.Validate(); err != nil {
 		return store.AttemptResult{}, wrap(err)
 	}

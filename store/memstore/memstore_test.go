@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -314,5 +315,31 @@ func TestUnreachableStoreStopsSweeper(t *testing.T) {
 		}
 		runtime.GC()
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// A Store not made by New refuses every call with an error naming New,
+// instead of panicking inside its hash; Close, Sweep and Len are harmless.
+func TestZeroStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, s := range map[string]*memstore.Store{"zero": {}, "nil": nil} {
+		errs := map[string]error{}
+		_, errs["Issue"] = s.Issue(ctx, store.IssueRequest{Key: "k", Digest: []byte("d"), TTL: time.Minute})
+		_, errs["Check"] = s.Check(ctx, store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: 3})
+		errs["Withdraw"] = s.Withdraw(ctx, "k", []byte("d"))
+		_, errs["Attempt"] = s.Attempt(ctx, store.AttemptRequest{Key: "k", MaxFailures: 3, FailureWindow: time.Minute})
+		for call, err := range errs {
+			if err == nil || !strings.Contains(err.Error(), "memstore.New") {
+				t.Errorf("%s Store: %s err = %v, want an error naming memstore.New", name, call, err)
+			}
+		}
+		s.Sweep()
+		if n := s.Len(); n != 0 {
+			t.Errorf("%s Store: Len = %d, want 0", name, n)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("%s Store: Close = %v", name, err)
+		}
 	}
 }

@@ -41,7 +41,7 @@
 // cooldown, window counter, and after a wrong guess the failure counter)
 // takes 240 to 256 bytes as reported by MEMORY USAGE, within a budget of 256
 // that a test holds it to; with Policy.KeepCode the sealed code makes it 272
-// to 288 (see README.md). An extra limit (store.IssueRequest.Limits) is one
+// to 288 (see docs/redis.md). An extra limit (store.IssueRequest.Limits) is one
 // more small hash, P:l:{L} (about 120 bytes), shared by every Issue that
 // names it.
 //

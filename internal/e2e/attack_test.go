@@ -1,9 +1,9 @@
-package otp_test
+package e2e_test
 
-// Attack tests (issue 6): toll fraud and brute force against the whole
-// Verifier, on every store go2fa ships: memstore, redisstore on miniredis,
-// and — when REDIS_URL / REDIS_CLUSTER_ADDRS are set, as .ci/run does — a
-// real redis-server and a real three-node Redis Cluster.
+// Attack tests: toll fraud and brute force against the whole Verifier, on
+// every store go2fa ships: memstore, redisstore on miniredis, and — when
+// REDIS_URL / REDIS_CLUSTER_ADDRS are set, as .ci/run does — a real
+// redis-server and a real three-node Redis Cluster.
 
 import (
 	"context"
@@ -26,6 +26,8 @@ import (
 	"github.com/go2fa/go2fa/store/memstore"
 	"github.com/go2fa/go2fa/store/redisstore"
 )
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
 
 type storeCase struct {
 	name string

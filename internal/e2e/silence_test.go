@@ -1,4 +1,4 @@
-package otp_test
+package e2e_test
 
 import (
 	"errors"

@@ -1,0 +1,84 @@
+package e2e_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go2fa/go2fa/otp"
+)
+
+const (
+	alice = "+14155550100"
+	bob   = "+14155550101"
+)
+
+// numbers returns n distinct valid US numbers.
+func numbers(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("+1415%03d%04d", 200+i/10000%800, i%10000)
+	}
+	return out
+}
+
+// wrong returns a well-formed code different from code.
+func wrong(code string) string {
+	b := []byte(code)
+	b[0] = '0' + (b[0]-'0'+1)%10
+	return string(b)
+}
+
+// runConcurrently runs f(0..n-1) at once and counts the statuses; any error
+// fails the test.
+func runConcurrently(t *testing.T, n int, f func(i int) (otp.CheckResult, error)) map[otp.Status]int {
+	t.Helper()
+	var (
+		mu     sync.Mutex
+		counts = map[otp.Status]int{}
+		wg     sync.WaitGroup
+		start  = make(chan struct{})
+		errs   atomic.Int64
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			res, err := f(i)
+			if err != nil {
+				errs.Add(1)
+				return
+			}
+			mu.Lock()
+			counts[res.Status]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if e := errs.Load(); e != 0 {
+		t.Fatalf("%d calls failed", e)
+	}
+	return counts
+}
+
+// clock is a fake clock shared by a store and a verifier.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
