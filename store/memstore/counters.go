@@ -78,4 +78,3 @@ func (s *Store) AddCounts(ctx context.Context, req store.CountRequest) (store.Co
 	}
 	return e.ring.Apply(req), nil
 }
-
