@@ -40,6 +40,8 @@ type Event struct {
 	RetryAfter time.Duration
 	// Test is true for a configured test number.
 	Test bool
+	// Pumping explains a pumping guard event (prefix, rate, baseline).
+	Pumping *PrefixState
 	// Err is the failure of an EventSendFailed, EventVetoed or
 	// EventStoreError.
 	Err error
@@ -82,6 +84,12 @@ func SlogObserver(l *slog.Logger) Observer {
 			attrs = append(attrs, slog.String("limit", string(e.Limit)), slog.Duration("retry_after", e.RetryAfter))
 		case EventLocked:
 			level = slog.LevelWarn
+		case EventPumpingTripped, EventPumpingThrottled, EventPumpingRecovered:
+			level = slog.LevelWarn
+			if p := e.Pumping; p != nil {
+				attrs = append(attrs, slog.String("prefix", p.Prefix), slog.String("reason", p.Reason),
+					slog.Float64("rate", p.Rate), slog.Float64("baseline", p.Baseline), slog.Int64("sends", p.Sends))
+			}
 		case EventSendFailed, EventVetoed, EventStoreError:
 			level = slog.LevelWarn
 			if e.Err != nil {

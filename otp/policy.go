@@ -63,6 +63,9 @@ type Policy struct {
 	// recommendation, and the default). The kept code is stored encrypted
 	// with AES-GCM under a key derived from the secret.
 	KeepCode bool
+	// Pumping configures the SMS-pumping guard, on by default; see
+	// PumpingPolicy.
+	Pumping PumpingPolicy
 }
 
 // DefaultPolicy returns the default rules: 6 digits, 5 minutes, 5 attempts,
@@ -95,6 +98,7 @@ func (p Policy) withDefaults() Policy {
 	if len(p.Channels) == 0 {
 		p.Channels = []sender.Channel{sender.SMS, sender.Call}
 	}
+	p.Pumping = p.Pumping.withDefaults()
 	return p
 }
 
@@ -122,6 +126,9 @@ func (p Policy) Validate() error {
 		return bad("KeySends and KeyWindow must be positive")
 	case p.GlobalSends < 0 || p.GlobalWindow < time.Second:
 		return bad("GlobalSends must not be negative and GlobalWindow at least 1s")
+	}
+	if err := p.Pumping.validate(); err != nil {
+		return bad("%v", err)
 	}
 	for _, c := range p.Channels {
 		if !c.Valid() {
