@@ -229,7 +229,9 @@ func (e *ThrottleError) Error() string {
 
 // Is makes errors.Is(err, ErrThrottled) and errors.Is(err, ErrRateLimited)
 // true.
-func (e *ThrottleError) Is(target error) bool { return target == ErrThrottled || target == ErrRateLimited }
+func (e *ThrottleError) Is(target error) bool {
+	return target == ErrThrottled || target == ErrRateLimited
+}
 
 // Unwrap returns the equivalent *RateLimitError, for callers that handle
 // every refused send alike.
