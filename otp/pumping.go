@@ -34,9 +34,11 @@ import (
 //     by one minute so that codes just sent are not yet counted as
 //     unconverted; the baseline is the prefix's conversion over the last 24
 //     hours, smoothed towards Prior as if 20 sends had converted at Prior;
-//   - with at least MinSends recent sends (MinSends/4, at least 3, for a
-//     prefix throttled in the last 24 hours), a rate below Drop × baseline
+//   - with at least MinSends recent sends, a rate below Drop × baseline
 //     throttles the prefix for Hold;
+//   - a prefix throttled in the last 24 hours is on probation: MinSends/4
+//     (at least 3) recent sends suffice, and its 24-hour conversion below
+//     Drop × Prior throttles it again at once;
 //   - with at least DaySends sends in 24 hours, a 24-hour conversion below
 //     Drop × Prior throttles it too (a slow attack under MinSends per
 //     Window).
@@ -450,6 +452,12 @@ func (g *guard) judge(prefix string, c store.Counts, now time.Time) (s PrefixSta
 	minSends, reason := int64(g.p.MinSends), PumpingConversion
 	if dayTrips > 0 {
 		minSends, reason = int64(max(g.p.MinSends/4, 3)), PumpingProbation
+		if s.DaySends >= minSends && ratio(s.DayApprovals, s.DaySends) < g.p.Drop*g.p.Prior {
+			// Still no better than when it was throttled: the sends
+			// that tripped it have not been outweighed by approvals.
+			s.Reason = PumpingProbation
+			return s, true
+		}
 	}
 	switch {
 	case s.Sends >= minSends && s.Rate < s.Threshold:
