@@ -200,8 +200,10 @@ type simResult struct {
 	tripped                   []string
 }
 
-func (r simResult) attackRate() float64 { return float64(r.blockedAfter) / float64(max(r.attackAfter, 1)) }
-func (r simResult) legitRate() float64  { return float64(r.legitBlocked) / float64(max(r.legit, 1)) }
+func (r simResult) attackRate() float64 {
+	return float64(r.blockedAfter) / float64(max(r.attackAfter, 1))
+}
+func (r simResult) legitRate() float64 { return float64(r.legitBlocked) / float64(max(r.legit, 1)) }
 
 // simScenario describes the traffic of one run.
 type simScenario struct {
