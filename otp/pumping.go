@@ -221,12 +221,8 @@ type ThrottleError struct {
 // Error implements error.
 func (e *ThrottleError) Error() string {
 	s := e.State
-	if s.Reason == PumpingSlow {
-		return fmt.Sprintf("otp: destination prefix %s throttled (%s: conversion %.2f over %d sends in 24h), retry after %s",
-			s.Prefix, s.Reason, ratio(s.DayApprovals, s.DaySends), s.DaySends, e.RetryAfter.Round(time.Second))
-	}
-	return fmt.Sprintf("otp: destination prefix %s throttled (%s: conversion %.2f over %d sends, baseline %.2f), retry after %s",
-		s.Prefix, s.Reason, s.Rate, s.Sends, s.Baseline, e.RetryAfter.Round(time.Second))
+	return fmt.Sprintf("otp: destination prefix %s throttled (%s: conversion %.2f over %d recent sends, %.2f over %d in 24h, baseline %.2f), retry after %s",
+		s.Prefix, s.Reason, s.Rate, s.Sends, ratio(s.DayApprovals, s.DaySends), s.DaySends, s.Baseline, e.RetryAfter.Round(time.Second))
 }
 
 // Is makes errors.Is(err, ErrThrottled) and errors.Is(err, ErrRateLimited)
