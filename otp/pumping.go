@@ -67,9 +67,10 @@ type PumpingPolicy struct {
 	// Prior is the conversion assumed of a prefix with little history, in
 	// (0, 1]. The default value is 0.5.
 	Prior float64
-	// Hold is how long a throttle lasts before the prefix is judged again,
-	// a whole number of 30-second buckets, 1 minute to 12 hours. The
-	// default value is 1 hour.
+	// Hold is how long a throttle lasts before the prefix is judged again
+	// (counted from the start of the 5-minute bucket of the throttle, so
+	// up to 5 minutes longer), a multiple of 5 minutes, 5 minutes to 12
+	// hours. The default value is 1 hour.
 	Hold time.Duration
 	// FailOpen lets sends through when the Store fails inside the guard
 	// (an EventStoreError is still observed). The default value, false,
@@ -84,6 +85,7 @@ type PumpingPolicy struct {
 
 const (
 	pumpBucket      = 30 * time.Second
+	pumpHoldBucket  = 5 * time.Minute
 	pumpGrace       = 2 // buckets: codes younger than this are not judged yet
 	pumpDayBucket   = time.Hour
 	pumpDayBuckets  = 24
@@ -141,8 +143,8 @@ func (p PumpingPolicy) validate() error {
 		return fmt.Errorf("Pumping.Drop %v not in (0, 1)", p.Drop)
 	case !(p.Prior > 0 && p.Prior <= 1):
 		return fmt.Errorf("Pumping.Prior %v not in (0, 1]", p.Prior)
-	case p.Hold < time.Minute || p.Hold > 12*time.Hour || p.Hold%pumpBucket != 0:
-		return fmt.Errorf("Pumping.Hold %s not a multiple of 30s in 1m–12h", p.Hold)
+	case p.Hold < pumpHoldBucket || p.Hold > 12*time.Hour || p.Hold%pumpHoldBucket != 0:
+		return fmt.Errorf("Pumping.Hold %s not a multiple of 5m in 5m–12h", p.Hold)
 	}
 	return nil
 }
@@ -252,7 +254,6 @@ type guard struct {
 	now     func() time.Time
 	series  []store.Series
 	window  int // buckets
-	hold    int // buckets
 	observe func(context.Context, Event)
 
 	mu       sync.Mutex
@@ -275,15 +276,18 @@ func newGuard(p PumpingPolicy, st store.Store, secret []byte, now func() time.Ti
 	if !ok {
 		c = &localCounters{m: make(map[string]*localCount)}
 	}
-	w, h := int(p.Window/pumpBucket), int(p.Hold/pumpBucket)
+	w, h := int(p.Window/pumpBucket), int(p.Hold/pumpHoldBucket)
 	return &guard{
-		p:       p,
-		c:       c,
-		keys:    newMacPool(secret, "pumping-prefix"),
-		now:     now,
-		window:  w,
-		hold:    h,
-		series:  []store.Series{{Width: pumpBucket, Len: max(w+pumpGrace, h) + 1}, {Width: pumpDayBucket, Len: pumpDayBuckets}},
+		p:      p,
+		c:      c,
+		keys:   newMacPool(secret, "pumping-prefix"),
+		now:    now,
+		window: w,
+		series: []store.Series{
+			{Width: pumpBucket, Len: w + pumpGrace},
+			{Width: pumpHoldBucket, Len: h + 1},
+			{Width: pumpDayBucket, Len: pumpDayBuckets},
+		},
 		observe: observe,
 		pending: make(map[string]int64),
 		state:   make(map[string]*PrefixState),
@@ -413,19 +417,19 @@ func (g *guard) admit(ctx context.Context, num Number, proof bool, ev Event) (ti
 // judge computes a prefix's figures from its counts and says whether it is
 // held (s.Throttled) or must be throttled now (trip).
 func (g *guard) judge(prefix string, c store.Counts, now time.Time) (s PrefixState, trip bool) {
-	fine, day := c.Values[0], c.Values[1]
+	fine, held, day := c.Values[0], c.Values[1], c.Values[2]
 	s = PrefixState{Prefix: prefix, Judged: now}
-	b := g.series[0].Bucket(now)
-	for age := 0; age < g.hold && age < len(fine); age++ {
-		if fine[age][fTrips] > 0 {
-			start := time.UnixMilli((b - int64(age)) * pumpBucket.Milliseconds())
-			if until := start.Add(g.p.Hold); until.After(now) {
+	b := g.series[1].Bucket(now)
+	for age := range held {
+		if held[age][fTrips] > 0 {
+			start := time.UnixMilli((b - int64(age)) * pumpHoldBucket.Milliseconds())
+			if until := start.Add(g.p.Hold + pumpHoldBucket); until.After(now) {
 				s.Throttled, s.Until = true, until
 			}
 			break
 		}
 	}
-	for age := pumpGrace; age < pumpGrace+g.window && age < len(fine); age++ {
+	for age := pumpGrace; age < len(fine); age++ {
 		s.Sends += fine[age][fAttempts] - fine[age][fUnsent]
 	}
 	for age := 0; age < g.window; age++ {
