@@ -400,6 +400,8 @@ func (s *Server) answer(f Failure, r *http.Request, body []byte) (int, any) {
 		case parts[3] == "Call" && r.Method == http.MethodPost:
 			return s.call(body)
 		}
+	case "lookup.plivo.com":
+		return s.lookup(r, parts)
 	case "phlorunner.plivo.com":
 		switch {
 		// GET /v1/phlo/{phlo_id}
