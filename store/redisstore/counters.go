@@ -30,8 +30,9 @@ func (s *Store) countKey(key string) string {
 // the ring slots of the current buckets are reset if they held an older
 // bucket, the deltas are added with HINCRBY (only non-zero ones are
 // stored), the hash's lifetime is set to the longest span of the series,
-// and the whole hash is returned (a few hundred fields at most). A read
-// (every delta zero) writes nothing. It is safe for concurrent use.
+// and the script returns the hash: one field per ring slot, holding the
+// slot's bucket number and values.
+// A read (every delta zero) writes nothing. It is safe for concurrent use.
 func (s *Store) AddCounts(ctx context.Context, req store.CountRequest) (store.Counts, error) {
 	const op = "counts"
 	if err := req.Validate(); err != nil {
@@ -63,44 +64,34 @@ func (s *Store) AddCounts(ctx context.Context, req store.CountRequest) (store.Co
 	if !ok || len(flat)%2 != 0 {
 		return store.Counts{}, fmt.Errorf("redisstore: %s: unexpected reply %T", op, v)
 	}
-	type slotKey struct{ s, slot int }
-	ids := make(map[slotKey]int64)
-	vals := make(map[slotKey][]int64)
+	out := store.NewCounts(req)
 	for i := 0; i < len(flat); i += 2 {
 		name, _ := flat[i].(string)
-		str, _ := flat[i+1].(string)
-		n, err := strconv.ParseInt(str, 10, 64)
-		parts := strings.Split(name, ".")
-		if err != nil || len(parts) < 2 || len(parts) > 3 {
-			return store.Counts{}, fmt.Errorf("redisstore: %s: malformed counter field", op)
-		}
-		se, err1 := strconv.Atoi(parts[0])
-		slot, err2 := strconv.Atoi(parts[1])
+		val, _ := flat[i+1].(string)
+		sStr, slotStr, _ := strings.Cut(name, ".")
+		se, err1 := strconv.Atoi(sStr)
+		slot, err2 := strconv.Atoi(slotStr)
 		if err1 != nil || err2 != nil || se < 0 || se >= len(req.Series) || slot < 0 || slot >= req.Series[se].Len {
-			continue // another shape's field: not ours to read
+			continue // another shape's slot: not ours to read
 		}
-		k := slotKey{se, slot}
-		if len(parts) == 2 {
-			ids[k] = n
-			continue
+		idStr, rest, _ := strings.Cut(val, ",")
+		id, err := strconv.ParseInt(idStr, 10, 64)
+		if err != nil {
+			return store.Counts{}, fmt.Errorf("redisstore: %s: malformed counter slot", op)
 		}
-		f, err := strconv.Atoi(parts[2])
-		if err != nil || f < 0 || f >= len(req.Add) {
-			continue
+		age := buckets[se] - id
+		if age < 0 || age >= int64(req.Series[se].Len) || id%int64(req.Series[se].Len) != int64(slot) {
+			continue // a bucket outside the ring's span
 		}
-		if vals[k] == nil {
-			vals[k] = make([]int64, len(req.Add))
-		}
-		vals[k][f] = n
-	}
-	out := store.NewCounts(req)
-	for i, se := range req.Series {
-		for age := 0; age < se.Len && buckets[i]-int64(age) >= 0; age++ {
-			want := buckets[i] - int64(age)
-			k := slotKey{i, int(want % int64(se.Len))}
-			if id, ok := ids[k]; ok && id == want && vals[k] != nil {
-				copy(out.Values[i][age], vals[k])
+		vals := out.Values[se][age]
+		for f := 0; f < len(vals) && rest != ""; f++ {
+			var num string
+			num, rest, _ = strings.Cut(rest, ",")
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil {
+				return store.Counts{}, fmt.Errorf("redisstore: %s: malformed counter slot", op)
 			}
+			vals[f] = n
 		}
 	}
 	return out, nil

@@ -1,40 +1,46 @@
--- AddCounts: one counter key, a hash of ring buckets.
+-- AddCounts: one counter key, a hash of ring slots.
 -- KEYS[1]  the counter hash
 -- ARGV[1]  lifetime of the hash after an addition, ms
 -- ARGV[2]  number of fields F; ARGV[3] number of series S
--- ARGV[4..3+2S]  per series: the current bucket number, its ring slot
+-- ARGV[4..3+2S]  per series: the current bucket number and its ring slot
 -- ARGV[4+2S..]   F deltas
--- Hash fields: "<s>.<slot>" the bucket number a slot holds,
--- "<s>.<slot>.<f>" a non-zero value of field f in that slot.
--- Returns HGETALL of the hash after the addition.
+-- Hash field "<s>.<slot>" holds "<bucket>,<v1>,...,<vF>": the bucket the
+-- slot holds and its values. A slot that holds an older bucket is started
+-- again from zero; an addition for a bucket older than the slot's is
+-- dropped. Returns HGETALL of the hash (at most the sum of the rings'
+-- lengths fields).
 local k = KEYS[1]
 local nf, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
 local base = 3 + 2 * ns
-local write = false
+local adds, write = {}, false
 for f = 1, nf do
-  if tonumber(ARGV[base + f]) ~= 0 then write = true end
+  adds[f] = tonumber(ARGV[base + f])
+  if adds[f] ~= 0 then write = true end
 end
 if write then
   for s = 1, ns do
     local id, slot = ARGV[2 + 2 * s], ARGV[3 + 2 * s]
-    local idf = (s - 1) .. '.' .. slot
-    local held = redis.call('HGET', k, idf)
-    local ok = true
-    if held ~= id then
-      if held and tonumber(held) > tonumber(id) then
-        ok = false -- an older bucket than the slot holds: dropped
-      else
-        local old = {}
-        for f = 1, nf do old[f] = idf .. '.' .. (f - 1) end
-        redis.call('HDEL', k, unpack(old))
-        redis.call('HSET', k, idf, id)
+    local name = (s - 1) .. '.' .. slot
+    local held = redis.call('HGET', k, name)
+    local vals, ok = {}, true
+    if held then
+      local i = 0
+      for x in string.gmatch(held, '[^,]+') do
+        i = i + 1
+        vals[i] = x
+      end
+      if tonumber(vals[1]) > tonumber(id) then
+        ok = false
+      elseif vals[1] ~= id then
+        vals = {}
       end
     end
     if ok then
+      local out = {id}
       for f = 1, nf do
-        local d = tonumber(ARGV[base + f])
-        if d ~= 0 then redis.call('HINCRBY', k, idf .. '.' .. (f - 1), d) end
+        out[f + 1] = string.format('%d', (tonumber(vals[f + 1]) or 0) + adds[f])
       end
+      redis.call('HSET', k, name, table.concat(out, ','))
     end
   end
   redis.call('PEXPIRE', k, ARGV[1])
