@@ -29,6 +29,9 @@ import (
 // fields) for one key; a request with another shape may lose earlier counts
 // of that key but never invents any.
 type Counters interface {
+	// AddCounts adds req.Add to the current buckets of req.Key and
+	// returns every bucket, in one atomic step. A malformed request
+	// returns an error wrapping ErrInvalidRequest and changes nothing.
 	AddCounts(ctx context.Context, req CountRequest) (Counts, error)
 }
 
