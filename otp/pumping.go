@@ -181,7 +181,8 @@ const (
 // last judgement by this process.
 type PrefixState struct {
 	// Prefix is the country calling code and the leading national digits,
-	// "+44 7700". It never holds a whole number.
+	// "+44 7700". It never holds a whole number: at least the last three
+	// digits are left out.
 	Prefix string `json:"prefix"`
 	// Sends and Approvals are the recent figures (PumpingPolicy.Window,
 	// sends lagged by one minute); Rate is Approvals/Sends (1 with no
@@ -295,19 +296,25 @@ func newGuard(p PumpingPolicy, st store.Store, secret []byte, now func() time.Ti
 }
 
 // prefixOf returns the prefix label of an E.164 number: "+", the country
-// calling code, a space and up to depth national digits.
+// calling code, a space and up to depth national digits, never the last
+// three.
 func prefixOf(e164 string, depth int) string {
 	cc := ccLen(e164)
 	if cc == 0 {
 		return ""
 	}
-	end := min(1+cc+depth, len(e164))
+	// At least the last three digits stay out, so a prefix names a range
+	// of a thousand numbers or more even in a country with short numbers.
+	end := max(min(1+cc+depth, len(e164)-3), 1+cc)
 	return e164[:1+cc] + " " + e164[1+cc:end]
 }
 
 // ccLen returns the number of digits of the country calling code of an
 // E.164 number (country calling codes are prefix-free), or 0.
 func ccLen(e164 string) int {
+	if len(e164) < 2 || e164[1] == '0' {
+		return 0
+	}
 	for n, cc := 1, 0; n <= 3 && n < len(e164); n++ {
 		cc = cc*10 + int(e164[n]-'0')
 		if r := phonenumbers.GetRegionCodeForCountryCode(cc); r != "" && r != "ZZ" {
