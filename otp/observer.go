@@ -41,6 +41,8 @@ type Event struct {
 	RetryAfter time.Duration
 	// Test is true for a configured test number.
 	Test bool
+	// Pumping explains a pumping guard event (prefix, rate, baseline).
+	Pumping *PrefixState
 	// Err is the failure of an EventSendFailed, EventVetoed,
 	// EventStoreError or EventCanceled.
 	Err error
@@ -111,6 +113,12 @@ func SlogObserver(l *slog.Logger) Observer {
 			attrs = append(attrs, slog.String("limit", string(e.Limit)), durationAttr("retry_after", e.RetryAfter.Round(time.Millisecond)))
 		case EventLocked:
 			level = slog.LevelWarn
+		case EventPumpingTripped, EventPumpingThrottled, EventPumpingRecovered:
+			level = slog.LevelWarn
+			if p := e.Pumping; p != nil {
+				attrs = append(attrs, slog.String("prefix", p.Prefix), slog.String("reason", p.Reason),
+					slog.Float64("rate", p.Rate), slog.Float64("baseline", p.Baseline), slog.Int64("sends", p.Sends))
+			}
 		case EventSendFailed, EventVetoed, EventStoreError, EventCanceled:
 			if e.Kind != EventCanceled { // a caller that went away is no fault
 				level = slog.LevelWarn

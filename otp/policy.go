@@ -96,6 +96,9 @@ type Policy struct {
 	// needs Fallback, and must be shorter than TTL. The default value, 0,
 	// disables it.
 	FallbackAfter time.Duration
+	// Pumping configures the SMS-pumping guard, on by default; see
+	// PumpingPolicy.
+	Pumping PumpingPolicy
 }
 
 // DefaultPolicy returns the default rules: 6 digits, 5 minutes, 5 attempts,
@@ -131,6 +134,7 @@ func (p Policy) withDefaults() Policy {
 	if len(p.FallbackChain) == 0 {
 		p.FallbackChain = []sender.Channel{sender.SMS, sender.Call}
 	}
+	p.Pumping = p.Pumping.withDefaults()
 	return p
 }
 
@@ -158,6 +162,9 @@ func (p Policy) Validate() error {
 		return bad("KeySends and KeyWindow must be positive")
 	case p.GlobalSends < 0 || p.GlobalWindow < time.Second:
 		return bad("GlobalSends must not be negative and GlobalWindow at least 1s")
+	}
+	if err := p.Pumping.validate(); err != nil {
+		return bad("%v", err)
 	}
 	for _, c := range p.Channels {
 		if !c.Valid() {

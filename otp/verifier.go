@@ -76,6 +76,7 @@ type Verifier struct {
 	observer Observer
 	tests    map[string]string
 	now      func() time.Time
+	guard    *guard // nil when Policy.Pumping.Disabled
 }
 
 // NewVerifier validates cfg and returns a Verifier. Errors wrap
@@ -140,6 +141,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if v.now == nil {
 		v.now = time.Now
 	}
+	v.guard = newGuard(p.Pumping, cfg.Store, cfg.Secret, v.now, func(ctx context.Context, e Event) { v.observe(ctx, v.begin(), e) })
 	return v, nil
 }
 
@@ -236,6 +238,7 @@ type callOptions struct {
 	limitKey string
 	locale   string
 	text     sender.TextOptions
+	proof    bool
 	err      error
 }
 
@@ -469,6 +472,17 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	default:
 		return StartResult{}, fmt.Errorf("%w: unknown issue outcome %d", ErrStoreUnavailable, res.Outcome)
 	}
+	var counted ticket
+	if !isTest {
+		// After the limits, so that sends they refuse do not weigh on a
+		// prefix's conversion.
+		if counted, err = v.guard.admit(ctx, num, o.proof, ev); err != nil {
+			if res.Outcome == store.Issued {
+				err = v.withdraw(ctx, key, req.Digest, err)
+			}
+			return StartResult{}, err
+		}
+	}
 	if v.before != nil && !isTest {
 		// After the limits, so they bound the hook's (often paid) lookups
 		// too; before any message is sent.
@@ -476,6 +490,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 			if res.Outcome == store.Issued {
 				err = v.withdraw(ctx, key, req.Digest, err)
 			}
+			counted.undo(ctx)
 			ev.Kind, ev.Err = EventVetoed, err
 			v.observe(ctx, begin, ev)
 			return StartResult{}, fmt.Errorf("%w: %w", ErrVetoed, err)
@@ -518,6 +533,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	if err != nil {
 		ev.Kind, ev.Err = EventSendFailed, err
+		counted.undo(ctx)
 		if res.Outcome == store.Issued {
 			// The new code never reached the user: make it unusable.
 			err = v.withdraw(ctx, key, req.Digest, err)
@@ -580,6 +596,9 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...CheckOpti
 	switch res.Status {
 	case store.Approved:
 		out.Status = Approved
+		if _, test := v.tests[e164]; !test {
+			v.guard.approved(e164)
+		}
 		v.observeCheck(ctx, begin, e164, EventApproved, 0, nil)
 	case store.Rejected:
 		out.Status, out.Remaining = Rejected, res.Remaining

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -52,6 +53,11 @@ type appConfig struct {
 	// proxy (main sets it when PUBLIC_URL is https). Requests that came over
 	// TLS always get a Secure cookie. The default value is false.
 	SecureCookie bool
+	// AdminToken, when set (GO2FA_ADMIN_TOKEN, at least 16 bytes), serves
+	// the pumping guard's state at GET /api/admin/pumping to requests with
+	// "Authorization: Bearer <token>". The default value serves nothing;
+	// the guard's decisions are logged either way.
+	AdminToken string
 }
 
 // sessionCookie names the cookie that binds codes to one browser.
@@ -78,11 +84,12 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		send, policy.Fallback = cfg.Fallback.wrap(send), true
 	}
 	v, err := otp.NewVerifier(otp.Config{
-		Store:  cfg.Store,
-		Sender: send,
-		Secret: cfg.Secret,
-		Policy: policy,
-		Now:    now,
+		Store:    cfg.Store,
+		Sender:   send,
+		Secret:   cfg.Secret,
+		Policy:   policy,
+		Now:      now,
+		Observer: pumpingObserver(log),
 	})
 	if err != nil {
 		return nil, err
@@ -166,6 +173,12 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(index) // a failed write means the client went away
 	})
+	if cfg.AdminToken != "" {
+		if len(cfg.AdminToken) < minAdminToken {
+			return nil, fmt.Errorf("webdemo: GO2FA_ADMIN_TOKEN must be at least %d bytes", minAdminToken)
+		}
+		mux.Handle("GET /api/admin/pumping", pumpingAdmin(v, cfg.AdminToken))
+	}
 	for pattern, h := range cfg.Mounts {
 		mux.Handle(pattern, h)
 	}

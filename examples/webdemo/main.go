@@ -161,6 +161,7 @@ func configFromEnv(ctx context.Context, getenv func(string) string, stderr io.Wr
 	}()
 	cfg.Logger = log
 	cfg.TrustedHeader = strings.TrimSpace(getenv("TRUST_PROXY_HEADER"))
+	cfg.AdminToken = strings.TrimSpace(getenv("GO2FA_ADMIN_TOKEN"))
 	public, err := publicURL(getenv)
 	if err != nil {
 		return cfg, cleanup, err

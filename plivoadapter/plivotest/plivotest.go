@@ -441,6 +441,9 @@ func (s *Server) answer(f Failure, r *http.Request, body []byte) (int, any) {
 		case parts[3] == "Call" && r.Method == http.MethodPost:
 			return s.call(body)
 		}
+	case (r.Host == "lookup.plivo.com" || !plivoHost) && len(parts) >= 2 && parts[0] == "v1" && parts[1] == "Number":
+		// GET /v1/Number/{number}?type=carrier (the Lookup API)
+		return s.lookup(r, parts)
 	case phlo && len(parts) == 3 && parts[0] == "v1" && parts[1] == "phlo" && r.Method == http.MethodGet:
 		// GET /v1/phlo/{phlo_id}
 		if !s.knowsPHLO(parts[2]) {

@@ -64,6 +64,7 @@ type Store struct {
 	seed   maphash.Seed
 	clock  func() time.Time // nil: real (monotonic) time since base
 	base   time.Time
+	counts countTable // store.Counters state (counters.go)
 
 	stop *stopper
 
