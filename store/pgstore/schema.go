@@ -12,7 +12,7 @@ import (
 // schemaVersion is the version of the tables Migrate creates. Migrate
 // records it in the schema's version table; a database that holds a newer
 // version is refused rather than downgraded.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // migrateLockClass is the first key of the transaction-level advisory lock
 // Migrate holds (the second is a hash of the schema name), so two instances
@@ -25,6 +25,8 @@ const migrateLockClass = 0x67326661 // "g2fa"
 // dest holds one row per destination (store.IssueRequest.Key):
 //
 //	digest, sealed    the pending code; digest NULL: none pending
+//	scope             SHA-256 of the pending code's store.IssueRequest.Scope,
+//	                  empty for a code saved without one
 //	code_until        the pending (or withdrawn) code's expiry; its attempts
 //	                  live until then, so a withdrawn code (digest NULL,
 //	                  code_until in the future) passes them on to the next
@@ -51,6 +53,7 @@ CREATE TABLE IF NOT EXISTS {S}.dest (
 	fail_until timestamptz,
 	expires_at timestamptz NOT NULL
 ) WITH (fillfactor = 80);
+ALTER TABLE {S}.dest ADD COLUMN IF NOT EXISTS scope bytea NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS dest_expires_at ON {S}.dest (expires_at);
 
 CREATE TABLE IF NOT EXISTS {S}.marker (
@@ -91,7 +94,7 @@ CREATE OR REPLACE FUNCTION {S}.us(i interval) RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT (extract(epoch FROM i) * 1000000)::bigint $$;
 
 CREATE OR REPLACE FUNCTION {S}.issue(
-	key_ bytea, digest_ bytea, sealed_ bytea, keep_pending boolean,
+	key_ bytea, digest_ bytea, sealed_ bytea, scope_ bytea, keep_pending boolean,
 	ttl_us bigint, cooldown_us bigint, window_us bigint, window_max bigint, failure_max bigint,
 	limit_keys bytea[], limit_max bigint[], limit_window_us bigint[],
 	OUT outcome integer, OUT reason integer, OUT limit_index integer, OUT retry_us bigint,
@@ -112,11 +115,11 @@ BEGIN
 		fresh := NOT FOUND;
 		now_ := clock_timestamp();
 		IF fresh THEN
-			d.key := key_; d.attempts := 0; d.win_count := 0; d.fail_count := 0;
+			d.key := key_; d.scope := ''; d.attempts := 0; d.win_count := 0; d.fail_count := 0;
 		END IF;
 		-- Forget what has expired.
 		IF d.code_until <= now_ THEN
-			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+			d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
 		END IF;
 		IF d.cool_until <= now_ THEN d.cool_until := NULL; END IF;
 		IF d.win_until <= now_ THEN d.win_count := 0; d.win_until := NULL; END IF;
@@ -151,12 +154,13 @@ BEGIN
 			END IF;
 			d.win_count := d.win_count + 1;
 		END IF;
-		IF d.digest IS NOT NULL AND keep_pending THEN
-			-- Keep the pending code, its expiry and its attempts.
+		IF d.digest IS NOT NULL AND keep_pending AND d.scope = scope_ THEN
+			-- Keep the pending code of the same scope, its expiry and its
+			-- attempts.
 			outcome := 2; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_); sealed := d.sealed;
 		ELSE
 			-- A new code; a pending or withdrawn code's attempts carry over.
-			d.digest := digest_; d.sealed := sealed_;
+			d.digest := digest_; d.sealed := sealed_; d.scope := scope_;
 			d.code_until := now_ + ttl_us * interval '1 microsecond';
 			outcome := 1; attempts := d.attempts; expires_us := ttl_us;
 		END IF;
@@ -164,8 +168,8 @@ BEGIN
 		IF fresh THEN
 			-- Insert the row now, before any other lock is taken, so that
 			-- judging again holds nothing another call may wait for.
-			INSERT INTO {S}.dest (key, digest, sealed, code_until, attempts, cool_until, win_count, win_until, fail_count, fail_until, expires_at)
-				VALUES (key_, d.digest, d.sealed, d.code_until, d.attempts, d.cool_until, d.win_count, d.win_until, d.fail_count, d.fail_until, d.expires_at)
+			INSERT INTO {S}.dest (key, digest, sealed, scope, code_until, attempts, cool_until, win_count, win_until, fail_count, fail_until, expires_at)
+				VALUES (key_, d.digest, d.sealed, d.scope, d.code_until, d.attempts, d.cool_until, d.win_count, d.win_until, d.fail_count, d.fail_until, d.expires_at)
 				ON CONFLICT (key) DO NOTHING;
 			CONTINUE judge WHEN NOT FOUND; -- a concurrent call created the row
 		END IF;
@@ -202,7 +206,7 @@ BEGIN
 
 		IF NOT fresh THEN
 			UPDATE {S}.dest SET
-				digest = d.digest, sealed = d.sealed, code_until = d.code_until, attempts = d.attempts,
+				digest = d.digest, sealed = d.sealed, scope = d.scope, code_until = d.code_until, attempts = d.attempts,
 				cool_until = d.cool_until, win_count = d.win_count, win_until = d.win_until,
 				fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
 			WHERE key = key_;
@@ -221,7 +225,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION {S}.check_code(
-	key_ bytea, digest_ bytea, max_attempts bigint, failure_max bigint, failure_window_us bigint,
+	key_ bytea, digest_ bytea, scope_ bytea, max_attempts bigint, failure_max bigint, failure_window_us bigint,
 	OUT status integer, OUT remaining integer)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -231,13 +235,13 @@ DECLARE
 BEGIN
 	remaining := 0;
 	-- The common case first, in one statement: the right code, pending,
-	-- with the failure cap not reached. The code is consumed and the
+	-- in the caller's scope, with the failure cap not reached. The code is consumed and the
 	-- failure counter reset. (UPDATE locks the row, and re-evaluates the
 	-- condition on its newest version after waiting for another call.)
 	UPDATE {S}.dest SET
-		digest = NULL, sealed = NULL, code_until = NULL, attempts = 0, fail_count = 0, fail_until = NULL,
+		digest = NULL, sealed = NULL, scope = '', code_until = NULL, attempts = 0, fail_count = 0, fail_until = NULL,
 		expires_at = coalesce(greatest(cool_until, win_until), '-infinity')
-	WHERE key = key_ AND digest = digest_ AND code_until > clock_timestamp()
+	WHERE key = key_ AND digest = digest_ AND scope = scope_ AND code_until > clock_timestamp()
 		AND (failure_max = 0 OR fail_count < failure_max OR fail_until <= clock_timestamp())
 	RETURNING expires_at INTO d.expires_at;
 	IF FOUND THEN
@@ -258,7 +262,7 @@ BEGIN
 	now_ := clock_timestamp();
 	-- Forget what has expired.
 	IF d.code_until <= now_ THEN
-		d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
 	END IF;
 	IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
 
@@ -267,26 +271,31 @@ BEGIN
 		-- compared; a withdrawn code's attempts stay until its expiry.
 		status := 4;
 		IF d.digest IS NOT NULL THEN
-			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+			d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
 		END IF;
 	ELSIF d.digest IS NULL THEN
 		status := 3; -- Expired: nothing pending
 		IF d.expires_at > now_ THEN
 			RETURN; -- nothing to write
 		END IF;
+	ELSIF d.scope <> scope_ THEN
+		-- Another scope's code: not pending for this caller, who spends
+		-- none of its attempts and no failure.
+		status := 3;
+		RETURN;
 	ELSIF d.digest = digest_ THEN
 		-- Approved: the code is consumed and the failure counter reset.
 		status := 1;
-		d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+		d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
 		d.fail_count := 0; d.fail_until := NULL;
 	ELSE
 		-- A wrong guess: count it against the code and the failure cap.
 		d.attempts := d.attempts + 1;
 		left_ := max_attempts - d.attempts;
 		IF failure_max > 0 THEN
-			IF d.fail_count = 0 THEN
-				d.fail_until := now_ + failure_window_us * interval '1 microsecond';
-			END IF;
+			-- The counter lives failure_window from its latest failure, so
+			-- no stretch of failure_window holds more than failure_max.
+			d.fail_until := now_ + failure_window_us * interval '1 microsecond';
 			d.fail_count := d.fail_count + 1;
 			left_ := least(left_, failure_max - d.fail_count);
 		END IF;
@@ -294,7 +303,7 @@ BEGIN
 			status := 2; remaining := left_;
 		ELSE
 			status := 4;
-			d.digest := NULL; d.sealed := NULL; d.code_until := NULL; d.attempts := 0;
+			d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
 		END IF;
 	END IF;
 
@@ -304,7 +313,7 @@ BEGIN
 		DELETE FROM {S}.dest WHERE key = key_;
 	ELSE
 		UPDATE {S}.dest SET
-			digest = d.digest, sealed = d.sealed, code_until = d.code_until, attempts = d.attempts,
+			digest = d.digest, sealed = d.sealed, scope = d.scope, code_until = d.code_until, attempts = d.attempts,
 			fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
 		WHERE key = key_;
 	END IF;
@@ -364,10 +373,8 @@ BEGIN
 			status := 5; -- Replayed: counted as a failure
 		END IF;
 
-		-- Count a failure; the counter lives failure_window from the first.
-		IF d.fail_count = 0 THEN
-			d.fail_until := now_ + failure_window_us * interval '1 microsecond';
-		END IF;
+		-- Count a failure; the counter lives failure_window from its latest.
+		d.fail_until := now_ + failure_window_us * interval '1 microsecond';
 		d.fail_count := d.fail_count + 1;
 		IF d.fail_count >= max_failures THEN
 			status := 4; retry_us := {S}.us(d.fail_until - now_);
@@ -387,6 +394,15 @@ BEGIN
 		RETURN;
 	END LOOP;
 END $$;
+`
+
+// dropOldSQL drops the functions of earlier schema versions whose
+// argument lists changed (CREATE OR REPLACE would add an overload beside
+// them). A Store of an earlier version then fails with an error instead of
+// running its functions on the new tables.
+const dropOldSQL = `
+DROP FUNCTION IF EXISTS {S}.issue(bytea, bytea, bytea, boolean, bigint, bigint, bigint, bigint, bigint, bytea[], bigint[], bigint[]);
+DROP FUNCTION IF EXISTS {S}.check_code(bytea, bytea, bigint, bigint, bigint);
 `
 
 // versionSQL creates the table that records the schema's version.
@@ -460,6 +476,9 @@ func migrate(ctx context.Context, tx pgx.Tx, schema string) error {
 		return fmt.Errorf("schema %s is at version %d, newer than this package's %d", q, have, schemaVersion)
 	}
 	if _, err := tx.Exec(ctx, expand(tablesSQL, q)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, expand(dropOldSQL, q)); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, expand(functionsSQL, q)); err != nil {

@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"strings"
@@ -255,6 +256,7 @@ func TestOneStatement(t *testing.T) {
 		{"IssueRetry", func() error { _, err := s.Issue(ctx, iss); return err }},
 		{"IssueLimited", func() error { r := iss; r.Digest = newDigest(); _, err := s.Issue(ctx, r); return err }},
 		{"CheckWrong", func() error { _, err := s.Check(ctx, chk(newDigest())); return err }},
+		{"CheckOtherScope", func() error { r := chk(d); r.Scope = []byte("other"); _, err := s.Check(ctx, r); return err }},
 		{"CheckRight", func() error { _, err := s.Check(ctx, chk(d)); return err }},
 		{"CheckNothing", func() error { _, err := s.Check(ctx, chk(d)); return err }},
 		{"Withdraw", func() error { return s.Withdraw(ctx, k, d) }},
@@ -425,20 +427,24 @@ func TestBackgroundSweep(t *testing.T) {
 }
 
 // TestStoredValues: the database holds the caller's opaque key and digest
-// and its sealed blob, nothing else derived from a code or a number.
+// and its sealed blob, a hash of the Scope, nothing else derived from a
+// code or a number.
 func TestStoredValues(t *testing.T) {
 	pool := newPool(t, databaseURL(t), nil)
 	s, schema := newStore(t, pool, pgstore.WithSweepInterval(0))
-	k, d, sealed := newKey(), newDigest(), []byte("sealed by the caller")
-	if _, err := s.Issue(t.Context(), store.IssueRequest{Key: k, Digest: d, Sealed: sealed, TTL: time.Minute}); err != nil {
+	k, d, sealed, scope := newKey(), newDigest(), []byte("sealed by the caller"), []byte("session binding")
+	if _, err := s.Issue(t.Context(), store.IssueRequest{Key: k, Digest: d, Sealed: sealed, Scope: scope, TTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	var gk, gd, gs []byte
-	if err := pool.QueryRow(t.Context(), "SELECT key, digest, sealed FROM "+schema+".dest").Scan(&gk, &gd, &gs); err != nil {
+	var gk, gd, gs, gsc []byte
+	if err := pool.QueryRow(t.Context(), "SELECT key, digest, sealed, scope FROM "+schema+".dest").Scan(&gk, &gd, &gs, &gsc); err != nil {
 		t.Fatal(err)
 	}
 	if string(gk) != k || string(gd) != string(d) || string(gs) != string(sealed) {
 		t.Fatalf("stored (key, digest, sealed) differ from what Issue was given")
+	}
+	if len(gsc) != 32 || bytes.Contains(gsc, scope) {
+		t.Fatalf("stored scope is %d bytes, want a 32-byte hash, not the Scope", len(gsc))
 	}
 	if err := s.Withdraw(t.Context(), k, d); err != nil {
 		t.Fatal(err)
