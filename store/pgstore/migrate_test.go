@@ -13,9 +13,10 @@ import (
 // TestMigrateFromV1: Migrate upgrades a schema that version 1 created
 // (testdata/schema_v1.sql, its tables and functions as they were), keeping
 // its state: codes issued and failures counted by the old functions are
-// seen by the new Store, an old code counts as saved without a Scope, and
-// the old functions are gone, so a Store of version 1 would fail rather
-// than run against the new tables.
+// seen by the new Store, an old code counts as saved without a Scope and
+// can be taken by a Fallback, the queue works, and the old functions are
+// gone, so a Store of version 1 would fail rather than run against the new
+// tables.
 func TestMigrateFromV1(t *testing.T) {
 	pool := newPool(t, databaseURL(t), nil)
 	ctx := t.Context()
@@ -86,6 +87,17 @@ func TestMigrateFromV1(t *testing.T) {
 	res, err := s.Issue(ctx, store.IssueRequest{Key: k2, Digest: newDigest(), KeepPending: true, TTL: time.Minute})
 	if err != nil || res.Outcome != store.Reused || string(res.Sealed) != "sealed-2" {
 		t.Fatalf("Issue(KeepPending) over a version 1 code = %+v, %v; want Reused with its Sealed", res, err)
+	}
+	// The tables and functions version 2 added work on the upgraded schema.
+	if fb, err := s.Fallback(ctx, store.FallbackRequest{Key: k2, Tag: []byte("sealed-")}); err != nil || fb.Outcome != store.FallbackTaken {
+		t.Fatalf("Fallback over a version 1 code = %+v, %v; want taken", fb, err)
+	}
+	ref := "ref-" + newKey()
+	if err := s.Schedule(ctx, ref, 0); err != nil {
+		t.Fatalf("Schedule: %v", err)
+	}
+	if refs, err := s.Claim(ctx, 1, time.Minute); err != nil || len(refs) != 1 || refs[0] != ref {
+		t.Fatalf("Claim = %q, %v; want [%q]", refs, err, ref)
 	}
 	// A second Migrate finds nothing to do.
 	if err := pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema)); err != nil {

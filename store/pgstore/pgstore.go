@@ -42,7 +42,8 @@ type Store struct {
 	batch int
 
 	issueSQL, checkSQL, withdrawSQL, attemptSQL string
-	sweepSQL                                    [3]string
+	fb                                          fallbackSQLs
+	sweepSQL                                    [4]string
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -131,8 +132,9 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		attemptSQL: expand(`SELECT status, remaining, retry_us FROM {S}.attempt($1, $2, $3, $4, $5)`, q),
 		// Withdraw is one statement: it keeps code_until and attempts, so
 		// they carry over to the next code.
-		withdrawSQL: expand(`UPDATE {S}.dest SET digest = NULL, sealed = NULL, scope = ''
+		withdrawSQL: expand(`UPDATE {S}.dest SET digest = NULL, sealed = NULL, scope = '', taken = NULL
 			WHERE key = $1 AND digest = $2 AND code_until > clock_timestamp()`, q),
+		fb:   newFallbackSQLs(q),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -145,6 +147,8 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 			SELECT key, marker FROM {S}.marker WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 		`DELETE FROM {S}.limit_counter WHERE key IN (
 			SELECT key FROM {S}.limit_counter WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM {S}.fallback_queue WHERE ref IN (
+			SELECT ref FROM {S}.fallback_queue WHERE forget_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 	} {
 		s.sweepSQL[i] = expand(sql, q)
 	}

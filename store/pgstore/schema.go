@@ -27,6 +27,9 @@ const migrateLockClass = 0x67326661 // "g2fa"
 //	digest, sealed    the pending code; digest NULL: none pending
 //	scope             SHA-256 of the pending code's store.IssueRequest.Scope,
 //	                  empty for a code saved without one
+//	taken             the store.FallbackRequest.Tag that took the pending
+//	                  code for a re-send (a prefix of sealed); NULL: not
+//	                  taken. It goes with the code.
 //	code_until        the pending (or withdrawn) code's expiry; its attempts
 //	                  live until then, so a withdrawn code (digest NULL,
 //	                  code_until in the future) passes them on to the next
@@ -38,7 +41,10 @@ const migrateLockClass = 0x67326661 // "g2fa"
 //
 // marker holds the accepted Attempt markers, limit_counter the extra limits
 // (store.Limit), each row with its own expires_at. The expires_at indexes
-// let the sweep find dead rows without scanning.
+// let the sweep find dead rows without scanning. fallback_queue is the
+// store.FallbackQueue: a ref is due at due_at (a lease moves it), and is
+// forgotten at forget_at (store.QueueTTL after it was last scheduled or
+// claimed).
 const tablesSQL = `
 CREATE TABLE IF NOT EXISTS {S}.dest (
 	key        bytea       PRIMARY KEY,
@@ -54,6 +60,7 @@ CREATE TABLE IF NOT EXISTS {S}.dest (
 	expires_at timestamptz NOT NULL
 ) WITH (fillfactor = 80);
 ALTER TABLE {S}.dest ADD COLUMN IF NOT EXISTS scope bytea NOT NULL DEFAULT '';
+ALTER TABLE {S}.dest ADD COLUMN IF NOT EXISTS taken bytea;
 CREATE INDEX IF NOT EXISTS dest_expires_at ON {S}.dest (expires_at);
 
 CREATE TABLE IF NOT EXISTS {S}.marker (
@@ -70,6 +77,14 @@ CREATE TABLE IF NOT EXISTS {S}.limit_counter (
 	expires_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS limit_counter_expires_at ON {S}.limit_counter (expires_at);
+
+CREATE TABLE IF NOT EXISTS {S}.fallback_queue (
+	ref       bytea       PRIMARY KEY,
+	due_at    timestamptz NOT NULL,
+	forget_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fallback_queue_due_at ON {S}.fallback_queue (due_at);
+CREATE INDEX IF NOT EXISTS fallback_queue_forget_at ON {S}.fallback_queue (forget_at);
 `
 
 // functionsSQL (re)creates the functions that carry out Issue, Check and
@@ -119,7 +134,7 @@ BEGIN
 		END IF;
 		-- Forget what has expired.
 		IF d.code_until <= now_ THEN
-			d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
+			d.digest := NULL; d.sealed := NULL; d.scope := ''; d.taken := NULL; d.code_until := NULL; d.attempts := 0;
 		END IF;
 		IF d.cool_until <= now_ THEN d.cool_until := NULL; END IF;
 		IF d.win_until <= now_ THEN d.win_count := 0; d.win_until := NULL; END IF;
@@ -160,7 +175,7 @@ BEGIN
 			outcome := 2; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_); sealed := d.sealed;
 		ELSE
 			-- A new code; a pending or withdrawn code's attempts carry over.
-			d.digest := digest_; d.sealed := sealed_; d.scope := scope_;
+			d.digest := digest_; d.sealed := sealed_; d.scope := scope_; d.taken := NULL;
 			d.code_until := now_ + ttl_us * interval '1 microsecond';
 			outcome := 1; attempts := d.attempts; expires_us := ttl_us;
 		END IF;
@@ -168,8 +183,8 @@ BEGIN
 		IF fresh THEN
 			-- Insert the row now, before any other lock is taken, so that
 			-- judging again holds nothing another call may wait for.
-			INSERT INTO {S}.dest (key, digest, sealed, scope, code_until, attempts, cool_until, win_count, win_until, fail_count, fail_until, expires_at)
-				VALUES (key_, d.digest, d.sealed, d.scope, d.code_until, d.attempts, d.cool_until, d.win_count, d.win_until, d.fail_count, d.fail_until, d.expires_at)
+			INSERT INTO {S}.dest (key, digest, sealed, scope, taken, code_until, attempts, cool_until, win_count, win_until, fail_count, fail_until, expires_at)
+				VALUES (key_, d.digest, d.sealed, d.scope, d.taken, d.code_until, d.attempts, d.cool_until, d.win_count, d.win_until, d.fail_count, d.fail_until, d.expires_at)
 				ON CONFLICT (key) DO NOTHING;
 			CONTINUE judge WHEN NOT FOUND; -- a concurrent call created the row
 		END IF;
@@ -206,7 +221,7 @@ BEGIN
 
 		IF NOT fresh THEN
 			UPDATE {S}.dest SET
-				digest = d.digest, sealed = d.sealed, scope = d.scope, code_until = d.code_until, attempts = d.attempts,
+				digest = d.digest, sealed = d.sealed, scope = d.scope, taken = d.taken, code_until = d.code_until, attempts = d.attempts,
 				cool_until = d.cool_until, win_count = d.win_count, win_until = d.win_until,
 				fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
 			WHERE key = key_;
@@ -239,7 +254,7 @@ BEGIN
 	-- failure counter reset. (UPDATE locks the row, and re-evaluates the
 	-- condition on its newest version after waiting for another call.)
 	UPDATE {S}.dest SET
-		digest = NULL, sealed = NULL, scope = '', code_until = NULL, attempts = 0, fail_count = 0, fail_until = NULL,
+		digest = NULL, sealed = NULL, scope = '', taken = NULL, code_until = NULL, attempts = 0, fail_count = 0, fail_until = NULL,
 		expires_at = coalesce(greatest(cool_until, win_until), '-infinity')
 	WHERE key = key_ AND digest = digest_ AND scope = scope_ AND code_until > clock_timestamp()
 		AND (failure_max = 0 OR fail_count < failure_max OR fail_until <= clock_timestamp())
@@ -262,7 +277,7 @@ BEGIN
 	now_ := clock_timestamp();
 	-- Forget what has expired.
 	IF d.code_until <= now_ THEN
-		d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
+		d.digest := NULL; d.sealed := NULL; d.scope := ''; d.taken := NULL; d.code_until := NULL; d.attempts := 0;
 	END IF;
 	IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
 
@@ -271,7 +286,7 @@ BEGIN
 		-- compared; a withdrawn code's attempts stay until its expiry.
 		status := 4;
 		IF d.digest IS NOT NULL THEN
-			d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
+			d.digest := NULL; d.sealed := NULL; d.scope := ''; d.taken := NULL; d.code_until := NULL; d.attempts := 0;
 		END IF;
 	ELSIF d.digest IS NULL THEN
 		status := 3; -- Expired: nothing pending
@@ -286,7 +301,7 @@ BEGIN
 	ELSIF d.digest = digest_ THEN
 		-- Approved: the code is consumed and the failure counter reset.
 		status := 1;
-		d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
+		d.digest := NULL; d.sealed := NULL; d.scope := ''; d.taken := NULL; d.code_until := NULL; d.attempts := 0;
 		d.fail_count := 0; d.fail_until := NULL;
 	ELSE
 		-- A wrong guess: count it against the code and the failure cap.
@@ -303,7 +318,7 @@ BEGIN
 			status := 2; remaining := left_;
 		ELSE
 			status := 4;
-			d.digest := NULL; d.sealed := NULL; d.scope := ''; d.code_until := NULL; d.attempts := 0;
+			d.digest := NULL; d.sealed := NULL; d.scope := ''; d.taken := NULL; d.code_until := NULL; d.attempts := 0;
 		END IF;
 	END IF;
 
@@ -313,7 +328,7 @@ BEGIN
 		DELETE FROM {S}.dest WHERE key = key_;
 	ELSE
 		UPDATE {S}.dest SET
-			digest = d.digest, sealed = d.sealed, scope = d.scope, code_until = d.code_until, attempts = d.attempts,
+			digest = d.digest, sealed = d.sealed, scope = d.scope, taken = d.taken, code_until = d.code_until, attempts = d.attempts,
 			fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
 		WHERE key = key_;
 	END IF;
@@ -393,6 +408,95 @@ BEGIN
 		END IF;
 		RETURN;
 	END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION {S}.fallback(
+	key_ bytea, tag_ bytea, cooldown_us bigint, window_us bigint, window_max bigint, failure_max bigint,
+	limit_keys bytea[], limit_max bigint[], limit_window_us bigint[],
+	OUT outcome integer, OUT reason integer, OUT limit_index integer, OUT retry_us bigint,
+	OUT attempts integer, OUT expires_us bigint, OUT sealed bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+	d      {S}.dest;
+	now_   timestamptz;
+	locked integer;
+	used   integer;
+	lexp   timestamptz;
+BEGIN
+	outcome := 2; reason := 0; limit_index := 0; retry_us := 0; attempts := 0; expires_us := 0; sealed := NULL;
+	-- Without a row nothing is pending and no failure is counted.
+	SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN; -- not pending
+	END IF;
+	now_ := clock_timestamp();
+	IF d.code_until <= now_ THEN d.digest := NULL; END IF;
+	IF d.win_until <= now_ THEN d.win_count := 0; d.win_until := NULL; END IF;
+	IF d.fail_until <= now_ THEN d.fail_count := 0; d.fail_until := NULL; END IF;
+
+	-- In the contract's order; every refusal returns before any write.
+	IF failure_max > 0 AND d.fail_count >= failure_max THEN
+		outcome := 4; reason := 1; retry_us := {S}.us(d.fail_until - now_);
+		RETURN;
+	END IF;
+	IF d.digest IS NULL OR d.sealed IS NULL OR length(d.sealed) < length(tag_)
+		OR substring(d.sealed FROM 1 FOR length(tag_)) <> tag_ THEN
+		RETURN; -- not pending: no code, or not the code the tag names
+	END IF;
+	IF d.taken = tag_ THEN
+		outcome := 3; -- spent
+		RETURN;
+	END IF;
+	IF window_max > 0 AND d.win_count >= window_max THEN
+		outcome := 4; reason := 3; retry_us := {S}.us(d.win_until - now_);
+		RETURN;
+	END IF;
+
+	-- The extra limits, as in issue: lock every row (creating missing ones)
+	-- in key order, then judge them in the request's order.
+	IF cardinality(limit_keys) > 0 THEN
+		LOOP
+			INSERT INTO {S}.limit_counter (key, n, expires_at)
+				SELECT k, 0, '-infinity' FROM unnest(limit_keys) k ORDER BY k
+				ON CONFLICT (key) DO NOTHING;
+			WITH l AS (SELECT 1 FROM {S}.limit_counter WHERE key = ANY (limit_keys) ORDER BY key FOR UPDATE)
+				SELECT count(*) INTO locked FROM l;
+			EXIT WHEN locked = cardinality(limit_keys);
+		END LOOP;
+		FOR i IN 1 .. cardinality(limit_keys) LOOP
+			SELECT c.n, c.expires_at INTO used, lexp FROM {S}.limit_counter c WHERE c.key = limit_keys[i];
+			IF lexp > now_ AND used >= limit_max[i] THEN
+				outcome := 4; reason := 4; limit_index := i - 1; retry_us := {S}.us(lexp - now_);
+				-- Drop the rows inserted above and the dead ones touched.
+				DELETE FROM {S}.limit_counter WHERE key = ANY (limit_keys) AND expires_at <= now_;
+				RETURN;
+			END IF;
+		END LOOP;
+		UPDATE {S}.limit_counter c SET
+			n = CASE WHEN c.expires_at > now_ THEN c.n + 1 ELSE 1 END,
+			expires_at = CASE WHEN c.expires_at > now_ THEN c.expires_at ELSE now_ + u.w * interval '1 microsecond' END
+		FROM unnest(limit_keys, limit_window_us) AS u(k, w)
+		WHERE c.key = u.k;
+	END IF;
+
+	-- Take the code: charge the window, restart the cooldown (not
+	-- checked), mark the code; its digest, expiry and attempts stay.
+	IF cooldown_us > 0 THEN
+		d.cool_until := now_ + cooldown_us * interval '1 microsecond';
+	END IF;
+	IF window_max > 0 THEN
+		IF d.win_until IS NULL THEN
+			d.win_until := now_ + window_us * interval '1 microsecond';
+		END IF;
+		d.win_count := d.win_count + 1;
+	END IF;
+	IF d.cool_until <= now_ THEN d.cool_until := NULL; END IF;
+	d.expires_at := greatest(d.code_until, d.cool_until, d.win_until, d.fail_until);
+	UPDATE {S}.dest SET
+		taken = tag_, cool_until = d.cool_until, win_count = d.win_count, win_until = d.win_until,
+		fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
+	WHERE key = key_;
+	outcome := 1; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_); sealed := d.sealed;
 END $$;
 `
 

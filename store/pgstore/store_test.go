@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,6 +249,16 @@ func TestOneStatement(t *testing.T) {
 	chk := func(d []byte) store.CheckRequest {
 		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 10, FailureWindow: time.Hour}
 	}
+	k2, tag, ref := newKey(), newDigest()[:12], "ref-"+newKey()
+	sealedIss := store.IssueRequest{Key: k2, Digest: newDigest(), Sealed: append(tag[:12:12], "ct"...), TTL: time.Minute}
+	fb := store.FallbackRequest{Key: k2, Tag: tag, Cooldown: time.Minute, Window: time.Hour, WindowMax: 5, FailureMax: 10}
+	fellBack := func(r store.FallbackRequest, want store.FallbackOutcome) error {
+		res, err := s.Fallback(ctx, r)
+		if err == nil && res.Outcome != want {
+			err = fmt.Errorf("outcome %v, want %v", res.Outcome, want)
+		}
+		return err
+	}
 	ops := []struct {
 		name string
 		call func() error
@@ -268,6 +279,24 @@ func TestOneStatement(t *testing.T) {
 			_, err := s.Attempt(ctx, store.AttemptRequest{Key: k, Marker: "m", MarkerTTL: time.Hour, MaxFailures: 9, FailureWindow: time.Hour})
 			return err
 		}},
+		{"IssueSealed", func() error { _, err := s.Issue(ctx, sealedIss); return err }},
+		{"FallbackLimited", func() error {
+			r := fb
+			r.Limits = []store.Limit{{Key: lim, Max: 1, Window: time.Hour}}
+			return fellBack(r, store.FallbackLimited)
+		}},
+		{"FallbackTaken", func() error { return fellBack(fb, store.FallbackTaken) }},
+		{"FallbackSpent", func() error { return fellBack(fb, store.FallbackSpent) }},
+		{"FallbackNotPending", func() error { r := fb; r.Key = newKey(); return fellBack(r, store.FallbackNotPending) }},
+		{"Schedule", func() error { return s.Schedule(ctx, ref, 0) }},
+		{"Claim", func() error {
+			refs, err := s.Claim(ctx, 10, time.Minute)
+			if err == nil && (len(refs) != 1 || refs[0] != ref) {
+				err = fmt.Errorf("claimed %q, want [%q]", refs, ref)
+			}
+			return err
+		}},
+		{"Cancel", func() error { return s.Cancel(ctx, ref) }},
 	}
 	tr.take()
 	for _, o := range ops {
