@@ -1,7 +1,7 @@
 // Package pgstore is a store.Store kept in PostgreSQL, on
 // github.com/jackc/pgx/v5 (a *pgxpool.Pool), for services that run on
-// PostgreSQL and have no Redis. A Store is also a store.FallbackStore and a
-// store.FallbackQueue.
+// PostgreSQL and have no Redis. A Store is also a store.FallbackStore, a
+// store.FallbackQueue and a store.CodeSets.
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	...
@@ -13,15 +13,16 @@
 // # Schema
 //
 // Migrate creates a schema (DefaultSchema, "go2fa", or the one WithSchema
-// names) holding four tables and the functions that operate on them:
+// names) holding five tables and the functions that operate on them:
 // dest, one row per destination (the pending code's digest, Sealed value,
 // Scope hash and fallback mark, its expiry and attempts, the cooldown, the
 // send window and the failure counter, each with its own end time); marker,
-// the accepted Attempt markers; limit_counter, the extra limits; and
-// fallback_queue, the FallbackQueue's refs. Migrate is idempotent and
-// safe to run from several instances at once: it takes a transaction-level
-// advisory lock on the schema's name, creates what is missing and replaces
-// the functions. Run it at every start, or once per deployment. Once the
+// the accepted Attempt markers; limit_counter, the extra limits;
+// fallback_queue, the FallbackQueue's refs; and code_set, one row per
+// owner of a code set (its digests and its own failure counter). Migrate
+// is idempotent and safe to run from several instances at once: it takes a
+// transaction-level advisory lock on the schema's name, creates what is
+// missing and replaces the functions. Run it at every start, or once per deployment. Once the
 // schema exists, its owner can migrate it without the right to create
 // schemas in the database. Migrate upgrades a schema an earlier version
 // created, keeping its state, and drops the functions whose signatures
@@ -36,9 +37,10 @@
 //
 // # One round trip, one transaction
 //
-// Issue, Check, Attempt and Fallback are each one call of a PL/pgSQL
-// function the schema holds (SELECT ... FROM go2fa.check_code($1, ...));
-// Withdraw, Schedule, Cancel and Claim are one SQL statement each. Each runs as one statement in its own implicit transaction: no
+// Issue, Check, Attempt, Fallback, ReplaceCodes and RedeemCode are each one
+// call of a PL/pgSQL function the schema holds (SELECT ... FROM
+// go2fa.check_code($1, ...)); Withdraw, Schedule, Cancel, Claim and
+// CountCodes are one SQL statement each. Each runs as one statement in its own implicit transaction: no
 // transaction is held open across round trips, and nothing is read by the
 // application and written back. pgx prepares each statement once per
 // connection, so after the first call on a connection every operation is one

@@ -14,9 +14,9 @@ import (
 // (testdata/schema_v1.sql, its tables and functions as they were), keeping
 // its state: codes issued and failures counted by the old functions are
 // seen by the new Store, an old code counts as saved without a Scope and
-// can be taken by a Fallback, the queue works, and the old functions are
-// gone, so a Store of version 1 would fail rather than run against the new
-// tables.
+// can be taken by a Fallback, the queue and code sets work, and the old
+// functions are gone, so a Store of version 1 would fail rather than run
+// against the new tables.
 func TestMigrateFromV1(t *testing.T) {
 	pool := newPool(t, databaseURL(t), nil)
 	ctx := t.Context()
@@ -98,6 +98,13 @@ func TestMigrateFromV1(t *testing.T) {
 	}
 	if refs, err := s.Claim(ctx, 1, time.Minute); err != nil || len(refs) != 1 || refs[0] != ref {
 		t.Fatalf("Claim = %q, %v; want [%q]", refs, err, ref)
+	}
+	code := newDigest()
+	if err := s.ReplaceCodes(ctx, store.ReplaceCodesRequest{Key: k1, Digests: [][]byte{code}, TTL: time.Minute}); err != nil {
+		t.Fatalf("ReplaceCodes: %v", err)
+	}
+	if res, err := s.RedeemCode(ctx, store.RedeemCodeRequest{Key: k1, Digest: code, MaxFailures: 3, FailureWindow: time.Minute}); err != nil || res.Status != store.Approved {
+		t.Fatalf("RedeemCode = %+v, %v; want approved", res, err)
 	}
 	// A second Migrate finds nothing to do.
 	if err := pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema)); err != nil {

@@ -43,7 +43,8 @@ type Store struct {
 
 	issueSQL, checkSQL, withdrawSQL, attemptSQL string
 	fb                                          fallbackSQLs
-	sweepSQL                                    [4]string
+	cs                                          codeSetSQLs
+	sweepSQL                                    [5]string
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -135,6 +136,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		withdrawSQL: expand(`UPDATE {S}.dest SET digest = NULL, sealed = NULL, scope = '', taken = NULL
 			WHERE key = $1 AND digest = $2 AND code_until > clock_timestamp()`, q),
 		fb:   newFallbackSQLs(q),
+		cs:   newCodeSetSQLs(q),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -147,6 +149,8 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 			SELECT key, marker FROM {S}.marker WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 		`DELETE FROM {S}.limit_counter WHERE key IN (
 			SELECT key FROM {S}.limit_counter WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM {S}.code_set WHERE key IN (
+			SELECT key FROM {S}.code_set WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 		`DELETE FROM {S}.fallback_queue WHERE ref IN (
 			SELECT ref FROM {S}.fallback_queue WHERE forget_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 	} {

@@ -44,7 +44,9 @@ const migrateLockClass = 0x67326661 // "g2fa"
 // let the sweep find dead rows without scanning. fallback_queue is the
 // store.FallbackQueue: a ref is due at due_at (a lease moves it), and is
 // forgotten at forget_at (store.QueueTTL after it was last scheduled or
-// claimed).
+// claimed). code_set holds the store.CodeSets: one row per owner, with
+// the digests of the unredeemed codes (set_until: the set's end) and the
+// code sets' own failure counter (fail_count, ending at fail_until).
 const tablesSQL = `
 CREATE TABLE IF NOT EXISTS {S}.dest (
 	key        bytea       PRIMARY KEY,
@@ -85,6 +87,16 @@ CREATE TABLE IF NOT EXISTS {S}.fallback_queue (
 );
 CREATE INDEX IF NOT EXISTS fallback_queue_due_at ON {S}.fallback_queue (due_at);
 CREATE INDEX IF NOT EXISTS fallback_queue_forget_at ON {S}.fallback_queue (forget_at);
+
+CREATE TABLE IF NOT EXISTS {S}.code_set (
+	key        bytea       PRIMARY KEY,
+	digests    bytea[]     NOT NULL DEFAULT '{}',
+	set_until  timestamptz,
+	fail_count integer     NOT NULL DEFAULT 0,
+	fail_until timestamptz,
+	expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS code_set_expires_at ON {S}.code_set (expires_at);
 `
 
 // functionsSQL (re)creates the functions that carry out Issue, Check and
@@ -497,6 +509,88 @@ BEGIN
 		fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
 	WHERE key = key_;
 	outcome := 1; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_); sealed := d.sealed;
+END $$;
+
+CREATE OR REPLACE FUNCTION {S}.replace_codes(key_ bytea, digests_ bytea[], ttl_us bigint)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	now_ timestamptz := clock_timestamp();
+	end_ timestamptz := now_ + ttl_us * interval '1 microsecond';
+BEGIN
+	-- The whole set at once; the failure counter stays as it is.
+	INSERT INTO {S}.code_set AS c (key, digests, set_until, expires_at)
+		VALUES (key_, digests_, end_, end_)
+	ON CONFLICT (key) DO UPDATE SET
+		digests = excluded.digests, set_until = excluded.set_until,
+		expires_at = greatest(excluded.set_until, c.fail_until);
+END $$;
+
+CREATE OR REPLACE FUNCTION {S}.redeem_code(
+	key_ bytea, digest_ bytea, max_failures bigint, failure_window_us bigint,
+	OUT status integer, OUT remaining integer, OUT left_ integer, OUT retry_us bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	r     {S}.code_set;
+	fresh boolean;      -- no row yet: INSERT it to count a failure
+	now_  timestamptz;
+BEGIN
+	<<judge>>
+	LOOP
+		remaining := 0; retry_us := 0;
+		SELECT * INTO r FROM {S}.code_set WHERE key = key_ FOR UPDATE;
+		fresh := NOT FOUND;
+		now_ := clock_timestamp();
+		IF fresh THEN
+			r.key := key_; r.digests := '{}'; r.fail_count := 0;
+		END IF;
+		IF r.set_until <= now_ THEN r.digests := '{}'; r.set_until := NULL; END IF;
+		IF r.fail_until <= now_ THEN r.fail_count := 0; r.fail_until := NULL; END IF;
+		left_ := cardinality(r.digests);
+
+		IF r.fail_count >= max_failures THEN
+			status := 4; retry_us := {S}.us(r.fail_until - now_);
+			RETURN;
+		END IF;
+		IF digest_ = ANY (r.digests) THEN
+			-- Approved: the code leaves the set, the counter is reset.
+			status := 1;
+			r.digests := array_remove(r.digests, digest_); left_ := cardinality(r.digests);
+			r.fail_count := 0; r.fail_until := NULL;
+			r.expires_at := coalesce(r.set_until, '-infinity');
+			IF r.expires_at <= now_ THEN
+				DELETE FROM {S}.code_set WHERE key = key_;
+			ELSE
+				UPDATE {S}.code_set SET digests = r.digests, fail_count = 0, fail_until = NULL, expires_at = r.expires_at
+				WHERE key = key_;
+			END IF;
+			RETURN;
+		END IF;
+
+		-- A wrong code; the counter lives failure_window from its first
+		-- failure.
+		IF r.fail_count = 0 THEN
+			r.fail_until := now_ + failure_window_us * interval '1 microsecond';
+		END IF;
+		r.fail_count := r.fail_count + 1;
+		IF r.fail_count >= max_failures THEN
+			status := 4; retry_us := {S}.us(r.fail_until - now_);
+		ELSE
+			status := 2; remaining := max_failures - r.fail_count;
+		END IF;
+		r.expires_at := greatest(r.set_until, r.fail_until);
+		IF fresh THEN
+			INSERT INTO {S}.code_set (key, fail_count, fail_until, expires_at)
+				VALUES (key_, r.fail_count, r.fail_until, r.expires_at)
+				ON CONFLICT (key) DO NOTHING;
+			CONTINUE judge WHEN NOT FOUND; -- a concurrent call created the row
+		ELSE
+			UPDATE {S}.code_set SET digests = r.digests, set_until = r.set_until,
+				fail_count = r.fail_count, fail_until = r.fail_until, expires_at = r.expires_at
+			WHERE key = key_;
+		END IF;
+		RETURN;
+	END LOOP;
 END $$;
 `
 

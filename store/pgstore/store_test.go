@@ -259,6 +259,14 @@ func TestOneStatement(t *testing.T) {
 		}
 		return err
 	}
+	code := newDigest()
+	redeemed := func(d []byte, want store.CheckStatus) error {
+		res, err := s.RedeemCode(ctx, store.RedeemCodeRequest{Key: k2, Digest: d, MaxFailures: 2, FailureWindow: time.Hour})
+		if err == nil && res.Status != want {
+			err = fmt.Errorf("status %v, want %v", res.Status, want)
+		}
+		return err
+	}
 	ops := []struct {
 		name string
 		call func() error
@@ -297,6 +305,19 @@ func TestOneStatement(t *testing.T) {
 			return err
 		}},
 		{"Cancel", func() error { return s.Cancel(ctx, ref) }},
+		{"ReplaceCodes", func() error {
+			return s.ReplaceCodes(ctx, store.ReplaceCodesRequest{Key: k2, Digests: [][]byte{code, newDigest()}, TTL: time.Hour})
+		}},
+		{"RedeemRight", func() error { return redeemed(code, store.Approved) }},
+		{"RedeemWrong", func() error { return redeemed(newDigest(), store.Rejected) }},
+		{"RedeemLocked", func() error { return redeemed(newDigest(), store.Locked) }},
+		{"CountCodes", func() error {
+			n, err := s.CountCodes(ctx, k2)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%d codes, want 1", n)
+			}
+			return err
+		}},
 	}
 	tr.take()
 	for _, o := range ops {
