@@ -296,25 +296,56 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 }
 
 // TestUnreachableStoreStopsSweeper checks that a Store dropped without Close
-// does not leak its sweeper goroutine.
+// does not leak its sweeper goroutine. It counts sweeper goroutines by their
+// stacks, not all goroutines, so goroutines that other tests left behind and
+// that end meanwhile do not disturb it.
 func TestUnreachableStoreStopsSweeper(t *testing.T) {
-	before := runtime.NumGoroutine()
-	func() {
-		for range 10 {
-			s := memstore.New(memstore.WithSweepInterval(time.Hour))
-			mustIssue(t, s, store.IssueRequest{Key: "k", Digest: []byte("d"), TTL: time.Minute})
+	// Let the sweepers of stores that earlier tests dropped be collected.
+	before := sweepers()
+	for range 100 {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+		n := sweepers()
+		if n == before {
+			break
 		}
-	}()
-	if n := runtime.NumGoroutine(); n < before+10 {
-		t.Fatalf("NumGoroutine() = %d after starting 10 sweepers, want at least %d", n, before+10)
+		before = n
 	}
+	stores := make([]*memstore.Store, 0, 10)
+	for range 10 {
+		s := memstore.New(memstore.WithSweepInterval(time.Hour))
+		mustIssue(t, s, store.IssueRequest{Key: "k", Digest: []byte("d"), TTL: time.Minute})
+		stores = append(stores, s)
+	}
+	// A goroutine shows in the stacks once it has run: wait for all ten.
 	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before {
+	for n := sweepers(); n < before+10; n = sweepers() {
 		if time.Now().After(deadline) {
-			t.Fatalf("NumGoroutine() = %d 10s after the stores became unreachable, want %d", runtime.NumGoroutine(), before)
+			t.Fatalf("%d sweeper goroutines 10s after starting 10 sweepers, want at least %d", n, before+10)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	runtime.KeepAlive(stores)
+	clear(stores) // now unreachable, without Close
+	deadline = time.Now().Add(10 * time.Second)
+	for sweepers() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sweeper goroutines 10s after the stores became unreachable, want %d", sweepers(), before)
 		}
 		runtime.GC()
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// sweepers counts the goroutines running a memstore sweeper.
+func sweepers() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "memstore.(*Store).sweepLoop(")
+		}
+		buf = make([]byte, 2*len(buf))
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package pgstore is a store.Store kept in PostgreSQL, on
 // github.com/jackc/pgx/v5 (a *pgxpool.Pool), for services that run on
-// PostgreSQL and have no Redis.
+// PostgreSQL and have no Redis. A Store is also a store.FallbackStore, a
+// store.FallbackQueue and a store.CodeSets.
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	...
@@ -12,27 +13,34 @@
 // # Schema
 //
 // Migrate creates a schema (DefaultSchema, "go2fa", or the one WithSchema
-// names) holding three tables and the functions that operate on them:
-// dest, one row per destination (the pending code's digest and Sealed value,
-// its expiry and attempts, the cooldown, the send window and the failure
-// counter, each with its own end time); marker, the accepted Attempt
-// markers; and limit_counter, the extra limits. Migrate is idempotent and
-// safe to run from several instances at once: it takes a transaction-level
-// advisory lock on the schema's name, creates what is missing and replaces
-// the functions. Run it at every start, or once per deployment. Once the
+// names) holding five tables and the functions that operate on them:
+// dest, one row per destination (the pending code's digest, Sealed value,
+// Scope hash and fallback mark, its expiry and attempts, the cooldown, the
+// send window and the failure counter, each with its own end time); marker,
+// the accepted Attempt markers; limit_counter, the extra limits;
+// fallback_queue, the FallbackQueue's refs; and code_set, one row per
+// owner of a code set (its digests and its own failure counter). Migrate
+// is idempotent and safe to run from several instances at once: it takes a
+// transaction-level advisory lock on the schema's name, creates what is
+// missing and replaces the functions. Run it at every start, or once per deployment. Once the
 // schema exists, its owner can migrate it without the right to create
-// schemas in the database.
+// schemas in the database. Migrate upgrades a schema an earlier version
+// created, keeping its state, and drops the functions whose signatures
+// changed: after it runs, instances of the earlier version get errors from
+// Issue and Check until they are restarted on this one.
 //
 // The database holds no code and no phone number: keys are the opaque
 // keys the caller derives with an HMAC, digests are the caller's HMACs, and
 // the Sealed value is the caller's encrypted blob, all stored as bytea, the
-// same values the other stores keep.
+// same values the other stores keep. A code's Scope is stored only as its
+// SHA-256.
 //
 // # One round trip, one transaction
 //
-// Issue, Check and Attempt are each one call of a PL/pgSQL function the
-// schema holds (SELECT ... FROM go2fa.check_code($1, ...)); Withdraw is one
-// UPDATE. Each runs as one statement in its own implicit transaction: no
+// Issue, Check, Attempt, Fallback, ReplaceCodes and RedeemCode are each one
+// call of a PL/pgSQL function the schema holds (SELECT ... FROM
+// go2fa.check_code($1, ...)); Withdraw, Schedule, Cancel, Claim and
+// CountCodes are one SQL statement each. Each runs as one statement in its own implicit transaction: no
 // transaction is held open across round trips, and nothing is read by the
 // application and written back. pgx prepares each statement once per
 // connection, so after the first call on a connection every operation is one
@@ -80,9 +88,10 @@
 // speeds writes up, but a crash may then forget the last approvals, and a
 // code it forgets having consumed could be used again.
 //
-// Digests are compared with bytea equality inside PostgreSQL; a digest is an
-// HMAC under a secret the database never sees, so its timing cannot guide a
-// guesser.
+// Digests, Scopes and fallback Tags are compared with bytea equality inside
+// PostgreSQL. A digest is an HMAC under a secret the database never sees,
+// so its timing cannot guide a guesser; a Scope is compared as a hash; a
+// Tag is a random prefix of a Sealed value the caller already holds.
 //
 // Tested with PostgreSQL 15.
 package pgstore

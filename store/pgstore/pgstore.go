@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"regexp"
@@ -41,7 +42,9 @@ type Store struct {
 	batch int
 
 	issueSQL, checkSQL, withdrawSQL, attemptSQL string
-	sweepSQL                                    [3]string
+	fb                                          fallbackSQLs
+	cs                                          codeSetSQLs
+	sweepSQL                                    [5]string
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -125,13 +128,15 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		pool:  pool,
 		batch: c.batch,
 		issueSQL: expand(`SELECT outcome, reason, limit_index, retry_us, attempts, expires_us, sealed
-			FROM {S}.issue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, q),
-		checkSQL:   expand(`SELECT status, remaining FROM {S}.check_code($1, $2, $3, $4, $5)`, q),
+			FROM {S}.issue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, q),
+		checkSQL:   expand(`SELECT status, remaining FROM {S}.check_code($1, $2, $3, $4, $5, $6)`, q),
 		attemptSQL: expand(`SELECT status, remaining, retry_us FROM {S}.attempt($1, $2, $3, $4, $5)`, q),
 		// Withdraw is one statement: it keeps code_until and attempts, so
 		// they carry over to the next code.
-		withdrawSQL: expand(`UPDATE {S}.dest SET digest = NULL, sealed = NULL
+		withdrawSQL: expand(`UPDATE {S}.dest SET digest = NULL, sealed = NULL, scope = '', taken = NULL
 			WHERE key = $1 AND digest = $2 AND code_until > clock_timestamp()`, q),
+		fb:   newFallbackSQLs(q),
+		cs:   newCodeSetSQLs(q),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -144,6 +149,10 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 			SELECT key, marker FROM {S}.marker WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 		`DELETE FROM {S}.limit_counter WHERE key IN (
 			SELECT key FROM {S}.limit_counter WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM {S}.code_set WHERE key IN (
+			SELECT key FROM {S}.code_set WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM {S}.fallback_queue WHERE ref IN (
+			SELECT ref FROM {S}.fallback_queue WHERE forget_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 	} {
 		s.sweepSQL[i] = expand(sql, q)
 	}
@@ -209,6 +218,16 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// scopeTag is what the database holds of a Scope: its SHA-256, or an
+// empty value (never NULL) for no Scope. The Scope itself is not stored.
+func scopeTag(scope []byte) []byte {
+	if len(scope) == 0 {
+		return []byte{}
+	}
+	h := sha256.Sum256(scope)
+	return h[:]
 }
 
 // us converts d to whole microseconds, rounding up so that a positive
@@ -290,7 +309,7 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 	)
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.issueSQL,
-			[]byte(req.Key), req.Digest, req.Sealed, req.KeepPending,
+			[]byte(req.Key), req.Digest, req.Sealed, scopeTag(req.Scope), req.KeepPending,
 			us(req.TTL), us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax),
 			keys, maxes, windows,
 		).Scan(&outcome, &reason, &index, &retry, &attempts, &expires, &kept)
@@ -334,7 +353,7 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	var status, remaining int32
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.checkSQL,
-			[]byte(req.Key), req.Digest, int64(req.MaxAttempts), int64(req.FailureMax), us(req.FailureWindow),
+			[]byte(req.Key), req.Digest, scopeTag(req.Scope), int64(req.MaxAttempts), int64(req.FailureMax), us(req.FailureWindow),
 		).Scan(&status, &remaining)
 	})
 	if err != nil {

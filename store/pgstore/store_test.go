@@ -1,8 +1,10 @@
 package pgstore_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,6 +249,24 @@ func TestOneStatement(t *testing.T) {
 	chk := func(d []byte) store.CheckRequest {
 		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 10, FailureWindow: time.Hour}
 	}
+	k2, tag, ref := newKey(), newDigest()[:12], "ref-"+newKey()
+	sealedIss := store.IssueRequest{Key: k2, Digest: newDigest(), Sealed: append(tag[:12:12], "ct"...), TTL: time.Minute}
+	fb := store.FallbackRequest{Key: k2, Tag: tag, Cooldown: time.Minute, Window: time.Hour, WindowMax: 5, FailureMax: 10}
+	fellBack := func(r store.FallbackRequest, want store.FallbackOutcome) error {
+		res, err := s.Fallback(ctx, r)
+		if err == nil && res.Outcome != want {
+			err = fmt.Errorf("outcome %v, want %v", res.Outcome, want)
+		}
+		return err
+	}
+	code := newDigest()
+	redeemed := func(d []byte, want store.CheckStatus) error {
+		res, err := s.RedeemCode(ctx, store.RedeemCodeRequest{Key: k2, Digest: d, MaxFailures: 2, FailureWindow: time.Hour})
+		if err == nil && res.Status != want {
+			err = fmt.Errorf("status %v, want %v", res.Status, want)
+		}
+		return err
+	}
 	ops := []struct {
 		name string
 		call func() error
@@ -255,6 +275,7 @@ func TestOneStatement(t *testing.T) {
 		{"IssueRetry", func() error { _, err := s.Issue(ctx, iss); return err }},
 		{"IssueLimited", func() error { r := iss; r.Digest = newDigest(); _, err := s.Issue(ctx, r); return err }},
 		{"CheckWrong", func() error { _, err := s.Check(ctx, chk(newDigest())); return err }},
+		{"CheckOtherScope", func() error { r := chk(d); r.Scope = []byte("other"); _, err := s.Check(ctx, r); return err }},
 		{"CheckRight", func() error { _, err := s.Check(ctx, chk(d)); return err }},
 		{"CheckNothing", func() error { _, err := s.Check(ctx, chk(d)); return err }},
 		{"Withdraw", func() error { return s.Withdraw(ctx, k, d) }},
@@ -264,6 +285,37 @@ func TestOneStatement(t *testing.T) {
 		}},
 		{"AttemptRight", func() error {
 			_, err := s.Attempt(ctx, store.AttemptRequest{Key: k, Marker: "m", MarkerTTL: time.Hour, MaxFailures: 9, FailureWindow: time.Hour})
+			return err
+		}},
+		{"IssueSealed", func() error { _, err := s.Issue(ctx, sealedIss); return err }},
+		{"FallbackLimited", func() error {
+			r := fb
+			r.Limits = []store.Limit{{Key: lim, Max: 1, Window: time.Hour}}
+			return fellBack(r, store.FallbackLimited)
+		}},
+		{"FallbackTaken", func() error { return fellBack(fb, store.FallbackTaken) }},
+		{"FallbackSpent", func() error { return fellBack(fb, store.FallbackSpent) }},
+		{"FallbackNotPending", func() error { r := fb; r.Key = newKey(); return fellBack(r, store.FallbackNotPending) }},
+		{"Schedule", func() error { return s.Schedule(ctx, ref, 0) }},
+		{"Claim", func() error {
+			refs, err := s.Claim(ctx, 10, time.Minute)
+			if err == nil && (len(refs) != 1 || refs[0] != ref) {
+				err = fmt.Errorf("claimed %q, want [%q]", refs, ref)
+			}
+			return err
+		}},
+		{"Cancel", func() error { return s.Cancel(ctx, ref) }},
+		{"ReplaceCodes", func() error {
+			return s.ReplaceCodes(ctx, store.ReplaceCodesRequest{Key: k2, Digests: [][]byte{code, newDigest()}, TTL: time.Hour})
+		}},
+		{"RedeemRight", func() error { return redeemed(code, store.Approved) }},
+		{"RedeemWrong", func() error { return redeemed(newDigest(), store.Rejected) }},
+		{"RedeemLocked", func() error { return redeemed(newDigest(), store.Locked) }},
+		{"CountCodes", func() error {
+			n, err := s.CountCodes(ctx, k2)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%d codes, want 1", n)
+			}
 			return err
 		}},
 	}
@@ -425,20 +477,24 @@ func TestBackgroundSweep(t *testing.T) {
 }
 
 // TestStoredValues: the database holds the caller's opaque key and digest
-// and its sealed blob, nothing else derived from a code or a number.
+// and its sealed blob, a hash of the Scope, nothing else derived from a
+// code or a number.
 func TestStoredValues(t *testing.T) {
 	pool := newPool(t, databaseURL(t), nil)
 	s, schema := newStore(t, pool, pgstore.WithSweepInterval(0))
-	k, d, sealed := newKey(), newDigest(), []byte("sealed by the caller")
-	if _, err := s.Issue(t.Context(), store.IssueRequest{Key: k, Digest: d, Sealed: sealed, TTL: time.Minute}); err != nil {
+	k, d, sealed, scope := newKey(), newDigest(), []byte("sealed by the caller"), []byte("session binding")
+	if _, err := s.Issue(t.Context(), store.IssueRequest{Key: k, Digest: d, Sealed: sealed, Scope: scope, TTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	var gk, gd, gs []byte
-	if err := pool.QueryRow(t.Context(), "SELECT key, digest, sealed FROM "+schema+".dest").Scan(&gk, &gd, &gs); err != nil {
+	var gk, gd, gs, gsc []byte
+	if err := pool.QueryRow(t.Context(), "SELECT key, digest, sealed, scope FROM "+schema+".dest").Scan(&gk, &gd, &gs, &gsc); err != nil {
 		t.Fatal(err)
 	}
 	if string(gk) != k || string(gd) != string(d) || string(gs) != string(sealed) {
 		t.Fatalf("stored (key, digest, sealed) differ from what Issue was given")
+	}
+	if len(gsc) != 32 || bytes.Contains(gsc, scope) {
+		t.Fatalf("stored scope is %d bytes, want a 32-byte hash, not the Scope", len(gsc))
 	}
 	if err := s.Withdraw(t.Context(), k, d); err != nil {
 		t.Fatal(err)
