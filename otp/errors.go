@@ -17,7 +17,8 @@ var (
 	ErrInvalidNumber = errors.New("otp: invalid phone number")
 	// ErrCountryNotAllowed reports a number outside Policy.AllowedRegions.
 	ErrCountryNotAllowed = errors.New("otp: country not allowed")
-	// ErrInvalidChannel reports a channel other than sender.SMS or sender.Call.
+	// ErrInvalidChannel reports a channel other than sender.SMS, sender.Call
+	// or sender.WhatsApp.
 	ErrInvalidChannel = errors.New("otp: invalid channel")
 	// ErrChannelNotAllowed reports a valid channel that Policy.Channels excludes.
 	ErrChannelNotAllowed = errors.New("otp: channel not allowed")

@@ -42,12 +42,16 @@ func NewPHLO(c Config) (*PHLO, error) {
 }
 
 // Send runs the PHLO for m: mode "sms" for sender.SMS, "call" for
-// sender.Call. A done ctx runs nothing; Plivo failures are *Error, and so
+// sender.Call (the Two-Factor Authentication template has no WhatsApp
+// mode: sender.WhatsApp fails with sender.ErrUnsupportedChannel). A done ctx runs nothing; Plivo failures are *Error, and so
 // is a 2xx answer without a phlo_run_id (transient: it does not say
 // whether the PHLO ran).
 func (p *PHLO) Send(ctx context.Context, m sender.Message) error {
 	if err := m.Validate(); err != nil {
 		return err
+	}
+	if m.Channel != sender.SMS && m.Channel != sender.Call {
+		return fmt.Errorf("plivoadapter: phlo sender: %w: %s", sender.ErrUnsupportedChannel, m.Channel)
 	}
 	payload := map[string]interface{}{"from": p.from, "to": m.To, "otp": m.Code, "mode": string(m.Channel)}
 	// This is plivo-go's Phlo.Run, with the request carrying ctx.
