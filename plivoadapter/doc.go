@@ -7,6 +7,10 @@
 //     construction to fit in one SMS (GSM-7 or UCS-2), and serves
 //     delivery-status callbacks (StatusHandler) that report failed and
 //     undelivered messages to SMSOptions.OnFailure, for a voice fallback.
+//   - WhatsApp sends an approved WhatsApp authentication template with
+//     Messages.Create (type "whatsapp"), the code as the body's and the
+//     copy-code button's parameter; its reports go to the SMS sender's
+//     StatusHandler.
 //   - Voice places a call with Calls.Create and serves its answer URL
 //     (AnswerHandler): Plivo XML that reads the digits one by one, twice.
 //     The answer URL carries a one-time, short-lived random token, never

@@ -42,10 +42,10 @@ func NewPHLO(c Config) (*PHLO, error) {
 }
 
 // Send runs the PHLO for m: mode "sms" for sender.SMS, "call" for
-// sender.Call (the Two-Factor Authentication template has no WhatsApp
-// mode: sender.WhatsApp fails with sender.ErrUnsupportedChannel). A done ctx runs nothing; Plivo failures are *Error, and so
-// is a 2xx answer without a phlo_run_id (transient: it does not say
-// whether the PHLO ran).
+// sender.Call; the Two-Factor Authentication template has no WhatsApp
+// mode, so sender.WhatsApp fails with sender.ErrUnsupportedChannel. A
+// done ctx runs nothing; Plivo failures are *Error, and so is a 2xx answer
+// without a phlo_run_id (transient: it does not say whether the PHLO ran).
 func (p *PHLO) Send(ctx context.Context, m sender.Message) error {
 	if err := m.Validate(); err != nil {
 		return err
