@@ -19,6 +19,13 @@
 //	                     send real SMS and calls through Plivo
 //	PHLO_ID              send through this PHLO (Plivo's 2FA template)
 //	                     instead of direct SMS and calls
+//	PLIVO_WHATSAPP_NUMBER, PLIVO_WHATSAPP_TEMPLATE
+//	                     offer "Send on WhatsApp" (direct sending only):
+//	                     the WhatsApp Business number and the name of an
+//	                     approved authentication template
+//	PLIVO_WHATSAPP_LANGUAGES
+//	                     the template's approved languages, comma-separated
+//	                     (default en_US)
 //	PUBLIC_URL           this server's public base URL, which Plivo calls
 //	                     back: needed for direct voice calls (answer URL
 //	                     PUBLIC_URL/plivo/answer) and enables SMS delivery
@@ -293,6 +300,13 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	}
 	routes := map[sender.Channel]sender.Sender{sender.SMS: sms}
 	channels := []sender.Channel{sender.SMS}
+	if wa, err := whatsappFromEnv(getenv, pc, smsOpts.StatusURL); err != nil {
+		return nil, nil, nil, err
+	} else if wa != nil {
+		routes[sender.WhatsApp] = wa
+		channels = append(channels, sender.WhatsApp)
+		log.Info("webdemo: sender: plivo WhatsApp", "reports", smsOpts.StatusURL != "")
+	}
 	if public != "" {
 		voice, err := plivoadapter.NewVoice(pc, plivoadapter.VoiceOptions{AnswerURL: public + "/plivo/answer", Logger: log})
 		if err != nil {
