@@ -73,19 +73,16 @@ const maxTemplateName = 512
 // NewWhatsApp returns a WhatsApp sender for the account in c. It checks c
 // and o and returns an error wrapping ErrInvalidConfig.
 func NewWhatsApp(c Config, o WhatsAppOptions) (*WhatsApp, error) {
-	if o.Number != "" && c.Number == "" {
-		c.Number = o.Number
+	if o.Number != "" {
+		if !isPhone(o.Number) {
+			return nil, fmt.Errorf("%w: WhatsApp Number is not a phone number", ErrInvalidConfig)
+		}
+		c.Number = o.Number // Config.Number may be an SMS sender ID
 	}
 	if err := c.validate(true, false); err != nil {
 		return nil, err
 	}
 	w := &WhatsApp{from: c.Number, template: o.Template, keepLogs: o.KeepInPlivoLogs}
-	if o.Number != "" {
-		if !isPhone(o.Number) {
-			return nil, fmt.Errorf("%w: WhatsApp Number is not a phone number", ErrInvalidConfig)
-		}
-		w.from = o.Number
-	}
 	if !templateName(o.Template) {
 		return nil, fmt.Errorf("%w: WhatsApp Template must be 1-%d lowercase letters, digits or underscores", ErrInvalidConfig, maxTemplateName)
 	}

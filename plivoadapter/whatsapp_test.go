@@ -178,6 +178,14 @@ func TestWhatsAppConfigChecks(t *testing.T) {
 	if p, _ := w.Params(waMsg()); p.Src != plivotest.WhatsAppNumber {
 		t.Errorf("src = %q, want Config.Number", p.Src)
 	}
+	// An SMS sender ID as Config.Number does not stop a WhatsApp number.
+	c = config(srv)
+	c.Number = "Acme"
+	if w, err := plivoadapter.NewWhatsApp(c, waOptions()); err != nil {
+		t.Errorf("NewWhatsApp with a sender ID in Config.Number: %v", err)
+	} else if p, _ := w.Params(waMsg()); p.Src != plivotest.WhatsAppNumber {
+		t.Errorf("src = %q, want the WhatsApp number", p.Src)
+	}
 	if n := srv.RequestCount(); n != 0 {
 		t.Errorf("construction made %d requests", n)
 	}
