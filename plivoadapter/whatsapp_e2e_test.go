@@ -36,7 +36,7 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	srv := fake(t)
 	srv.NoWhatsApp(dest)
-	clk := newClock()
+	clk := newClock() // the Verifier's and the store's; Plivo's callbacks carry real times
 	c := config(srv)
 
 	var (
@@ -47,7 +47,6 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 	)
 	sms, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{
 		StatusURL: waStatusURL,
-		Now:       clk.Now,
 		OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
 			mu.Lock()
 			next, ok := chain[lastOn[d.To]]
@@ -66,7 +65,7 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	wa := newWhatsApp(t, srv, waOptions()) // reports to waStatusURL too
-	voice, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL, Now: clk.Now})
+	voice, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
 	if err != nil {
 		t.Fatal(err)
 	}
