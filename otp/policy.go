@@ -55,7 +55,8 @@ type Policy struct {
 	// The default value, empty, allows none of the costly types.
 	AllowNumberTypes []NumberType
 	// Channels lists the allowed channels. The default value, empty, allows
-	// sender.SMS and sender.Call.
+	// sender.SMS and sender.Call; sender.WhatsApp, which needs an approved
+	// WhatsApp template at the provider, is allowed only when listed.
 	Channels []sender.Channel
 	// KeySends and KeyWindow bound the sends charged to one per-call limit
 	// key (WithLimitKey: a client IP, an account). The default values are
@@ -100,7 +101,7 @@ type Policy struct {
 
 // DefaultPolicy returns the default rules: 6 digits, 5 minutes, 5 attempts,
 // 30 s cooldown, 5 sends per destination per hour, 20 consecutive failures
-// per day, 10 sends per limit key per hour, both channels, all regions.
+// per day, 10 sends per limit key per hour, SMS and call, all regions.
 func DefaultPolicy() Policy { return Policy{}.withDefaults() }
 
 func (p Policy) withDefaults() Policy {
