@@ -14,23 +14,15 @@ import (
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
-// chain is the order of channels the end-to-end test falls back through.
-var chain = map[sender.Channel]sender.Channel{sender.WhatsApp: sender.SMS, sender.SMS: sender.Call}
-
 // TestWhatsAppSMSVoiceFallbackEndToEnd plays one verification through
 // real plivo-go clients against the fake Plivo API: the code goes out on
 // WhatsApp to a number without WhatsApp; WhatsApp's "failed" report
-// reaches the same signed status handler as SMS reports, and the
-// application re-sends the same code by SMS; the SMS is reported
-// "undelivered", and the same code goes out in a voice call; the call's
-// answer URL speaks it, and the code typed in the original session is
-// approved.
-//
-// The application's re-send is Verifier.Start on the next channel with
-// Policy.KeepCode, which re-sends the pending code (same code, same
-// attempts). The channel the failed message went on is tracked here,
-// from the messages the Verifier sends, because the status handler's
-// Delivery says which message failed but not on which channel.
+// reaches the same signed status handler as SMS reports, whose OnFailure
+// calls Verifier.FallbackNext with the report's Delivery.Ref, which re-sends
+// the same code by SMS; the SMS is reported "undelivered", and the same
+// OnFailure sends the same code in a voice call; the call's answer URL
+// speaks it, and the code typed in the original session is approved.
+// Duplicate, replayed and late reports send nothing more.
 func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -40,26 +32,23 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 	c := config(srv)
 
 	var (
-		mu     sync.Mutex
-		lastOn = map[string]sender.Channel{} // destination -> channel of its latest message
-		v      *otp.Verifier
-		errs   []error
+		mu       sync.Mutex
+		v        *otp.Verifier
+		errs     []error
+		statuses []otp.FallbackStatus
 	)
 	messages := plivoadapter.NewMemoryMessages(0, nil) // one store for both senders
 	sms, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{
 		StatusURL: waStatusURL, Messages: messages,
 		OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
+			res, err := v.FallbackNext(context.WithoutCancel(ctx), d.Ref)
 			mu.Lock()
-			next, ok := chain[lastOn[d.To]]
-			mu.Unlock()
-			if !ok {
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
 				return
 			}
-			if _, err := v.Start(context.WithoutCancel(ctx), d.To, next); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
+			statuses = append(statuses, res.Status)
 		},
 	})
 	if err != nil {
@@ -73,19 +62,11 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	router := sender.ByChannel(map[sender.Channel]sender.Sender{sender.WhatsApp: wa, sender.SMS: sms, sender.Call: voice})
-	track := sender.Func(func(ctx context.Context, m sender.Message) error {
-		err := router.Send(ctx, m)
-		if err == nil {
-			mu.Lock()
-			lastOn[m.To] = m.Channel
-			mu.Unlock()
-		}
-		return err
-	})
 	st := memstore.New(memstore.WithClock(clk.Now), memstore.WithSweepInterval(0))
 	t.Cleanup(func() { st.Close() })
-	policy := otp.Policy{KeepCode: true, Channels: []sender.Channel{sender.WhatsApp, sender.SMS, sender.Call}}
-	v, err = otp.NewVerifier(otp.Config{Store: st, Sender: track, Secret: []byte("0123456789abcdef0123456789abcdef-e2e"), Policy: policy, Now: clk.Now})
+	chain := []sender.Channel{sender.WhatsApp, sender.SMS, sender.Call}
+	policy := otp.Policy{Fallback: true, FallbackChain: chain, Channels: chain}
+	v, err = otp.NewVerifier(otp.Config{Store: st, Sender: router, Secret: []byte("0123456789abcdef0123456789abcdef-e2e"), Policy: policy, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,13 +104,18 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 	if !found || sm.Code != theCode {
 		t.Fatalf("SMS after the WhatsApp failure = %+v, %v; want the same code", sm, found)
 	}
-	// A replayed failure report is refused and sends nothing more.
-	replay, err := plivotest.SignedRequestWith(plivotest.AuthToken, failed.Header.Get("X-Plivo-Signature-V3-Nonce"), http.MethodPost, wm.URL, plivotest.WhatsAppStatusParams(wm, "failed", "1000"))
+	// A replayed failure report is refused; a duplicate one (fresh
+	// signature) acts no more: the SMS is not sent again.
+	replay, err := plivotest.SignedRequestAs(plivotest.V2, plivotest.AuthToken, plivotest.AuthToken, failed.Header.Get("X-Plivo-Signature-V2-Nonce"), http.MethodPost, wm.URL, plivotest.WhatsAppStatusParams(wm, "failed", "1000"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := plivotest.Serve(status, replay); a.StatusCode != http.StatusForbidden {
 		t.Errorf("replayed whatsapp report: %d, want 403", a.StatusCode)
+	}
+	plivotest.Serve(status, must(plivotest.WhatsAppStatusRequest(wm, "undelivered", "1000")))
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("%d SMS after duplicate WhatsApp reports, want 1", n)
 	}
 
 	// 3. The SMS is not delivered either: the same code, by voice.
@@ -146,9 +132,14 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 	if d := a.Digits(); len(d) == 0 || d[0] != theCode {
 		t.Fatalf("the call speaks %v, want the code sent on WhatsApp", d)
 	}
+	// A duplicate SMS report sends no second call.
+	plivotest.Serve(status, must(plivotest.StatusRequest(sm, "failed", "30")))
 	mu.Lock()
 	if len(errs) != 0 {
-		t.Fatalf("re-sends failed: %v", errs)
+		t.Fatalf("fallbacks failed: %v", errs)
+	}
+	if len(statuses) != 2 || statuses[0] != otp.FallbackSent || statuses[1] != otp.FallbackSent {
+		t.Fatalf("fallbacks = %v, want [sent sent]", statuses)
 	}
 	mu.Unlock()
 	if n, m, k := len(srv.WhatsAppMessages()), len(srv.Messages()), len(srv.Calls()); n != 1 || m != 1 || k != 1 {
