@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/store/memstore"
 )
 
 func TestWhatsAppChannelPolicy(t *testing.T) {
@@ -61,5 +64,96 @@ func TestWhatsAppUnsupportedBySender(t *testing.T) {
 	// Nothing valid was left behind: a guess at any code finds no pending one.
 	if r := f.check(t, to, fmt.Sprintf("%06d", 0)); r.Status != otp.Expired {
 		t.Errorf("Check after the refused send = %s, want expired (no pending code)", r.Status)
+	}
+}
+
+// TestFallbackChainWhatsAppSMSCall: with the chain WhatsApp -> SMS ->
+// call, FallbackNext on the report of each message moves the one code a
+// step further, once per step however many reports arrive (concurrently,
+// repeated, or for an earlier step), and the code is approved once.
+func TestFallbackChainWhatsAppSMSCall(t *testing.T) {
+	t.Parallel()
+	const to = "+14155550100"
+	ctx := context.Background()
+	chain := []sender.Channel{sender.WhatsApp, sender.SMS, sender.Call}
+	f := newFixture(t, func(c *otp.Config) {
+		ms := memstore.New(memstore.WithClock(c.Now))
+		t.Cleanup(func() { ms.Close() })
+		c.Store = ms
+		c.Policy.Channels, c.Policy.FallbackChain, c.Policy.Fallback = chain, chain, true
+	})
+	_, code := f.start(t, to, sender.WhatsApp)
+	wa, _ := f.rec.Last(to)
+
+	hop := func(ref string, want sender.Channel) sender.Message {
+		t.Helper()
+		const n = 16
+		var wg sync.WaitGroup
+		got := make([]otp.FallbackStatus, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				res, err := f.v.FallbackNext(ctx, ref)
+				got[i], errs[i] = res.Status, err
+			})
+		}
+		wg.Wait()
+		sent := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("FallbackNext: %v", errs[i])
+			}
+			if got[i] == otp.FallbackSent {
+				sent++
+			} else if got[i] != otp.FallbackSpent {
+				t.Fatalf("FallbackNext = %s, want sent or spent", got[i])
+			}
+		}
+		m, _ := f.rec.Last(to)
+		if sent != 1 || m.Channel != want || m.Code != code || m.Ref == ref {
+			t.Fatalf("%d concurrent FallbackNext: %d sent, last message on %s (same code %v, new ref %v); want 1 on %s",
+				n, sent, m.Channel, m.Code == code, m.Ref != ref, want)
+		}
+		return m
+	}
+	sms := hop(wa.Ref, sender.SMS)
+	call := hop(sms.Ref, sender.Call)
+
+	// Replays of either report, and explicit fallbacks to a step already
+	// taken or behind it, send nothing.
+	for _, ref := range []string{wa.Ref, sms.Ref} {
+		if res, err := f.v.FallbackNext(ctx, ref); err != nil || res.Status != otp.FallbackSpent {
+			t.Errorf("FallbackNext again = %v, %v; want spent", res.Status, err)
+		}
+	}
+	if res, err := f.v.Fallback(ctx, wa.Ref, sender.Call); err != nil || res.Status != otp.FallbackSpent {
+		t.Errorf("Fallback(whatsapp ref, call) = %v, %v; want spent", res.Status, err)
+	}
+	if _, err := f.v.FallbackNext(ctx, call.Ref); !errors.Is(err, otp.ErrInvalidChannel) {
+		t.Errorf("FallbackNext after the last channel = %v, want ErrInvalidChannel", err)
+	}
+	if f.rec.Len() != 3 {
+		t.Errorf("%d messages sent, want 3", f.rec.Len())
+	}
+	if r := f.check(t, to, code); r.Status != otp.Approved {
+		t.Errorf("Check = %s, want approved", r.Status)
+	}
+	if r := f.check(t, to, code); r.Status == otp.Approved {
+		t.Error("approved twice")
+	}
+}
+
+func TestFallbackInvalidChannelNamesWhatsApp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *otp.Config) {
+		ms := memstore.New(memstore.WithClock(c.Now))
+		t.Cleanup(func() { ms.Close() })
+		c.Store, c.Policy.Fallback = ms, true
+	})
+	f.start(t, "+14155550100", sender.SMS)
+	m, _ := f.rec.Last("+14155550100")
+	_, err := f.v.Fallback(context.Background(), m.Ref, "fax")
+	if !errors.Is(err, otp.ErrInvalidChannel) || !strings.Contains(err.Error(), `"whatsapp"`) {
+		t.Errorf("Fallback(fax) = %v, want ErrInvalidChannel listing whatsapp", err)
 	}
 }
