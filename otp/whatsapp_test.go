@@ -157,3 +157,19 @@ func TestFallbackInvalidChannelNamesWhatsApp(t *testing.T) {
 		t.Errorf("Fallback(fax) = %v, want ErrInvalidChannel listing whatsapp", err)
 	}
 }
+
+// A transaction code is never sent on WhatsApp: the template could not
+// show what the code approves. Refused before anything is stored or sent.
+func TestWhatsAppRefusesTransaction(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *otp.Config) {
+		c.Policy.Channels = []sender.Channel{sender.WhatsApp, sender.SMS}
+	})
+	txn := otp.WithTransaction(otp.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"})
+	if _, err := f.v.Start(context.Background(), "+14155550100", sender.WhatsApp, txn); !errors.Is(err, otp.ErrInvalidTransaction) {
+		t.Errorf("Start(whatsapp, transaction) = %v, want ErrInvalidTransaction", err)
+	}
+	if f.rec.Len() != 0 {
+		t.Errorf("%d messages sent, want 0", f.rec.Len())
+	}
+}

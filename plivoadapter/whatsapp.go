@@ -165,6 +165,11 @@ func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 	if m.Channel != sender.WhatsApp {
 		return plivo.MessageCreateParams{}, fmt.Errorf("plivoadapter: whatsapp sender: %w: %s", sender.ErrUnsupportedChannel, m.Channel)
 	}
+	if m.Text != "" {
+		// The template's text is fixed: a text of the caller's (a
+		// transaction to confirm) could not be shown, so nothing is sent.
+		return plivo.MessageCreateParams{}, fmt.Errorf("plivoadapter: whatsapp sender: %w: an authentication template carries the code only, not Message.Text", sender.ErrInvalidMessage)
+	}
 	code := []plivo.Parameter{{Type: parameterText, Text: m.Code}}
 	p := plivo.MessageCreateParams{
 		Src:  w.from,
@@ -193,7 +198,9 @@ func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 // Send sends m as one WhatsApp authentication template message: one POST
 // to /v1/Account/{auth_id}/Message/, built by plivo-go as Messages.Create
 // builds it, from Params(m), with ctx attached (a done ctx sends nothing).
-// An SMS or Call message fails with sender.ErrUnsupportedChannel. Plivo
+// An SMS or Call message fails with sender.ErrUnsupportedChannel, and a
+// message with a Text (which the template cannot show) with
+// sender.ErrInvalidMessage, before any request. Plivo
 // failures are *Error: a 4xx answer (a destination or template WhatsApp
 // refuses) wraps ErrPermanent, so a failover moves on instead of retrying.
 // A message that Plivo accepts and WhatsApp cannot deliver (for example to

@@ -208,6 +208,11 @@ func TestWhatsAppRefusesOtherChannels(t *testing.T) {
 	if err := w.Send(context.Background(), bad); !errors.Is(err, sender.ErrInvalidMessage) {
 		t.Errorf("Send(non-digit code) = %v, want ErrInvalidMessage", err)
 	}
+	withText := waMsg()
+	withText.Text = "Code 123456 to pay EUR 12.50 to ACME Ltd."
+	if err := w.Send(context.Background(), withText); !errors.Is(err, sender.ErrInvalidMessage) {
+		t.Errorf("Send(with a Text the template cannot show) = %v, want ErrInvalidMessage", err)
+	}
 	if !w.Serves(sender.WhatsApp) || w.Serves(sender.SMS) || w.Serves(sender.Call) {
 		t.Error("Serves: want WhatsApp only")
 	}

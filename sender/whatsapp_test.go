@@ -49,3 +49,20 @@ func TestByChannelWithoutWhatsApp(t *testing.T) {
 		t.Errorf("Send(whatsapp) with a whatsapp route = %v, whatsapp %d, sms %d; want nil, 1, 0", err, wa.Len(), sms.Len())
 	}
 }
+
+// Texts has no wording for WhatsApp (the template is WhatsApp's): it
+// refuses the channel instead of rendering an SMS text for it.
+func TestTextsRefuseWhatsApp(t *testing.T) {
+	t.Parallel()
+	for _, tx := range []*sender.Texts{nil, {}} {
+		for _, text := range []string{"", "custom"} {
+			m := sender.Message{To: "+14155550100", Channel: sender.WhatsApp, Code: "123456", Text: text}
+			if got, err := tx.Text(m); !errors.Is(err, sender.ErrUnsupportedChannel) || got != "" {
+				t.Errorf("Text(whatsapp, %q) = %q, %v; want ErrUnsupportedChannel", text, got, err)
+			}
+		}
+	}
+	if _, err := (*sender.Texts)(nil).Text(sender.Message{Channel: sender.SMS, Code: "123456"}); err != nil {
+		t.Errorf("Text(sms) = %v", err)
+	}
+}
