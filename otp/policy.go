@@ -75,8 +75,9 @@ type Policy struct {
 	// with AES-GCM under a key derived from the secret.
 	KeepCode bool
 	// Fallback enables Verifier.Fallback: the code pending for a
-	// verification can be re-sent once on another channel (an SMS that was
-	// not delivered, followed by a voice call speaking the same code),
+	// verification can be re-sent once per channel of FallbackChain (an
+	// SMS that was not delivered, followed by a voice call speaking the
+	// same code),
 	// reached from a delivery report by the message's Ref alone. Every code
 	// is then kept with its verification, sealed with AES-GCM under a key
 	// derived from the secret, together with the number, channel and locale
