@@ -104,3 +104,56 @@ func TestWhatsAppSettings(t *testing.T) {
 		t.Errorf("without WhatsApp settings: %v, %v; want no whatsapp", channels, err)
 	}
 }
+
+// A WhatsApp message that fails falls back, with the same code, to an SMS,
+// and an SMS that is not delivered to a call: the demo's chain is
+// WhatsApp, SMS, call when WhatsApp is offered. Duplicate reports send
+// nothing more.
+func TestPlivoWhatsAppFallbackChain(t *testing.T) {
+	t.Parallel()
+	fake := plivotest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.NoWhatsApp(testNumber)
+	cfg, cleanup, err := configFromEnv(t.Context(), env(whatsappVars()), io.Discard, discard, fake.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	app, err := newApp(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	if r := post(t, srv.Client(), srv.URL+"/api/verifications", `{"to":"+14155550100","channel":"whatsapp"}`); r.status != http.StatusAccepted {
+		t.Fatalf("whatsapp start = %d %v", r.status, r.body)
+	}
+	wm, ok := fake.LastWhatsApp(testNumber)
+	if !ok || wm.Code == "" {
+		t.Fatalf("whatsapp message = %+v, %v", wm, ok)
+	}
+	report := func(r *http.Request, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := plivotest.Serve(app, r); a.StatusCode != http.StatusOK {
+			t.Fatalf("report = %d, want 200", a.StatusCode)
+		}
+	}
+	report(plivotest.WhatsAppStatusRequest(wm, "failed", "1000"))
+	report(plivotest.WhatsAppStatusRequest(wm, "undelivered", "1000"))
+	sm, ok := fake.LastMessage(testNumber)
+	if !ok || sm.Code != wm.Code || len(fake.Messages()) != 1 {
+		t.Fatalf("after the WhatsApp failure: %d SMS, last %+v; want 1 with the same code", len(fake.Messages()), sm)
+	}
+	report(plivotest.StatusRequest(sm, "undelivered", "30"))
+	report(plivotest.StatusRequest(sm, "failed", "30"))
+	if n := len(fake.Calls()); n != 1 {
+		t.Fatalf("%d calls after the SMS failure, want 1", n)
+	}
+	r := post(t, srv.Client(), srv.URL+"/api/verifications/check", fmt.Sprintf(`{"to":%q,"code":%q}`, testNumber, wm.Code))
+	if r.status != http.StatusOK || r.body["status"] != "approved" {
+		t.Fatalf("check = %d %v", r.status, r.body)
+	}
+}
