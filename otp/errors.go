@@ -21,7 +21,8 @@ var (
 	// shared cost, UAN, personal, pager) that Policy.AllowNumberTypes does
 	// not name; the error is a *NumberTypeError.
 	ErrNumberTypeNotAllowed = errors.New("otp: number type not allowed")
-	// ErrInvalidChannel reports a channel other than sender.SMS or sender.Call.
+	// ErrInvalidChannel reports a channel other than sender.SMS, sender.Call
+	// or sender.WhatsApp.
 	ErrInvalidChannel = errors.New("otp: invalid channel")
 	// ErrChannelNotAllowed reports a valid channel that Policy.Channels excludes.
 	ErrChannelNotAllowed = errors.New("otp: channel not allowed")

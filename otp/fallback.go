@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,10 +64,15 @@ type FallbackResult struct {
 // code (a Plivo delivery report carries it back); Fallback needs neither the
 // number nor the user's session, and ref reveals neither.
 //
-// A code falls back at most once, however many times and however
+// A code falls back at most once per channel of Policy.FallbackChain,
+// moving only forward along it, however many times and however
 // concurrently Fallback is called for it (duplicate, replayed or
-// concurrent delivery reports): one call is FallbackSent, the others
-// FallbackSpent. The fallback is exempt from the cooldown (it restarts
+// concurrent delivery reports): for each channel one call is FallbackSent,
+// the others FallbackSpent, and once the code has been re-sent on a
+// channel, a fallback to that channel or an earlier one of the chain is
+// FallbackSpent. A channel outside the chain counts as after its end. The
+// re-sent message's Ref names the same code and the new channel, so that
+// FallbackNext on its own report continues along the chain. The fallback is exempt from the cooldown (it restarts
 // it), but it counts against the destination's send window, the failure
 // cap and the global budget like any send, and a refused fallback returns a
 // *RateLimitError. Config.BeforeSend is consulted with the new channel.
@@ -89,7 +95,7 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	}
 	switch {
 	case !next.Valid():
-		return FallbackResult{}, fmt.Errorf("%w: %q (want %q or %q)", ErrInvalidChannel, limitText(string(next)), sender.SMS, sender.Call)
+		return FallbackResult{}, fmt.Errorf("%w: %q (want %q, %q or %q)", ErrInvalidChannel, limitText(string(next)), sender.SMS, sender.Call, sender.WhatsApp)
 	case next == from:
 		return FallbackResult{}, fmt.Errorf("%w: the code was sent on %s already", ErrInvalidChannel, next)
 	case !v.policy.allowsChannel(next):
@@ -99,7 +105,7 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	}
 	p := v.policy
 	req := store.FallbackRequest{
-		Key: key, Tag: tag,
+		Key: key, Tag: tag, Step: p.fallbackStep(next),
 		Window: p.SendWindow, WindowMax: p.SendsPerWindow,
 		FailureMax: p.MaxFailures,
 	}
@@ -153,7 +159,10 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 			return FallbackResult{}, fmt.Errorf("%w: %w", ErrVetoed, err)
 		}
 	}
-	msg := sender.Message{To: e164, Channel: next, Code: code, Locale: locale, TTL: res.ExpiresIn, Ref: ref}
+	// The re-sent message names its own channel, so that a report that it
+	// was not delivered either moves the code one step further along the
+	// chain (FallbackNext).
+	msg := sender.Message{To: e164, Channel: next, Code: code, Locale: locale, TTL: res.ExpiresIn, Ref: v.keys.makeRef(key, tag, next)}
 	if err := v.send.Send(ctx, msg); err != nil {
 		ev.Kind, ev.Err = EventSendFailed, err
 		v.observe(ctx, begin, ev)
@@ -226,7 +235,17 @@ const (
 	refLen = keyLen + tagLen + 1 + macLen
 )
 
-var channelByte = map[sender.Channel]byte{sender.SMS: 's', sender.Call: 'c'}
+var channelByte = map[sender.Channel]byte{sender.SMS: 's', sender.Call: 'c', sender.WhatsApp: 'w'}
+
+// fallbackStep is the store's Step for a fallback to next: its position in
+// FallbackChain, from 1; a channel outside the chain comes after its end.
+func (p Policy) fallbackStep(next sender.Channel) int {
+	i := slices.Index(p.FallbackChain, next)
+	if i < 0 {
+		i = len(p.FallbackChain)
+	}
+	return min(i+1, store.MaxStep)
+}
 
 func (k *keyring) makeRef(key string, tag []byte, ch sender.Channel) string {
 	raw, err := base64.RawURLEncoding.DecodeString(key)

@@ -55,7 +55,8 @@ type Policy struct {
 	// The default value, empty, allows none of the costly types.
 	AllowNumberTypes []NumberType
 	// Channels lists the allowed channels. The default value, empty, allows
-	// sender.SMS and sender.Call.
+	// sender.SMS and sender.Call; sender.WhatsApp, which needs an approved
+	// WhatsApp template at the provider, is allowed only when listed.
 	Channels []sender.Channel
 	// KeySends and KeyWindow bound the sends charged to one per-call limit
 	// key (WithLimitKey: a client IP, an account). The default values are
@@ -74,8 +75,9 @@ type Policy struct {
 	// with AES-GCM under a key derived from the secret.
 	KeepCode bool
 	// Fallback enables Verifier.Fallback: the code pending for a
-	// verification can be re-sent once on another channel (an SMS that was
-	// not delivered, followed by a voice call speaking the same code),
+	// verification can be re-sent once per channel of FallbackChain (an
+	// SMS that was not delivered, followed by a voice call speaking the
+	// same code),
 	// reached from a delivery report by the message's Ref alone. Every code
 	// is then kept with its verification, sealed with AES-GCM under a key
 	// derived from the secret, together with the number, channel and locale
@@ -103,7 +105,7 @@ type Policy struct {
 
 // DefaultPolicy returns the default rules: 6 digits, 5 minutes, 5 attempts,
 // 30 s cooldown, 5 sends per destination per hour, 20 consecutive failures
-// per day, 10 sends per limit key per hour, both channels, all regions.
+// per day, 10 sends per limit key per hour, SMS and call, all regions.
 func DefaultPolicy() Policy { return Policy{}.withDefaults() }
 
 func (p Policy) withDefaults() Policy {

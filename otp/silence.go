@@ -107,7 +107,7 @@ const (
 // Store's queue hands each due fallback to one of them, and one that dies
 // holding a fallback leaves it, when its lease ends, to another (or to
 // itself after a restart). Each fallback goes through Verifier.FallbackNext,
-// so it happens at most once per code and not at all once the code is
+// so it happens at most once per code and channel, and not at all once the code is
 // approved, expired, locked or replaced. It is safe for concurrent use.
 type FallbackWorker struct {
 	v     *Verifier

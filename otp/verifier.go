@@ -377,7 +377,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		return StartResult{}, err
 	}
 	if !ch.Valid() {
-		return StartResult{}, fmt.Errorf("%w: %q (want %q or %q)", ErrInvalidChannel, limitText(string(ch)), sender.SMS, sender.Call)
+		return StartResult{}, fmt.Errorf("%w: %q (want %q, %q or %q)", ErrInvalidChannel, limitText(string(ch)), sender.SMS, sender.Call, sender.WhatsApp)
 	}
 	if !v.policy.allowsChannel(ch) {
 		return StartResult{}, fmt.Errorf("%w: %s", ErrChannelNotAllowed, ch)

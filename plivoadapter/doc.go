@@ -8,6 +8,10 @@
 //     a message_expiry from the code's lifetime, and serves
 //     delivery-status callbacks (StatusHandler) that report failed and
 //     undelivered messages to SMSOptions.OnFailure, for a voice fallback.
+//   - WhatsApp sends an approved WhatsApp authentication template with
+//     Messages.Create (type "whatsapp"), the code as the body's and the
+//     copy-code button's parameter; its reports go to the SMS sender's
+//     StatusHandler.
 //   - Voice places a call with Calls.Create (hanging up on answering
 //     machines) and serves its answer URL (AnswerHandler): Plivo XML that
 //     reads the digits one by one, twice. The answer URL carries a

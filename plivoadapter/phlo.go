@@ -52,8 +52,10 @@ func (p *PHLO) Send(ctx context.Context, m sender.Message) error {
 }
 
 // Run runs the PHLO for m, mode "sms" for sender.SMS and "call" for
-// sender.Call, and returns Plivo's reference of the run. A done ctx runs
-// nothing; Plivo failures are *Error.
+// sender.Call, and returns Plivo's reference of the run. The Two-Factor
+// Authentication template has no WhatsApp mode, so sender.WhatsApp fails
+// with sender.ErrUnsupportedChannel. A done ctx runs nothing; Plivo
+// failures are *Error.
 //
 // Plivo documents the run's answer as 201 {"api_id", "phlo_id",
 // "message"}, where the api_id identifies the run; plivo-go's fixtures
@@ -65,6 +67,9 @@ func (p *PHLO) Send(ctx context.Context, m sender.Message) error {
 func (p *PHLO) Run(ctx context.Context, m sender.Message) (ref string, err error) {
 	if err := m.Validate(); err != nil {
 		return "", err
+	}
+	if m.Channel != sender.SMS && m.Channel != sender.Call {
+		return "", fmt.Errorf("plivoadapter: phlo sender: %w: %s", sender.ErrUnsupportedChannel, m.Channel)
 	}
 	payload := map[string]interface{}{"from": p.from, "to": m.To, "otp": m.Code, "mode": string(m.Channel)}
 	// The request of plivo-go's Phlo.Run.

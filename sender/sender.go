@@ -29,11 +29,14 @@ const (
 	SMS Channel = "sms"
 	// Call reads the code out in a voice call.
 	Call Channel = "call"
+	// WhatsApp sends the code as a WhatsApp authentication template
+	// message.
+	WhatsApp Channel = "whatsapp"
 )
 
 // Errors returned (wrapped) by senders in this package.
 var (
-	// ErrInvalidChannel reports a channel other than SMS or Call.
+	// ErrInvalidChannel reports a channel other than SMS, Call or WhatsApp.
 	ErrInvalidChannel = errors.New("sender: invalid channel")
 	// ErrUnsupportedChannel reports a valid channel that a sender does not serve.
 	ErrUnsupportedChannel = errors.New("sender: channel not supported")
@@ -42,17 +45,18 @@ var (
 	ErrInvalidMessage = errors.New("sender: invalid message")
 )
 
-// ParseChannel returns the Channel named s ("sms" or "call", in any case).
+// ParseChannel returns the Channel named s ("sms", "call" or "whatsapp",
+// in any case).
 func ParseChannel(s string) (Channel, error) {
 	switch c := Channel(strings.ToLower(strings.TrimSpace(s))); c {
-	case SMS, Call:
+	case SMS, Call, WhatsApp:
 		return c, nil
 	}
-	return "", fmt.Errorf("%w: %q (want %q or %q)", ErrInvalidChannel, truncate(s, 16), SMS, Call)
+	return "", fmt.Errorf("%w: %q (want %q, %q or %q)", ErrInvalidChannel, truncate(s, 16), SMS, Call, WhatsApp)
 }
 
-// Valid reports whether c is SMS or Call.
-func (c Channel) Valid() bool { return c == SMS || c == Call }
+// Valid reports whether c is SMS, Call or WhatsApp.
+func (c Channel) Valid() bool { return c == SMS || c == Call || c == WhatsApp }
 
 // String returns the channel's name.
 func (c Channel) String() string { return string(c) }
@@ -64,7 +68,7 @@ const MaxTextLen = 1600
 type Message struct {
 	// To is the destination in E.164 form, for example "+14155550100".
 	To string
-	// Channel is SMS or Call.
+	// Channel is SMS, Call or WhatsApp.
 	Channel Channel
 	// Code is the one-time code, digits only.
 	Code string

@@ -187,8 +187,13 @@ func (t *Texts) Wording(locale string) (string, Wording) {
 // Text returns the text to send for m: m.Text when set, else the wording
 // of m.Locale with m's TextOptions over t's. When the whole text does not
 // fit in one SMS, the Expires sentence is dropped; when it still does not
-// fit, Text fails with ErrTooLong.
+// fit, Text fails with ErrTooLong. A WhatsApp message has no text of its
+// own (WhatsApp sends the approved template it names): Text fails with
+// ErrUnsupportedChannel.
 func (t *Texts) Text(m Message) (string, error) {
+	if m.Channel == WhatsApp {
+		return "", fmt.Errorf("%w: whatsapp messages are templates, not texts", ErrUnsupportedChannel)
+	}
 	if m.Text != "" {
 		return m.Text, nil
 	}

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// FallbackStore is a Store that can hand a pending code out once for a
-// re-send on another channel (otp.Verifier.Fallback: an SMS that was not
+// FallbackStore is a Store that can hand a pending code out once per step
+// of a chain for a re-send on another channel (otp.Verifier.Fallback: an SMS that was not
 // delivered is followed by a voice call speaking the same code). A Store
 // that implements it must honour the package contract for Fallback too.
 type FallbackStore interface {
@@ -26,21 +26,24 @@ type FallbackStore interface {
 	//     with Tag (a newer code replaced the one the request names):
 	//     FallbackNotPending; nothing changes;
 	//   - the pending code has already been taken by a Fallback with the
-	//     same Tag: FallbackSpent; nothing changes. Of any number of
-	//     concurrent Fallbacks for one code exactly one is FallbackTaken;
+	//     same Tag and a Step at or above this request's (Step 0 counts
+	//     as 1): FallbackSpent; nothing changes. Of any number of
+	//     concurrent Fallbacks for one code and one Step, exactly one is
+	//     FallbackTaken, and none once a later Step has been taken;
 	//   - the destination's window budget (WindowMax) is spent:
 	//     FallbackLimited, Reason LimitWindow; then each extra Limit in
 	//     order: FallbackLimited, Reason LimitExtra, LimitIndex; nothing
 	//     changes;
-	//   - otherwise the code is marked as taken for the rest of its
-	//     lifetime, the window counter and every extra Limit are charged as
+	//   - otherwise the code is marked as taken up to Step for the rest
+	//     of its lifetime (the mark remembers the furthest Step taken), the window counter and every extra Limit are charged as
 	//     Issue charges them, the cooldown restarts when Cooldown > 0 (it
 	//     is not checked: the fallback is exempt from it), and the result
 	//     is FallbackTaken with the code's Sealed value, its Attempts and
 	//     its remaining lifetime (ExpiresIn).
 	//
 	// The mark belongs to the code: a new code (Issue without KeepPending)
-	// can be taken once again; a code kept by Issue with KeepPending cannot.
+	// can be taken again from Step 1; a code kept by Issue with
+	// KeepPending keeps its mark.
 	// Tag is compared in constant time where the backend allows it.
 	Fallback(ctx context.Context, req FallbackRequest) (FallbackResult, error)
 }
@@ -53,6 +56,11 @@ type FallbackRequest struct {
 	// Tag names one code: a prefix of the Sealed value it was issued with
 	// (the caller puts a random nonce there). Required, 1–64 bytes.
 	Tag []byte
+	// Step is the position of the re-send in a chain of fallbacks (1 for
+	// the first fallback of a code, 2 for the next, ...), 0–MaxStep; 0
+	// counts as 1. A code is taken at most once per Step, and a Step is
+	// refused once a later one has been taken.
+	Step int
 	// Cooldown restarts the destination's cooldown, as in IssueRequest,
 	// without being checked. Zero leaves the cooldown alone.
 	Cooldown time.Duration
@@ -66,6 +74,9 @@ type FallbackRequest struct {
 // MaxTagLen is the longest FallbackRequest.Tag, in bytes.
 const MaxTagLen = 64
 
+// MaxStep is the largest FallbackRequest.Step.
+const MaxStep = 16
+
 // FallbackOutcome says what Fallback did.
 type FallbackOutcome int
 
@@ -74,7 +85,8 @@ const (
 	FallbackTaken FallbackOutcome = iota + 1
 	// FallbackNotPending means the code the request names is not pending.
 	FallbackNotPending
-	// FallbackSpent means the code was already taken once.
+	// FallbackSpent means the code was already taken at this step or a
+	// later one.
 	FallbackSpent
 	// FallbackLimited means a limit refused the request.
 	FallbackLimited
@@ -118,6 +130,8 @@ func (r FallbackRequest) Validate() error {
 		return invalid("empty key")
 	case len(r.Tag) == 0 || len(r.Tag) > MaxTagLen:
 		return invalid("tag must be 1-64 bytes")
+	case r.Step < 0 || r.Step > MaxStep:
+		return invalid("step must be 0-16")
 	}
 	// The limits follow IssueRequest's rules; borrow its validation with a
 	// placeholder digest and TTL.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go2fa/go2fa/otp"
@@ -82,6 +83,10 @@ func newApp(cfg appConfig) (http.Handler, error) {
 	send, policy := cfg.Sender, cfg.Policy
 	if cfg.Fallback != nil {
 		send, policy.Fallback = cfg.Fallback.wrap(send), true
+		if len(policy.FallbackChain) == 0 && slices.Contains(policy.Channels, sender.WhatsApp) {
+			// A WhatsApp message that fails falls back to SMS, then to a call.
+			policy.FallbackChain = []sender.Channel{sender.WhatsApp, sender.SMS, sender.Call}
+		}
 	}
 	v, err := otp.NewVerifier(otp.Config{
 		Store:    cfg.Store,

@@ -30,6 +30,13 @@
 //	PLIVO_MAIN_AUTH_TOKEN
 //	                     the main account's Auth Token when PLIVO_AUTH_* are
 //	                     a subaccount's (delivery reports' Ma signatures)
+//	PLIVO_WHATSAPP_NUMBER, PLIVO_WHATSAPP_TEMPLATE
+//	                     offer "Send on WhatsApp" (direct sending only):
+//	                     the WhatsApp Business number and the name of an
+//	                     approved authentication template
+//	PLIVO_WHATSAPP_LANGUAGES
+//	                     the template's approved languages, comma-separated
+//	                     (default en_US)
 //	PUBLIC_URL           this server's public base URL, which Plivo calls
 //	                     back: needed for direct voice calls (answer URL
 //	                     PUBLIC_URL/plivo/answer) and enables SMS delivery
@@ -366,6 +373,11 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 		voiceOpts.Tokens, voiceOpts.Nonces = tokens, nonces
 		log.Info("webdemo: plivo callback state: redis")
 	}
+	if smsOpts.Messages == nil {
+		// One store for every sender whose reports reach /plivo/status:
+		// the status handler refuses a message its store does not hold.
+		smsOpts.Messages = plivoadapter.NewMemoryMessages(plivoadapter.DefaultMaxMessages, nil)
+	}
 	if public != "" {
 		smsOpts.StatusURL = public + "/plivo/status"
 		smsOpts.OnFailure = func(ctx context.Context, d plivoadapter.Delivery) {
@@ -385,6 +397,13 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	}
 	routes := map[sender.Channel]sender.Sender{sender.SMS: sms}
 	channels := []sender.Channel{sender.SMS}
+	if wa, err := whatsappFromEnv(getenv, pc, smsOpts.StatusURL, smsOpts.Messages); err != nil {
+		return nil, nil, nil, err
+	} else if wa != nil {
+		routes[sender.WhatsApp] = wa
+		channels = append(channels, sender.WhatsApp)
+		log.Info("webdemo: sender: plivo WhatsApp", "reports", smsOpts.StatusURL != "")
+	}
 	if public != "" {
 		voice, err := plivoadapter.NewVoice(pc, voiceOpts)
 		if err != nil {

@@ -74,7 +74,7 @@ const (
 	CodeMethodNotAllowed  = "method_not_allowed"      // not POST
 	CodeNotFound          = "not_found"               // no such route
 	CodeInvalidNumber     = "invalid_number"          // "to" is not a valid phone number
-	CodeInvalidChannel    = "invalid_channel"         // "channel" is not "sms" or "call"
+	CodeInvalidChannel    = "invalid_channel"         // "channel" is not "sms", "call" or "whatsapp"
 	CodeInvalidCode       = "invalid_code"            // "code" is not digits of the configured length
 	CodeInvalidRequest    = "invalid_request"         // another malformed request (an over-long binding)
 	CodeCountryNotAllowed = "country_not_allowed"     // the policy refuses the number's country
@@ -241,7 +241,8 @@ func isJSON(ct string) bool {
 type StartRequest struct {
 	// To is the phone number in international form ("+14155550100").
 	To string `json:"to"`
-	// Channel is "sms" or "call". The default value is "sms".
+	// Channel is "sms", "call" or "whatsapp" (when the Verifier's policy
+	// allows it). The default value is "sms".
 	Channel string `json:"channel,omitempty"`
 }
 
@@ -251,7 +252,7 @@ type StartResponse struct {
 	Status otp.Status `json:"status"`
 	// To is the number in E.164 form; send it back with the check.
 	To string `json:"to"`
-	// Channel is "sms" or "call".
+	// Channel is "sms", "call" or "whatsapp".
 	Channel string `json:"channel"`
 	// ExpiresAt is when the code stops being valid (RFC 3339, UTC).
 	ExpiresAt time.Time `json:"expires_at"`
@@ -304,7 +305,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	if req.Channel != "" {
 		c, err := sender.ParseChannel(req.Channel)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, CodeInvalidChannel, `channel must be "sms" or "call"`)
+			writeError(w, http.StatusBadRequest, CodeInvalidChannel, `channel must be "sms", "call" or "whatsapp"`)
 			return
 		}
 		ch = c
@@ -363,7 +364,7 @@ func (h *Handler) startError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, otp.ErrInvalidNumber):
 		writeError(w, http.StatusBadRequest, CodeInvalidNumber, "not a valid phone number; use the international form, e.g. +14155550100")
 	case errors.Is(err, otp.ErrInvalidChannel):
-		writeError(w, http.StatusBadRequest, CodeInvalidChannel, `channel must be "sms" or "call"`)
+		writeError(w, http.StatusBadRequest, CodeInvalidChannel, `channel must be "sms", "call" or "whatsapp"`)
 	case errors.Is(err, otp.ErrCountryNotAllowed):
 		writeError(w, http.StatusForbidden, CodeCountryNotAllowed, "codes cannot be sent to this country")
 	case errors.Is(err, otp.ErrChannelNotAllowed):

@@ -177,6 +177,7 @@ type Server struct {
 	calls     []Call
 	runs      []PHLORun
 	listeners []chan struct{}
+	wa        whatsappState
 }
 
 // NewServer starts a fake Plivo API on loopback. Close it when done (for
@@ -265,6 +266,7 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	s.requests, s.messages, s.calls, s.runs = nil, nil, nil, nil
 	s.fail, s.failNext = None, nil
+	s.wa.messages = nil
 	s.mu.Unlock()
 }
 
@@ -486,6 +488,9 @@ func (s *Server) message(body []byte) (int, any) {
 	var p plivo.MessageCreateParams
 	if err := json.Unmarshal(body, &p); err != nil {
 		return apiError(400, "malformed JSON body")
+	}
+	if p.Type == whatsappType {
+		return s.whatsapp(body)
 	}
 	switch {
 	case p.Src == "" && p.PowerpackUUID == "":

@@ -48,7 +48,8 @@ func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.Fa
 	if e.code(now) != pending || !store.HasTag(e.sealed, req.Tag) {
 		return store.FallbackResult{Outcome: store.FallbackNotPending}
 	}
-	if store.HasTag(e.taken, req.Tag) && len(e.taken) == len(req.Tag) {
+	step := byte(max(req.Step, 1))
+	if len(e.taken) == len(req.Tag)+1 && store.HasTag(e.taken, req.Tag) && e.taken[len(req.Tag)] >= step {
 		return store.FallbackResult{Outcome: store.FallbackSpent}
 	}
 	if req.WindowMax > 0 && e.winExp > now && int64(e.winCount) >= int64(req.WindowMax) {
@@ -83,7 +84,7 @@ func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.Fa
 		}
 		inc(&e.winCount)
 	}
-	e.taken = slices.Clone(req.Tag)
+	e.taken = append(slices.Clone(req.Tag), step) // the tag, then the furthest step taken
 	return store.FallbackResult{
 		Outcome:   store.FallbackTaken,
 		Sealed:    slices.Clone(e.sealed),

@@ -84,7 +84,7 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 
 func fallbackArgs(req store.FallbackRequest, refused int, retry int64) []any {
 	ints := packInts(msec(req.Cooldown), msec(req.Window), int64(req.WindowMax),
-		int64(req.FailureMax), int64(refused), retry)
+		int64(req.FailureMax), int64(refused), retry, int64(max(req.Step, 1)))
 	args := make([]any, 0, 2+2*len(req.Limits))
 	return append(args, req.Tag, ints)
 }

@@ -1,15 +1,17 @@
 -- Fallback: KEYS[1] destination hash P:{K}, KEYS[2] pending code P:{K}:p,
--- KEYS[3] fallback mark P:{K}:b, KEYS[4..] extra limits (standalone only).
+-- KEYS[3] fallback mark P:{K}:b (the tag, then one byte: the furthest
+-- step taken), KEYS[4..] extra limits (standalone only).
 -- ARGV: tag, then "cooldown ms:window ms:window max:failure max:refused
--- extra limit index (-1: none):its retry ms", then max and window ms of
+-- extra limit index (-1: none):its retry ms:step", then max and window ms of
 -- each extra limit in KEYS. Reply: {outcome, reason, limit index, retry ms,
 -- attempts, expires ms, sealed}. The pending value's layout is described in
 -- scripts.go; pdec and penc come from pendingLib, prepended in Go.
 local k, kp, kb = KEYS[1], KEYS[2], KEYS[3]
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local cd, win, wmax, fmax, ext, eretry =
-  string.match(ARGV[2], '^(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+)$')
+local cd, win, wmax, fmax, ext, eretry, step =
+  string.match(ARGV[2], '^(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+):(%d+)$')
+step = tonumber(step)
 cd, win, wmax = tonumber(cd), tonumber(win), tonumber(wmax)
 fmax, ext = tonumber(fmax), tonumber(ext)
 local v = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
@@ -30,7 +32,9 @@ local off = 26
 if pfl % 4 >= 2 then off = 42 end
 local sealed = string.sub(p, off)
 if pe <= now or string.sub(sealed, 1, #tag) ~= tag then return {2, 0, 0, 0, 0, 0, ''} end
-if redis.call('GET', kb) == tag then return {3, 0, 0, 0, 0, 0, ''} end
+local mark = redis.call('GET', kb)
+if mark and #mark == #tag + 1 and string.sub(mark, 1, #tag) == tag
+  and string.byte(mark, #mark) >= step then return {3, 0, 0, 0, 0, 0, ''} end
 if wmax > 0 and w >= wmax then return {4, 3, 0, x - now, 0, 0, ''} end
 if ext >= 0 then return {4, 4, ext, tonumber(eretry), 0, 0, ''} end
 if #KEYS > 3 then
@@ -68,5 +72,5 @@ if n > 0 then
   redis.call('HSET', k, unpack(set))
   redis.call('PEXPIREAT', k, math.max(c, x, g, mm))
 end
-redis.call('SET', kb, tag, 'PXAT', pe)
+redis.call('SET', kb, tag .. string.char(step), 'PXAT', pe)
 return {1, 0, 0, 0, pa, pe - now, sealed}

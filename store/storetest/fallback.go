@@ -22,6 +22,8 @@ func init() {
 		{"FallbackLimits", testFallbackLimits},
 		{"FallbackExpiry", testFallbackExpiry},
 		{"FallbackConcurrent", testFallbackConcurrent},
+		{"FallbackSteps", testFallbackSteps},
+		{"FallbackStepsConcurrent", testFallbackStepsConcurrent},
 		{"FallbackInvalidRequest", testFallbackInvalidRequest},
 		{"Queue", testQueue},
 		{"QueueInvalidRequest", testQueueInvalidRequest},
@@ -250,6 +252,8 @@ func testFallbackInvalidRequest(e *env) {
 		"empty key":     {Tag: tag},
 		"empty tag":     {Key: k},
 		"long tag":      {Key: k, Tag: make([]byte, store.MaxTagLen+1)},
+		"negative step": {Key: k, Tag: tag, Step: -1},
+		"step too far":  {Key: k, Tag: tag, Step: store.MaxStep + 1},
 		"negative":      {Key: k, Tag: tag, Cooldown: -time.Second},
 		"window":        {Key: k, Tag: tag, WindowMax: 1},
 		"limit no key":  {Key: k, Tag: tag, Limits: []store.Limit{{Max: 1, Window: long}}},
@@ -264,6 +268,74 @@ func testFallbackInvalidRequest(e *env) {
 	// Nothing changed: the code can still be taken, once.
 	e.fellBack(store.FallbackRequest{Key: k, Tag: tag}, store.FallbackTaken)
 	e.check(checkReq(k, d, 5), store.Approved, 0)
+}
+
+// testFallbackSteps: one code is taken once per Step, each Step only while
+// no later one has been taken; Step 0 is Step 1; code, attempts and expiry
+// stay, and a new code starts again from Step 1.
+func testFallbackSteps(e *env) {
+	e.fb()
+	k, d := key(), digest()
+	sealed, tag := sealedFor()
+	e.issued(store.IssueRequest{Key: k, Digest: d, Sealed: sealed, TTL: long, FailureMax: 5}, 0)
+	e.check(checkReq(k, digest(), 5), store.Rejected, 4)
+	e.fellBack(store.FallbackRequest{Key: k, Tag: tag}, store.FallbackTaken)
+	e.fellBack(store.FallbackRequest{Key: k, Tag: tag, Step: 1}, store.FallbackSpent)
+	res := e.fellBack(store.FallbackRequest{Key: k, Tag: tag, Step: 2}, store.FallbackTaken)
+	if string(res.Sealed) != string(sealed) || res.Attempts != 1 || res.ExpiresIn <= 0 || res.ExpiresIn > long {
+		e.t.Fatalf("step 2 = {Sealed: %q, Attempts: %d, ExpiresIn: %v}, want the same code with 1 attempt", res.Sealed, res.Attempts, res.ExpiresIn)
+	}
+	for _, step := range []int{0, 1, 2} {
+		e.fellBack(store.FallbackRequest{Key: k, Tag: tag, Step: step}, store.FallbackSpent)
+	}
+	// Skipping ahead is allowed; going back after it is not.
+	e.fellBack(store.FallbackRequest{Key: k, Tag: tag, Step: 4}, store.FallbackTaken)
+	e.fellBack(store.FallbackRequest{Key: k, Tag: tag, Step: 3}, store.FallbackSpent)
+	e.fellBack(store.FallbackRequest{Key: k, Tag: tag, Step: 4}, store.FallbackSpent)
+	e.check(checkReq(k, d, 5), store.Approved, 0)
+
+	// A new code: its steps start again.
+	k2 := key()
+	s1, t1 := sealedFor()
+	e.issued(store.IssueRequest{Key: k2, Digest: digest(), Sealed: s1, TTL: long}, 0)
+	e.fellBack(store.FallbackRequest{Key: k2, Tag: t1, Step: 2}, store.FallbackTaken)
+	s2, t2 := sealedFor()
+	e.issued(store.IssueRequest{Key: k2, Digest: digest(), Sealed: s2, TTL: long}, 0)
+	e.fellBack(store.FallbackRequest{Key: k2, Tag: t1, Step: 3}, store.FallbackNotPending)
+	e.fellBack(store.FallbackRequest{Key: k2, Tag: t2, Step: 1}, store.FallbackTaken)
+}
+
+// testFallbackStepsConcurrent: of concurrent Fallbacks for Steps 1 and 2
+// of one code, at most one per Step is taken, and exactly one of Step 2.
+func testFallbackStepsConcurrent(e *env) {
+	e.fb()
+	const rounds, n = 10, 40
+	for range rounds {
+		k, d := key(), digest()
+		sealed, tag := sealedFor()
+		e.issued(store.IssueRequest{Key: k, Digest: d, Sealed: sealed, TTL: long}, 0)
+		got := make([]store.FallbackOutcome, n)
+		errs := make([]error, n)
+		concurrently(n, func(i int) {
+			res, err := e.fb().Fallback(e.ctx, store.FallbackRequest{Key: k, Tag: tag, Step: 1 + i%2})
+			got[i], errs[i] = res.Outcome, err
+		})
+		if err := firstErr(errs); err != nil {
+			e.t.Fatalf("Fallback: unexpected error: %v", err)
+		}
+		taken := [3]int{}
+		for i, o := range got {
+			if o == store.FallbackTaken {
+				taken[1+i%2]++
+			} else if o != store.FallbackSpent {
+				e.t.Fatalf("Fallback = %v, want taken or spent", o)
+			}
+		}
+		if taken[1] > 1 || taken[2] != 1 {
+			e.t.Fatalf("%d concurrent Fallbacks: taken %d at step 1, %d at step 2; want at most 1, exactly 1", n, taken[1], taken[2])
+		}
+		e.check(checkReq(k, d, 5), store.Approved, 0)
+	}
 }
 
 // q returns the store as a FallbackQueue, or skips the subtest.

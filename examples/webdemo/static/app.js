@@ -65,7 +65,7 @@ function startMessage(res) {
   switch (d.code) {
     case "invalid_number": return "That doesn't look like a valid phone number for the country you picked.";
     case "country_not_allowed": return "Sorry, we can't send codes to that country.";
-    case "channel_not_allowed": return "Calls are not available here.";
+    case "channel_not_allowed": return "That way of sending codes is not available here.";
     case "vetoed": return "Sorry, we can't send codes to that number.";
     case "number_type_not_allowed": return "Sorry, we can't send codes to premium-rate, shared-cost or other paid numbers. Please use a mobile number.";
     case "rate_limited": return "Too many codes requested. Try again in " + plural(d.retry_after || res.retryAfter || 1, "second") + ".";
@@ -87,8 +87,18 @@ function fullNumber() {
   return "+" + dial + " " + raw;
 }
 
-async function send(event) {
+const SENT_ON = { sms: "by SMS", whatsapp: "on WhatsApp" };
+
+function send(event) {
   event.preventDefault();
+  startOn("sms", $("send"));
+}
+
+function sendWhatsApp() {
+  startOn("whatsapp", $("send-wa"));
+}
+
+async function startOn(channel, btn) {
   const err = $("phone-error");
   err.textContent = "";
   if ($("phone").value.trim() === "") {
@@ -96,16 +106,15 @@ async function send(event) {
     $("phone").focus();
     return;
   }
-  const btn = $("send");
   btn.disabled = true;
-  const res = await postJSON("/api/verifications", { to: fullNumber(), channel: "sms" });
+  const res = await postJSON("/api/verifications", { to: fullNumber(), channel: channel });
   btn.disabled = false;
   if (res.status !== 202) {
     err.textContent = startMessage(res);
     $("phone").focus();
     return;
   }
-  begin(res.data, "We sent a code by SMS to " + res.data.to + ".");
+  begin(res.data, "We sent a code " + SENT_ON[channel] + " to " + res.data.to + ".");
 }
 
 function begin(d, text) {
@@ -116,7 +125,8 @@ function begin(d, text) {
   $("code-error").textContent = "";
   $("verify").disabled = false;
   $("call-me").hidden = true;
-  $("call-me").textContent = d.channel === "call" ? "Call me again" : "Didn't receive the SMS? Call me";
+  $("sms-me").hidden = true;
+  $("call-me").textContent = d.channel === "call" ? "Call me again" : d.channel === "whatsapp" ? "Didn't receive it? Call me" : "Didn't receive the SMS? Call me";
   show("code-form");
   $("code").focus();
   tick();
@@ -156,12 +166,16 @@ function tick() {
   }
   const wait = (current.resendAt - now) / 1000;
   const canCall = channels.includes("call");
-  if (canCall && wait > 0) {
-    $("call-wait").textContent = (current.channel === "call" ? "You can ask for another call in " : "Didn't get it? You can ask for a call in ") + mmss(wait) + ".";
+  const canSMS = current.channel === "whatsapp" && channels.includes("sms");
+  if ((canCall || canSMS) && wait > 0) {
+    $("call-wait").textContent = (current.channel === "call" ? "You can ask for another call in " :
+      canSMS ? "Didn't get it? You can ask for an SMS in " : "Didn't get it? You can ask for a call in ") + mmss(wait) + ".";
     $("call-me").hidden = true;
+    $("sms-me").hidden = true;
   } else {
     $("call-wait").textContent = "";
     $("call-me").hidden = !canCall;
+    $("sms-me").hidden = !canSMS;
   }
 }
 
@@ -220,6 +234,21 @@ async function callMe() {
   }
   begin(res.data, "We are calling " + res.data.to + ". Answer to hear your code.");
   $("call-status").textContent = "Calling you now…";
+}
+
+async function smsMe() {
+  if (!current) return;
+  $("call-status").textContent = "";
+  $("code-error").textContent = "";
+  const btn = $("sms-me");
+  btn.disabled = true;
+  const res = await postJSON("/api/verifications", { to: current.to, channel: "sms" });
+  btn.disabled = false;
+  if (res.status !== 202) {
+    $("code-error").textContent = startMessage(res);
+    return;
+  }
+  begin(res.data, "We sent a code by SMS to " + res.data.to + ".");
 }
 
 function restart() {
@@ -459,6 +488,8 @@ function init() {
   $("phone-form").addEventListener("submit", send);
   $("code-form").addEventListener("submit", verify);
   $("call-me").addEventListener("click", callMe);
+  $("sms-me").addEventListener("click", smsMe);
+  $("send-wa").addEventListener("click", sendWhatsApp);
   for (const b of document.querySelectorAll(".restart")) b.addEventListener("click", restart);
   $("enroll").addEventListener("click", enroll);
   $("totp-form").addEventListener("submit", totpVerify);
@@ -475,6 +506,7 @@ function init() {
     codeLength = c.code_length || 6;
     channels = c.channels || channels;
     fallback = c.fallback === true;
+    $("send-wa").hidden = !channels.includes("whatsapp");
     $("code").maxLength = codeLength;
     $("pay-code").maxLength = codeLength;
   }).catch(() => {});
