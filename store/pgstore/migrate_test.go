@@ -53,14 +53,14 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Fatalf("Migrate over version 1: %v", err)
 	}
 	var version int
-	if err := pool.QueryRow(ctx, "SELECT version FROM "+schema+".schema_version").Scan(&version); err != nil || version != 2 {
-		t.Fatalf("schema version after Migrate = %d, %v; want 2", version, err)
+	if err := pool.QueryRow(ctx, "SELECT version FROM "+schema+".schema_version").Scan(&version); err != nil || version != 3 {
+		t.Fatalf("schema version after Migrate = %d, %v; want 3", version, err)
 	}
 	var fns int
 	err = pool.QueryRow(ctx, `SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE n.nspname = $1 AND p.proname IN ('issue', 'check_code')`, schema).Scan(&fns)
-	if err != nil || fns != 2 {
-		t.Fatalf("issue and check_code functions after Migrate = %d, %v; want one of each", fns, err)
+		WHERE n.nspname = $1 AND p.proname IN ('issue', 'check_code', 'fallback')`, schema).Scan(&fns)
+	if err != nil || fns != 3 {
+		t.Fatalf("issue, check_code and fallback functions after Migrate = %d, %v; want one of each", fns, err)
 	}
 
 	s, err := pgstore.New(pool, pgstore.WithSchema(schema), pgstore.WithSweepInterval(0))
@@ -88,7 +88,7 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil || res.Outcome != store.Reused || string(res.Sealed) != "sealed-2" {
 		t.Fatalf("Issue(KeepPending) over a version 1 code = %+v, %v; want Reused with its Sealed", res, err)
 	}
-	// The tables and functions version 2 added work on the upgraded schema.
+	// The tables and functions later versions added work on the upgraded schema.
 	if fb, err := s.Fallback(ctx, store.FallbackRequest{Key: k2, Tag: []byte("sealed-")}); err != nil || fb.Outcome != store.FallbackTaken {
 		t.Fatalf("Fallback over a version 1 code = %+v, %v; want taken", fb, err)
 	}

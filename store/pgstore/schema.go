@@ -12,7 +12,7 @@ import (
 // schemaVersion is the version of the tables Migrate creates. Migrate
 // records it in the schema's version table; a database that holds a newer
 // version is refused rather than downgraded.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // migrateLockClass is the first key of the transaction-level advisory lock
 // Migrate holds (the second is a hash of the schema name), so two instances
@@ -30,6 +30,8 @@ const migrateLockClass = 0x67326661 // "g2fa"
 //	taken             the store.FallbackRequest.Tag that took the pending
 //	                  code for a re-send (a prefix of sealed); NULL: not
 //	                  taken. It goes with the code.
+//	taken_step        the furthest store.FallbackRequest.Step taken with
+//	                  that tag (1 for the first re-send of a chain)
 //	code_until        the pending (or withdrawn) code's expiry; its attempts
 //	                  live until then, so a withdrawn code (digest NULL,
 //	                  code_until in the future) passes them on to the next
@@ -63,6 +65,7 @@ CREATE TABLE IF NOT EXISTS {S}.dest (
 ) WITH (fillfactor = 80);
 ALTER TABLE {S}.dest ADD COLUMN IF NOT EXISTS scope bytea NOT NULL DEFAULT '';
 ALTER TABLE {S}.dest ADD COLUMN IF NOT EXISTS taken bytea;
+ALTER TABLE {S}.dest ADD COLUMN IF NOT EXISTS taken_step integer NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS dest_expires_at ON {S}.dest (expires_at);
 
 CREATE TABLE IF NOT EXISTS {S}.marker (
@@ -424,7 +427,7 @@ END $$;
 
 CREATE OR REPLACE FUNCTION {S}.fallback(
 	key_ bytea, tag_ bytea, cooldown_us bigint, window_us bigint, window_max bigint, failure_max bigint,
-	limit_keys bytea[], limit_max bigint[], limit_window_us bigint[],
+	limit_keys bytea[], limit_max bigint[], limit_window_us bigint[], step_ integer,
 	OUT outcome integer, OUT reason integer, OUT limit_index integer, OUT retry_us bigint,
 	OUT attempts integer, OUT expires_us bigint, OUT sealed bytea)
 LANGUAGE plpgsql AS $$
@@ -455,8 +458,10 @@ BEGIN
 		OR substring(d.sealed FROM 1 FOR length(tag_)) <> tag_ THEN
 		RETURN; -- not pending: no code, or not the code the tag names
 	END IF;
-	IF d.taken = tag_ THEN
-		outcome := 3; -- spent
+	-- Spent: this code was already taken at this step of the chain or a
+	-- later one (step 0 counts as 1).
+	IF d.taken = tag_ AND d.taken_step >= greatest(step_, 1) THEN
+		outcome := 3;
 		RETURN;
 	END IF;
 	IF window_max > 0 AND d.win_count >= window_max THEN
@@ -505,7 +510,7 @@ BEGIN
 	IF d.cool_until <= now_ THEN d.cool_until := NULL; END IF;
 	d.expires_at := greatest(d.code_until, d.cool_until, d.win_until, d.fail_until);
 	UPDATE {S}.dest SET
-		taken = tag_, cool_until = d.cool_until, win_count = d.win_count, win_until = d.win_until,
+		taken = tag_, taken_step = greatest(step_, 1), cool_until = d.cool_until, win_count = d.win_count, win_until = d.win_until,
 		fail_count = d.fail_count, fail_until = d.fail_until, expires_at = d.expires_at
 	WHERE key = key_;
 	outcome := 1; attempts := d.attempts; expires_us := {S}.us(d.code_until - now_); sealed := d.sealed;
@@ -601,6 +606,7 @@ END $$;
 const dropOldSQL = `
 DROP FUNCTION IF EXISTS {S}.issue(bytea, bytea, bytea, boolean, bigint, bigint, bigint, bigint, bigint, bytea[], bigint[], bigint[]);
 DROP FUNCTION IF EXISTS {S}.check_code(bytea, bytea, bigint, bigint, bigint);
+DROP FUNCTION IF EXISTS {S}.fallback(bytea, bytea, bigint, bigint, bigint, bigint, bytea[], bigint[], bigint[]);
 `
 
 // versionSQL creates the table that records the schema's version.
