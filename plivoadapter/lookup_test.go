@@ -125,7 +125,9 @@ func TestLookupCache(t *testing.T) {
 	}
 	// Still cached just before the TTL, looked up again after 1.25 TTL.
 	clk.Advance(59 * time.Minute)
-	a.Check(t.Context(), dest, sender.SMS)
+	if err := a.Check(t.Context(), dest, sender.SMS); !errors.Is(err, plivoadapter.ErrLineRefused) {
+		t.Fatalf("check after 59 minutes: %v, want refused", err)
+	}
 	if got := len(srv.Lookups()); got != 1 {
 		t.Errorf("%d lookups after 59 minutes, want 1", got)
 	}

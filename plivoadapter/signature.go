@@ -238,18 +238,6 @@ func (g *callbackGuard) fresh(w http.ResponseWriter, r *http.Request, nonces []s
 	return true, ""
 }
 
-// check is verify and fresh.
-func (g *callbackGuard) check(w http.ResponseWriter, r *http.Request) (params map[string]string, ok bool, why string) {
-	params, nonces, ok, why := g.verify(w, r)
-	if !ok {
-		return nil, false, why
-	}
-	if ok, why := g.fresh(w, r, nonces); !ok {
-		return nil, false, why
-	}
-	return params, true, ""
-}
-
 // Defaults for remembering callback nonces.
 const (
 	// DefaultNonceWindow is how long a callback's nonce is remembered.

@@ -113,7 +113,9 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 	if a, _ := plivotest.Serve(status, replay); a.StatusCode != http.StatusForbidden {
 		t.Errorf("replayed whatsapp report: %d, want 403", a.StatusCode)
 	}
-	plivotest.Serve(status, must(plivotest.WhatsAppStatusRequest(wm, "undelivered", "1000")))
+	if _, err := plivotest.Serve(status, must(plivotest.WhatsAppStatusRequest(wm, "undelivered", "1000"))); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("%d SMS after duplicate WhatsApp reports, want 1", n)
 	}
@@ -133,7 +135,9 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 		t.Fatalf("the call speaks %v, want the code sent on WhatsApp", d)
 	}
 	// A duplicate SMS report sends no second call.
-	plivotest.Serve(status, must(plivotest.StatusRequest(sm, "failed", "30")))
+	if _, err := plivotest.Serve(status, must(plivotest.StatusRequest(sm, "failed", "30"))); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	if len(errs) != 0 {
 		t.Fatalf("fallbacks failed: %v", errs)

@@ -43,18 +43,18 @@ func newCapture(t *testing.T) *capture {
 		switch {
 		case strings.HasSuffix(p, "/Message/"):
 			w.WriteHeader(202)
-			io.WriteString(w, `{"api_id":"4e1f954c-baf3-11ec-bafe-0242ac110003","message":"message(s) queued","message_uuid":["4e2b1a6a-baf3-11ec-bafe-0242ac110003"]}`)
+			_, _ = io.WriteString(w, `{"api_id":"4e1f954c-baf3-11ec-bafe-0242ac110003","message":"message(s) queued","message_uuid":["4e2b1a6a-baf3-11ec-bafe-0242ac110003"]}`)
 		case strings.HasSuffix(p, "/Call/"):
 			w.WriteHeader(201)
-			io.WriteString(w, `{"api_id":"97ceeb52-58b6-11e1-86da-77300b68f8bb","message":"call fired","request_uuid":"9834029e-58b6-11e1-b8b7-a5bd0e4e126f"}`)
+			_, _ = io.WriteString(w, `{"api_id":"97ceeb52-58b6-11e1-86da-77300b68f8bb","message":"call fired","request_uuid":"9834029e-58b6-11e1-b8b7-a5bd0e4e126f"}`)
 		case strings.Contains(p, "/account/") && r.Method == http.MethodPost:
 			w.WriteHeader(201)
-			io.WriteString(w, `{"phlo_id":"4c1a9f23-7f56-4879-bb80-db856e1e7701","api_id":"7b6f8256-07c7-4d9a-bf2a-a2cd0f05d269","message":"b'Send SMS' - b'Send SMS_1' executed"}`)
+			_, _ = io.WriteString(w, `{"phlo_id":"4c1a9f23-7f56-4879-bb80-db856e1e7701","api_id":"7b6f8256-07c7-4d9a-bf2a-a2cd0f05d269","message":"b'Send SMS' - b'Send SMS_1' executed"}`)
 		case strings.HasPrefix(p, "/v1/phlo/"):
-			io.WriteString(w, `{"api_id":"52d7d3d4-9a47-44c9-8c08-436aac427220","phlo_id":"4c1a9f23-7f56-4879-bb80-db856e1e7701","name":"2FA","created_on":"2018-11-20 04:46:20.307414+00:00"}`)
+			_, _ = io.WriteString(w, `{"api_id":"52d7d3d4-9a47-44c9-8c08-436aac427220","phlo_id":"4c1a9f23-7f56-4879-bb80-db856e1e7701","name":"2FA","created_on":"2018-11-20 04:46:20.307414+00:00"}`)
 		default:
 			w.WriteHeader(404)
-			io.WriteString(w, `{"api_id":"52d7d3d4-9a47-44c9-8c08-436aac427220","error":"not found"}`)
+			_, _ = io.WriteString(w, `{"api_id":"52d7d3d4-9a47-44c9-8c08-436aac427220","error":"not found"}`)
 		}
 	}))
 	t.Cleanup(c.ts.Close)

@@ -110,5 +110,3 @@ func (s splitStore) RedeemCode(ctx context.Context, req store.RedeemCodeRequest)
 func (s splitStore) CountCodes(ctx context.Context, key string) (int, error) {
 	return s.Store.CountCodes(ctx, key)
 }
-
-var errNoCodeSets = errors.New("webdemo: store keeps no code sets")

@@ -68,7 +68,7 @@ func TestPaymentConfirmation(t *testing.T) {
 	t.Parallel()
 	srv, rec := newTestApp(t, otp.Policy{})
 	c := srv.Client()
-	s := &http.Cookie{Name: sessionCookie, Value: "session-pay"}
+	s := &http.Cookie{Name: sessionCookie, Value: "session-pay", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode}
 	r := post(t, c, srv.URL+"/api/payments/new", `{"amount":"12.5","currency":"eur","payee":"ACME  Ltd"}`, s)
 	if r.status != http.StatusCreated || r.body["amount"] != "EUR 12.50" || r.body["payee"] != "ACME Ltd" {
 		t.Fatalf("new payment = %d %v", r.status, r.body)
@@ -109,7 +109,7 @@ func TestPaymentConfirmation(t *testing.T) {
 		}
 	}
 	if r := post(t, c, srv.URL+"/api/payments/verifications", `{"to":"`+testNumber+`"}`,
-		&http.Cookie{Name: sessionCookie, Value: "no-payment"}); r.status != http.StatusBadRequest || r.body["code"] != "invalid_transaction" {
+		&http.Cookie{Name: sessionCookie, Value: "no-payment", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode}); r.status != http.StatusBadRequest || r.body["code"] != "invalid_transaction" {
 		t.Fatalf("start without a payment = %d %v, want 400 invalid_transaction", r.status, r.body)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
@@ -91,8 +92,8 @@ func TestNoClientKeyRefuses(t *testing.T) {
 	if err != nil {
 		t.Skipf("unix sockets unavailable: %v", err)
 	}
-	srv := &http.Server{Handler: e.h}
-	go srv.Serve(ln)
+	srv := &http.Server{Handler: e.h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer

@@ -39,7 +39,9 @@ func (p *payments) pending(r *http.Request) (otp.Transaction, error) {
 }
 
 func session(id string) func(*http.Request) {
-	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "session", Value: id}) }
+	return func(r *http.Request) {
+		r.AddCookie(&http.Cookie{Name: "session", Value: id, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	}
 }
 
 func newPaymentEnv(t *testing.T) (*env, *payments) {

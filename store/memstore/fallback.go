@@ -48,7 +48,7 @@ func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.Fa
 	if e.code(now) != pending || !store.HasTag(e.sealed, req.Tag) {
 		return store.FallbackResult{Outcome: store.FallbackNotPending}
 	}
-	step := byte(max(req.Step, 1))
+	step := byte(min(max(req.Step, 1), store.MaxStep)) //nolint:gosec // 1..MaxStep (16), Validate refused the rest
 	if len(e.taken) == len(req.Tag)+1 && store.HasTag(e.taken, req.Tag) && e.taken[len(req.Tag)] >= step {
 		return store.FallbackResult{Outcome: store.FallbackSpent}
 	}

@@ -242,7 +242,7 @@ func BenchmarkStorage(b *testing.B) {
 		if _, err := timed(16, 0, n, func(i int) error {
 			k := benchKey(run, i)
 			d := make([]byte, 32)
-			d[0] = byte(i)
+			copy(d, strconv.Itoa(i))
 			if _, err := s.Issue(ctx, defaultIssue(k, d)); err != nil {
 				return err
 			}

@@ -30,7 +30,9 @@ func TestFallbackReadsScopedLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	scoped := string([]byte{p[0] | 2}) + p[1:25] + string(bytes.Repeat([]byte{9}, 16)) + p[25:]
-	mi.m.Set(kp, scoped)
+	if err := mi.m.Set(kp, scoped); err != nil {
+		t.Fatal(err)
+	}
 	mi.m.SetTTL(kp, time.Minute)
 	res, err := s.Fallback(ctx, store.FallbackRequest{Key: "k", Tag: bytes.Repeat([]byte{9}, 12)})
 	if err != nil || res.Outcome != store.FallbackNotPending {
