@@ -2,6 +2,7 @@ package plivoadapter_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -326,4 +327,63 @@ type countingNonces struct {
 func (c *countingNonces) Seen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	c.n.Add(1)
 	return c.NonceStore.Seen(ctx, key, ttl)
+}
+
+// A "delivered" report reaches OnDelivered once per message, however often
+// it comes (duplicates with fresh nonces, concurrently); it never reaches
+// OnFailure, and a failure report never reaches OnDelivered.
+func TestStatusReportDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	var (
+		mu        sync.Mutex
+		delivered []plivoadapter.Delivery
+	)
+	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{OnDelivered: func(_ context.Context, d plivoadapter.Delivery) {
+		mu.Lock()
+		delivered = append(delivered, d)
+		mu.Unlock()
+	}})
+	m := rig.send(t, smsMsg())
+	h := rig.sms.StatusHandler()
+	var wg sync.WaitGroup
+	codes := make(chan int, 20)
+	for range 20 {
+		wg.Go(func() {
+			codes <- serve(h, rig.report(t, plivotest.V2, plivotest.AuthToken, plivotest.AuthToken, plivotest.Nonce(), m, "delivered"))
+		})
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("delivered report: %d, want 200", c)
+		}
+	}
+	if got := serve(h, rig.report(t, plivotest.V2, plivotest.AuthToken, plivotest.AuthToken, plivotest.Nonce(), m, "sent")); got != http.StatusOK {
+		t.Errorf("sent report: %d, want 200", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delivered) != 1 || delivered[0].Ref == "" || delivered[0].Status != "delivered" {
+		t.Fatalf("OnDelivered calls = %+v, want one with the message's Ref", delivered)
+	}
+	if n := len(rig.failures()); n != 0 {
+		t.Errorf("OnFailure calls = %d after delivered reports, want 0", n)
+	}
+
+	m2 := rig.send(t, smsMsg())
+	if got := serve(h, rig.report(t, plivotest.V2, plivotest.AuthToken, plivotest.AuthToken, plivotest.Nonce(), m2, "undelivered")); got != http.StatusOK {
+		t.Fatalf("undelivered report: %d", got)
+	}
+	if len(delivered) != 1 || len(rig.failures()) != 1 {
+		t.Errorf("after an undelivered report: %d OnDelivered, %d OnFailure calls; want 1 and 1", len(delivered), len(rig.failures()))
+	}
+}
+
+func TestOnDeliveredNeedsStatusURL(t *testing.T) {
+	t.Parallel()
+	_, err := plivoadapter.NewSMS(config(fake(t)), plivoadapter.SMSOptions{OnDelivered: func(context.Context, plivoadapter.Delivery) {}})
+	if !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+		t.Errorf("NewSMS with OnDelivered and no StatusURL: %v, want ErrInvalidConfig", err)
+	}
 }

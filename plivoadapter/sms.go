@@ -78,6 +78,12 @@ type SMSOptions struct {
 	// context.WithoutCancel(ctx) for work that outlives it. The default
 	// value is nil (nothing is called).
 	OnFailure func(ctx context.Context, d Delivery)
+	// OnDelivered is called by StatusHandler at most once per sent message
+	// whose status becomes "delivered" (or "read", which WhatsApp reports
+	// after it), with the same guarantees as OnFailure; for example to
+	// cancel a fallback after silence (otp.Verifier.Delivered). The
+	// default value is nil (nothing is called).
+	OnDelivered func(ctx context.Context, d Delivery)
 	// NonceWindow is how long callback nonces are remembered to refuse
 	// replays, how old a report's MessageTime may be, and the longest a
 	// sent message is remembered. The default value is DefaultNonceWindow.
@@ -134,6 +140,7 @@ type SMS struct {
 	status    *url.URL
 	method    string
 	onFail    func(context.Context, Delivery)
+	onDeliver func(context.Context, Delivery)
 	guard     *callbackGuard
 	nonces    NonceStore
 	messages  MessageStore
@@ -161,7 +168,7 @@ func NewSMS(c Config, o SMSOptions) (*SMS, error) {
 	if err := c.check(false, false, o.PowerpackUUID == ""); err != nil {
 		return nil, err
 	}
-	s := &SMS{from: c.Number, template: o.Template, brand: strings.TrimSpace(o.Brand), onFail: o.OnFailure, log: o.Logger,
+	s := &SMS{from: c.Number, template: o.Template, brand: strings.TrimSpace(o.Brand), onFail: o.OnFailure, onDeliver: o.OnDelivered, log: o.Logger,
 		keepLogs: o.KeepInPlivoLogs, powerpack: o.PowerpackUUID, dlt: o.DLT, now: o.Now}
 	if s.now == nil {
 		s.now = time.Now
@@ -210,8 +217,8 @@ func NewSMS(c Config, o SMSOptions) (*SMS, error) {
 			return nil, err
 		}
 		s.status = u
-	} else if o.OnFailure != nil {
-		return nil, fmt.Errorf("%w: OnFailure needs a StatusURL", ErrInvalidConfig)
+	} else if o.OnFailure != nil || o.OnDelivered != nil {
+		return nil, fmt.Errorf("%w: OnFailure and OnDelivered need a StatusURL", ErrInvalidConfig)
 	}
 	a, err := newAPI(c)
 	if err != nil {
@@ -387,6 +394,10 @@ type Delivery struct {
 	MessageTime time.Time
 }
 
+// Delivered reports whether d says the message arrived: "delivered", or
+// "read" (WhatsApp).
+func (d Delivery) Delivered() bool { return d.Status == "delivered" || d.Status == "read" }
+
 // Failed reports whether d says the message will not arrive.
 func (d Delivery) Failed() bool {
 	switch d.Status {
@@ -425,8 +436,9 @@ func (d Delivery) LogValue() slog.Value {
 //   - 400 if MessageUUID, Status or MessageTime is missing or malformed;
 //   - 404 if the MessageStore does not hold the message (not sent by this
 //     sender, or its code has expired); 503 if it fails;
-//   - 200 otherwise, after calling OnFailure for a failure reported for
-//     the first time for that message.
+//   - 200 otherwise, after calling OnFailure for a failure, or
+//     OnDelivered for a delivery, reported for the first time for that
+//     message.
 //
 // Only a 200 records the callback's nonce; nothing else changes state.
 func (s *SMS) StatusHandler() http.Handler {
@@ -469,19 +481,25 @@ func (s *SMS) StatusHandler() http.Handler {
 			s.logf(r.Context(), "plivoadapter: refused status callback: "+why, slog.String("message_uuid", d.MessageUUID))
 			return
 		}
-		if d.Failed() && s.onFail != nil {
+		act, kind, what := s.onFail, "failed:", "sms not delivered"
+		if d.Delivered() {
+			act, kind, what = s.onDeliver, "delivered:", "sms delivered"
+		} else if !d.Failed() {
+			act = nil
+		}
+		if act != nil {
 			// Remembered as long as the message is, and at least as long
 			// as the nonce: a later copy of this report is either refused
 			// as unknown or seen here.
-			seen, err := s.nonces.Seen(r.Context(), "failed:"+d.MessageUUID, s.window)
+			seen, err := s.nonces.Seen(r.Context(), kind+d.MessageUUID, s.window)
 			if err != nil {
-				s.logf(r.Context(), "plivoadapter: nonce store failed; OnFailure not called", slog.Any("delivery", d))
+				s.logf(r.Context(), "plivoadapter: nonce store failed; report not acted on", slog.Any("delivery", d))
 				http.Error(w, "unavailable", http.StatusServiceUnavailable)
 				return
 			}
 			if !seen {
-				s.logf(r.Context(), "plivoadapter: sms not delivered", slog.Any("delivery", d))
-				s.onFail(r.Context(), d)
+				s.logf(r.Context(), "plivoadapter: "+what, slog.Any("delivery", d))
+				act(r.Context(), d)
 			}
 		}
 		w.WriteHeader(http.StatusOK)
