@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
@@ -25,25 +26,10 @@ const (
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
 
-// clock is a fake clock shared by the store and the verifier.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock is the fake clock shared by a store and a verifier.
+type clock = testclock.Clock
 
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testclock.New() }
 
 // spyStore records every request that reaches the real store.
 type spyStore struct {

@@ -343,33 +343,49 @@ func (s *SMS) Send(ctx context.Context, m sender.Message) error {
 	if err != nil {
 		return err
 	}
-	// The request of plivo-go's Messages.Create.
-	req, err := s.client.NewRequest(http.MethodPost, p, "Message")
-	if err != nil {
-		return &Error{Op: "send sms", Err: err}
-	}
-	var out plivo.MessageCreateResponseBody
-	status, err := s.api.do(ctx, "send sms", req, &out)
+	uuid, err := createMessage(ctx, s.client, s.api, "send sms", p)
 	if err != nil {
 		return err
 	}
-	if len(out.MessageUUID) == 0 || cleanAPIID(out.MessageUUID[0]) == "" {
-		return &Error{Op: "send sms", StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without message_uuid", temporary: true}
-	}
 	if s.status != nil {
-		life := m.TTL
-		if life <= 0 || life > s.window {
-			life = s.window
-		}
-		sent := Sent{Ref: m.Ref, Channel: m.Channel, Expires: s.now().Add(life)}
-		if err := s.messages.Put(context.WithoutCancel(ctx), out.MessageUUID[0], sent); err != nil {
-			s.logf(ctx, "plivoadapter: message store failed; reports for this sms will be refused", slog.String("message_uuid", out.MessageUUID[0]))
+		if err := rememberSent(ctx, s.messages, uuid, m, s.now(), s.window); err != nil {
+			s.logf(ctx, "plivoadapter: message store failed; reports for this sms will be refused", slog.String("message_uuid", uuid))
 		}
 	}
 	return nil
 }
 
 var _ sender.Sender = (*SMS)(nil)
+
+// createMessage sends p as plivo-go's Messages.Create would (the same
+// request, built by plivo-go), once, with ctx attached, and returns the
+// new message's UUID.
+func createMessage(ctx context.Context, client *plivo.Client, a api, op string, p plivo.MessageCreateParams) (string, error) {
+	req, err := client.NewRequest(http.MethodPost, p, "Message")
+	if err != nil {
+		return "", &Error{Op: op, Err: err}
+	}
+	var out plivo.MessageCreateResponseBody
+	status, err := a.do(ctx, op, req, &out)
+	if err != nil {
+		return "", err
+	}
+	if len(out.MessageUUID) == 0 || cleanAPIID(out.MessageUUID[0]) == "" {
+		return "", &Error{Op: op, StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without message_uuid", temporary: true}
+	}
+	return out.MessageUUID[0], nil
+}
+
+// rememberSent keeps m, sent as uuid, in ms for its delivery reports: its
+// Ref and channel, until its code expires (at most window from now). It
+// outlives ctx's cancellation: the message is on its way.
+func rememberSent(ctx context.Context, ms MessageStore, uuid string, m sender.Message, now time.Time, window time.Duration) error {
+	life := m.TTL
+	if life <= 0 || life > window {
+		life = window
+	}
+	return ms.Put(context.WithoutCancel(ctx), uuid, Sent{Ref: m.Ref, Channel: m.Channel, Expires: now.Add(life)})
+}
 
 // Delivery is one message-status callback from Plivo, tied to the
 // message the sender sent. It is a plain value, safe to copy and share.

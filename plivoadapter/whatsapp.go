@@ -214,27 +214,13 @@ func (w *WhatsApp) Send(ctx context.Context, m sender.Message) error {
 	if err != nil {
 		return err
 	}
-	// This is plivo-go's Messages.Create, split so the request carries ctx.
-	req, err := w.client.NewRequest(http.MethodPost, p, "Message")
-	if err != nil {
-		return &Error{Op: "send whatsapp", Err: err}
-	}
-	var out plivo.MessageCreateResponseBody
-	status, err := w.api.do(ctx, "send whatsapp", req, &out)
+	uuid, err := createMessage(ctx, w.client, w.api, "send whatsapp", p)
 	if err != nil {
 		return err
 	}
-	if len(out.MessageUUID) == 0 || cleanAPIID(out.MessageUUID[0]) == "" {
-		return &Error{Op: "send whatsapp", StatusCode: status, APIID: cleanAPIID(out.ApiID), Message: "answer without message_uuid", temporary: true}
-	}
 	if w.status != nil {
-		life := m.TTL
-		if life <= 0 || life > DefaultNonceWindow {
-			life = DefaultNonceWindow
-		}
-		sent := Sent{Ref: m.Ref, Channel: m.Channel, Expires: w.now().Add(life)}
-		if err := w.messages.Put(context.WithoutCancel(ctx), out.MessageUUID[0], sent); err != nil && w.log != nil {
-			w.log.LogAttrs(ctx, slog.LevelWarn, "plivoadapter: message store failed; reports for this whatsapp message will be refused", slog.String("message_uuid", out.MessageUUID[0]))
+		if err := rememberSent(ctx, w.messages, uuid, m, w.now(), DefaultNonceWindow); err != nil && w.log != nil {
+			w.log.LogAttrs(ctx, slog.LevelWarn, "plivoadapter: message store failed; reports for this whatsapp message will be refused", slog.String("message_uuid", uuid))
 		}
 	}
 	return nil

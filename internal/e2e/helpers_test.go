@@ -5,8 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp"
 )
 
@@ -63,22 +63,7 @@ func runConcurrently(t *testing.T, n int, f func(i int) (otp.CheckResult, error)
 	return counts
 }
 
-// clock is a fake clock shared by a store and a verifier.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock is the fake clock shared by a store and a verifier.
+type clock = testclock.Clock
 
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testclock.New() }
