@@ -11,6 +11,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 )
@@ -21,7 +22,7 @@ type guardEnv struct {
 	t   *testing.T
 	clk *clock
 	v   *otp.Verifier
-	rec *sender.Recorder
+	rec *sendertest.Recorder
 
 	mu     sync.Mutex
 	events []otp.Event
@@ -29,7 +30,7 @@ type guardEnv struct {
 
 func newGuardEnv(t *testing.T, p otp.Policy, st store.Store) *guardEnv {
 	t.Helper()
-	e := &guardEnv{t: t, clk: newClock(), rec: &sender.Recorder{}}
+	e := &guardEnv{t: t, clk: newClock(), rec: &sendertest.Recorder{}}
 	if st == nil {
 		ms := memstore.New(memstore.WithClock(e.clk.Now))
 		t.Cleanup(func() { ms.Close() })

@@ -15,6 +15,7 @@ import (
 	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 )
@@ -67,7 +68,7 @@ func (s *spyStore) Withdraw(ctx context.Context, key string, digest []byte) erro
 
 type fixture struct {
 	v     *otp.Verifier
-	rec   *sender.Recorder
+	rec   *sendertest.Recorder
 	clock *clock
 	store *spyStore
 }
@@ -77,7 +78,7 @@ func newFixture(t *testing.T, mutate func(*otp.Config)) *fixture {
 	c := newClock()
 	ms := memstore.New(memstore.WithClock(c.Now))
 	t.Cleanup(func() { ms.Close() })
-	f := &fixture{rec: &sender.Recorder{}, clock: c, store: &spyStore{Store: ms}}
+	f := &fixture{rec: &sendertest.Recorder{}, clock: c, store: &spyStore{Store: ms}}
 	cfg := otp.Config{Store: f.store, Sender: f.rec, Secret: testSecret, Now: c.Now}
 	if mutate != nil {
 		mutate(&cfg)
@@ -556,7 +557,7 @@ func TestKeepCodeWithBinding(t *testing.T) {
 func TestTestNumbers(t *testing.T) {
 	t.Parallel()
 	nums := map[string]string{"+1 415 555 0199": "123456"}
-	_, err := otp.NewVerifier(otp.Config{Store: memstore.New(), Sender: &sender.Recorder{}, Secret: testSecret, TestNumbers: nums})
+	_, err := otp.NewVerifier(otp.Config{Store: memstore.New(), Sender: &sendertest.Recorder{}, Secret: testSecret, TestNumbers: nums})
 	if !errors.Is(err, otp.ErrInvalidConfig) {
 		t.Fatalf("TestNumbers without AllowTestNumbers: err = %v, want ErrInvalidConfig", err)
 	}
@@ -656,7 +657,7 @@ func TestNewVerifierConfig(t *testing.T) {
 	t.Parallel()
 	ms := memstore.New()
 	t.Cleanup(func() { ms.Close() })
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	ok := otp.Config{Store: ms, Sender: rec, Secret: testSecret}
 	cases := []struct {
 		name   string
@@ -730,7 +731,7 @@ func TestFaults(t *testing.T) {
 	t.Run("store down", func(t *testing.T) {
 		t.Parallel()
 		down := errors.New("connection refused")
-		rec := &sender.Recorder{}
+		rec := &sendertest.Recorder{}
 		v, err := otp.NewVerifier(otp.Config{Store: failingStore{down}, Sender: rec, Secret: testSecret})
 		if err != nil {
 			t.Fatal(err)
@@ -877,7 +878,7 @@ func TestStoreFailureLeavesNoValidCode(t *testing.T) {
 	t.Parallel()
 	ms := memstore.New()
 	t.Cleanup(func() { ms.Close() })
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	v, err := otp.NewVerifier(otp.Config{Store: lateStore{ms}, Sender: rec, Secret: testSecret, Generator: fixedGen("123456")})
 	if err != nil {
 		t.Fatal(err)

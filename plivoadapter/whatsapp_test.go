@@ -12,6 +12,7 @@ import (
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 )
 
 const waStatusURL = "https://example.com/plivo/status"
@@ -244,7 +245,7 @@ func TestWhatsAppErrors(t *testing.T) {
 		srv := fake(t)
 		w := newWhatsApp(t, srv, waOptions())
 		srv.FailNext(c.failure, 1)
-		var backup sender.Recorder
+		var backup sendertest.Recorder
 		err := sender.Failover(w, &backup).Send(context.Background(), waMsg())
 		if err != nil {
 			t.Errorf("%d: Failover = %v, want the backup to deliver", c.status, err)

@@ -33,6 +33,7 @@ import (
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/redisstore"
 	"github.com/go2fa/go2fa/store/redisstore/redistest"
@@ -74,7 +75,7 @@ func TestFaultRedisKilledMidLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	cfg.Sender, cfg.Policy = rec, faultPolicy()
 	cfg.CheckBudget = 1 << 20 // the load is one client
 	app, err := newApp(cfg)
@@ -307,7 +308,7 @@ func TestFaultRedisSlow(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs syncBuffer
-			rec := &sender.Recorder{}
+			rec := &sendertest.Recorder{}
 			cfg := appConfig{Store: st, Sender: rec, Secret: testSecret, Policy: faultPolicy(),
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)), CheckBudget: 1 << 20}
 			app, err := newApp(cfg)

@@ -23,6 +23,7 @@ import (
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 	"github.com/go2fa/go2fa/store/pgstore"
 	"github.com/go2fa/go2fa/store/redisstore"
@@ -33,9 +34,9 @@ const testNumber = "+14155550100"
 var testSecret = bytes.Repeat([]byte{0x42}, 32)
 
 // newTestApp serves the demo with a memory store and a Recorder.
-func newTestApp(t *testing.T, policy otp.Policy) (*httptest.Server, *sender.Recorder) {
+func newTestApp(t *testing.T, policy otp.Policy) (*httptest.Server, *sendertest.Recorder) {
 	t.Helper()
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
 	app, err := newApp(appConfig{Store: st, Sender: rec, Secret: testSecret, Policy: policy})
@@ -389,7 +390,7 @@ func TestPostgres(t *testing.T) {
 // testRedisFlow runs a start, a wrong check and 24 concurrent right checks
 // against a shared store (Redis or PostgreSQL).
 func testRedisFlow(t *testing.T, cfg appConfig) {
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	cfg.Sender = rec
 	app, err := newApp(cfg)
 	if err != nil {

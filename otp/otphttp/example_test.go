@@ -10,14 +10,14 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
-	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
 // Mount the API on a service's own mux; here a Recorder stands in for a real
 // sender so the example can read the code that was "sent".
 func Example() {
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	st := memstore.New()
 	defer st.Close()
 	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: newSecret()})

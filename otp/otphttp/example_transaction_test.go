@@ -9,7 +9,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
-	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -17,7 +17,7 @@ import (
 // the server's own state for the session, the SMS shows it, and the code
 // approves only that payment.
 func ExampleWithTransaction() {
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	st := memstore.New()
 	defer st.Close()
 	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: []byte("an example secret of 32 bytes or more")})

@@ -18,6 +18,7 @@ import (
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 )
@@ -42,7 +43,7 @@ func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 type env struct {
 	h     *otphttp.Handler
-	rec   *sender.Recorder
+	rec   *sendertest.Recorder
 	clock *clock
 }
 
@@ -55,7 +56,7 @@ type setup struct {
 
 func newEnv(t *testing.T, s setup) *env {
 	t.Helper()
-	e := &env{rec: &sender.Recorder{}, clock: newClock()}
+	e := &env{rec: &sendertest.Recorder{}, clock: newClock()}
 	st := s.store
 	if st == nil {
 		ms := memstore.New(memstore.WithClock(e.clock.Now), memstore.WithSweepInterval(0))
@@ -524,7 +525,7 @@ func TestPrefixAndMux(t *testing.T) {
 func BenchmarkCheckExpired(b *testing.B) {
 	ms := memstore.New(memstore.WithSweepInterval(0))
 	b.Cleanup(func() { ms.Close() })
-	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: &sender.Recorder{}, Secret: secret})
+	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: &sendertest.Recorder{}, Secret: secret})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -562,7 +563,7 @@ func FuzzRequests(f *testing.F) {
 	}
 	ms := memstore.New(memstore.WithSweepInterval(0))
 	f.Cleanup(func() { ms.Close() })
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: rec, Secret: secret, Policy: otp.Policy{Cooldown: -1, SendsPerWindow: 1000, KeySends: 1 << 30}})
 	if err != nil {
 		f.Fatal(err)
