@@ -35,12 +35,12 @@
 //
 // # Configuration
 //
-// ConfigFromEnv reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER and
-// PHLO_ID, as Plivo's Flask demo did, and the optional PLIVO_API_URL
-// (another origin for the REST API and the PHLO runner) and
-// PLIVO_MAIN_AUTH_TOKEN. Constructors (NewPHLO, NewSMS, NewVoice) check
-// their configuration and return concrete types that implement
-// sender.Sender.
+// ConfigFromEnv(os.Getenv) reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN,
+// PLIVO_NUMBER and PHLO_ID, as Plivo's Flask demo did, and the optional
+// PLIVO_API_URL (another origin for the REST API and the PHLO runner) and
+// PLIVO_MAIN_AUTH_TOKEN; its *EnvError names every variable it cannot
+// use. Constructors (NewPHLO, NewSMS, NewVoice) check their configuration
+// and return concrete types that implement sender.Sender.
 //
 // # Requests, timeouts and contexts
 //

@@ -64,7 +64,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -321,26 +320,11 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	if getenv(plivoadapter.EnvAuthID) == "" && getenv(plivoadapter.EnvAuthToken) == "" && getenv(plivoadapter.EnvNumber) == "" {
 		return nil, nil, nil, nil
 	}
-	pc := plivoadapter.Config{
-		AuthID:     strings.TrimSpace(getenv(plivoadapter.EnvAuthID)),
-		AuthToken:  strings.TrimSpace(getenv(plivoadapter.EnvAuthToken)),
-		Number:     strings.TrimSpace(getenv(plivoadapter.EnvNumber)),
-		PHLOID:     strings.TrimSpace(getenv(plivoadapter.EnvPHLOID)),
-		HTTPClient: plivoHTTP,
-		// Another origin for the Plivo API, and the main account's token
-		// for subaccounts; both optional.
-		APIURL:        strings.TrimSpace(getenv(plivoadapter.EnvAPIURL)),
-		MainAuthToken: strings.TrimSpace(getenv(plivoadapter.EnvMainAuthToken)),
+	pc, err := plivoadapter.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	var missing []string
-	for name, v := range map[string]string{plivoadapter.EnvAuthID: pc.AuthID, plivoadapter.EnvAuthToken: pc.AuthToken, plivoadapter.EnvNumber: pc.Number} {
-		if v == "" {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, nil, nil, fmt.Errorf("plivo: %s must be set too", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
-	}
+	pc.HTTPClient = plivoHTTP
 	mounts := map[string]http.Handler{}
 	if pc.PHLOID != "" {
 		p, err := plivoadapter.NewPHLO(pc)

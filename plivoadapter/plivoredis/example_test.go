@@ -41,7 +41,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pc := plivoadapter.Config{AuthID: plivotest.AuthID, AuthToken: plivotest.AuthToken, Number: plivotest.Number} // or plivoadapter.ConfigFromEnv()
+	pc := plivoadapter.Config{AuthID: plivotest.AuthID, AuthToken: plivotest.AuthToken, Number: plivotest.Number} // or plivoadapter.ConfigFromEnv(os.Getenv)
 	sms, err := plivoadapter.NewSMS(pc, plivoadapter.SMSOptions{StatusURL: "https://example.com/plivo/status", Messages: messages, Nonces: nonces})
 	if err != nil {
 		log.Fatal(err)
