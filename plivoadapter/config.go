@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go2fa/go2fa/internal/ascii"
 )
 
 // Environment variables read by ConfigFromEnv. PLIVO_AUTH_ID and
@@ -229,7 +231,7 @@ func redacted(s string) string {
 // isPhone accepts "+" (optional) and 6 to 15 digits.
 func isPhone(s string) bool {
 	s = strings.TrimPrefix(s, "+")
-	return len(s) >= 6 && len(s) <= 15 && allDigits(s)
+	return len(s) >= 6 && len(s) <= 15 && ascii.Digits(s)
 }
 
 // isSenderID accepts an alphanumeric sender ID: 1 to 11 ASCII letters,
@@ -250,15 +252,6 @@ func isSenderID(s string) bool {
 		}
 	}
 	return letter
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // publicURL parses a callback URL Plivo must reach: absolute http(s) with a

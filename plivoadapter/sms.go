@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/ascii"
 	"github.com/go2fa/go2fa/sender"
 	plivo "github.com/plivo/plivo-go/v7"
 )
@@ -465,7 +466,7 @@ func (s *SMS) StatusHandler() http.Handler {
 			return
 		}
 		to := params["To"]
-		if allDigits(to) {
+		if ascii.Digits(to) {
 			to = "+" + to // Plivo reports E.164 without the "+"
 		}
 		d := Delivery{MessageUUID: params["MessageUUID"], To: to, Status: strings.ToLower(params["Status"]), ErrorCode: params["ErrorCode"]}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/ascii"
 	"github.com/go2fa/go2fa/sender"
 	plivo "github.com/plivo/plivo-go/v7"
 )
@@ -108,7 +109,7 @@ func NewWhatsApp(c Config, o WhatsAppOptions) (*WhatsApp, error) {
 	}
 	for _, l := range o.Languages {
 		if !languageCode(l) {
-			return nil, fmt.Errorf("%w: WhatsApp language %q is not a code such as en or en_US", ErrInvalidConfig, truncateText(l, 16))
+			return nil, fmt.Errorf("%w: WhatsApp language %q is not a code such as en or en_US", ErrInvalidConfig, ascii.Truncate(l, 16))
 		}
 		w.languages = append(w.languages, l)
 	}
@@ -303,11 +304,4 @@ func languageCode(s string) bool {
 		}
 	}
 	return true
-}
-
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

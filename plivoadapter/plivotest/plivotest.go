@@ -44,6 +44,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/ascii"
 	plivo "github.com/plivo/plivo-go/v7"
 )
 
@@ -473,15 +474,7 @@ func (s *Server) knowsPHLO(id string) bool {
 
 func validNumber(n string) bool {
 	n = strings.TrimPrefix(n, "+")
-	if len(n) < 7 || len(n) > 15 {
-		return false
-	}
-	for _, c := range n {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	return len(n) >= 7 && len(n) <= 15 && ascii.Digits(n)
 }
 
 func (s *Server) message(body []byte) (int, any) {
