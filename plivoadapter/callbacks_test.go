@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
@@ -22,7 +23,7 @@ const plivoTime = "2006-01-02 15:04:05.000000"
 // deliveries its OnFailure received.
 type reportRig struct {
 	srv *plivotest.Server
-	clk *clock
+	clk *testclock.Clock
 	sms *plivoadapter.SMS
 	mu  sync.Mutex
 	got []plivoadapter.Delivery
@@ -30,7 +31,7 @@ type reportRig struct {
 
 func newReportRig(t *testing.T, c plivoadapter.Config, o plivoadapter.SMSOptions) *reportRig {
 	t.Helper()
-	rig := &reportRig{clk: newClock()}
+	rig := &reportRig{clk: testclock.New()}
 	if c.AuthID == "" {
 		rig.srv = fake(t)
 		c = config(rig.srv)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
@@ -105,7 +106,7 @@ func TestLookupCheck(t *testing.T) {
 func TestLookupCache(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	clk := newClock()
+	clk := testclock.New()
 	ms := memstore.New(memstore.WithClock(clk.Now))
 	t.Cleanup(func() { ms.Close() })
 	srv.SetLine(dest, plivotest.Line{Type: "voip", Carrier: "Bandwidth"})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 )
@@ -16,7 +17,7 @@ import (
 func TestMemoryNonces(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := newClock()
+	clk := testclock.New()
 	s := plivoadapter.NewMemoryNonces(0, clk.Now)
 	seen := func(key string, ttl time.Duration) bool {
 		t.Helper()

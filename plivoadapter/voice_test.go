@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
@@ -129,7 +130,7 @@ func TestVoiceAnswerSpeaksDigitsTwice(t *testing.T) {
 func TestVoiceAnswerRetryGrace(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	clk := newClock()
+	clk := testclock.New()
 	v := newVoice(t, srv, plivoadapter.VoiceOptions{Now: clk.Now, AnswerGrace: 30 * time.Second})
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
@@ -209,7 +210,7 @@ func TestVoiceTokenConcurrentAnswersServeOnce(t *testing.T) {
 func TestVoiceTokenExpires(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	clk := newClock()
+	clk := testclock.New()
 	v := newVoice(t, srv, plivoadapter.VoiceOptions{TokenTTL: time.Minute, Now: clk.Now})
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
@@ -372,7 +373,7 @@ func TestVoiceAnswerURLWithQuery(t *testing.T) {
 func TestMemoryTokens(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := newClock()
+	clk := testclock.New()
 	s := plivoadapter.NewMemoryTokens(2, clk.Now)
 	p := plivoadapter.Prompt{Code: code, Language: "en-US"}
 	if err := s.Put(ctx, "a", p, clk.Now().Add(time.Minute)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
@@ -28,7 +29,7 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	srv := fake(t)
 	srv.NoWhatsApp(dest)
-	clk := newClock() // the Verifier's and the store's; Plivo's callbacks carry real times
+	clk := testclock.New() // the Verifier's and the store's; Plivo's callbacks carry real times
 	c := config(srv)
 
 	var (

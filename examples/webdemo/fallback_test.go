@@ -14,6 +14,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
@@ -54,7 +55,7 @@ func newFallbackDemo(t *testing.T, backend string) *fallbackDemo {
 		t.Fatal("PLIVO_* and PUBLIC_URL set, but the fallback is off")
 	}
 	if backend == "memory" {
-		clk := &fakeClock{now: time.Now()}
+		clk := testclock.At(time.Now())
 		st := memstore.New(memstore.WithClock(clk.Now))
 		t.Cleanup(func() { st.Close() })
 		cfg.Store = st
@@ -66,18 +67,6 @@ func newFallbackDemo(t *testing.T, backend string) *fallbackDemo {
 	d.srv = httptest.NewServer(d.app)
 	t.Cleanup(d.srv.Close)
 	return d
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 // browser returns a client with a session cookie from the page.

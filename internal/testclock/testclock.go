@@ -14,7 +14,10 @@ type Clock struct {
 }
 
 // New returns a Clock set to a fixed instant (2026-11-25 12:00 UTC).
-func New() *Clock { return &Clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
+func New() *Clock { return At(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)) }
+
+// At returns a Clock set to t, for tests whose inputs carry real times.
+func At(t time.Time) *Clock { return &Clock{now: t} }
 
 // Now returns the clock's time; pass it where a func() time.Time is wanted.
 func (c *Clock) Now() time.Time {

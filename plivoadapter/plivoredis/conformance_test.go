@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivoredis"
 	"github.com/go2fa/go2fa/sender"
@@ -17,7 +18,7 @@ type stores struct {
 	messages plivoadapter.MessageStore
 	nonces   plivoadapter.NonceStore
 	tokens   plivoadapter.TokenStore
-	clk      *clock
+	clk      *testclock.Clock
 	// ff moves the backend's own clock (Redis TTLs) as clk moves; nil
 	// when the backend's clock cannot be moved (a real server).
 	ff func(time.Duration)
@@ -36,7 +37,7 @@ func eachImplementation(t *testing.T, f func(t *testing.T, s *stores)) {
 	t.Helper()
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
-		clk := newClock()
+		clk := testclock.New()
 		f(t, &stores{
 			messages: plivoadapter.NewMemoryMessages(0, clk.Now),
 			nonces:   plivoadapter.NewMemoryNonces(0, clk.Now),
@@ -46,12 +47,12 @@ func eachImplementation(t *testing.T, f func(t *testing.T, s *stores)) {
 		})
 	})
 	eachRedis(t, func(t *testing.T, e *redisEnv) {
-		clk := newClock()
+		clk := testclock.New()
 		f(t, newRedisStores(t, e, clk))
 	})
 }
 
-func newRedisStores(t *testing.T, e *redisEnv, clk *clock) *stores {
+func newRedisStores(t *testing.T, e *redisEnv, clk *testclock.Clock) *stores {
 	t.Helper()
 	m, err := plivoredis.NewMessages(e.config(clk))
 	if err != nil {
