@@ -18,11 +18,11 @@ import (
 // senders builds each sender on the fake, with the message it sends.
 func senders(t *testing.T, c plivoadapter.Config) map[string]func(context.Context) error {
 	t.Helper()
-	s, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{})
+	s, err := plivoadapter.NewSMS(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
+	v, err := plivoadapter.NewVoice(c, answerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,16 +227,16 @@ func TestConfigFromEnv(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	t.Parallel()
-	_, err := plivoadapter.NewSMS(plivoadapter.Config{}, plivoadapter.SMSOptions{})
+	_, err := plivoadapter.NewSMS(plivoadapter.Config{})
 	if !errors.Is(err, plivoadapter.ErrInvalidConfig) || !containsAll(err.Error(), "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER") {
 		t.Errorf("empty config: err = %v", err)
 	}
 	c := plivoadapter.Config{AuthID: "MA", AuthToken: "t", Number: "Acme Inc"}
-	if _, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{}); err != nil {
+	if _, err := plivoadapter.NewSMS(c); err != nil {
 		t.Errorf("alphanumeric sender id refused for SMS: %v", err)
 	}
 	c.Number = "not a number!"
-	if _, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+	if _, err := plivoadapter.NewSMS(c); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("bad source: err = %v", err)
 	}
 }

@@ -18,7 +18,7 @@ func TestMemoryNonces(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := testclock.New()
-	s := plivoadapter.NewMemoryNonces(0, clk.Now)
+	s := plivoadapter.NewMemoryNonces(plivoadapter.WithStoreClock(clk.Now))
 	seen := func(key string, ttl time.Duration) bool {
 		t.Helper()
 		got, err := s.Seen(ctx, key, ttl)
@@ -51,7 +51,7 @@ func TestMemoryNonces(t *testing.T) {
 
 func TestMemoryNoncesConcurrentSeenOnce(t *testing.T) {
 	t.Parallel()
-	s := plivoadapter.NewMemoryNonces(0, nil)
+	s := plivoadapter.NewMemoryNonces()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	fresh := 0
@@ -103,16 +103,19 @@ func newStatusSMS(t *testing.T, srv *plivotest.Server, nonces plivoadapter.Nonce
 // newStatusSMSWith is newStatusSMS with a MessageStore (nil: the default).
 func newStatusSMSWith(t *testing.T, srv *plivotest.Server, nonces plivoadapter.NonceStore, messages plivoadapter.MessageStore, mu *sync.Mutex, failures *int) *plivoadapter.SMS {
 	t.Helper()
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{
-		StatusURL: "https://example.com/plivo/status",
-		Nonces:    nonces,
-		Messages:  messages,
-		OnFailure: func(context.Context, plivoadapter.Delivery) {
+	opts := []plivoadapter.Option{
+		plivoadapter.WithStatusURL("https://example.com/plivo/status"),
+		plivoadapter.WithNonces(nonces),
+		plivoadapter.WithOnFailure(func(context.Context, plivoadapter.Delivery) {
 			mu.Lock()
 			*failures++
 			mu.Unlock()
-		},
-	})
+		}),
+	}
+	if messages != nil {
+		opts = append(opts, plivoadapter.WithMessages(messages))
+	}
+	s, err := plivoadapter.NewSMS(config(srv), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +128,8 @@ func newStatusSMSWith(t *testing.T, srv *plivotest.Server, nonces plivoadapter.N
 func TestStatusCallbackSharedNonceStore(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	shared := plivoadapter.NewMemoryNonces(0, nil)
-	messages := plivoadapter.NewMemoryMessages(0, nil)
+	shared := plivoadapter.NewMemoryNonces()
+	messages := plivoadapter.NewMemoryMessages()
 	var mu sync.Mutex
 	failures := 0
 	a := newStatusSMSWith(t, srv, shared, messages, &mu, &failures)
@@ -161,8 +164,8 @@ func TestStatusCallbackSharedNonceStore(t *testing.T) {
 func TestVoiceAnswerSharedNonceStore(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	o := plivoadapter.VoiceOptions{Tokens: plivoadapter.NewMemoryTokens(0, nil), Nonces: plivoadapter.NewMemoryNonces(0, nil)}
-	a, b := newVoice(t, srv, o), newVoice(t, srv, o)
+	o := []plivoadapter.Option{plivoadapter.WithTokens(plivoadapter.NewMemoryTokens()), plivoadapter.WithNonces(plivoadapter.NewMemoryNonces())}
+	a, b := newVoice(t, srv, o...), newVoice(t, srv, o...)
 	for i := 0; i < 2; i++ {
 		if err := a.Send(context.Background(), callMsg()); err != nil {
 			t.Fatal(err)
@@ -190,13 +193,13 @@ func TestVoiceAnswerSharedNonceStore(t *testing.T) {
 func TestNonceStoreErrorFailsClosed(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	store := &failingNonces{prefix: "nonce:", ok: plivoadapter.NewMemoryNonces(0, nil)}
+	store := &failingNonces{prefix: "nonce:", ok: plivoadapter.NewMemoryNonces()}
 	if status, failures := failedCallback(t, srv, store); status != http.StatusForbidden || failures != 0 {
 		t.Errorf("status callback, store down: status = %d, OnFailure calls = %d; want 403 and 0", status, failures)
 	}
 
-	tokens := plivoadapter.NewMemoryTokens(0, nil)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: tokens, Nonces: store})
+	tokens := plivoadapter.NewMemoryTokens()
+	v := newVoice(t, srv, plivoadapter.WithTokens(tokens), plivoadapter.WithNonces(store))
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +221,7 @@ func TestNonceStoreErrorFailsClosed(t *testing.T) {
 // message, OnFailure is not called and Plivo gets 503.
 func TestStatusCallbackFailureStoreError(t *testing.T) {
 	t.Parallel()
-	store := &failingNonces{prefix: "failed:", ok: plivoadapter.NewMemoryNonces(0, nil)}
+	store := &failingNonces{prefix: "failed:", ok: plivoadapter.NewMemoryNonces()}
 	if status, failures := failedCallback(t, fake(t), store); status != http.StatusServiceUnavailable || failures != 0 {
 		t.Errorf("status = %d, OnFailure calls = %d; want 503 and 0", status, failures)
 	}

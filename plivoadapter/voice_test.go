@@ -20,12 +20,10 @@ import (
 
 const answerURL = "https://example.com/plivo/answer"
 
-func newVoice(t *testing.T, srv *plivotest.Server, o plivoadapter.VoiceOptions) *plivoadapter.Voice {
+// newVoice is a voice sender on srv answering at answerURL, with opts.
+func newVoice(t *testing.T, srv *plivotest.Server, opts ...plivoadapter.Option) *plivoadapter.Voice {
 	t.Helper()
-	if o.AnswerURL == "" {
-		o.AnswerURL = answerURL
-	}
-	v, err := plivoadapter.NewVoice(config(srv), o)
+	v, err := plivoadapter.NewVoice(config(srv), answerURL, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +33,7 @@ func newVoice(t *testing.T, srv *plivotest.Server, o plivoadapter.VoiceOptions) 
 func TestVoiceRequest(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -63,7 +61,7 @@ func TestVoiceRequest(t *testing.T) {
 func TestVoiceTokensAreFresh(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	seen := map[string]bool{}
 	for i := 0; i < 20; i++ {
 		if err := v.Send(context.Background(), callMsg()); err != nil {
@@ -81,7 +79,7 @@ func TestVoiceTokensAreFresh(t *testing.T) {
 func TestVoiceAnswerSpeaksDigitsTwice(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	tests := []struct {
 		locale, lang, intro string
 	}{
@@ -131,7 +129,7 @@ func TestVoiceAnswerRetryGrace(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	clk := testclock.New()
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{Now: clk.Now, AnswerGrace: 30 * time.Second})
+	v := newVoice(t, srv, plivoadapter.WithClock(clk.Now), plivoadapter.WithAnswerGrace(30*time.Second))
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +176,7 @@ func TestVoiceAnswerRetryGrace(t *testing.T) {
 func TestVoiceTokenConcurrentAnswersServeOnce(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +209,7 @@ func TestVoiceTokenExpires(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	clk := testclock.New()
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{TokenTTL: time.Minute, Now: clk.Now})
+	v := newVoice(t, srv, plivoadapter.WithTokenTTL(time.Minute), plivoadapter.WithClock(clk.Now))
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +261,7 @@ func TestVoiceAnswerSignature(t *testing.T) {
 	}
 	for _, tt := range tests {
 		srv := fake(t)
-		v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+		v := newVoice(t, srv)
 		if err := v.Send(context.Background(), callMsg()); err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +280,7 @@ func TestVoiceAnswerSignature(t *testing.T) {
 func TestVoiceAnswerNonceReplay(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	for i := 0; i < 2; i++ {
 		if err := v.Send(context.Background(), callMsg()); err != nil {
 			t.Fatal(err)
@@ -313,8 +311,8 @@ func TestVoiceAnswerNonceReplay(t *testing.T) {
 func TestVoiceFailedCallDropsToken(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	tokens := plivoadapter.NewMemoryTokens(0, nil)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: tokens})
+	tokens := plivoadapter.NewMemoryTokens()
+	v := newVoice(t, srv, plivoadapter.WithTokens(tokens))
 	srv.Fail(plivotest.BadRequest)
 	if err := v.Send(context.Background(), callMsg()); !errors.Is(err, plivoadapter.ErrPermanent) {
 		t.Fatalf("err = %v, want ErrPermanent", err)
@@ -327,7 +325,7 @@ func TestVoiceFailedCallDropsToken(t *testing.T) {
 func TestVoiceRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	if err := v.Send(context.Background(), smsMsg()); !errors.Is(err, sender.ErrUnsupportedChannel) {
 		t.Errorf("sms message: err = %v, want ErrUnsupportedChannel", err)
 	}
@@ -337,19 +335,22 @@ func TestVoiceRefusesBadInput(t *testing.T) {
 	if n := srv.RequestCount(); n != 0 {
 		t.Errorf("requests = %d, want 0", n)
 	}
-	for _, o := range []plivoadapter.VoiceOptions{
-		{AnswerURL: ""},
-		{AnswerURL: "/plivo/answer"},
-		{AnswerURL: "ftp://example.com/a"},
-		{AnswerURL: answerURL, Language: "tlh"},
+	for _, tc := range []struct {
+		answer string
+		opts   []plivoadapter.Option
+	}{
+		{"", nil},
+		{"/plivo/answer", nil},
+		{"ftp://example.com/a", nil},
+		{answerURL, []plivoadapter.Option{plivoadapter.WithLanguage("tlh")}},
 	} {
-		if _, err := plivoadapter.NewVoice(config(srv), o); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
-			t.Errorf("NewVoice(%+v) err = %v, want ErrInvalidConfig", o, err)
+		if _, err := plivoadapter.NewVoice(config(srv), tc.answer, tc.opts...); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+			t.Errorf("NewVoice(%q, %d options) err = %v, want ErrInvalidConfig", tc.answer, len(tc.opts), err)
 		}
 	}
 	c := config(srv)
 	c.Number = "Acme"
-	if _, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+	if _, err := plivoadapter.NewVoice(c, answerURL); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("sender id as caller: err = %v, want ErrInvalidConfig", err)
 	}
 }
@@ -357,7 +358,10 @@ func TestVoiceRefusesBadInput(t *testing.T) {
 func TestVoiceAnswerURLWithQuery(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{AnswerURL: "https://example.com:8443/2fa/answer?app=demo"})
+	v, err := plivoadapter.NewVoice(config(srv), "https://example.com:8443/2fa/answer?app=demo")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +378,7 @@ func TestMemoryTokens(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := testclock.New()
-	s := plivoadapter.NewMemoryTokens(2, clk.Now)
+	s := plivoadapter.NewMemoryTokens(plivoadapter.WithCapacity(2), plivoadapter.WithStoreClock(clk.Now))
 	p := plivoadapter.Prompt{Code: code, Language: "en-US"}
 	if err := s.Put(ctx, "a", p, clk.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -428,7 +432,7 @@ func TestSpeakLanguage(t *testing.T) {
 func TestVoiceTokenStoreFullPlacesNoCall(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: plivoadapter.NewMemoryTokens(1, nil)})
+	v := newVoice(t, srv, plivoadapter.WithTokens(plivoadapter.NewMemoryTokens(plivoadapter.WithCapacity(1))))
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
 	}

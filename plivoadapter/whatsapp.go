@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -14,46 +13,19 @@ import (
 	plivo "github.com/plivo/plivo-go/v7"
 )
 
-// WhatsAppOptions configures the WhatsApp sender. NewWhatsApp copies it.
-type WhatsAppOptions struct {
-	// Number is the WhatsApp Business number, in E.164, that Plivo sends
-	// from (src): the number of the WhatsApp Business Account mapped to
-	// the Plivo account. The default value is Config.Number.
-	Number string
-	// Template is the name of an approved WhatsApp authentication template
-	// (category AUTHENTICATION, with a copy-code button): lowercase letters,
-	// digits and underscores. WhatsApp fixes its text ("123456 is your
-	// verification code."), so Message.Text is not used. Required.
-	Template string
+// WhatsAppTemplate is the approved WhatsApp authentication template that
+// NewWhatsApp sends. It is a plain value; NewWhatsApp copies it.
+type WhatsAppTemplate struct {
+	// Name is the template's name (category AUTHENTICATION, with a
+	// copy-code button): lowercase letters, digits and underscores.
+	// WhatsApp fixes its text ("123456 is your verification code."), so
+	// Message.Text is not used. Required.
+	Name string
 	// Languages lists the languages the template is approved in, as
 	// WhatsApp language codes ("en_US", "pt_BR", "es"). A message goes in
 	// the one that matches its Locale best (see WhatsAppLanguage); the
 	// first is used when none matches. At least one is required.
 	Languages []string
-	// KeepInPlivoLogs lets Plivo keep the message content and the full
-	// destination number in its logs. By default every message is sent
-	// with Plivo's log=false. The default value is false.
-	KeepInPlivoLogs bool
-	// StatusURL is the public URL at which Plivo posts the message's
-	// delivery and read reports. Point it at the SMS sender's
-	// StatusHandler (SMSOptions.StatusURL) so that one signed handler
-	// serves both channels. The default value is "" (no reports).
-	StatusURL string
-	// StatusMethod is the HTTP method of the reports, "POST" or "GET".
-	// The default value is "POST".
-	StatusMethod string
-	// Messages remembers, under Plivo's message UUID, the messages sent
-	// with a StatusURL, until their code expires (Message.TTL, at most
-	// DefaultNonceWindow): the StatusHandler refuses (404) a report for a
-	// message its MessageStore does not hold, so pass the SMS sender's
-	// store (SMSOptions.Messages) here. The default value is nil, which
-	// NewWhatsApp refuses when StatusURL is set.
-	Messages MessageStore
-	// Now is the clock. The default value is time.Now.
-	Now func() time.Time
-	// Logger receives a line when the MessageStore fails, never with a
-	// code. The default value is nil (no logs).
-	Logger *slog.Logger
 }
 
 // WhatsApp sends codes as WhatsApp authentication template messages with
@@ -85,54 +57,54 @@ const (
 	copyCodeButtonSlot = "0"
 )
 
-// maxTemplateName bounds WhatsAppOptions.Template.
+// maxTemplateName bounds WhatsAppTemplate.Name.
 const maxTemplateName = 512
 
-// NewWhatsApp returns a WhatsApp sender for the account in c. It checks c
-// and o and returns an error wrapping ErrInvalidConfig.
-func NewWhatsApp(c Config, o WhatsAppOptions) (*WhatsApp, error) {
-	if o.Number != "" {
-		if !isPhone(o.Number) {
-			return nil, fmt.Errorf("%w: WhatsApp Number is not a phone number", ErrInvalidConfig)
+// NewWhatsApp returns a WhatsApp sender for the account in c that sends
+// template t. It accepts WithWhatsAppNumber, WithKeepInPlivoLogs,
+// WithStatusURL (which needs WithMessages: the SMS sender's store, whose
+// StatusHandler then serves both channels), WithStatusMethod, WithClock
+// and WithLogger. It checks c, t and opts and returns an error wrapping
+// ErrInvalidConfig that names the bad setting.
+func NewWhatsApp(c Config, t WhatsAppTemplate, opts ...Option) (*WhatsApp, error) {
+	o, err := collect("NewWhatsApp", whatsAppOptions, opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.has(optWhatsAppNumber) {
+		if !isPhone(o.whatsAppNumber) {
+			return nil, invalid(optWhatsAppNumber, "not a phone number")
 		}
-		c.Number = o.Number // Config.Number may be an SMS sender ID
+		c.Number = o.whatsAppNumber // Config.Number may be an SMS sender ID
 	}
 	if err := c.validate(true, false); err != nil {
 		return nil, err
 	}
-	w := &WhatsApp{from: c.Number, template: o.Template, keepLogs: o.KeepInPlivoLogs}
-	if !templateName(o.Template) {
-		return nil, fmt.Errorf("%w: WhatsApp Template must be 1-%d lowercase letters, digits or underscores", ErrInvalidConfig, maxTemplateName)
+	w := &WhatsApp{from: c.Number, template: t.Name, keepLogs: o.keepLogs, log: o.logger}
+	if !templateName(t.Name) {
+		return nil, fmt.Errorf("%w: WhatsApp template Name must be 1-%d lowercase letters, digits or underscores", ErrInvalidConfig, maxTemplateName)
 	}
-	if len(o.Languages) == 0 {
-		return nil, fmt.Errorf("%w: WhatsApp Languages is empty", ErrInvalidConfig)
+	if len(t.Languages) == 0 {
+		return nil, fmt.Errorf("%w: WhatsApp template Languages is empty", ErrInvalidConfig)
 	}
-	for _, l := range o.Languages {
+	for _, l := range t.Languages {
 		if !languageCode(l) {
 			return nil, fmt.Errorf("%w: WhatsApp language %q is not a code such as en or en_US", ErrInvalidConfig, ascii.Truncate(l, 16))
 		}
 		w.languages = append(w.languages, l)
 	}
-	w.method = strings.ToUpper(o.StatusMethod)
-	if w.method == "" {
-		w.method = http.MethodPost
+	if w.method, w.status, err = o.statusTarget(); err != nil {
+		return nil, err
 	}
-	if w.method != http.MethodPost && w.method != http.MethodGet {
-		return nil, fmt.Errorf("%w: StatusMethod must be POST or GET", ErrInvalidConfig)
+	if o.has(optMessages) && o.messages == nil {
+		return nil, invalid(optMessages, "nil store")
 	}
-	if o.StatusURL != "" {
-		u, err := publicURL("StatusURL", o.StatusURL)
-		if err != nil {
-			return nil, err
-		}
-		w.status = u
-		if o.Messages == nil {
-			return nil, fmt.Errorf("%w: WhatsApp StatusURL needs Messages, the SMS sender's MessageStore", ErrInvalidConfig)
-		}
+	if w.status != nil && o.messages == nil {
+		return nil, fmt.Errorf("%w: %s needs %s, the SMS sender's MessageStore", ErrInvalidConfig, optStatusURL, optMessages)
 	}
-	w.messages, w.now, w.log = o.Messages, o.Now, o.Logger
-	if w.now == nil {
-		w.now = time.Now
+	w.messages = o.messages
+	if w.now, err = o.clock(); err != nil {
+		return nil, err
 	}
 	a, err := newAPI(c)
 	if err != nil {
@@ -157,7 +129,7 @@ func (w *WhatsApp) Language(locale string) string { return WhatsAppLanguage(loca
 // (after checking m as Send does): src, dst, type "whatsapp", the
 // template with the code as the body's parameter and as the copy-code
 // button's parameter (WhatsApp requires both), log=false unless
-// KeepInPlivoLogs, message_expiry from m.TTL, and the status URL and
+// WithKeepInPlivoLogs, message_expiry from m.TTL, and the status URL and
 // method.
 func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 	if err := m.Validate(); err != nil {
@@ -206,7 +178,7 @@ func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 // refuses) wraps ErrPermanent, so a failover moves on instead of retrying.
 // A message that Plivo accepts and WhatsApp cannot deliver (for example to
 // a number without WhatsApp) is reported later, as "failed" or
-// "undelivered", to the StatusURL. With a StatusURL, the message is
+// "undelivered", to the status URL. With WithStatusURL, the message is
 // remembered in the MessageStore under its UUID, with m.Ref and the
 // channel, until its code expires; a store error is logged and does not
 // fail Send, but a report for that message will then be refused.

@@ -20,11 +20,11 @@ func TestSMSVoicePHLORefuseWhatsApp(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	c := config(srv)
-	s, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{})
+	s, err := plivoadapter.NewSMS(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
+	v, err := plivoadapter.NewVoice(c, answerURL)
 	if err != nil {
 		t.Fatal(err)
 	}

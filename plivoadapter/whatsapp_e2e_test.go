@@ -38,10 +38,12 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 		errs     []error
 		statuses []otp.FallbackStatus
 	)
-	messages := plivoadapter.NewMemoryMessages(0, nil) // one store for both senders
-	sms, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{
-		StatusURL: waStatusURL, Messages: messages,
-		OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
+	messages := plivoadapter.NewMemoryMessages() // one store for both senders
+	sms, err := plivoadapter.NewSMS(
+		c,
+		plivoadapter.WithStatusURL(waStatusURL),
+		plivoadapter.WithMessages(messages),
+		plivoadapter.WithOnFailure(func(ctx context.Context, d plivoadapter.Delivery) {
 			res, err := v.FallbackNext(context.WithoutCancel(ctx), d.Ref)
 			mu.Lock()
 			defer mu.Unlock()
@@ -50,15 +52,12 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 				return
 			}
 			statuses = append(statuses, res.Status)
-		},
-	})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wo := waOptions() // reports to waStatusURL too
-	wo.Messages = messages
-	wa := newWhatsApp(t, srv, wo)
-	voice, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
+	wa := newWhatsApp(t, srv, waOptions(plivoadapter.WithMessages(messages))...) // reports to waStatusURL too
+	voice, err := plivoadapter.NewVoice(c, answerURL)
 	if err != nil {
 		t.Fatal(err)
 	}

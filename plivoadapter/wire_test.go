@@ -146,7 +146,7 @@ func captureConfig(c *capture) plivoadapter.Config {
 func TestWireMessageCreateMatchesPlivoGo(t *testing.T) {
 	t.Parallel()
 	c := newCapture(t)
-	s, err := plivoadapter.NewSMS(captureConfig(c), plivoadapter.SMSOptions{StatusURL: "https://example.com/plivo/status"})
+	s, err := plivoadapter.NewSMS(captureConfig(c), plivoadapter.WithStatusURL("https://example.com/plivo/status"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestWireMessageCreatePowerpackDLT(t *testing.T) {
 	c := newCapture(t)
 	const pp = "d35f2e82-d387-427f-8594-6fa07613c43a"
 	dlt := plivoadapter.DLT{EntityID: "1201159141994639834", TemplateID: "1207160760347486327", TemplateCategory: "service_implicit"}
-	s, err := plivoadapter.NewSMS(captureConfig(c), plivoadapter.SMSOptions{PowerpackUUID: pp, DLT: dlt})
+	s, err := plivoadapter.NewSMS(captureConfig(c), plivoadapter.WithPowerpack(pp), plivoadapter.WithDLT(dlt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestWireMessageCreatePowerpackDLT(t *testing.T) {
 func TestWireCallCreateMatchesPlivoGo(t *testing.T) {
 	t.Parallel()
 	c := newCapture(t)
-	v, err := plivoadapter.NewVoice(captureConfig(c), plivoadapter.VoiceOptions{AnswerURL: answerURL, CallerName: "Acme"})
+	v, err := plivoadapter.NewVoice(captureConfig(c), answerURL, plivoadapter.WithCallerName("Acme"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,11 +297,11 @@ func TestAPIURLOriginForEverySender(t *testing.T) {
 	c := config(srv)
 	c.APIURL = srv.URL()
 	c.HTTPClient = &http.Client{Timeout: 10 * time.Second} // a plain client: only APIURL leads to the fake
-	s, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{})
+	s, err := plivoadapter.NewSMS(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
+	v, err := plivoadapter.NewVoice(c, answerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,9 +364,9 @@ func TestAPIURLValidation(t *testing.T) {
 		c := config(srv)
 		c.APIURL = tt.url
 		for name, mk := range map[string]func() error{
-			"sms": func() error { _, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{}); return err },
+			"sms": func() error { _, err := plivoadapter.NewSMS(c); return err },
 			"voice": func() error {
-				_, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
+				_, err := plivoadapter.NewVoice(c, answerURL)
 				return err
 			},
 			"phlo": func() error { _, err := plivoadapter.NewPHLO(c); return err },

@@ -338,10 +338,14 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	smsOpts := plivoadapter.SMSOptions{Logger: log}
-	voiceOpts := plivoadapter.VoiceOptions{AnswerURL: public + "/plivo/answer", Logger: log}
+	smsOpts := []plivoadapter.Option{plivoadapter.WithLogger(log)}
+	voiceOpts := []plivoadapter.Option{plivoadapter.WithLogger(log)}
+	// One message store for every sender whose reports reach
+	// /plivo/status: the status handler refuses a message its store does
+	// not hold.
+	var messages plivoadapter.MessageStore = plivoadapter.NewMemoryMessages()
 	if callbacks != nil {
-		messages, err := plivoredis.NewMessages(*callbacks)
+		shared, err := plivoredis.NewMessages(*callbacks)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -353,26 +357,25 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		smsOpts.Messages, smsOpts.Nonces = messages, nonces
-		voiceOpts.Tokens, voiceOpts.Nonces = tokens, nonces
+		messages = shared
+		smsOpts = append(smsOpts, plivoadapter.WithNonces(nonces))
+		voiceOpts = append(voiceOpts, plivoadapter.WithTokens(tokens), plivoadapter.WithNonces(nonces))
 		log.Info("webdemo: plivo callback state: redis")
 	}
-	if smsOpts.Messages == nil {
-		// One store for every sender whose reports reach /plivo/status:
-		// the status handler refuses a message its store does not hold.
-		smsOpts.Messages = plivoadapter.NewMemoryMessages(plivoadapter.DefaultMaxMessages, nil)
-	}
+	smsOpts = append(smsOpts, plivoadapter.WithMessages(messages))
+	statusURL := ""
 	if public != "" {
-		smsOpts.StatusURL = public + "/plivo/status"
-		smsOpts.OnFailure = func(ctx context.Context, d plivoadapter.Delivery) {
-			if hub == nil {
-				log.Warn("webdemo: sms not delivered", "delivery", d)
-				return
-			}
-			hub.undelivered(ctx, d)
-		}
+		statusURL = public + "/plivo/status"
+		smsOpts = append(smsOpts, plivoadapter.WithStatusURL(statusURL),
+			plivoadapter.WithOnFailure(func(ctx context.Context, d plivoadapter.Delivery) {
+				if hub == nil {
+					log.Warn("webdemo: sms not delivered", "delivery", d)
+					return
+				}
+				hub.undelivered(ctx, d)
+			}))
 	}
-	sms, err := plivoadapter.NewSMS(pc, smsOpts)
+	sms, err := plivoadapter.NewSMS(pc, smsOpts...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -381,15 +384,15 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	}
 	routes := map[sender.Channel]sender.Sender{sender.SMS: sms}
 	channels := []sender.Channel{sender.SMS}
-	if wa, err := whatsappFromEnv(getenv, pc, smsOpts.StatusURL, smsOpts.Messages); err != nil {
+	if wa, err := whatsappFromEnv(getenv, pc, statusURL, messages); err != nil {
 		return nil, nil, nil, err
 	} else if wa != nil {
 		routes[sender.WhatsApp] = wa
 		channels = append(channels, sender.WhatsApp)
-		log.Info("webdemo: sender: plivo WhatsApp", "reports", smsOpts.StatusURL != "")
+		log.Info("webdemo: sender: plivo WhatsApp", "reports", statusURL != "")
 	}
 	if public != "" {
-		voice, err := plivoadapter.NewVoice(pc, voiceOpts)
+		voice, err := plivoadapter.NewVoice(pc, public+"/plivo/answer", voiceOpts...)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -39,9 +39,9 @@ func eachImplementation(t *testing.T, f func(t *testing.T, s *stores)) {
 		t.Parallel()
 		clk := testclock.New()
 		f(t, &stores{
-			messages: plivoadapter.NewMemoryMessages(0, clk.Now),
-			nonces:   plivoadapter.NewMemoryNonces(0, clk.Now),
-			tokens:   plivoadapter.NewMemoryTokens(0, clk.Now),
+			messages: plivoadapter.NewMemoryMessages(plivoadapter.WithStoreClock(clk.Now)),
+			nonces:   plivoadapter.NewMemoryNonces(plivoadapter.WithStoreClock(clk.Now)),
+			tokens:   plivoadapter.NewMemoryTokens(plivoadapter.WithStoreClock(clk.Now)),
 			clk:      clk,
 			ff:       func(time.Duration) {},
 		})

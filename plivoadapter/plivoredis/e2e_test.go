@@ -58,20 +58,24 @@ func newInstance(t *testing.T, e *redisEnv, srv *plivotest.Server, clk *testcloc
 		t.Fatal(err)
 	}
 	pc := plivoadapter.Config{AuthID: plivotest.AuthID, AuthToken: plivotest.AuthToken, Number: plivotest.Number, HTTPClient: srv.Client()}
-	sms, err := plivoadapter.NewSMS(pc, plivoadapter.SMSOptions{
-		StatusURL: statusURL, Nonces: nonces, Messages: messages,
-		OnFailure: func(context.Context, plivoadapter.Delivery) {
+	sms, err := plivoadapter.NewSMS(
+		pc,
+		plivoadapter.WithStatusURL(statusURL),
+		plivoadapter.WithNonces(nonces),
+		plivoadapter.WithMessages(messages),
+		plivoadapter.WithOnFailure(func(context.Context, plivoadapter.Delivery) {
 			f.mu.Lock()
 			f.n++
 			f.mu.Unlock()
-		},
-	})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	voice, err := plivoadapter.NewVoice(pc, plivoadapter.VoiceOptions{
-		AnswerURL: answerURL, Tokens: tokens, Nonces: nonces, Now: clk.Now, AnswerGrace: 30 * time.Second,
-	})
+	voice, err := plivoadapter.NewVoice(pc, answerURL,
+		plivoadapter.WithTokens(tokens),
+		plivoadapter.WithNonces(nonces),
+		plivoadapter.WithClock(clk.Now),
+		plivoadapter.WithAnswerGrace(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
