@@ -135,10 +135,7 @@ func TestAnswerHandlerRefusesV2(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	v := newVoice(t, srv)
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	c := placeCall(t, srv, v)
 	r := ok(t)(plivotest.SignedRequestAs(plivotest.V2, plivotest.AuthToken, plivotest.AuthToken, plivotest.Nonce(), http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c)))
 	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden || len(a.Speak) != 0 {
 		t.Errorf("V2-signed answer request: status = %d, body %q; want 403", a.StatusCode, a.Body)

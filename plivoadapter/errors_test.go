@@ -18,18 +18,7 @@ import (
 // senders builds each sender on the fake, with the message it sends.
 func senders(t *testing.T, c plivoadapter.Config) map[string]func(context.Context) error {
 	t.Helper()
-	s, err := plivoadapter.NewSMS(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := plivoadapter.NewVoice(c, answerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plivoadapter.NewPHLO(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v, p := newSenders(t, c)
 	return map[string]func(context.Context) error{
 		"sms":   func(ctx context.Context) error { return s.Send(ctx, smsMsg()) },
 		"voice": func(ctx context.Context) error { return v.Send(ctx, callMsg()) },

@@ -28,6 +28,34 @@ func fake(t *testing.T) *plivotest.Server {
 	return srv
 }
 
+// newSMS is an SMS sender on srv with opts.
+func newSMS(t *testing.T, srv *plivotest.Server, opts ...plivoadapter.Option) *plivoadapter.SMS {
+	t.Helper()
+	s, err := plivoadapter.NewSMS(config(srv), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newSenders is an SMS, a voice and a PHLO sender for c.
+func newSenders(t *testing.T, c plivoadapter.Config) (*plivoadapter.SMS, *plivoadapter.Voice, *plivoadapter.PHLO) {
+	t.Helper()
+	s, err := plivoadapter.NewSMS(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := plivoadapter.NewVoice(c, answerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plivoadapter.NewPHLO(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v, p
+}
+
 func config(srv *plivotest.Server) plivoadapter.Config {
 	return plivoadapter.Config{
 		AuthID:     plivotest.AuthID,

@@ -156,15 +156,9 @@ func NewLookup(c Config, opts ...Option) (*Lookup, error) {
 		m.Write([]byte("go2fa/v1/plivo-lookup"))
 		l.key = m.Sum(nil)
 	}
-	a, err := newAPI(c)
-	if err != nil {
+	if l.client, l.api, err = newRESTClient(c); err != nil {
 		return nil, err
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	l.client, l.api = cl, a
 	return l, nil
 }
 

@@ -115,10 +115,7 @@ func newStatusSMSWith(t *testing.T, srv *plivotest.Server, nonces plivoadapter.N
 	if messages != nil {
 		opts = append(opts, plivoadapter.WithMessages(messages))
 	}
-	s, err := plivoadapter.NewSMS(config(srv), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv, opts...)
 	return s
 }
 
@@ -166,21 +163,14 @@ func TestVoiceAnswerSharedNonceStore(t *testing.T) {
 	srv := fake(t)
 	o := []plivoadapter.Option{plivoadapter.WithTokens(plivoadapter.NewMemoryTokens()), plivoadapter.WithNonces(plivoadapter.NewMemoryNonces())}
 	a, b := newVoice(t, srv, o...), newVoice(t, srv, o...)
-	for i := 0; i < 2; i++ {
-		if err := a.Send(context.Background(), callMsg()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	calls := srv.Calls()
+	calls := placeCalls(t, srv, a, 2)
 	nonce := plivotest.Nonce()
-	r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0])))
-	if got, _ := plivotest.Serve(a.AnswerHandler(), r); got.StatusCode != http.StatusOK {
+	if got := answerWith(t, a.AnswerHandler(), calls[0], nonce); got.StatusCode != http.StatusOK {
 		t.Fatalf("first answer: status = %d, want 200", got.StatusCode)
 	}
 	// The nonce replayed to the other instance, with the second call's
 	// (live) token: refused there too.
-	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1])))
-	if got, _ := plivotest.Serve(b.AnswerHandler(), r); got.StatusCode != http.StatusForbidden || len(got.Speak) != 0 {
+	if got := answerWith(t, b.AnswerHandler(), calls[1], nonce); got.StatusCode != http.StatusForbidden || len(got.Speak) != 0 {
 		t.Errorf("replayed nonce on another instance: status = %d, body %q; want 403 and nothing spoken", got.StatusCode, got.Body)
 	}
 	if got, _ := plivotest.PlayAnswer(b.AnswerHandler(), calls[1]); got.StatusCode != http.StatusOK {
@@ -200,10 +190,7 @@ func TestNonceStoreErrorFailsClosed(t *testing.T) {
 
 	tokens := plivoadapter.NewMemoryTokens()
 	v := newVoice(t, srv, plivoadapter.WithTokens(tokens), plivoadapter.WithNonces(store))
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	c := placeCall(t, srv, v)
 	if got, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); got.StatusCode != http.StatusForbidden || len(got.Speak) != 0 {
 		t.Errorf("answer, store down: status = %d, body %q; want 403 and nothing spoken", got.StatusCode, got.Body)
 	}

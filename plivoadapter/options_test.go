@@ -152,10 +152,7 @@ func TestOptionsRefuseBadValues(t *testing.T) {
 func TestOptionsLastWins(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.WithBrand("First"), nil, plivoadapter.WithBrand("Second"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv, plivoadapter.WithBrand("First"), nil, plivoadapter.WithBrand("Second"))
 	text, err := s.Text(smsMsg())
 	if err != nil || !strings.HasPrefix(text, "Second: ") {
 		t.Errorf("text = %q, %v; want the second brand", text, err)

@@ -26,10 +26,7 @@ func TestSMSLogFalseByDefault(t *testing.T) {
 		if tt.keep {
 			opts = append(opts, plivoadapter.WithKeepInPlivoLogs())
 		}
-		s, err := plivoadapter.NewSMS(config(srv), opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newSMS(t, srv, opts...)
 		if err := s.Send(context.Background(), smsMsg()); err != nil {
 			t.Fatal(err)
 		}
@@ -48,10 +45,7 @@ func TestSMSLogFalseByDefault(t *testing.T) {
 func TestSMSMessageExpiry(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv)
 	for _, tt := range []struct {
 		ttl  time.Duration
 		want int
@@ -107,10 +101,7 @@ func TestSMSDLT(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	dlt := plivoadapter.DLT{EntityID: "1201159141994639834", TemplateID: "1207160760347486327", TemplateCategory: "service_implicit"}
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.WithDLT(dlt))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv, plivoadapter.WithDLT(dlt))
 	for _, to := range []string{"+919812345678", dest} {
 		m := smsMsg()
 		m.To = to
@@ -148,10 +139,7 @@ func TestVoiceCallParams(t *testing.T) {
 	} {
 		srv := fake(t)
 		v := newVoice(t, srv, tt.o...)
-		if err := v.Send(context.Background(), callMsg()); err != nil {
-			t.Fatal(err)
-		}
-		c, _ := srv.LastCall(dest)
+		c := placeCall(t, srv, v)
 		if c.MachineDetection != tt.machine || c.TimeLimit != tt.limit || c.CallerName != tt.caller {
 			t.Errorf("%s: machine_detection %q, time_limit %d, caller_name %q; want %q, %d, %q", tt.name, c.MachineDetection, c.TimeLimit, c.CallerName, tt.machine, tt.limit, tt.caller)
 		}

@@ -153,15 +153,9 @@ func NewSMS(c Config, opts ...Option) (*SMS, error) {
 	} else if s.messages == nil {
 		return nil, invalid(optMessages, "nil store")
 	}
-	a, err := newAPI(c)
-	if err != nil {
+	if s.client, s.api, err = newRESTClient(c); err != nil {
 		return nil, err
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	s.client, s.api = cl, a
 	s.guard = &callbackGuard{authToken: c.AuthToken, mainToken: c.mainToken(), v2: true, public: s.status, nonces: s.nonces, window: s.window}
 	return s, nil
 }

@@ -18,10 +18,7 @@ import (
 func TestSMSRequest(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.WithBrand("Acme"), plivoadapter.WithStatusURL("https://example.com/plivo/status"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv, plivoadapter.WithBrand("Acme"), plivoadapter.WithStatusURL("https://example.com/plivo/status"))
 	if err := s.Send(context.Background(), smsMsg()); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -50,10 +47,7 @@ func TestSMSRequest(t *testing.T) {
 func TestSMSDefaultTextAndMessageText(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv)
 	tests := []struct {
 		name string
 		msg  sender.Message
@@ -116,10 +110,7 @@ func TestSMSTTLWordsAreSenders(t *testing.T) {
 func TestSMSRefusesBadMessages(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv)
 	tests := []struct {
 		name string
 		msg  sender.Message
@@ -434,10 +425,7 @@ func TestStatusCallbackReplayRefused(t *testing.T) {
 func TestStatusHandlerWithoutURLRefuses(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv)
 	r := ok(t)(plivotest.SignedRequest(http.MethodPost, "https://example.com/plivo/status", plivotest.StatusParams(plivotest.Message{UUID: "u", Dst: dest}, "failed", "30")))
 	if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != http.StatusForbidden {
 		t.Errorf("status = %d, want 403", a.StatusCode)

@@ -151,15 +151,9 @@ func NewVoice(c Config, answerURL string, opts ...Option) (*Voice, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := newAPI(c)
-	if err != nil {
+	if v.client, v.api, err = newRESTClient(c); err != nil {
 		return nil, err
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	v.client, v.api = cl, a
 	v.guard = &callbackGuard{authToken: c.AuthToken, public: &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}, nonces: nonces, window: window}
 	return v, nil
 }

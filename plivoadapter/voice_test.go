@@ -30,6 +30,40 @@ func newVoice(t *testing.T, srv *plivotest.Server, opts ...plivoadapter.Option) 
 	return v
 }
 
+// answerWith plays Plivo fetching c's answer URL from h, signed V3 with
+// nonce.
+func answerWith(t *testing.T, h http.Handler, c plivotest.Call, nonce string) plivotest.Answer {
+	t.Helper()
+	r, err := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c))
+	if err != nil {
+		t.Fatalf("building an answer request: %v", err)
+	}
+	a, _ := plivotest.Serve(h, r)
+	return a
+}
+
+// placeCall sends one call with v and returns the fake's record of it.
+func placeCall(t *testing.T, srv *plivotest.Server, v *plivoadapter.Voice) plivotest.Call {
+	t.Helper()
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := srv.LastCall(dest)
+	return c
+}
+
+// placeCalls sends n calls with v and returns the fake's records of all
+// its calls.
+func placeCalls(t *testing.T, srv *plivotest.Server, v *plivoadapter.Voice, n int) []plivotest.Call {
+	t.Helper()
+	for range n {
+		if err := v.Send(context.Background(), callMsg()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return srv.Calls()
+}
+
 func TestVoiceRequest(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
@@ -130,10 +164,7 @@ func TestVoiceAnswerRetryGrace(t *testing.T) {
 	srv := fake(t)
 	clk := testclock.New()
 	v := newVoice(t, srv, plivoadapter.WithClock(clk.Now), plivoadapter.WithAnswerGrace(30*time.Second))
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	c := placeCall(t, srv, v)
 	first, _ := plivotest.PlayAnswer(v.AnswerHandler(), c)
 	if first.StatusCode != http.StatusOK {
 		t.Fatalf("first answer = %d", first.StatusCode)
@@ -154,10 +185,7 @@ func TestVoiceAnswerRetryGrace(t *testing.T) {
 	}
 	// An answer request without CallUUID is refused and spends nothing,
 	// not even its nonce.
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ = srv.LastCall(dest)
+	c = placeCall(t, srv, v)
 	params := plivotest.AnswerParams(c)
 	params.Del("CallUUID")
 	nonce := plivotest.Nonce()
@@ -165,8 +193,7 @@ func TestVoiceAnswerRetryGrace(t *testing.T) {
 	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusBadRequest {
 		t.Errorf("no CallUUID: status = %d, want 400", a.StatusCode)
 	}
-	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c)))
-	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusOK {
+	if a := answerWith(t, v.AnswerHandler(), c, nonce); a.StatusCode != http.StatusOK {
 		t.Errorf("genuine answer after the refused one: status = %d, want 200", a.StatusCode)
 	}
 }
@@ -177,10 +204,7 @@ func TestVoiceTokenConcurrentAnswersServeOnce(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	v := newVoice(t, srv)
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	c := placeCall(t, srv, v)
 	h := v.AnswerHandler()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -210,20 +234,14 @@ func TestVoiceTokenExpires(t *testing.T) {
 	srv := fake(t)
 	clk := testclock.New()
 	v := newVoice(t, srv, plivoadapter.WithTokenTTL(time.Minute), plivoadapter.WithClock(clk.Now))
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	c := placeCall(t, srv, v)
 	clk.Advance(time.Minute)
 	a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c)
 	if a.StatusCode != http.StatusNotFound || len(a.Speak) != 0 {
 		t.Errorf("expired token: status = %d, body %q; want 404 and nothing spoken", a.StatusCode, a.Body)
 	}
 	// Just before expiry it still works.
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ = srv.LastCall(dest)
+	c = placeCall(t, srv, v)
 	clk.Advance(time.Minute - time.Nanosecond)
 	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusOK {
 		t.Errorf("live token: status = %d, want 200", a.StatusCode)
@@ -262,10 +280,7 @@ func TestVoiceAnswerSignature(t *testing.T) {
 	for _, tt := range tests {
 		srv := fake(t)
 		v := newVoice(t, srv)
-		if err := v.Send(context.Background(), callMsg()); err != nil {
-			t.Fatal(err)
-		}
-		c, _ := srv.LastCall(dest)
+		c := placeCall(t, srv, v)
 		a, _ := plivotest.Serve(v.AnswerHandler(), tt.build(c))
 		if a.StatusCode != tt.want || len(a.Speak) != 0 {
 			t.Errorf("%s: status = %d, body %q; want %d and nothing spoken", tt.name, a.StatusCode, a.Body, tt.want)
@@ -281,26 +296,18 @@ func TestVoiceAnswerNonceReplay(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	v := newVoice(t, srv)
-	for i := 0; i < 2; i++ {
-		if err := v.Send(context.Background(), callMsg()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	calls := srv.Calls()
+	calls := placeCalls(t, srv, v, 2)
 	nonce := plivotest.Nonce()
-	r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0])))
-	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusOK {
+	if a := answerWith(t, v.AnswerHandler(), calls[0], nonce); a.StatusCode != http.StatusOK {
 		t.Fatalf("first: %d", a.StatusCode)
 	}
 	// The same signed request again, byte for byte.
-	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0])))
-	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden {
+	if a := answerWith(t, v.AnswerHandler(), calls[0], nonce); a.StatusCode != http.StatusForbidden {
 		t.Errorf("replayed request: status = %d, want 403", a.StatusCode)
 	}
 	// A replayed nonce is refused even for another (valid) token, which
 	// stays usable.
-	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1])))
-	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden {
+	if a := answerWith(t, v.AnswerHandler(), calls[1], nonce); a.StatusCode != http.StatusForbidden {
 		t.Errorf("replayed nonce: status = %d, want 403", a.StatusCode)
 	}
 	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), calls[1]); a.StatusCode != http.StatusOK {
@@ -362,10 +369,7 @@ func TestVoiceAnswerURLWithQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	c := placeCall(t, srv, v)
 	if !strings.HasPrefix(c.AnswerURL, "https://example.com:8443/2fa/answer?app=demo&token=") {
 		t.Errorf("answer URL = %q", c.AnswerURL)
 	}

@@ -106,15 +106,9 @@ func NewWhatsApp(c Config, t WhatsAppTemplate, opts ...Option) (*WhatsApp, error
 	if w.now, err = o.clock(); err != nil {
 		return nil, err
 	}
-	a, err := newAPI(c)
-	if err != nil {
+	if w.client, w.api, err = newRESTClient(c); err != nil {
 		return nil, err
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	w.client, w.api = cl, a
 	return w, nil
 }
 

@@ -297,18 +297,7 @@ func TestAPIURLOriginForEverySender(t *testing.T) {
 	c := config(srv)
 	c.APIURL = srv.URL()
 	c.HTTPClient = &http.Client{Timeout: 10 * time.Second} // a plain client: only APIURL leads to the fake
-	s, err := plivoadapter.NewSMS(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := plivoadapter.NewVoice(c, answerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plivoadapter.NewPHLO(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v, p := newSenders(t, c)
 	ctx := context.Background()
 	if err := s.Send(ctx, smsMsg()); err != nil {
 		t.Errorf("sms: %v", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -46,11 +45,7 @@ func newFallbackDemo(t *testing.T, backend string) *fallbackDemo {
 		d.advance = func(dt time.Duration) { now = now.Add(dt); m.SetTime(now) }
 		vars["REDIS_URL"] = "redis://" + m.Addr() + "/0"
 	}
-	cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, d.fake.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
+	cfg := testConfig(t, vars, d.fake.Client())
 	if cfg.Fallback == nil {
 		t.Fatal("PLIVO_* and PUBLIC_URL set, but the fallback is off")
 	}
@@ -61,11 +56,7 @@ func newFallbackDemo(t *testing.T, backend string) *fallbackDemo {
 		cfg.Store = st
 		d.advance = clk.Advance
 	}
-	if d.app, err = newApp(cfg); err != nil {
-		t.Fatal(err)
-	}
-	d.srv = httptest.NewServer(d.app)
-	t.Cleanup(d.srv.Close)
+	d.app, d.srv = serve(t, cfg)
 	return d
 }
 

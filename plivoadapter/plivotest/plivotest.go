@@ -796,11 +796,16 @@ func StatusRequestAs(sig Signature, m Message, status, errorCode string) (*http.
 	if m.URL == "" {
 		return nil, errors.New("plivotest: message has no status-callback URL")
 	}
-	method := m.Method
+	return statusRequest(sig, m.Method, m.URL, StatusParams(m, status, errorCode))
+}
+
+// statusRequest signs a status callback to uri with a fresh nonce, by
+// method (POST when empty).
+func statusRequest(sig Signature, method, uri string, params url.Values) (*http.Request, error) {
 	if method == "" {
 		method = http.MethodPost
 	}
-	return SignedRequestAs(sig, AuthToken, AuthToken, Nonce(), method, m.URL, StatusParams(m, status, errorCode))
+	return SignedRequestAs(sig, AuthToken, AuthToken, Nonce(), method, uri, params)
 }
 
 // Answer is what an answer URL served; a plain value, safe to share.
