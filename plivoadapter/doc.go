@@ -37,7 +37,7 @@
 // # Configuration
 //
 // ConfigFromEnv(os.Getenv) reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN,
-// PLIVO_NUMBER and PHLO_ID, as Plivo's Flask demo did, and the optional
+// PLIVO_NUMBER and PHLO_ID (the names of Plivo's Flask demo), the optional
 // PLIVO_API_URL (another origin for the REST API and the PHLO runner) and
 // PLIVO_MAIN_AUTH_TOKEN; its *EnvError names every variable it cannot
 // use. Constructors (NewPHLO, NewSMS, NewVoice, NewWhatsApp) check their

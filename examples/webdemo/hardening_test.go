@@ -1,12 +1,13 @@
 package main
 
-// Fault tests of issue 6 ("Hardening"), run against the real app over
-// HTTP (newApp: otphttp on a real otp.Verifier): Redis killed and
-// restarted under load, Redis slow, and Plivo failing in every way the
-// fake can. Each fault must end in a clean status from the API (a 503 for
-// the store, a 502 for the sender, never a 500, never an approval), leave
-// no valid code behind for a message that was not sent, and give full
-// service once it ends. The no-leak test is in leak_test.go.
+// Fault tests for the "infrastructure faults" row of SECURITY.md ("What
+// go2fa protects against"), run against the real app over HTTP (newApp:
+// otphttp on a real otp.Verifier): Redis killed and restarted under load,
+// Redis slow, and Plivo failing in every way the fake can. Each fault must
+// end in a clean status from the API (a 503 for the store, a 502 for the
+// sender, never a 500, never an approval), leave no valid code behind for a
+// message that was not sent, and give full service once it ends. The
+// no-leak test is in leak_test.go.
 
 import (
 	"context"
