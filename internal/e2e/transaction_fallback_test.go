@@ -104,18 +104,7 @@ func TestFallbackTransactionDumpRevealsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := sms.Last(alice)
-	var dump bytes.Buffer
-	for _, k := range mr.Keys() {
-		dump.WriteString(k + "\n")
-		if v, err := mr.Get(k); err == nil {
-			dump.WriteString(v + "\n")
-		}
-		if fs, err := mr.HKeys(k); err == nil {
-			for _, f := range fs {
-				dump.WriteString(f + "=" + mr.HGet(k, f) + "\n")
-			}
-		}
-	}
+	dump := redisDump(mr)
 	if dump.Len() == 0 {
 		t.Fatal("nothing dumped: the test would prove nothing")
 	}
