@@ -32,7 +32,7 @@ var ErrTransactionUnsupported = fmt.Errorf("%w: the channel cannot show the tran
 var ErrTransactionTooLong = errors.New("otp: transaction text does not fit in one sms")
 
 // MaxPayeeLen is the longest payee WithTransaction accepts, in characters.
-const MaxPayeeLen = 64
+const MaxPayeeLen = sender.MaxPayeeLen
 
 // maxAmountDigits bounds the whole part of an amount (a quadrillion).
 const maxAmountDigits = 15

@@ -67,7 +67,7 @@ func TestMessageTransactionValidate(t *testing.T) {
 	if err := m.Validate(); err != nil {
 		t.Fatalf("valid transaction: %v", err)
 	}
-	secret := "Zebulon\u202eQuartermaine"
+	bidi := "Zebulon\u202eQuartermaine"
 	bad := map[string]sender.Transaction{
 		"lower-case currency": {Amount: "1", Currency: "eur", Payee: "x"},
 		"long currency":       {Amount: "1", Currency: "EURO", Payee: "x"},
@@ -78,7 +78,7 @@ func TestMessageTransactionValidate(t *testing.T) {
 		"empty payee":         {Amount: "1", Currency: "EUR", Payee: ""},
 		"long payee":          {Amount: "1", Currency: "EUR", Payee: strings.Repeat("x", sender.MaxPayeeLen+1)},
 		"line break":          {Amount: "1", Currency: "EUR", Payee: "A\nB"},
-		"bidi override":       {Amount: "1", Currency: "EUR", Payee: secret},
+		"bidi override":       {Amount: "1", Currency: "EUR", Payee: bidi},
 		"untrimmed":           {Amount: "1", Currency: "EUR", Payee: " x"},
 	}
 	for name, tr := range bad {
