@@ -50,6 +50,7 @@ const (
 	optLanguage
 	optRand
 	optWhatsAppNumber
+	optTransactionTemplate
 	optRefuseSMS
 	optRefuseCall
 	optRefuseUnknownCarrier
@@ -83,6 +84,7 @@ var optionNames = [...]string{
 	optLanguage:             "WithLanguage",
 	optRand:                 "WithRand",
 	optWhatsAppNumber:       "WithWhatsAppNumber",
+	optTransactionTemplate:  "WithTransactionTemplate",
 	optRefuseSMS:            "WithRefuseSMS",
 	optRefuseCall:           "WithRefuseCall",
 	optRefuseUnknownCarrier: "WithRefuseUnknownCarrier",
@@ -100,7 +102,7 @@ var (
 	voiceOptions = []optionID{optNonces, optNonceWindow, optClock, optLogger, optTokenTTL, optTokens, optAnswerGrace,
 		optMachineDetection, optTimeLimit, optCallerName, optLanguage, optRand}
 	whatsAppOptions = []optionID{optStatusURL, optStatusMethod, optKeepInPlivoLogs, optMessages, optClock, optLogger,
-		optWhatsAppNumber}
+		optWhatsAppNumber, optTransactionTemplate}
 	lookupOptions = []optionID{optClock, optRefuseSMS, optRefuseCall, optRefuseUnknownCarrier, optFailOpen, optCache,
 		optCacheTTL}
 )
@@ -135,7 +137,8 @@ type options struct {
 	language    string
 	rand        io.Reader
 
-	whatsAppNumber string
+	whatsAppNumber      string
+	transactionTemplate WhatsAppTemplate
 
 	refuseSMS     []LineType
 	refuseCall    []LineType
@@ -374,6 +377,19 @@ func WithRand(r io.Reader) Option {
 // the Plivo account. The default is Config.Number. For NewWhatsApp.
 func WithWhatsAppNumber(e164 string) Option {
 	return func(o *options) { o.whatsAppNumber = e164; o.set(optWhatsAppNumber) }
+}
+
+// WithTransactionTemplate is an approved WhatsApp template (category
+// UTILITY) for codes that confirm a payment: its body takes three text
+// parameters, in this order, the code ({{1}}), the amount as "EUR 12.50"
+// ({{2}}) and the payee ({{3}}), and it has no other parameter; Languages
+// lists the languages it is approved in, chosen as for the authentication
+// template. An authentication template cannot carry them: WhatsApp fixes
+// its text and takes the code alone. Without it a message with a
+// Transaction is refused with sender.ErrTransactionUnsupported, and
+// CarriesTransaction is false. For NewWhatsApp.
+func WithTransactionTemplate(t WhatsAppTemplate) Option {
+	return func(o *options) { o.transactionTemplate = t; o.set(optTransactionTemplate) }
 }
 
 // WithRefuseSMS lists the line types refused for sender.SMS (none if

@@ -40,6 +40,8 @@ type WhatsApp struct {
 	from      string
 	template  string
 	languages []string
+	txnName   string
+	txnLangs  []string
 	keepLogs  bool
 	status    *url.URL
 	method    string
@@ -87,11 +89,21 @@ func NewWhatsApp(c Config, t WhatsAppTemplate, opts ...Option) (*WhatsApp, error
 	if len(t.Languages) == 0 {
 		return nil, fmt.Errorf("%w: WhatsApp template Languages is empty", ErrInvalidConfig)
 	}
-	for _, l := range t.Languages {
-		if !languageCode(l) {
-			return nil, fmt.Errorf("%w: WhatsApp language %q is not a code such as en or en_US", ErrInvalidConfig, ascii.Truncate(l, 16))
+	if w.languages, err = languageCodes(t.Languages); err != nil {
+		return nil, err
+	}
+	if o.has(optTransactionTemplate) {
+		tt := o.transactionTemplate
+		if !templateName(tt.Name) {
+			return nil, invalid(optTransactionTemplate, "Name must be 1-%d lowercase letters, digits or underscores", maxTemplateName)
 		}
-		w.languages = append(w.languages, l)
+		if len(tt.Languages) == 0 {
+			return nil, invalid(optTransactionTemplate, "Languages is empty")
+		}
+		if w.txnLangs, err = languageCodes(tt.Languages); err != nil {
+			return nil, fmt.Errorf("%w (%s)", err, optTransactionTemplate)
+		}
+		w.txnName = tt.Name
 	}
 	if w.method, w.status, err = o.statusTarget(); err != nil {
 		return nil, err
@@ -112,6 +124,24 @@ func NewWhatsApp(c Config, t WhatsAppTemplate, opts ...Option) (*WhatsApp, error
 	return w, nil
 }
 
+// languageCodes checks and copies a list of template languages.
+func languageCodes(ls []string) ([]string, error) {
+	out := make([]string, 0, len(ls))
+	for _, l := range ls {
+		if !languageCode(l) {
+			return nil, fmt.Errorf("%w: WhatsApp language %q is not a code such as en or en_US", ErrInvalidConfig, ascii.Truncate(l, 16))
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// CarriesTransaction reports whether w shows a Message.Transaction on c:
+// on WhatsApp, when NewWhatsApp was given WithTransactionTemplate.
+func (w *WhatsApp) CarriesTransaction(c sender.Channel) bool {
+	return c == sender.WhatsApp && w.txnName != ""
+}
+
 // Serves reports whether the sender serves channel c: WhatsApp only.
 func (w *WhatsApp) Serves(c sender.Channel) bool { return c == sender.WhatsApp }
 
@@ -124,7 +154,10 @@ func (w *WhatsApp) Language(locale string) string { return WhatsAppLanguage(loca
 // template with the code as the body's parameter and as the copy-code
 // button's parameter (WhatsApp requires both), log=false unless
 // WithKeepInPlivoLogs, message_expiry from m.TTL, and the status URL and
-// method.
+// method. A message with a Transaction goes in the WithTransactionTemplate
+// template instead, with the code, the amount ("EUR 12.50") and the payee
+// as the body's three parameters; without one it fails with
+// sender.ErrTransactionUnsupported.
 func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 	if err := m.Validate(); err != nil {
 		return plivo.MessageCreateParams{}, err
@@ -138,18 +171,33 @@ func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 		return plivo.MessageCreateParams{}, fmt.Errorf("plivoadapter: whatsapp sender: %w: an authentication template carries the code only, not Message.Text", sender.ErrInvalidMessage)
 	}
 	code := []plivo.Parameter{{Type: parameterText, Text: m.Code}}
-	p := plivo.MessageCreateParams{
-		Src:  w.from,
-		Dst:  m.To,
-		Type: whatsappType,
-		Template: &plivo.Template{
-			Name:     w.template,
-			Language: w.Language(m.Locale),
-			Components: []plivo.Component{
-				{Type: componentBody, Parameters: code},
-				{Type: componentButton, SubType: buttonSubTypeURL, Index: copyCodeButtonSlot, Parameters: code},
-			},
+	tpl := &plivo.Template{
+		Name:     w.template,
+		Language: w.Language(m.Locale),
+		Components: []plivo.Component{
+			{Type: componentBody, Parameters: code},
+			{Type: componentButton, SubType: buttonSubTypeURL, Index: copyCodeButtonSlot, Parameters: code},
 		},
+	}
+	if t := m.Transaction; t != nil {
+		if w.txnName == "" {
+			return plivo.MessageCreateParams{}, fmt.Errorf("plivoadapter: whatsapp sender: %w: no transaction template", sender.ErrTransactionUnsupported)
+		}
+		tpl = &plivo.Template{
+			Name:     w.txnName,
+			Language: WhatsAppLanguage(m.Locale, w.txnLangs),
+			Components: []plivo.Component{{Type: componentBody, Parameters: []plivo.Parameter{
+				{Type: parameterText, Text: m.Code},
+				{Type: parameterText, Text: t.AmountText()},
+				{Type: parameterText, Text: t.Payee},
+			}}},
+		}
+	}
+	p := plivo.MessageCreateParams{
+		Src:           w.from,
+		Dst:           m.To,
+		Type:          whatsappType,
+		Template:      tpl,
 		MessageExpiry: expirySeconds(m.TTL),
 	}
 	if !w.keepLogs {
@@ -165,10 +213,11 @@ func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 // Send sends m as one WhatsApp authentication template message: one POST
 // to /v1/Account/{auth_id}/Message/, built by plivo-go as Messages.Create
 // builds it, from Params(m), with ctx attached (a done ctx sends nothing).
-// An SMS or Call message fails with sender.ErrUnsupportedChannel, and a
+// An SMS or Call message fails with sender.ErrUnsupportedChannel, a
 // message with a Text (which the template cannot show) with
-// sender.ErrInvalidMessage, before any request. Plivo
-// failures are *Error: a 4xx answer (a destination or template WhatsApp
+// sender.ErrInvalidMessage, and a message with a Transaction but no
+// WithTransactionTemplate with sender.ErrTransactionUnsupported, before any
+// request. Plivo failures are *Error: a 4xx answer (a destination or template WhatsApp
 // refuses) wraps ErrPermanent, so a failover moves on instead of retrying.
 // A message that Plivo accepts and WhatsApp cannot deliver (for example to
 // a number without WhatsApp) is reported later, as "failed" or
@@ -193,7 +242,10 @@ func (w *WhatsApp) Send(ctx context.Context, m sender.Message) error {
 	return nil
 }
 
-var _ sender.Sender = (*WhatsApp)(nil)
+var (
+	_ sender.Sender             = (*WhatsApp)(nil)
+	_ sender.TransactionCarrier = (*WhatsApp)(nil)
+)
 
 // WhatsAppLanguage picks, from the languages a template is approved in
 // (WhatsApp codes such as "en_US", "pt_BR", "es"), the one for a BCP 47
