@@ -195,8 +195,8 @@ func (o *options) positive(id optionID, d, def time.Duration) (time.Duration, er
 // StatusHandler too, so that one signed handler serves both channels (and
 // give WithMessages the SMS sender's store). Without it no callbacks are
 // asked for. For NewSMS and NewWhatsApp.
-func WithStatusURL(url string) Option {
-	return func(o *options) { o.statusURL = url; o.set(optStatusURL) }
+func WithStatusURL(statusURL string) Option {
+	return func(o *options) { o.statusURL = statusURL; o.set(optStatusURL) }
 }
 
 // WithStatusMethod is the HTTP method of the status callbacks, "POST" or
