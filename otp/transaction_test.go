@@ -248,15 +248,6 @@ func TestTransactionTooLong(t *testing.T) {
 	}
 }
 
-// carrier is a Recorder that declares the channels on which it shows a
-// Message.Transaction.
-type carrier struct {
-	sendertest.Recorder
-	shows map[sender.Channel]bool
-}
-
-func (c *carrier) CarriesTransaction(ch sender.Channel) bool { return c.shows[ch] }
-
 // A transaction code goes only where the Sender shows the payment: a
 // sender that does not declare a channel (the Recorder) gets none on call
 // or WhatsApp, and the refusal comes before the store and the send. On a
@@ -279,7 +270,7 @@ func TestTransactionChannels(t *testing.T) {
 		t.Fatalf("Start with a bad amount: error = %v, want ErrInvalidTransaction", err)
 	}
 
-	c := &carrier{shows: map[sender.Channel]bool{sender.SMS: true, sender.Call: true, sender.WhatsApp: true}}
+	c := &sendertest.Carrier{Shows: []sender.Channel{sender.SMS, sender.Call, sender.WhatsApp}}
 	g := newFixture(t, func(cfg *otp.Config) { cfg.Sender = c; cfg.Policy.Channels = all; cfg.Policy.Cooldown = -1 })
 	want := sender.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"}
 	for _, ch := range all {

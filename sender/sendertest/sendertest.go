@@ -5,6 +5,7 @@ package sendertest
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/go2fa/go2fa/sender"
@@ -108,3 +109,18 @@ func (r *Recorder) Reset() {
 }
 
 var _ sender.Sender = (*Recorder)(nil)
+
+// Carrier is a Recorder that shows a Message.Transaction on exactly the
+// channels in Shows: it implements sender.TransactionCarrier, so
+// sender.CarriesTransaction asks it rather than assuming SMS. Set Shows
+// before the first use and leave it alone afterwards; the rest is safe for
+// concurrent use, as Recorder is.
+type Carrier struct {
+	Recorder
+	Shows []sender.Channel
+}
+
+// CarriesTransaction reports whether c is in Shows.
+func (r *Carrier) CarriesTransaction(c sender.Channel) bool { return slices.Contains(r.Shows, c) }
+
+var _ sender.TransactionCarrier = (*Carrier)(nil)

@@ -56,3 +56,19 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("WaitFor(cancelled) = %v, want context.Canceled", err)
 	}
 }
+
+func TestCarrier(t *testing.T) {
+	t.Parallel()
+	voice := &sendertest.Carrier{Shows: []sender.Channel{sender.Call}}
+	for ch, want := range map[sender.Channel]bool{sender.Call: true, sender.SMS: false, sender.WhatsApp: false} {
+		if got := sender.CarriesTransaction(voice, ch); got != want {
+			t.Errorf("CarriesTransaction(%s) = %v, want %v", ch, got, want)
+		}
+	}
+	if sender.CarriesTransaction(&sendertest.Recorder{}, sender.Call) {
+		t.Error("a plain Recorder carries a transaction on calls")
+	}
+	if err := voice.Send(context.Background(), msg); err != nil || voice.Len() != 1 {
+		t.Errorf("Send = %v, %d recorded; want it recorded", err, voice.Len())
+	}
+}
