@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,6 +56,22 @@ func newSenders(t *testing.T, c plivoadapter.Config) (*plivoadapter.SMS, *plivoa
 		t.Fatal(err)
 	}
 	return s, v, p
+}
+
+// concurrently runs f(0) to f(n-1) at once and returns how many returned
+// true.
+func concurrently(n int, f func(i int) bool) int {
+	var wg sync.WaitGroup
+	var count atomic.Int64
+	for i := range n {
+		wg.Go(func() {
+			if f(i) {
+				count.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(count.Load())
 }
 
 func config(srv *plivotest.Server) plivoadapter.Config {

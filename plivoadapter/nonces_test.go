@@ -52,21 +52,10 @@ func TestMemoryNonces(t *testing.T) {
 func TestMemoryNoncesConcurrentSeenOnce(t *testing.T) {
 	t.Parallel()
 	s := plivoadapter.NewMemoryNonces()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	fresh := 0
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if seen, _ := s.Seen(context.Background(), "k", time.Minute); !seen {
-				mu.Lock()
-				fresh++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	fresh := concurrently(16, func(int) bool {
+		seen, _ := s.Seen(context.Background(), "k", time.Minute)
+		return !seen
+	})
 	if fresh != 1 {
 		t.Errorf("Seen = false %d times, want exactly 1", fresh)
 	}

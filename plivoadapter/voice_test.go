@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -206,24 +205,12 @@ func TestVoiceTokenConcurrentAnswersServeOnce(t *testing.T) {
 	v := newVoice(t, srv)
 	c := placeCall(t, srv, v)
 	h := v.AnswerHandler()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok := 0
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ci := c
-			ci.CallUUID = fmt.Sprintf("call-%02d", i)
-			a, _ := plivotest.PlayAnswer(h, ci)
-			if a.StatusCode == http.StatusOK {
-				mu.Lock()
-				ok++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	ok := concurrently(16, func(i int) bool {
+		ci := c
+		ci.CallUUID = fmt.Sprintf("call-%02d", i)
+		a, _ := plivotest.PlayAnswer(h, ci)
+		return a.StatusCode == http.StatusOK
+	})
 	if ok != 1 {
 		t.Errorf("answers served = %d, want exactly 1", ok)
 	}

@@ -48,10 +48,7 @@ func TestWhatsAppWireMatchesPlivoGo(t *testing.T) {
 				t.Fatalf("our Send: %v", err)
 			}
 
-			cl, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: theirs.Client()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			cl := plivoGo(t, theirs.Client())
 			tpl, err := plivo.CreateWhatsappTemplate(fmt.Sprintf(`{
 				"name": %q, "language": %q,
 				"components": [
@@ -122,10 +119,7 @@ func TestWhatsAppParamsFeedMessagesCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: srv.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := plivoGo(t, srv.Client())
 	if _, err := cl.Messages.Create(p); err != nil {
 		t.Fatalf("Messages.Create(Params): %v", err)
 	}

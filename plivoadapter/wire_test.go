@@ -34,6 +34,17 @@ type capture struct {
 	reqs []wire
 }
 
+// plivoGo is plivo-go's own REST client with the test account, sending
+// through hc: the reference our requests are compared with.
+func plivoGo(t *testing.T, hc *http.Client) *plivo.Client {
+	t.Helper()
+	cl, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 func newCapture(t *testing.T) *capture {
 	t.Helper()
 	c := &capture{}
@@ -155,10 +166,7 @@ func TestWireMessageCreateMatchesPlivoGo(t *testing.T) {
 	}
 	ours := one(t, "ours", c.take())
 
-	pc, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: c.client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := plivoGo(t, c.client())
 	if _, err := pc.Messages.Create(plivo.MessageCreateParams{
 		Src: plivotest.Number, Dst: dest, Text: "Your verification code is " + code + ". It expires in 5 minutes.",
 		URL: "https://example.com/plivo/status", Method: "POST", Log: false, MessageExpiry: 300,
@@ -193,10 +201,7 @@ func TestWireMessageCreatePowerpackDLT(t *testing.T) {
 		t.Fatal(err)
 	}
 	ours := one(t, "ours", c.take())
-	pc, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: c.client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := plivoGo(t, c.client())
 	if _, err := pc.Messages.Create(plivo.MessageCreateParams{
 		PowerpackUUID: pp, Dst: m.To, Text: "Your verification code is " + code + ". It expires in 1 minute.",
 		Log: false, MessageExpiry: 90,
@@ -226,10 +231,7 @@ func TestWireCallCreateMatchesPlivoGo(t *testing.T) {
 	ours := one(t, "ours", c.take())
 	au, _ := ours.Body["answer_url"].(string)
 
-	pc, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: c.client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := plivoGo(t, c.client())
 	if _, err := pc.Calls.Create(plivo.CallCreateParams{
 		From: plivotest.Number, To: dest, AnswerURL: au, AnswerMethod: "POST",
 		MachineDetection: "hangup", TimeLimit: 120, CallerName: "Acme",
