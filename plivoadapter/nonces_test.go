@@ -9,57 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 )
 
-func TestMemoryNonces(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	clk := testclock.New()
-	s := plivoadapter.NewMemoryNonces(plivoadapter.WithStoreClock(clk.Now))
-	seen := func(key string, ttl time.Duration) bool {
-		t.Helper()
-		got, err := s.Seen(ctx, key, ttl)
-		if err != nil {
-			t.Fatalf("Seen(%q): %v", key, err)
-		}
-		return got
-	}
-	if seen("a", time.Minute) {
-		t.Error("new key a: seen = true")
-	}
-	if !seen("a", time.Minute) {
-		t.Error("repeated key a: seen = false")
-	}
-	if seen("b", 2*time.Minute) {
-		t.Error("new key b: seen = true")
-	}
-	clk.Advance(time.Minute - time.Nanosecond)
-	if !seen("a", time.Minute) {
-		t.Error("a just before its ttl: seen = false")
-	}
-	clk.Advance(time.Nanosecond)
-	if seen("a", time.Minute) {
-		t.Error("a after its ttl: seen = true")
-	}
-	if !seen("b", 2*time.Minute) {
-		t.Error("b within its longer ttl: seen = false")
-	}
-}
-
-func TestMemoryNoncesConcurrentSeenOnce(t *testing.T) {
-	t.Parallel()
-	s := plivoadapter.NewMemoryNonces()
-	fresh := concurrently(16, func(int) bool {
-		seen, _ := s.Seen(context.Background(), "k", time.Minute)
-		return !seen
-	})
-	if fresh != 1 {
-		t.Errorf("Seen = false %d times, want exactly 1", fresh)
-	}
-}
+// The NonceStore contract (new, repeated, expiry, concurrent Seens) is
+// tested for MemoryNonces and plivoredis.Nonces alike by plivoredis's
+// conformance suite (plivoredis/conformance_test.go).
 
 // failingNonces fails every Seen whose key starts with prefix, and counts
 // the calls.

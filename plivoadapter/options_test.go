@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -163,36 +164,33 @@ func TestOptionsLastWins(t *testing.T) {
 	}
 }
 
-// The memory stores' options: WithCapacity bounds them (<= 0 keeps the
-// default) and WithStoreClock drives their expiry.
-func TestMemoryStoreOptions(t *testing.T) {
+// A memory store's option at its zero value (or nil) keeps the default:
+// the store works on time.Now with its default capacity. WithCapacity and
+// WithStoreClock at work are tested with each store (TestMemoryTokens, and
+// plivoredis's conformance suite, which runs on the memory stores).
+func TestMemoryStoreOptionsZero(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	clock := func() time.Time { return now }
-	tokens := plivoadapter.NewMemoryTokens(plivoadapter.WithCapacity(1), plivoadapter.WithStoreClock(clock))
-	if err := tokens.Put(ctx, "a", plivoadapter.Prompt{Code: code}, now.Add(time.Minute)); err != nil {
-		t.Fatal(err)
+	zero := []plivoadapter.MemoryOption{nil, plivoadapter.WithCapacity(0), plivoadapter.WithCapacity(-1), plivoadapter.WithStoreClock(nil)}
+	tokens := plivoadapter.NewMemoryTokens(zero...)
+	messages := plivoadapter.NewMemoryMessages(zero...)
+	nonces := plivoadapter.NewMemoryNonces(zero...)
+	for i := range 3 {
+		key := fmt.Sprint("k", i)
+		if err := tokens.Put(ctx, key, plivoadapter.Prompt{Code: code}, time.Now().Add(time.Minute)); err != nil {
+			t.Fatalf("token %d: %v", i, err)
+		}
+		if err := messages.Put(ctx, key, plivoadapter.Sent{Ref: key, Expires: time.Now().Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if seen, err := nonces.Seen(ctx, key, time.Minute); seen || err != nil {
+			t.Fatalf("nonce %d: seen %v, %v", i, seen, err)
+		}
 	}
-	if err := tokens.Put(ctx, "b", plivoadapter.Prompt{Code: code}, now.Add(time.Minute)); !errors.Is(err, plivoadapter.ErrTokenStoreFull) {
-		t.Errorf("second token in a store of one: %v, want ErrTokenStoreFull", err)
+	if tokens.Len() != 3 || messages.Len() != 3 {
+		t.Errorf("held %d tokens, %d messages; want 3 and 3", tokens.Len(), messages.Len())
 	}
-	messages := plivoadapter.NewMemoryMessages(plivoadapter.WithCapacity(0), plivoadapter.WithStoreClock(clock))
-	if err := messages.Put(ctx, "uuid", plivoadapter.Sent{Ref: "r", Expires: now.Add(time.Second)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, found, _ := messages.Get(ctx, "uuid"); !found {
-		t.Error("message not found before it expires on the store's clock")
-	}
-	now = now.Add(time.Second)
-	if _, found, _ := messages.Get(ctx, "uuid"); found {
-		t.Error("message found once it expired on the store's clock")
-	}
-	nonces := plivoadapter.NewMemoryNonces(plivoadapter.WithCapacity(-1), nil)
-	if seen, _ := nonces.Seen(ctx, "k", time.Minute); seen {
-		t.Error("new key seen")
-	}
-	if seen, _ := nonces.Seen(ctx, "k", time.Minute); !seen {
-		t.Error("key not seen the second time")
+	if _, found, _ := messages.Get(ctx, "k0"); !found {
+		t.Error("a live message is not found on time.Now")
 	}
 }

@@ -139,6 +139,9 @@ func TestNonceStoreConformance(t *testing.T) {
 		if seen("nonce:v2:a", time.Minute) || seen("failed:a", 0) {
 			t.Error("other keys: seen = true")
 		}
+		if seen("nonce:v3:b", 2*time.Minute) {
+			t.Error("new key with a longer ttl: seen = true")
+		}
 		if s.ff == nil {
 			t.Skip("expiry: Redis's clock cannot be moved on a real server (covered on miniredis)")
 		}
@@ -149,6 +152,9 @@ func TestNonceStoreConformance(t *testing.T) {
 		s.advance(time.Millisecond)
 		if seen("nonce:v3:a", time.Minute) {
 			t.Error("after its ttl: seen = true")
+		}
+		if !seen("nonce:v3:b", 2*time.Minute) {
+			t.Error("within its longer ttl: seen = false")
 		}
 		// ttl <= 0 is DefaultNonceWindow.
 		if seen("failed:b", 0) {
