@@ -103,7 +103,6 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		cfg.Fallback.v.Store(v)
 	}
 	opts := []otphttp.Option{
-		otphttp.WithClock(now),
 		otphttp.WithLogger(log),
 		otphttp.WithBinding(func(r *http.Request) string {
 			if c, err := r.Cookie(sessionCookie); err == nil && len(c.Value) <= 64 {

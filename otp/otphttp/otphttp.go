@@ -142,16 +142,6 @@ func WithLogger(l *slog.Logger) Option {
 	return func(h *Handler) { h.log = l }
 }
 
-// WithClock sets the clock used to compute "expires_in" and "resend_in";
-// pass the same clock as otp.Config.Now. The default value is time.Now.
-func WithClock(now func() time.Time) Option {
-	return func(h *Handler) {
-		if now != nil {
-			h.now = now
-		}
-	}
-}
-
 // Handler serves the JSON API of a Verifier. Create it with New; it is safe
 // for concurrent use.
 type Handler struct {
@@ -167,7 +157,6 @@ type Handler struct {
 	binding      func(*http.Request) string
 	txn          func(*http.Request) (otp.Transaction, error)
 	log          *slog.Logger
-	now          func() time.Time
 	codeLen      int
 	startURL     string
 	checkURL     string
@@ -181,7 +170,7 @@ func New(v *otp.Verifier, opts ...Option) *Handler {
 	if v == nil {
 		panic("otphttp: nil Verifier")
 	}
-	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, now: time.Now, codeLen: v.Policy().CodeLength,
+	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, codeLen: v.Policy().CodeLength,
 		checkN: DefaultCheckBudget, checkWindow: DefaultCheckWindow}
 	for _, o := range opts {
 		if o != nil {
@@ -189,7 +178,7 @@ func New(v *otp.Verifier, opts ...Option) *Handler {
 		}
 	}
 	if h.checkLimiter == nil {
-		h.checkLimiter = newMemLimiter(h.checkN, h.checkWindow, h.now)
+		h.checkLimiter = newMemLimiter(h.checkN, h.checkWindow, time.Now)
 	}
 	h.startURL = h.prefix + "/verifications"
 	h.checkURL = h.prefix + "/verifications/check"
@@ -254,7 +243,8 @@ type StartResponse struct {
 	To string `json:"to"`
 	// Channel is "sms", "call" or "whatsapp".
 	Channel string `json:"channel"`
-	// ExpiresAt is when the code stops being valid (RFC 3339, UTC).
+	// ExpiresAt is when the code stops being valid (RFC 3339, UTC, by the
+	// server's clock, rounded down to the second).
 	ExpiresAt time.Time `json:"expires_at"`
 	// ExpiresIn is the code's lifetime left, in seconds (for clients whose
 	// clock differs from the server's).
@@ -335,15 +325,15 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.startError(w, r, err)
 		return
 	}
-	now := h.now()
+	now := time.Now().UTC()
 	out := StartResponse{
 		Status:    res.Status,
 		To:        res.To,
 		Channel:   string(res.Channel),
-		ExpiresAt: res.ExpiresAt.UTC().Truncate(time.Second),
-		ExpiresIn: ceilSeconds(res.ExpiresAt.Sub(now)),
-		ResendAt:  res.ResendAt.UTC().Truncate(time.Second),
-		ResendIn:  ceilSeconds(res.ResendAt.Sub(now)),
+		ExpiresAt: now.Add(res.ExpiresIn).Truncate(time.Second),
+		ExpiresIn: ceilSeconds(res.ExpiresIn),
+		ResendAt:  now.Add(res.ResendIn).Truncate(time.Second),
+		ResendIn:  ceilSeconds(res.ResendIn),
 		Remaining: res.Remaining,
 	}
 	out.Transaction = txn

@@ -11,8 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go2fa/go2fa/otp"
@@ -29,21 +29,9 @@ const (
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
 
-// clock is a settable clock shared by the store and the Verifier.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	return c
-}
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 type env struct {
-	h     *otphttp.Handler
-	rec   *sender.Recorder
-	clock *clock
+	h   *otphttp.Handler
+	rec *sender.Recorder
 }
 
 type setup struct {
@@ -55,10 +43,10 @@ type setup struct {
 
 func newEnv(t *testing.T, s setup) *env {
 	t.Helper()
-	e := &env{rec: &sender.Recorder{}, clock: newClock()}
+	e := &env{rec: &sender.Recorder{}}
 	st := s.store
 	if st == nil {
-		ms := memstore.New(memstore.WithClock(e.clock.Now), memstore.WithSweepInterval(0))
+		ms := memstore.New(memstore.WithSweepInterval(0))
 		t.Cleanup(func() { ms.Close() })
 		st = ms
 	}
@@ -68,12 +56,11 @@ func newEnv(t *testing.T, s setup) *env {
 		Secret:     secret,
 		Policy:     s.policy,
 		BeforeSend: s.before,
-		Now:        e.clock.Now,
 	})
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}
-	e.h = otphttp.New(v, append([]otphttp.Option{otphttp.WithClock(e.clock.Now)}, s.opts...)...)
+	e.h = otphttp.New(v, s.opts...)
 	return e
 }
 
@@ -148,34 +135,38 @@ func wrong(code string) string {
 
 func TestStartAndCheckApproved(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{})
-	r := e.start(t, "+1 (415) 555-0100", "sms")
-	wantStatus(t, r, http.StatusAccepted, "")
-	for k, want := range map[string]any{"status": "pending", "to": number, "channel": "sms", "remaining": 5.0, "expires_in": 300.0, "resend_in": 30.0} {
-		if r.body[k] != want {
-			t.Errorf("%s = %v, want %v", k, r.body[k], want)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, setup{})
+		r := e.start(t, "+1 (415) 555-0100", "sms")
+		wantStatus(t, r, http.StatusAccepted, "")
+		for k, want := range map[string]any{"status": "pending", "to": number, "channel": "sms", "remaining": 5.0, "expires_in": 300.0, "resend_in": 30.0} {
+			if r.body[k] != want {
+				t.Errorf("%s = %v, want %v", k, r.body[k], want)
+			}
 		}
-	}
-	if got, want := r.body["expires_at"], e.clock.Now().Add(5*time.Minute).UTC().Format(time.RFC3339); got != want {
-		t.Errorf("expires_at = %v, want %v", got, want)
-	}
-	if got, want := r.body["resend_at"], e.clock.Now().Add(30*time.Second).UTC().Format(time.RFC3339); got != want {
-		t.Errorf("resend_at = %v, want %v", got, want)
-	}
-	code := e.code(t, number)
-	if strings.Contains(r.raw, code) {
-		t.Errorf("start reply %s contains the code", r.raw)
-	}
-	if m, _ := e.rec.Last(number); m.Channel != sender.SMS {
-		t.Errorf("channel = %s, want sms", m.Channel)
-	}
-	c := e.check(t, number, code)
-	wantStatus(t, c, http.StatusOK, "")
-	if c.body["status"] != "approved" || strings.Contains(c.raw, code) {
-		t.Errorf("check reply = %s", c.raw)
-	}
-	// Single use.
-	wantStatus(t, e.check(t, number, code), http.StatusNotFound, "")
+		// Time stands still in the bubble: the reply's absolute times are the
+		// server's now plus the durations.
+		if got, want := r.body["expires_at"], time.Now().Add(5*time.Minute).UTC().Format(time.RFC3339); got != want {
+			t.Errorf("expires_at = %v, want %v", got, want)
+		}
+		if got, want := r.body["resend_at"], time.Now().Add(30*time.Second).UTC().Format(time.RFC3339); got != want {
+			t.Errorf("resend_at = %v, want %v", got, want)
+		}
+		code := e.code(t, number)
+		if strings.Contains(r.raw, code) {
+			t.Errorf("start reply %s contains the code", r.raw)
+		}
+		if m, _ := e.rec.Last(number); m.Channel != sender.SMS {
+			t.Errorf("channel = %s, want sms", m.Channel)
+		}
+		c := e.check(t, number, code)
+		wantStatus(t, c, http.StatusOK, "")
+		if c.body["status"] != "approved" || strings.Contains(c.raw, code) {
+			t.Errorf("check reply = %s", c.raw)
+		}
+		// Single use.
+		wantStatus(t, e.check(t, number, code), http.StatusNotFound, "")
+	})
 }
 
 func TestDefaultChannelAndCall(t *testing.T) {
@@ -215,15 +206,17 @@ func TestCheckRejectedThenLocked(t *testing.T) {
 
 func TestCheckExpired(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{})
-	r := e.check(t, number, "123456")
-	wantStatus(t, r, http.StatusNotFound, "")
-	if r.body["status"] != "expired" {
-		t.Fatalf("reply = %s", r.raw)
-	}
-	wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
-	e.clock.Advance(5*time.Minute + time.Second)
-	wantStatus(t, e.check(t, number, e.code(t, number)), http.StatusNotFound, "")
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, setup{})
+		r := e.check(t, number, "123456")
+		wantStatus(t, r, http.StatusNotFound, "")
+		if r.body["status"] != "expired" {
+			t.Fatalf("reply = %s", r.raw)
+		}
+		wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
+		time.Sleep(5*time.Minute + time.Second)
+		wantStatus(t, e.check(t, number, e.code(t, number)), http.StatusNotFound, "")
+	})
 }
 
 func TestConcurrentCorrectChecksApproveOnce(t *testing.T) {
@@ -259,28 +252,30 @@ func TestConcurrentCorrectChecksApproveOnce(t *testing.T) {
 
 func TestRateLimitedRetryAfter(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{})
-	wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
-	r := e.start(t, number, "call")
-	wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
-	if got := r.header.Get("Retry-After"); got != "30" {
-		t.Errorf("Retry-After = %q, want 30", got)
-	}
-	if r.body["retry_after"] != 30.0 {
-		t.Errorf("retry_after = %v, want 30", r.body["retry_after"])
-	}
-	// A fraction of a second left rounds up.
-	e.clock.Advance(29*time.Second + 500*time.Millisecond)
-	r = e.start(t, number, "call")
-	wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
-	if got := r.header.Get("Retry-After"); got != "1" {
-		t.Errorf("Retry-After = %q, want 1", got)
-	}
-	e.clock.Advance(time.Second)
-	wantStatus(t, e.start(t, number, "call"), http.StatusAccepted, "")
-	if e.rec.Len() != 2 {
-		t.Errorf("sent %d messages, want 2", e.rec.Len())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, setup{})
+		wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
+		r := e.start(t, number, "call")
+		wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
+		if got := r.header.Get("Retry-After"); got != "30" {
+			t.Errorf("Retry-After = %q, want 30", got)
+		}
+		if r.body["retry_after"] != 30.0 {
+			t.Errorf("retry_after = %v, want 30", r.body["retry_after"])
+		}
+		// A fraction of a second left rounds up.
+		time.Sleep(29*time.Second + 500*time.Millisecond)
+		r = e.start(t, number, "call")
+		wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
+		if got := r.header.Get("Retry-After"); got != "1" {
+			t.Errorf("Retry-After = %q, want 1", got)
+		}
+		time.Sleep(time.Second)
+		wantStatus(t, e.start(t, number, "call"), http.StatusAccepted, "")
+		if e.rec.Len() != 2 {
+			t.Errorf("sent %d messages, want 2", e.rec.Len())
+		}
+	})
 }
 
 func TestClientIPLimitKey(t *testing.T) {

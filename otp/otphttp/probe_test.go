@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go2fa/go2fa/otp"
@@ -77,17 +78,19 @@ func TestNoPendingOracle(t *testing.T) {
 // check says when to retry.
 func TestCheckBudgetRefills(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithCheckBudget(2, time.Minute)}})
-	wantStatus(t, e.check(t, number, "123456"), http.StatusNotFound, "")
-	wantStatus(t, e.check(t, number2, "123456"), http.StatusNotFound, "")
-	r := e.check(t, number, "123456")
-	wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
-	if got := r.header.Get("Retry-After"); got != "30" {
-		t.Errorf("Retry-After = %q, want 30", got)
-	}
-	// Another client has its own budget.
-	wantStatus(t, e.check(t, number, "123456", func(r *http.Request) { r.RemoteAddr = "198.51.100.9:4000" }), http.StatusNotFound, "")
-	e.clock.Advance(30 * time.Second)
-	wantStatus(t, e.check(t, number, "123456"), http.StatusNotFound, "")
-	wantStatus(t, e.check(t, number, "123456"), http.StatusTooManyRequests, otphttp.CodeRateLimited)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithCheckBudget(2, time.Minute)}})
+		wantStatus(t, e.check(t, number, "123456"), http.StatusNotFound, "")
+		wantStatus(t, e.check(t, number2, "123456"), http.StatusNotFound, "")
+		r := e.check(t, number, "123456")
+		wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
+		if got := r.header.Get("Retry-After"); got != "30" {
+			t.Errorf("Retry-After = %q, want 30", got)
+		}
+		// Another client has its own budget.
+		wantStatus(t, e.check(t, number, "123456", func(r *http.Request) { r.RemoteAddr = "198.51.100.9:4000" }), http.StatusNotFound, "")
+		time.Sleep(30 * time.Second)
+		wantStatus(t, e.check(t, number, "123456"), http.StatusNotFound, "")
+		wantStatus(t, e.check(t, number, "123456"), http.StatusTooManyRequests, otphttp.CodeRateLimited)
+	})
 }
