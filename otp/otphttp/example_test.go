@@ -24,10 +24,12 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	api := otphttp.New(v)
+	api, err := otphttp.New(v)
+	if err != nil {
+		log.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	mux.Handle(api.StartPath(), api)
-	mux.Handle(api.CheckPath(), api)
+	api.Register(mux)
 
 	post := func(path, body string) {
 		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))

@@ -29,7 +29,10 @@ func ExampleWithTransaction() {
 	pending := func(r *http.Request) (otp.Transaction, error) {
 		return otp.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"}, nil
 	}
-	pay := otphttp.New(v, otphttp.WithPrefix("/api/payments"), otphttp.WithTransaction(pending))
+	pay, err := otphttp.New(v, otphttp.WithPrefix("/api/payments"), otphttp.WithTransaction(pending))
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	post := func(path, body string) string {
 		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))

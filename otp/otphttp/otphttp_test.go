@@ -60,7 +60,9 @@ func newEnv(t *testing.T, s setup) *env {
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}
-	e.h = otphttp.New(v, s.opts...)
+	if e.h, err = otphttp.New(v, s.opts...); err != nil {
+		t.Fatalf("New: %v", err)
+	}
 	return e
 }
 
@@ -491,26 +493,128 @@ func TestPrefixAndMux(t *testing.T) {
 		t.Fatalf("paths = %s, %s", e.h.StartPath(), e.h.CheckPath())
 	}
 	mux := http.NewServeMux()
-	mux.Handle(e.h.StartPath(), e.h)
-	mux.Handle(e.h.CheckPath(), e.h)
+	e.h.Register(mux)
+	// The caller's own routes, under the prefix and beside it, stay its own.
+	mux.HandleFunc("GET /v1/otp/status", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	resp, err := srv.Client().Post(srv.URL+"/v1/otp/verifications", "application/json", strings.NewReader(`{"to":"+14155550100"}`))
+	send := func(method, path, body string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := send(http.MethodPost, "/v1/otp/verifications", `{"to":"+14155550100"}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("start: status = %d, want 202", resp.StatusCode)
+	}
+	if resp := send(http.MethodPost, "/v1/otp/verifications/check", fmt.Sprintf(`{"to":%q,"code":%q}`, number, e.code(t, number))); resp.StatusCode != http.StatusOK {
+		t.Fatalf("check: status = %d, want 200", resp.StatusCode)
+	}
+	for _, path := range []string{"/v1/otp/verifications", "/v1/otp/verifications/check"} {
+		resp := send(http.MethodGet, path, "")
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Errorf("GET %s: status %d, Allow %q, Content-Type %q; want a JSON 405 with Allow: POST", path, resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"))
+		}
+	}
+	if resp := send(http.MethodGet, "/v1/otp/status", ""); resp.StatusCode != http.StatusTeapot {
+		t.Errorf("caller's route: status = %d, want 418", resp.StatusCode)
+	}
+	// Other paths are the caller's mux's: its plain 404, not the handler's.
+	if resp := send(http.MethodPost, "/v1/otp/other", `{}`); resp.StatusCode != http.StatusNotFound || strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("unknown path: status %d, Content-Type %q; want the mux's own 404", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+func TestRootPrefix(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithPrefix("/")}})
+	if e.h.StartPath() != "/verifications" || e.h.CheckPath() != "/verifications/check" {
+		t.Fatalf("paths = %s, %s", e.h.StartPath(), e.h.CheckPath())
+	}
+	wantStatus(t, e.do(t, http.MethodPost, "/verifications", "application/json", `{"to":"+14155550100"}`), http.StatusAccepted, "")
+	wantStatus(t, e.do(t, http.MethodPost, "/api/verifications", "application/json", `{"to":"+14155550100"}`), http.StatusNotFound, otphttp.CodeNotFound)
+}
+
+// TestUncleanPathRedirects: ServeHTTP answers a path that is not clean as
+// http.ServeMux does, with a redirect to the clean path, and serves
+// nothing there.
+func TestUncleanPathRedirects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{})
+	for _, path := range []string{"/api//verifications", "/api/./verifications", "/api/x/../verifications"} {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"to":"+14155550100"}`))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		if (w.Code != http.StatusMovedPermanently && w.Code != http.StatusTemporaryRedirect) || w.Header().Get("Location") != "/api/verifications" {
+			t.Errorf("POST %s: status %d, Location %q; want a redirect to /api/verifications", path, w.Code, w.Header().Get("Location"))
+		}
+	}
+	if e.rec.Len() != 0 {
+		t.Errorf("unclean paths sent %d messages", e.rec.Len())
+	}
+}
+
+type nopLimiter struct{}
+
+func (nopLimiter) Allow(context.Context, string) (bool, time.Duration, error) { return true, 0, nil }
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	ms := memstore.New(memstore.WithSweepInterval(0))
+	t.Cleanup(func() { ms.Close() })
+	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: &sender.Recorder{}, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("status = %d, want 202", resp.StatusCode)
+	tests := []struct {
+		name string // the option the error must name
+		v    *otp.Verifier
+		opts []otphttp.Option
+	}{
+		{"Verifier", nil, nil},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("api")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("//")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/a//b")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/a/../b")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/{id}")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/a b")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/a?b")}},
+		{"WithMaxBodyBytes", v, []otphttp.Option{otphttp.WithMaxBodyBytes(0)}},
+		{"WithMaxBodyBytes", v, []otphttp.Option{otphttp.WithMaxBodyBytes(-1)}},
+		{"WithCheckBudget", v, []otphttp.Option{otphttp.WithCheckBudget(0, time.Minute)}},
+		{"WithCheckBudget", v, []otphttp.Option{otphttp.WithCheckBudget(10, 0)}},
+		{"WithCheckBudget", v, []otphttp.Option{otphttp.WithCheckBudget(10, time.Minute), otphttp.WithCheckLimiter(nopLimiter{})}},
+		{"WithCheckLimiter", v, []otphttp.Option{otphttp.WithCheckLimiter(nil)}},
+		{"WithTrustedHeader", v, []otphttp.Option{otphttp.WithTrustedHeader("")}},
+		{"WithClientKey", v, []otphttp.Option{otphttp.WithClientKey(nil)}},
+		{"WithBinding", v, []otphttp.Option{otphttp.WithBinding(nil)}},
+		{"WithTransaction", v, []otphttp.Option{otphttp.WithTransaction(nil)}},
+		{"WithLogger", v, []otphttp.Option{otphttp.WithLogger(nil)}},
 	}
-	resp, err = srv.Client().Post(srv.URL+"/v1/otp/verifications/check", "application/json",
-		strings.NewReader(fmt.Sprintf(`{"to":%q,"code":%q}`, number, e.code(t, number))))
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		h, err := otphttp.New(tt.v, tt.opts...)
+		if !errors.Is(err, otphttp.ErrInvalidConfig) || h != nil {
+			t.Errorf("New with a bad %s: %v, %v; want ErrInvalidConfig", tt.name, h, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.name) || !strings.HasPrefix(err.Error(), "otphttp: ") {
+			t.Errorf("error %q does not name %s", err, tt.name)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status = %d, want 200", resp.StatusCode)
+	for _, opt := range []otphttp.Option{otphttp.WithPrefix("/"), otphttp.WithPrefix("/v1/otp/"), otphttp.WithCheckLimiter(nopLimiter{}), nil} {
+		if _, err := otphttp.New(v, opt); err != nil {
+			t.Errorf("New with a good option: %v", err)
+		}
 	}
 }
 
@@ -523,7 +627,10 @@ func BenchmarkCheckExpired(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := otphttp.New(v)
+	h, err := otphttp.New(v)
+	if err != nil {
+		b.Fatal(err)
+	}
 	body := `{"to":"+14155550100","code":"123456"}`
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -540,8 +647,9 @@ func BenchmarkCheckExpired(b *testing.B) {
 }
 
 // FuzzRequests checks that no request body, path or method makes the
-// handler answer 5xx, panic, reply with something other than a JSON object,
-// or echo a code it sent.
+// handler answer 5xx, panic, reply with something other than a JSON object
+// (or the mux's redirect of a path that is not clean), or echo a code it
+// sent.
 func FuzzRequests(f *testing.F) {
 	for _, s := range []struct{ method, path, body string }{
 		{"POST", "/api/verifications", `{"to":"+14155550100","channel":"sms"}`},
@@ -562,7 +670,10 @@ func FuzzRequests(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := otphttp.New(v)
+	h, err := otphttp.New(v)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, method, path, body string) {
 		if !validMethod(method) {
 			return
@@ -582,6 +693,14 @@ func FuzzRequests(f *testing.F) {
 		h.ServeHTTP(w, r)
 		if w.Code >= 500 {
 			t.Fatalf("%s %s %q: status %d %s", method, path, body, w.Code, w.Body)
+		}
+		if w.Code == http.StatusMovedPermanently || w.Code == http.StatusTemporaryRedirect {
+			// The mux's redirect of a path that is not clean, which serves
+			// nothing.
+			if rec.Len() != 0 {
+				t.Fatalf("%s %s: redirected and sent %d messages", method, path, rec.Len())
+			}
+			return
 		}
 		var obj map[string]any
 		if err := json.Unmarshal(w.Body.Bytes(), &obj); err != nil {

@@ -34,7 +34,11 @@ func TestCheckBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(otphttp.New(v, otphttp.WithCheckBudget(20, 0)))
+	h, err := otphttp.New(v, otphttp.WithCheckBudget(20, otphttp.DefaultCheckWindow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	served := 0
 	for i := range numbers {
