@@ -890,3 +890,21 @@ func TestStoreFailureLeavesNoValidCode(t *testing.T) {
 		t.Errorf("Check(unsent code) = %+v, %v; want expired: the code saved late must be withdrawn", res, err)
 	}
 }
+
+// TestLimitReasonsMatchStore: the limits otp and store both name read the
+// same in both.
+func TestLimitReasonsMatchStore(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		otp   otp.LimitReason
+		store store.LimitReason
+	}{
+		{otp.LimitCooldown, store.LimitCooldown},
+		{otp.LimitWindow, store.LimitWindow},
+		{otp.LimitFailures, store.LimitFailures},
+	} {
+		if string(tc.otp) != tc.store.String() {
+			t.Errorf("otp.LimitReason %q, store %q: want one word", tc.otp, tc.store)
+		}
+	}
+}

@@ -79,7 +79,7 @@ func totpCode(t *testing.T, at time.Time) string {
 // lockout, measured on the store's clock, ends.
 func TestTOTPOnRedis(t *testing.T) {
 	t.Parallel()
-	v, clk := redisValidator(t, totp.Config{MaxAttempts: 3, Lockout: 10 * time.Minute})
+	v, clk := redisValidator(t, totp.Config{MaxFailures: 3, Lockout: 10 * time.Minute})
 	code := totpCode(t, clk.Now())
 	if res := totpValidate(t, v, "jane", code); res.Status != totp.Approved {
 		t.Fatalf("first use: %+v, want Approved", res)

@@ -6,7 +6,7 @@
 // It is a module of its own (github.com/go2fa/go2fa/otp/otelobserver), so
 // that a program that imports otp without it never resolves OpenTelemetry.
 //
-//	obs, err := otelobserver.New(otelobserver.Options{}) // global providers
+//	obs, err := otelobserver.New() // global providers; see WithMeterProvider
 //	v, err := otp.NewVerifier(otp.Config{..., Observer: obs})
 //
 // No attribute holds a code, a phone number or anything derived from one
@@ -41,6 +41,7 @@ package otelobserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -66,14 +67,36 @@ const (
 	KeyTestNumber = attribute.Key("go2fa.test_number")
 )
 
-// Options configures New.
-type Options struct {
-	// MeterProvider makes the meter. The default value is
-	// otel.GetMeterProvider().
-	MeterProvider metric.MeterProvider
-	// TracerProvider makes the tracer. The default value is
-	// otel.GetTracerProvider().
-	TracerProvider trace.TracerProvider
+// ErrInvalidConfig reports an option New refuses; the error names it.
+var ErrInvalidConfig = errors.New("otelobserver: invalid config")
+
+// Option configures New. Options only record values; New checks them.
+type Option func(*options)
+
+type options struct {
+	mp      metric.MeterProvider
+	tp      trace.TracerProvider
+	nilArgs []string
+}
+
+// WithMeterProvider makes the meter with mp; New refuses a nil mp. The
+// default value is otel.GetMeterProvider().
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) {
+		if o.mp = mp; mp == nil {
+			o.nilArgs = append(o.nilArgs, "WithMeterProvider")
+		}
+	}
+}
+
+// WithTracerProvider makes the tracer with tp; New refuses a nil tp. The
+// default value is otel.GetTracerProvider().
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) {
+		if o.tp = tp; tp == nil {
+			o.nilArgs = append(o.nilArgs, "WithTracerProvider")
+		}
+	}
 }
 
 // Observer is an otp.Observer that records OpenTelemetry metrics and
@@ -91,9 +114,21 @@ type Observer struct {
 
 var _ otp.Observer = (*Observer)(nil)
 
-// New returns an Observer recording through the providers in o.
-func New(o Options) (*Observer, error) {
-	mp, tp := o.MeterProvider, o.TracerProvider
+// New returns an Observer recording through the providers the options
+// name (the global ones by default). It returns an error wrapping
+// ErrInvalidConfig for a nil provider, or the meter's error for an
+// instrument it cannot make.
+func New(opts ...Option) (*Observer, error) {
+	var o options
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	if len(o.nilArgs) > 0 {
+		return nil, fmt.Errorf("%w: %s: nil provider", ErrInvalidConfig, o.nilArgs[0])
+	}
+	mp, tp := o.mp, o.tp
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}

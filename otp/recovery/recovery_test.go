@@ -478,18 +478,18 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if codes, err := m.Generate(ctx, "alice"); !errors.Is(err, recovery.ErrStore) || !errors.Is(err, errDown) || codes != nil {
-		t.Errorf("Generate = %q, %v; want no codes and ErrStore wrapping the store's error", codes, err)
+	if codes, err := m.Generate(ctx, "alice"); !errors.Is(err, recovery.ErrStoreUnavailable) || !errors.Is(err, errDown) || codes != nil {
+		t.Errorf("Generate = %q, %v; want no codes and ErrStoreUnavailable wrapping the store's error", codes, err)
 	}
-	if res, err := m.Redeem(ctx, "alice", "abcde-fghjk"); !errors.Is(err, recovery.ErrStore) || res != (recovery.Result{}) {
-		t.Errorf("Redeem = %+v, %v; want the zero Result and ErrStore", res, err)
+	if res, err := m.Redeem(ctx, "alice", "abcde-fghjk"); !errors.Is(err, recovery.ErrStoreUnavailable) || res != (recovery.Result{}) {
+		t.Errorf("Redeem = %+v, %v; want the zero Result and ErrStoreUnavailable", res, err)
 	}
-	if n, err := m.Count(ctx, "alice"); !errors.Is(err, recovery.ErrStore) || n != 0 {
-		t.Errorf("Count = %d, %v; want 0 and ErrStore", n, err)
+	if n, err := m.Count(ctx, "alice"); !errors.Is(err, recovery.ErrStoreUnavailable) || n != 0 {
+		t.Errorf("Count = %d, %v; want 0 and ErrStoreUnavailable", n, err)
 	}
 	m, _ = recovery.New(recovery.Config{Store: brokenStore{}, Secret: secret})
-	if res, err := m.Redeem(ctx, "alice", "abcde-fghjk"); !errors.Is(err, recovery.ErrStore) || res.Status == recovery.Approved {
-		t.Errorf("Redeem on a store answering Expired = %+v, %v; want ErrStore", res, err)
+	if res, err := m.Redeem(ctx, "alice", "abcde-fghjk"); !errors.Is(err, recovery.ErrStoreUnavailable) || res.Status == recovery.Approved {
+		t.Errorf("Redeem on a store answering Expired = %+v, %v; want ErrStoreUnavailable", res, err)
 	}
 }
 

@@ -86,7 +86,7 @@ func BenchmarkValidate(b *testing.B) {
 		clk := &clock{t: start}
 		mem := memstore.New(memstore.WithClock(clk.Now))
 		defer mem.Close()
-		v, err := totp.NewValidator(totp.Config{Store: mem, Now: clk.Now, MaxAttempts: 1 << 40})
+		v, err := totp.NewValidator(totp.Config{Store: mem, Now: clk.Now, MaxFailures: 1 << 40})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -131,8 +131,8 @@ func TestValidateApprovesOnceThenRefusesReplay(t *testing.T) {
 		}
 		// Same code, same step, later in the step.
 		clk.Advance(15 * time.Second)
-		if res := validate(t, v, "jane", code); res.Status != totp.Replayed || res.Remaining != totp.DefaultMaxAttempts-1 {
-			t.Errorf("replay: %+v, want Replayed with %d remaining", res, totp.DefaultMaxAttempts-1)
+		if res := validate(t, v, "jane", code); res.Status != totp.Replayed || res.Remaining != totp.DefaultMaxFailures-1 {
+			t.Errorf("replay: %+v, want Replayed with %d remaining", res, totp.DefaultMaxFailures-1)
 		}
 		// Another account with the same secret is independent.
 		if res := validate(t, v, "john", code); res.Status != totp.Approved {
@@ -206,7 +206,7 @@ func TestValidateSkew(t *testing.T) {
 func TestValidateLockout(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
-		v, _, clk := newValidator(t, b, totp.Config{MaxAttempts: 3, Lockout: 10 * time.Minute})
+		v, _, clk := newValidator(t, b, totp.Config{MaxFailures: 3, Lockout: 10 * time.Minute})
 		wrong := wrongCode(t, clk.Now())
 		for want := 2; want >= 1; want-- {
 			if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected || res.Remaining != want {
@@ -246,7 +246,7 @@ func TestValidateApprovalResetsFailures(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		v, _, clk := newValidator(t, b, totp.Config{})
 		wrong := wrongCode(t, clk.Now())
-		for range totp.DefaultMaxAttempts - 1 {
+		for range totp.DefaultMaxFailures - 1 {
 			if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected {
 				t.Fatalf("wrong code: %+v, want Rejected", res)
 			}
@@ -254,7 +254,7 @@ func TestValidateApprovalResetsFailures(t *testing.T) {
 		if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Approved {
 			t.Fatalf("right code: %+v, want Approved", res)
 		}
-		for want := totp.DefaultMaxAttempts - 1; want >= 1; want-- {
+		for want := totp.DefaultMaxFailures - 1; want >= 1; want-- {
 			if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected || res.Remaining != want {
 				t.Fatalf("wrong code after approval: %+v, want Rejected with %d remaining", res, want)
 			}
@@ -265,7 +265,7 @@ func TestValidateApprovalResetsFailures(t *testing.T) {
 func TestValidateReplaysLock(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
-		v, _, clk := newValidator(t, b, totp.Config{MaxAttempts: 2})
+		v, _, clk := newValidator(t, b, totp.Config{MaxFailures: 2})
 		code := codeAt(t, clk.Now(), 0)
 		if res := validate(t, v, "jane", code); res.Status != totp.Approved {
 			t.Fatalf("first use: %+v, want Approved", res)
@@ -282,7 +282,7 @@ func TestValidateReplaysLock(t *testing.T) {
 func TestValidateConcurrentSameCodeApprovedOnce(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
-		v, _, clk := newValidator(t, b, totp.Config{MaxAttempts: 100})
+		v, _, clk := newValidator(t, b, totp.Config{MaxFailures: 100})
 		code := codeAt(t, clk.Now(), 0)
 		const n = 32
 		var wg sync.WaitGroup
@@ -397,7 +397,7 @@ func TestValidateStoreRequests(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t: start}
 	sp := &spy{Store: newMem(t, clk)}
-	v, err := totp.NewValidator(totp.Config{Store: sp, Now: clk.Now, Skew: 2, MaxAttempts: 7, Lockout: time.Hour})
+	v, err := totp.NewValidator(totp.Config{Store: sp, Now: clk.Now, Skew: 2, MaxFailures: 7, Lockout: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,8 +472,8 @@ func TestValidateStoreFailureFailsClosed(t *testing.T) {
 				code = wrongCode(t, clk.Now())
 			}
 			res, err := v.Validate(context.Background(), "jane", testKey, code)
-			if !errors.Is(err, totp.ErrStore) || res.Status == totp.Approved || res != (totp.Result{}) {
-				t.Errorf("Validate = %+v, %v; want zero Result and an error wrapping %v", res, err, totp.ErrStore)
+			if !errors.Is(err, totp.ErrStoreUnavailable) || res.Status == totp.Approved || res != (totp.Result{}) {
+				t.Errorf("Validate = %+v, %v; want zero Result and an error wrapping %v", res, err, totp.ErrStoreUnavailable)
 			}
 			if tc.also != nil && !errors.Is(err, tc.also) {
 				t.Errorf("error %v does not wrap %v", err, tc.also)
@@ -488,8 +488,8 @@ func TestValidateStoreFailureFailsClosed(t *testing.T) {
 			cancel()
 			code := codeAt(t, clk.Now(), 0)
 			res, err := v.Validate(ctx, "jane", testKey, code)
-			if !errors.Is(err, totp.ErrStore) || !errors.Is(err, context.Canceled) || res != (totp.Result{}) {
-				t.Errorf("Validate = %+v, %v; want zero Result and an error wrapping %v and %v", res, err, totp.ErrStore, context.Canceled)
+			if !errors.Is(err, totp.ErrStoreUnavailable) || !errors.Is(err, context.Canceled) || res != (totp.Result{}) {
+				t.Errorf("Validate = %+v, %v; want zero Result and an error wrapping %v and %v", res, err, totp.ErrStoreUnavailable, context.Canceled)
 			}
 			// The cancelled call recorded nothing: the code is still fresh.
 			if res := validate(t, v, "jane", code); res.Status != totp.Approved {
@@ -512,7 +512,7 @@ func TestNewValidatorConfig(t *testing.T) {
 		{"skew max", totp.Config{Store: mem, Skew: totp.MaxSkew}, true},
 		{"skew over max", totp.Config{Store: mem, Skew: totp.MaxSkew + 1}, false},
 		{"skew -2", totp.Config{Store: mem, Skew: -2}, false},
-		{"negative attempts", totp.Config{Store: mem, MaxAttempts: -1}, false},
+		{"negative attempts", totp.Config{Store: mem, MaxFailures: -1}, false},
 		{"negative lockout", totp.Config{Store: mem, Lockout: -time.Second}, false},
 		{"short key secret", totp.Config{Store: mem, KeySecret: make([]byte, 31)}, false},
 		{"empty key secret", totp.Config{Store: mem, KeySecret: []byte{}}, false},
