@@ -140,7 +140,7 @@ func TestStartCheckApproved(t *testing.T) {
 	if got := f.check(t, alice, code); got.Status != otp.Approved || got.To != alice {
 		t.Errorf("Check(correct) = %+v, want approved", got)
 	}
-	// Invariant 4: single use.
+	// Single use (SECURITY.md, "double use of a code").
 	if got := f.check(t, alice, code); got.Status != otp.Expired {
 		t.Errorf("second Check(correct) = %+v, want expired", got)
 	}
@@ -157,7 +157,8 @@ func TestCheckNonCanonicalNumber(t *testing.T) {
 	}
 }
 
-// TestAttemptsAndLock covers invariant 5 on one code.
+// TestAttemptsAndLock: MaxAttempts wrong guesses lock one code
+// (SECURITY.md, "guessing a code").
 func TestAttemptsAndLock(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -178,7 +179,8 @@ func TestAttemptsAndLock(t *testing.T) {
 }
 
 // TestResendKeepsAttempts: a resend or channel switch does not reset the
-// attempt count (invariant 5), and the new code replaces the old one.
+// attempt count (SECURITY.md, "guessing a code"), and the new code
+// replaces the old one.
 func TestResendKeepsAttempts(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) { c.Generator = &seqGen{codes: []string{"111111", "222222"}} })
@@ -251,6 +253,8 @@ func TestKeepCodeResendsSameCode(t *testing.T) {
 	}
 }
 
+// TestExpiry: a code is refused once its TTL has passed (SECURITY.md, "a
+// code kept for later").
 func TestExpiry(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) { c.Policy.TTL = time.Minute })
@@ -262,12 +266,12 @@ func TestExpiry(t *testing.T) {
 	}
 	f.clock.Advance(2 * time.Second)
 	if got := f.check(t, alice, code); got.Status != otp.Expired {
-		t.Errorf("Check after TTL (invariant 6) = %+v, want expired", got)
+		t.Errorf("Check after TTL = %+v, want expired", got)
 	}
 }
 
 // TestConcurrentCorrectChecks: of 100 concurrent correct checks exactly one
-// is approved (invariant 4).
+// is approved (SECURITY.md, "double use of a code").
 func TestConcurrentCorrectChecks(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -281,7 +285,7 @@ func TestConcurrentCorrectChecks(t *testing.T) {
 }
 
 // TestConcurrentWrongGuesses: 1,000 concurrent wrong guesses count exactly
-// MaxAttempts (invariant 5).
+// MaxAttempts (SECURITY.md, "guessing in parallel").
 func TestConcurrentWrongGuesses(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -340,8 +344,9 @@ func rateLimit(t *testing.T, err error) *otp.RateLimitError {
 	return rl
 }
 
-// TestSendLimits covers invariant 7: cooldown, budget per destination,
-// per-key budget and global budget.
+// TestSendLimits: the cooldown, the budget per destination, the per-key
+// budget and the global budget each refuse a send (SECURITY.md, "SMS
+// pumping / toll fraud").
 func TestSendLimits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -588,8 +593,8 @@ func TestAllowedRegions(t *testing.T) {
 	f.start(t, alice, sender.SMS)
 }
 
-// TestBadInput covers invariant 9: clear typed errors, no panic, no store
-// access.
+// TestBadInput: bad input gets a typed error, no panic and no store
+// access (SECURITY.md, "bad input").
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) { c.Policy.Channels = []sender.Channel{sender.SMS} })
@@ -720,7 +725,8 @@ func (s failingStore) Attempt(context.Context, store.AttemptRequest) (store.Atte
 	return store.AttemptResult{}, s.err
 }
 
-// TestFaults covers invariant 10: faults fail closed with typed errors.
+// TestFaults: faults fail closed with typed errors (SECURITY.md,
+// "infrastructure faults").
 func TestFaults(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -779,9 +785,10 @@ func TestFaults(t *testing.T) {
 	})
 }
 
-// TestNothingInClear covers invariant 2 at the boundary the otp package
-// owns: nothing handed to the store, no event, no log line and no error
-// holds the code or the number.
+// TestNothingInClear: at the boundary the otp package owns, nothing handed
+// to the store, no event, no log line and no error holds the code or the
+// number (SECURITY.md, "a stolen Redis dump" and "the code in a URL or a
+// log").
 func TestNothingInClear(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
@@ -869,7 +876,7 @@ func (s lateStore) Issue(ctx context.Context, r store.IssueRequest) (store.Issue
 
 // TestStoreFailureLeavesNoValidCode: a Start whose Issue failed sends
 // nothing, and the code the store may have saved anyway is withdrawn
-// (invariant 10).
+// (SECURITY.md, "codes that were never delivered").
 func TestStoreFailureLeavesNoValidCode(t *testing.T) {
 	t.Parallel()
 	ms := memstore.New()
