@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -137,24 +138,24 @@ func TestFallbackConcurrentReports(t *testing.T) {
 
 func TestFallbackNothingPending(t *testing.T) {
 	ctx := context.Background()
-	cases := map[string]func(t *testing.T, v *otp.Verifier, m sender.Message, clk *clock){
-		"approved": func(t *testing.T, v *otp.Verifier, m sender.Message, _ *clock) {
+	cases := map[string]func(t *testing.T, v *otp.Verifier, m sender.Message){
+		"approved": func(t *testing.T, v *otp.Verifier, m sender.Message) {
 			if r, _ := v.Check(ctx, alice, m.Code); r.Status != otp.Approved {
 				t.Fatal(r)
 			}
 		},
-		"locked": func(t *testing.T, v *otp.Verifier, m sender.Message, _ *clock) {
+		"locked": func(t *testing.T, v *otp.Verifier, m sender.Message) {
 			for range 5 {
 				if _, err := v.Check(ctx, alice, wrongCode(m.Code)); err != nil {
 					t.Fatal(err)
 				}
 			}
 		},
-		"expired": func(t *testing.T, v *otp.Verifier, m sender.Message, clk *clock) {
-			clk.Advance(5*time.Minute + time.Second)
+		"expired": func(t *testing.T, v *otp.Verifier, m sender.Message) {
+			time.Sleep(5*time.Minute + time.Second)
 		},
-		"replaced": func(t *testing.T, v *otp.Verifier, m sender.Message, clk *clock) {
-			clk.Advance(31 * time.Second)
+		"replaced": func(t *testing.T, v *otp.Verifier, m sender.Message) {
+			time.Sleep(31 * time.Second)
 			if _, err := v.Start(ctx, alice, sender.SMS); err != nil {
 				t.Fatal(err)
 			}
@@ -162,16 +163,17 @@ func TestFallbackNothingPending(t *testing.T) {
 	}
 	for name, end := range cases {
 		t.Run(name, func(t *testing.T) {
-			clk := newClock()
-			st := memstore.New(memstore.WithClock(clk.Now))
-			t.Cleanup(func() { st.Close() })
-			v, sms, call := fallbackVerifier(t, st, otp.Policy{})
-			m := startSMS(t, v, sms, "")
-			end(t, v, m, clk)
-			res, err := v.Fallback(ctx, m.Ref, sender.Call)
-			if err != nil || res.Status != otp.FallbackNotPending || call.Len() != 0 {
-				t.Fatalf("Fallback after the code was %s = %+v, %v, %d calls; want not pending and no call", name, res, err, call.Len())
-			}
+			synctest.Test(t, func(t *testing.T) {
+				st := memstore.New()
+				t.Cleanup(func() { st.Close() })
+				v, sms, call := fallbackVerifier(t, st, otp.Policy{})
+				m := startSMS(t, v, sms, "")
+				end(t, v, m)
+				res, err := v.Fallback(ctx, m.Ref, sender.Call)
+				if err != nil || res.Status != otp.FallbackNotPending || call.Len() != 0 {
+					t.Fatalf("Fallback after the code was %s = %+v, %v, %d calls; want not pending and no call", name, res, err, call.Len())
+				}
+			})
 		})
 	}
 }

@@ -63,7 +63,5 @@ func runConcurrently(t *testing.T, n int, f func(i int) (otp.CheckResult, error)
 	return counts
 }
 
-// clock is the fake clock shared by a store and a verifier.
+// clock is the fake clock a test shares between go2fa and miniredis.
 type clock = testclock.Clock
-
-func newClock() *clock { return testclock.New() }
