@@ -79,6 +79,12 @@ type FallbackResult struct {
 // A failed send returns ErrSendFailed; the code stays valid (it was sent
 // once already) and its fallback is spent.
 //
+// A transaction code (WithTransaction) is re-sent with its transaction:
+// the SMS text or the call states the payment, as at Start. When the
+// Sender cannot show the transaction on next (sender.CarriesTransaction),
+// Fallback returns ErrTransactionUnsupported and sends nothing; the
+// store has then already spent that channel's step.
+//
 // Errors: Policy.Fallback off (ErrInvalidConfig); a reference this
 // Verifier did not make (ErrInvalidRef); a channel that is invalid, the
 // channel the code was sent on (ErrInvalidChannel), not allowed by the
@@ -142,12 +148,18 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 		return FallbackResult{}, fmt.Errorf("%w: unknown fallback outcome %d", ErrStoreUnavailable, res.Outcome)
 	}
 	plain, err := v.keys.open(res.Sealed, key)
-	code, e164, _, locale, okp := unpackSealed(plain)
+	sealed, okp := unpackSealed(plain)
+	code, e164 := sealed.code, sealed.e164
 	if err != nil || !okp || !validCode(code, p.CodeLength) ||
 		subtle.ConstantTimeCompare([]byte(v.keys.storeKey(e164)), []byte(key)) != 1 {
 		return FallbackResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, errSealed)
 	}
 	ev.Fingerprint, ev.Region = v.keys.fingerprint(e164), regionOf(e164)
+	if sealed.txn != nil && !sender.CarriesTransaction(v.send, next) {
+		// Start checked the first channel; a later one may not show the
+		// payment, and the code is not sent without it.
+		return FallbackResult{}, fmt.Errorf("%w: %s", ErrTransactionUnsupported, next)
+	}
 	if v.before != nil {
 		num, err := ParseNumber(e164, "")
 		if err == nil {
@@ -162,7 +174,8 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	// The re-sent message names its own channel, so that a report that it
 	// was not delivered either moves the code one step further along the
 	// chain (FallbackNext).
-	msg := sender.Message{To: e164, Channel: next, Code: code, Locale: locale, TTL: res.ExpiresIn, Ref: v.keys.makeRef(key, tag, next)}
+	msg := sender.Message{To: e164, Channel: next, Code: code, Locale: sealed.locale, TTL: res.ExpiresIn, Ref: v.keys.makeRef(key, tag, next)}
+	transactionMessage(&msg, sealed.txn)
 	if err := v.send.Send(ctx, msg); err != nil {
 		ev.Kind, ev.Err = EventSendFailed, err
 		v.observe(ctx, begin, ev)
@@ -191,13 +204,19 @@ func fallbackStoreOK(s store.Store, p Policy) bool {
 }
 
 // The sealed payload: the code alone for KeepCode; with Policy.Fallback
-// the code, number, channel and locale, separated by 0 bytes (none of them
-// can hold one: digits, E.164, a channel name, a BCP 47 tag).
-func (v *Verifier) sealedPayload(code, e164 string, ch sender.Channel, locale string) string {
+// the code, number, channel and locale, and for a transaction code its
+// amount, currency and payee, separated by 0 bytes (none of them can hold
+// one: digits, E.164, a channel name, a BCP 47 tag, a normalized
+// Transaction).
+func (v *Verifier) sealedPayload(code, e164 string, ch sender.Channel, locale string, t *Transaction) string {
 	if !v.policy.Fallback {
 		return code
 	}
-	return code + "\x00" + e164 + "\x00" + string(ch) + "\x00" + locale
+	s := code + "\x00" + e164 + "\x00" + string(ch) + "\x00" + locale
+	if t != nil {
+		s += "\x00" + t.Amount + "\x00" + t.Currency + "\x00" + t.Payee
+	}
+	return s
 }
 
 // sealedCode returns the code of a sealed payload of either form.
@@ -206,13 +225,24 @@ func sealedCode(plain string) string {
 	return code
 }
 
-func unpackSealed(plain string) (code, e164 string, ch sender.Channel, locale string, ok bool) {
+// sealedFallback is what a fallback payload holds.
+type sealedFallback struct {
+	code, e164 string
+	locale     string
+	txn        *Transaction
+}
+
+func unpackSealed(plain string) (sealedFallback, bool) {
 	parts := strings.Split(plain, "\x00")
-	if len(parts) != 4 {
-		return "", "", "", "", false
+	if len(parts) != 4 && len(parts) != 7 {
+		return sealedFallback{}, false
 	}
-	e164, ok = canonical(parts[1])
-	return parts[0], e164, sender.Channel(parts[2]), parts[3], ok
+	e164, ok := canonical(parts[1])
+	f := sealedFallback{code: parts[0], e164: e164, locale: parts[3]}
+	if len(parts) == 7 {
+		f.txn = &Transaction{Amount: parts[4], Currency: parts[5], Payee: parts[6]}
+	}
+	return f, ok
 }
 
 // fallbackTag is the tag of the code Start sends: the nonce that begins

@@ -16,15 +16,23 @@ import (
 // minor-unit digits, a currency that is not an ISO 4217 code with a minor
 // unit, a payee that is empty, too long or holds a character outside
 // letters, digits, marks, spaces and .,&'()-/+:, or a channel that cannot
-// show the transaction.
+// show the transaction (ErrTransactionUnsupported).
 var ErrInvalidTransaction = errors.New("otp: invalid transaction")
+
+// ErrTransactionUnsupported reports a transaction code on a channel where
+// the Verifier's Sender cannot show the payment (see
+// sender.CarriesTransaction): a WhatsApp sender without a transaction
+// template, a PHLO flow, a custom sender that does not declare it. It
+// wraps ErrInvalidTransaction. Start returns it before the store is
+// touched and nothing is sent.
+var ErrTransactionUnsupported = fmt.Errorf("%w: the channel cannot show the transaction", ErrInvalidTransaction)
 
 // ErrTransactionTooLong reports a transaction whose message would not fit
 // in one SMS; the error is a *TransactionLengthError.
 var ErrTransactionTooLong = errors.New("otp: transaction text does not fit in one sms")
 
 // MaxPayeeLen is the longest payee WithTransaction accepts, in characters.
-const MaxPayeeLen = 64
+const MaxPayeeLen = sender.MaxPayeeLen
 
 // maxAmountDigits bounds the whole part of an amount (a quadrillion).
 const maxAmountDigits = 15
@@ -151,13 +159,18 @@ func (t Transaction) String() string { return t.AmountText() + " to " + t.Payee 
 // "Code 123456 to pay EUR 12.50 to ACME Ltd. It expires in 5 minutes."
 // The text is checked to fit in one SMS before anything is stored or sent
 // (the expiry sentence is dropped when only it does not fit); a payee too
-// long for that gets a *TransactionLengthError.
+// long for that gets a *TransactionLengthError. With Policy.Fallback the
+// same check runs for every channel, since the code may be re-sent by SMS.
 //
-// A transaction code is sent by SMS only: Start refuses sender.Call with
-// ErrInvalidTransaction, because the voice sender reads out the digits
-// alone and the payer must be shown what the code approves. A code pending
-// for a transaction is never re-sent by Policy.KeepCode: a resend makes a
-// new code.
+// On every channel the sender.Message carries the transaction
+// (Message.Transaction), and Start sends a transaction code only on a
+// channel whose Sender shows it (sender.CarriesTransaction: the Plivo
+// voice call speaks it, a Plivo WhatsApp sender with a transaction
+// template fills it in); on any other channel Start returns
+// ErrTransactionUnsupported before anything is stored or sent, because the
+// payer must be shown what the code approves. Verifier.Fallback re-sends
+// the transaction with the code. A code pending for a transaction is never
+// re-sent by Policy.KeepCode: a resend makes a new code.
 //
 // Nothing of the transaction is stored or logged: the store sees only the
 // HMAC, and errors and events never carry the amount or the payee.
@@ -189,8 +202,10 @@ func (o *callOptions) digestBinding() string {
 
 // checkTransaction refuses what would make a transaction's digest
 // ambiguous or its message impossible: a plain binding that starts like a
-// transaction's, a channel other than SMS, or a text too long for one SMS.
-// It runs before any store access.
+// transaction's, a channel whose Sender cannot show the transaction, or an
+// SMS text too long for one SMS (checked for SMS, and for every channel
+// with Policy.Fallback, which may re-send the code by SMS). It runs before
+// any store access.
 func (v *Verifier) checkTransaction(o *callOptions, ch sender.Channel) error {
 	if o.txn == nil {
 		if strings.HasPrefix(o.binding, txnMarker) {
@@ -201,8 +216,11 @@ func (v *Verifier) checkTransaction(o *callOptions, ch sender.Channel) error {
 	if ch == "" {
 		return nil // Check: nothing is sent
 	}
-	if ch != sender.SMS {
-		return fmt.Errorf("%w: a transaction code is sent by sms only, not %s", ErrInvalidTransaction, ch)
+	if !sender.CarriesTransaction(v.send, ch) {
+		return fmt.Errorf("%w: %s", ErrTransactionUnsupported, ch)
+	}
+	if ch != sender.SMS && !v.policy.Fallback {
+		return nil
 	}
 	text := transactionText(o.locale, strings.Repeat("0", v.policy.CodeLength), *o.txn, 0)
 	enc, units := sender.SMSLength(text)
@@ -273,11 +291,14 @@ func transactionText(locale, code string, t Transaction, ttl time.Duration) stri
 	return text
 }
 
-// messageText is the Message.Text of a Start: the transaction's text, or
-// "" (the sender's own wording) without a transaction.
-func (o *callOptions) messageText(code string, ttl time.Duration) string {
-	if o.txn == nil {
-		return ""
+// transactionMessage adds a transaction to m: Message.Transaction on
+// every channel and, on SMS, the transaction's text as Message.Text.
+func transactionMessage(m *sender.Message, t *Transaction) {
+	if t == nil {
+		return
 	}
-	return transactionText(o.locale, code, *o.txn, ttl)
+	m.Transaction = &sender.Transaction{Amount: t.Amount, Currency: t.Currency, Payee: t.Payee}
+	if m.Channel == sender.SMS {
+		m.Text = transactionText(m.Locale, m.Code, *t, m.TTL)
+	}
 }

@@ -247,20 +247,64 @@ func TestTransactionTooLong(t *testing.T) {
 	}
 }
 
-// The voice sender reads the digits alone, so a transaction code is not
-// sent by call; nothing is stored.
-func TestTransactionVoiceRefused(t *testing.T) {
+// carrier is a Recorder that declares the channels on which it shows a
+// Message.Transaction.
+type carrier struct {
+	sender.Recorder
+	shows map[sender.Channel]bool
+}
+
+func (c *carrier) CarriesTransaction(ch sender.Channel) bool { return c.shows[ch] }
+
+// A transaction code goes only where the Sender shows the payment: a
+// sender that does not declare a channel (the Recorder) gets none on call
+// or WhatsApp, and the refusal comes before the store and the send. On a
+// channel that carries it, the message holds the transaction (and on SMS,
+// the text), and the code approves that payment only.
+func TestTransactionChannels(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, nil)
-	_, err := f.v.Start(t.Context(), alice, sender.Call, otp.WithTransaction(acme))
-	if !errors.Is(err, otp.ErrInvalidTransaction) {
-		t.Fatalf("Start by call with a transaction: error = %v, want ErrInvalidTransaction", err)
+	all := []sender.Channel{sender.SMS, sender.Call, sender.WhatsApp}
+	f := newFixture(t, func(c *otp.Config) { c.Policy.Channels = all })
+	for _, ch := range []sender.Channel{sender.Call, sender.WhatsApp} {
+		_, err := f.v.Start(t.Context(), alice, ch, otp.WithTransaction(acme))
+		if !errors.Is(err, otp.ErrTransactionUnsupported) || !errors.Is(err, otp.ErrInvalidTransaction) {
+			t.Fatalf("Start(%s) through a sender that does not show transactions: %v, want ErrTransactionUnsupported", ch, err)
+		}
 	}
 	if n := f.store.calls.Load(); n != 0 || f.rec.Len() != 0 {
 		t.Fatalf("store calls %d, messages %d; want none", n, f.rec.Len())
 	}
 	if _, err := f.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(otp.Transaction{Amount: "1,00", Currency: "EUR", Payee: "x"})); !errors.Is(err, otp.ErrInvalidTransaction) {
 		t.Fatalf("Start with a bad amount: error = %v, want ErrInvalidTransaction", err)
+	}
+
+	c := &carrier{shows: map[sender.Channel]bool{sender.SMS: true, sender.Call: true, sender.WhatsApp: true}}
+	g := newFixture(t, func(cfg *otp.Config) { cfg.Sender = c; cfg.Policy.Channels = all; cfg.Policy.Cooldown = -1 })
+	want := sender.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"}
+	for _, ch := range all {
+		if _, err := g.v.Start(t.Context(), bob, ch, otp.WithTransaction(acme), otp.WithLocale("fr")); err != nil {
+			t.Fatalf("Start(%s): %v", ch, err)
+		}
+		m, _ := c.Last(bob)
+		if m.Transaction == nil || *m.Transaction != want {
+			t.Fatalf("%s message carries %v, want %v", ch, m.Transaction, want)
+		}
+		if wantText := ch == sender.SMS; (m.Text != "") != wantText || (wantText && !strings.Contains(m.Text, "pour payer EUR 12.50 à ACME Ltd")) {
+			t.Fatalf("%s message text %q", ch, m.Text)
+		}
+		if got := g.check(t, bob, m.Code, otp.WithTransaction(otp.Transaction{Amount: "12.51", Currency: "EUR", Payee: "ACME Ltd"})); got.Status != otp.Rejected {
+			t.Fatalf("%s: Check for another amount = %+v, want rejected", ch, got)
+		}
+		if got := g.check(t, bob, m.Code, otp.WithTransaction(acme)); got.Status != otp.Approved {
+			t.Fatalf("%s: Check for the payment = %+v, want approved", ch, got)
+		}
+	}
+	// A code without a transaction carries none.
+	if _, err := g.v.Start(t.Context(), bob, sender.Call); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := c.Last(bob); m.Transaction != nil || m.Text != "" {
+		t.Fatalf("plain call message carries %v, %q", m.Transaction, m.Text)
 	}
 }
 

@@ -434,10 +434,10 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	req.Digest = v.keys.digest(make([]byte, 0, 32), num.E164, o.digestBinding(), code)
 	req.Scope = v.keys.scope(num.E164, o.binding)
-	// A transaction code is never kept for a fallback: the re-send would
-	// carry the digits without the amount and payee they confirm.
-	if req.KeepPending || (p.Fallback && !isTest && o.txn == nil) {
-		if req.Sealed, err = v.keys.seal(v.sealedPayload(code, num.E164, ch, o.locale), key); err != nil {
+	// With a fallback, the seal keeps the transaction too, so that the
+	// re-send states the payment the code confirms.
+	if req.KeepPending || (p.Fallback && !isTest) {
+		if req.Sealed, err = v.keys.seal(v.sealedPayload(code, num.E164, ch, o.locale, o.txn), key); err != nil {
 			return StartResult{}, err
 		}
 	}
@@ -518,12 +518,12 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		To:          num.E164,
 		Channel:     ch,
 		Code:        code,
-		Text:        o.messageText(code, res.ExpiresIn),
 		Locale:      o.locale,
 		TextOptions: o.text,
 		TTL:         res.ExpiresIn,
 		Ref:         ev.Fingerprint,
 	}
+	transactionMessage(&msg, o.txn)
 	if p.Fallback {
 		msg.Ref = v.keys.makeRef(key, fallbackTag(req.Sealed, res), ch)
 	}

@@ -11,11 +11,13 @@
 //   - WhatsApp sends an approved WhatsApp authentication template with
 //     Messages.Create (type "whatsapp"), the code as the body's and the
 //     copy-code button's parameter; its reports go to the SMS sender's
-//     StatusHandler.
+//     StatusHandler. A code that confirms a payment goes in the
+//     WhatsAppOptions.TransactionTemplate, with code, amount and payee.
 //   - Voice places a call with Calls.Create (hanging up on answering
 //     machines) and serves its answer URL (AnswerHandler): Plivo XML that
-//     reads the digits one by one, twice. The answer URL carries a
-//     one-time, short-lived random token, never the code.
+//     reads the digits one by one, twice, each time after the payment
+//     the code confirms, if any. The answer URL carries a one-time,
+//     short-lived random token, never the code or the payment.
 //
 // # Callbacks
 //

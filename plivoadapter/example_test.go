@@ -126,3 +126,17 @@ func ExampleSMS_StatusHandler() {
 	// undelivered report: 200
 	// failed report: 200
 }
+
+// The answer to a call whose code confirms a payment speaks the payment
+// before the digits, both times, in the prompt's language.
+func ExampleAnswerXML_transaction() {
+	p := plivoadapter.Prompt{
+		Code:        "493817",
+		Language:    "en-GB",
+		Transaction: &sender.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME & Sons"},
+	}
+	fmt.Print(plivoadapter.AnswerXML(p))
+	// Output:
+	// <?xml version="1.0" encoding="UTF-8"?>
+	// <Response><Speak voice="WOMAN" language="en-GB">Your code to pay 12 point 5 0 euros to ACME &amp; Sons is</Speak><Wait length="1"></Wait><Speak voice="WOMAN" language="en-GB">4, 9, 3, 8, 1, 7.</Speak><Wait length="2"></Wait><Speak voice="WOMAN" language="en-GB">Once again, your code to pay 12 point 5 0 euros to ACME &amp; Sons is</Speak><Wait length="1"></Wait><Speak voice="WOMAN" language="en-GB">4, 9, 3, 8, 1, 7.</Speak><Wait length="1"></Wait><Speak voice="WOMAN" language="en-GB">Goodbye.</Speak><Hangup></Hangup></Response>
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"io"
 	"strings"
+
+	"github.com/go2fa/go2fa/sender"
 )
 
 // speakLanguages are the <Speak> languages Plivo documents for its
@@ -69,6 +71,65 @@ var phrases = map[string]phraseSet{
 	"it": {"Il suo codice di verifica è", "Ripeto, il suo codice è", "Arrivederci."},
 	"pt": {"O seu código de verificação é", "Repetindo, o seu código é", "Adeus."},
 	"nl": {"Uw verificatiecode is", "Nogmaals, uw code is", "Tot ziens."},
+}
+
+// spokenPayment is the spoken transaction sentence of one language:
+// first and again hold "{amount}" and "{payee}" and lead into the digits,
+// point is the word for the decimal separator, and currencies names the
+// most used currencies (any other is spelled letter by letter).
+type spokenPayment struct {
+	first, again, point string
+	currencies          map[string]string
+}
+
+// payments holds the spoken transaction sentence per language. A call in
+// a language without one speaks the whole prompt in English (en-US), so
+// that the voice and the words match (see AnswerXML).
+var payments = map[string]spokenPayment{
+	"en": {"Your code to pay {amount} to {payee} is", "Once again, your code to pay {amount} to {payee} is", "point",
+		map[string]string{"EUR": "euros", "USD": "US dollars", "GBP": "pounds sterling", "CHF": "Swiss francs"}},
+	"de": {"Ihr Code für die Zahlung von {amount} an {payee} lautet", "Noch einmal, Ihr Code für die Zahlung von {amount} an {payee} lautet", "Komma",
+		map[string]string{"EUR": "Euro", "USD": "US-Dollar", "GBP": "Pfund Sterling", "CHF": "Schweizer Franken"}},
+	"fr": {"Votre code pour payer {amount} à {payee} est", "Je répète, votre code pour payer {amount} à {payee} est", "virgule",
+		map[string]string{"EUR": "euros", "USD": "dollars américains", "GBP": "livres sterling", "CHF": "francs suisses"}},
+	"es": {"Su código para pagar {amount} a {payee} es", "Otra vez, su código para pagar {amount} a {payee} es", "coma",
+		map[string]string{"EUR": "euros", "USD": "dólares estadounidenses", "GBP": "libras esterlinas", "CHF": "francos suizos"}},
+	"it": {"Il suo codice per pagare {amount} a {payee} è", "Ripeto, il suo codice per pagare {amount} a {payee} è", "virgola",
+		map[string]string{"EUR": "euro", "USD": "dollari statunitensi", "GBP": "sterline", "CHF": "franchi svizzeri"}},
+	"nl": {"Uw code om {amount} te betalen aan {payee} is", "Nogmaals, uw code om {amount} te betalen aan {payee} is", "komma",
+		map[string]string{"EUR": "euro", "USD": "Amerikaanse dollar", "GBP": "Britse pond", "CHF": "Zwitserse frank"}},
+	"pt": {"O seu código para pagar {amount} a {payee} é", "Repetindo, o seu código para pagar {amount} a {payee} é", "vírgula",
+		map[string]string{"EUR": "euros", "USD": "dólares americanos", "GBP": "libras esterlinas", "CHF": "francos suíços"}},
+}
+
+// spokenAmount writes an amount so that a text-to-speech voice reads it
+// one way only: the whole part as a number, the decimal separator as the
+// language's word, each decimal digit on its own, then the currency's
+// name, or its code letter by letter: "12 point 5 0 euros",
+// "1250 J P Y".
+func (sp spokenPayment) spokenAmount(t sender.Transaction) string {
+	var b strings.Builder
+	whole, frac, _ := strings.Cut(t.Amount, ".")
+	b.WriteString(whole)
+	if frac != "" {
+		b.WriteString(" " + sp.point)
+		for _, d := range frac {
+			b.WriteString(" ")
+			b.WriteRune(d)
+		}
+	}
+	b.WriteString(" ")
+	if name, ok := sp.currencies[t.Currency]; ok {
+		b.WriteString(name)
+	} else {
+		b.WriteString(strings.Join(strings.Split(t.Currency, ""), " "))
+	}
+	return b.String()
+}
+
+// sentence fills a first or again pattern with t.
+func (sp spokenPayment) sentence(pattern string, t sender.Transaction) string {
+	return strings.NewReplacer("{amount}", sp.spokenAmount(t), "{payee}", t.Payee).Replace(pattern)
 }
 
 func xmlEscape(w io.Writer, s string) error { return xml.EscapeText(w, []byte(s)) }

@@ -45,6 +45,10 @@ func NewPHLO(c Config) (*PHLO, error) {
 	return &PHLO{client: cl, api: a, authID: c.AuthID, phloID: c.PHLOID, from: c.Number}, nil
 }
 
+// CarriesTransaction reports false for every channel: the PHLO reads out
+// or texts the code alone.
+func (p *PHLO) CarriesTransaction(sender.Channel) bool { return false }
+
 // Send runs the PHLO for m (see Run).
 func (p *PHLO) Send(ctx context.Context, m sender.Message) error {
 	_, err := p.Run(ctx, m)
@@ -64,9 +68,16 @@ func (p *PHLO) Send(ctx context.Context, m sender.Message) error {
 // phlo_run_id when present, else the api_id ("" if the answer only names
 // the PHLO). A 2xx answer with none of them is
 // an *Error wrapping ErrTransient: it does not say whether the PHLO ran.
+//
+// The template's payload has no place for a payment, so a message with a
+// Transaction fails with sender.ErrTransactionUnsupported and runs
+// nothing.
 func (p *PHLO) Run(ctx context.Context, m sender.Message) (ref string, err error) {
 	if err := m.Validate(); err != nil {
 		return "", err
+	}
+	if m.Transaction != nil {
+		return "", fmt.Errorf("plivoadapter: phlo sender: %w", sender.ErrTransactionUnsupported)
 	}
 	if m.Channel != sender.SMS && m.Channel != sender.Call {
 		return "", fmt.Errorf("plivoadapter: phlo sender: %w: %s", sender.ErrUnsupportedChannel, m.Channel)

@@ -7,10 +7,13 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/go2fa/go2fa/sender"
 )
 
-// Prompt is what the answer handler speaks for one call: the code and the
-// Plivo language. A TokenStore keeps it under the call's one-time token
+// Prompt is what the answer handler speaks for one call: the code, the
+// Plivo language and, for a code that confirms a payment, the
+// transaction. A TokenStore keeps it under the call's one-time token
 // until the call is answered or the token expires. It is a plain value,
 // safe to copy and share.
 type Prompt struct {
@@ -19,13 +22,18 @@ type Prompt struct {
 	Code string
 	// Language is the Plivo <Speak> language, for example "en-US".
 	Language string
+	// Transaction, when not nil, is the payment the code confirms, spoken
+	// before the digits. A shared TokenStore must not keep it in clear
+	// either.
+	Transaction *sender.Transaction
 	// Retry is zero until the answer URL is first fetched; then the
 	// prompt is kept, under a key for that call only, for Plivo's
 	// re-fetches until Retry.
 	Retry time.Time
 }
 
-// String hides the code, so printing a Prompt never leaks it.
+// String hides the code and the transaction, so printing a Prompt never
+// leaks them.
 func (p Prompt) String() string { return "plivoadapter.Prompt{" + p.Language + ", code redacted}" }
 
 // GoString is like String.

@@ -225,7 +225,14 @@ func (v *Voice) Send(ctx context.Context, m sender.Message) error {
 	if err != nil {
 		return &Error{Op: "send call", Err: err, temporary: true}
 	}
-	if err := v.tokens.Put(ctx, tok, Prompt{Code: m.Code, Language: lang}, v.now().Add(v.ttl)); err != nil {
+	p := Prompt{Code: m.Code, Language: lang}
+	if m.Transaction != nil {
+		t := *m.Transaction
+		p.Transaction = &t
+	}
+	// The transaction, like the code, waits in the TokenStore: the answer
+	// URL carries the token only.
+	if err := v.tokens.Put(ctx, tok, p, v.now().Add(v.ttl)); err != nil {
 		return &Error{Op: "send call", Err: fmt.Errorf("save call token: %w", err), temporary: true}
 	}
 	answer := *v.answer
@@ -233,8 +240,7 @@ func (v *Voice) Send(ctx context.Context, m sender.Message) error {
 		answer.RawQuery += "&"
 	}
 	answer.RawQuery += TokenParam + "=" + tok
-	p := v.Params(m.To, answer.String())
-	if err := v.call(ctx, p); err != nil {
+	if err := v.call(ctx, v.Params(m.To, answer.String())); err != nil {
 		_ = v.tokens.Delete(context.WithoutCancel(ctx), tok)
 		return err
 	}
@@ -280,7 +286,15 @@ func hasUUID(v any) bool {
 	return false
 }
 
-var _ sender.Sender = (*Voice)(nil)
+// CarriesTransaction reports whether v shows a Message.Transaction on c:
+// true for calls, whose answer speaks the amount and payee before the
+// digits.
+func (v *Voice) CarriesTransaction(c sender.Channel) bool { return c == sender.Call }
+
+var (
+	_ sender.Sender             = (*Voice)(nil)
+	_ sender.TransactionCarrier = (*Voice)(nil)
+)
 
 // AnswerHandler returns the handler for the calls' answer URL; mount it
 // where VoiceOptions.AnswerURL points (any path prefix stripping is fine:
@@ -352,17 +366,36 @@ func (v *Voice) logf(ctx context.Context, msg string) {
 
 // AnswerXML returns the Plivo XML that reads p's code: an introduction in
 // p.Language where this package knows one, the digits one at a time
-// separated by pauses, a short wait, the digits again, and a hang-up.
+// separated by pauses, a short wait, the introduction and the digits
+// again, and a hang-up.
+//
+// With p.Transaction, the introduction both times is the payment: "Your
+// code to pay 12 point 5 0 euros to ACME Ltd is" and the digits. The
+// amount is written for a text-to-speech voice (the decimal separator as
+// a word, each decimal digit alone, the currency named or spelled letter
+// by letter); the payee is spoken as given, escaped as XML text, so it
+// can add no element or attribute. Transaction wordings exist for en, de,
+// fr, es, it, nl and pt; a call in another language speaks the whole
+// prompt in English (en-US), so that a voice never reads words of another
+// language.
 func AnswerXML(p Prompt) string {
 	lang, ok := SpeakLanguage(p.Language)
 	if !ok {
 		lang = "en-US"
 	}
+	base := strings.SplitN(lang, "-", 2)[0]
+	pay, hasPay := payments[base]
+	if p.Transaction != nil && !hasPay {
+		lang, base, pay = "en-US", "en", payments["en"]
+	}
 	voice := "WOMAN"
 	if manOnly[lang] {
 		voice = "MAN"
 	}
-	ph := phrases[strings.SplitN(lang, "-", 2)[0]]
+	ph := phrases[base]
+	if t := p.Transaction; t != nil {
+		ph.first, ph.again = pay.sentence(pay.first, *t), pay.sentence(pay.again, *t)
+	}
 	digits := make([]string, 0, len(p.Code))
 	for _, d := range p.Code {
 		if d >= '0' && d <= '9' {

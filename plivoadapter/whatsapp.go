@@ -29,6 +29,19 @@ type WhatsAppOptions struct {
 	// the one that matches its Locale best (see WhatsAppLanguage); the
 	// first is used when none matches. At least one is required.
 	Languages []string
+	// TransactionTemplate is the name of an approved WhatsApp template
+	// (category UTILITY) for codes that confirm a payment: its body takes
+	// three text parameters, in this order, the code ({{1}}), the amount
+	// as "EUR 12.50" ({{2}}) and the payee ({{3}}), and it has no other
+	// parameter. An authentication template cannot carry them: WhatsApp
+	// fixes its text and takes the code alone. The default value is ""
+	// (none): a message with a Transaction is then refused with
+	// sender.ErrTransactionUnsupported, and CarriesTransaction is false.
+	TransactionTemplate string
+	// TransactionLanguages lists the languages TransactionTemplate is
+	// approved in, chosen as for Languages. Required with
+	// TransactionTemplate.
+	TransactionLanguages []string
 	// KeepInPlivoLogs lets Plivo keep the message content and the full
 	// destination number in its logs. By default every message is sent
 	// with Plivo's log=false. The default value is false.
@@ -67,6 +80,8 @@ type WhatsApp struct {
 	from      string
 	template  string
 	languages []string
+	txnName   string
+	txnLangs  []string
 	keepLogs  bool
 	status    *url.URL
 	method    string
@@ -106,11 +121,21 @@ func NewWhatsApp(c Config, o WhatsAppOptions) (*WhatsApp, error) {
 	if len(o.Languages) == 0 {
 		return nil, fmt.Errorf("%w: WhatsApp Languages is empty", ErrInvalidConfig)
 	}
-	for _, l := range o.Languages {
-		if !languageCode(l) {
-			return nil, fmt.Errorf("%w: WhatsApp language %q is not a code such as en or en_US", ErrInvalidConfig, truncateText(l, 16))
+	var err error
+	if w.languages, err = languageCodes(o.Languages); err != nil {
+		return nil, err
+	}
+	if o.TransactionTemplate != "" || len(o.TransactionLanguages) > 0 {
+		if !templateName(o.TransactionTemplate) {
+			return nil, fmt.Errorf("%w: WhatsApp TransactionTemplate must be 1-%d lowercase letters, digits or underscores", ErrInvalidConfig, maxTemplateName)
 		}
-		w.languages = append(w.languages, l)
+		if len(o.TransactionLanguages) == 0 {
+			return nil, fmt.Errorf("%w: WhatsApp TransactionLanguages is empty", ErrInvalidConfig)
+		}
+		if w.txnLangs, err = languageCodes(o.TransactionLanguages); err != nil {
+			return nil, err
+		}
+		w.txnName = o.TransactionTemplate
 	}
 	w.method = strings.ToUpper(o.StatusMethod)
 	if w.method == "" {
@@ -145,6 +170,24 @@ func NewWhatsApp(c Config, o WhatsAppOptions) (*WhatsApp, error) {
 	return w, nil
 }
 
+// languageCodes checks and copies a list of template languages.
+func languageCodes(ls []string) ([]string, error) {
+	out := make([]string, 0, len(ls))
+	for _, l := range ls {
+		if !languageCode(l) {
+			return nil, fmt.Errorf("%w: WhatsApp language %q is not a code such as en or en_US", ErrInvalidConfig, truncateText(l, 16))
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// CarriesTransaction reports whether w shows a Message.Transaction on c:
+// on WhatsApp, when a TransactionTemplate is configured.
+func (w *WhatsApp) CarriesTransaction(c sender.Channel) bool {
+	return c == sender.WhatsApp && w.txnName != ""
+}
+
 // Serves reports whether the sender serves channel c: WhatsApp only.
 func (w *WhatsApp) Serves(c sender.Channel) bool { return c == sender.WhatsApp }
 
@@ -157,7 +200,10 @@ func (w *WhatsApp) Language(locale string) string { return WhatsAppLanguage(loca
 // template with the code as the body's parameter and as the copy-code
 // button's parameter (WhatsApp requires both), log=false unless
 // KeepInPlivoLogs, message_expiry from m.TTL, and the status URL and
-// method.
+// method. A message with a Transaction goes in the TransactionTemplate
+// instead, with the code, the amount ("EUR 12.50") and the payee as the
+// body's three parameters; without a TransactionTemplate it fails with
+// sender.ErrTransactionUnsupported.
 func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 	if err := m.Validate(); err != nil {
 		return plivo.MessageCreateParams{}, err
@@ -171,18 +217,33 @@ func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 		return plivo.MessageCreateParams{}, fmt.Errorf("plivoadapter: whatsapp sender: %w: an authentication template carries the code only, not Message.Text", sender.ErrInvalidMessage)
 	}
 	code := []plivo.Parameter{{Type: parameterText, Text: m.Code}}
-	p := plivo.MessageCreateParams{
-		Src:  w.from,
-		Dst:  m.To,
-		Type: whatsappType,
-		Template: &plivo.Template{
-			Name:     w.template,
-			Language: w.Language(m.Locale),
-			Components: []plivo.Component{
-				{Type: componentBody, Parameters: code},
-				{Type: componentButton, SubType: buttonSubTypeURL, Index: copyCodeButtonSlot, Parameters: code},
-			},
+	tpl := &plivo.Template{
+		Name:     w.template,
+		Language: w.Language(m.Locale),
+		Components: []plivo.Component{
+			{Type: componentBody, Parameters: code},
+			{Type: componentButton, SubType: buttonSubTypeURL, Index: copyCodeButtonSlot, Parameters: code},
 		},
+	}
+	if t := m.Transaction; t != nil {
+		if w.txnName == "" {
+			return plivo.MessageCreateParams{}, fmt.Errorf("plivoadapter: whatsapp sender: %w: no TransactionTemplate", sender.ErrTransactionUnsupported)
+		}
+		tpl = &plivo.Template{
+			Name:     w.txnName,
+			Language: WhatsAppLanguage(m.Locale, w.txnLangs),
+			Components: []plivo.Component{{Type: componentBody, Parameters: []plivo.Parameter{
+				{Type: parameterText, Text: m.Code},
+				{Type: parameterText, Text: t.AmountText()},
+				{Type: parameterText, Text: t.Payee},
+			}}},
+		}
+	}
+	p := plivo.MessageCreateParams{
+		Src:           w.from,
+		Dst:           m.To,
+		Type:          whatsappType,
+		Template:      tpl,
 		MessageExpiry: expirySeconds(m.TTL),
 	}
 	if !w.keepLogs {
@@ -198,9 +259,11 @@ func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 // Send sends m as one WhatsApp authentication template message: one POST
 // to /v1/Account/{auth_id}/Message/, built by plivo-go as Messages.Create
 // builds it, from Params(m), with ctx attached (a done ctx sends nothing).
-// An SMS or Call message fails with sender.ErrUnsupportedChannel, and a
+// An SMS or Call message fails with sender.ErrUnsupportedChannel, a
 // message with a Text (which the template cannot show) with
-// sender.ErrInvalidMessage, before any request. Plivo
+// sender.ErrInvalidMessage, and a message with a Transaction but no
+// TransactionTemplate with sender.ErrTransactionUnsupported, before any
+// request. Plivo
 // failures are *Error: a 4xx answer (a destination or template WhatsApp
 // refuses) wraps ErrPermanent, so a failover moves on instead of retrying.
 // A message that Plivo accepts and WhatsApp cannot deliver (for example to
@@ -226,7 +289,10 @@ func (w *WhatsApp) Send(ctx context.Context, m sender.Message) error {
 	return nil
 }
 
-var _ sender.Sender = (*WhatsApp)(nil)
+var (
+	_ sender.Sender             = (*WhatsApp)(nil)
+	_ sender.TransactionCarrier = (*WhatsApp)(nil)
+)
 
 // WhatsAppLanguage picks, from the languages a template is approved in
 // (WhatsApp codes such as "en_US", "pt_BR", "es"), the one for a BCP 47

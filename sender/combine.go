@@ -74,7 +74,17 @@ func (r *Router) Channels() []Channel {
 	return cs
 }
 
-var _ Server = (*Router)(nil)
+// CarriesTransaction reports whether the sender registered for c shows a
+// Message.Transaction on it (see the function CarriesTransaction).
+func (r *Router) CarriesTransaction(c Channel) bool {
+	s, ok := r.routes[c]
+	return ok && CarriesTransaction(s, c)
+}
+
+var (
+	_ Server             = (*Router)(nil)
+	_ TransactionCarrier = (*Router)(nil)
+)
 
 // failover is the Sender Failover returns.
 type failover struct{ list []Sender }
@@ -108,6 +118,21 @@ func Failover(senders ...Sender) Sender {
 
 func (f *failover) Serves(c Channel) bool {
 	return slices.ContainsFunc(f.list, func(s Sender) bool { return Serves(s, c) })
+}
+
+// CarriesTransaction is true when every sender that serves c shows a
+// transaction on it, since any of them may be the one that delivers.
+func (f *failover) CarriesTransaction(c Channel) bool {
+	serving := false
+	for _, s := range f.list {
+		if Serves(s, c) {
+			if !CarriesTransaction(s, c) {
+				return false
+			}
+			serving = true
+		}
+	}
+	return serving
 }
 
 func (f *failover) Send(ctx context.Context, msg Message) error {
@@ -177,6 +202,21 @@ func FailoverChannels(s Sender, order ...Channel) (Sender, error) {
 }
 
 func (f *channelFailover) Serves(c Channel) bool { return slices.Contains(f.order, c) }
+
+// CarriesTransaction is true when s shows a transaction on c and on every
+// later channel of the order, any of which may deliver the message.
+func (f *channelFailover) CarriesTransaction(c Channel) bool {
+	start := slices.Index(f.order, c)
+	if start < 0 {
+		return CarriesTransaction(f.s, c)
+	}
+	for _, next := range f.order[start:] {
+		if !CarriesTransaction(f.s, next) {
+			return false
+		}
+	}
+	return true
+}
 
 func (f *channelFailover) Send(ctx context.Context, msg Message) error {
 	start := slices.Index(f.order, msg.Channel)

@@ -90,6 +90,11 @@ type Message struct {
 	// reference to the code that Verifier.Fallback accepts. A sender that
 	// reports deliveries hands it back with the report.
 	Ref string
+	// Transaction, when not nil, is the payment the code confirms: a
+	// Sender must show its amount and payee with the code (on SMS, Text
+	// already holds them) or refuse the message with
+	// ErrTransactionUnsupported (see CarriesTransaction).
+	Transaction *Transaction
 }
 
 // Validate reports whether m can be sent.
@@ -103,6 +108,11 @@ func (m Message) Validate() error {
 		return fmt.Errorf("%w: code is not digits", ErrInvalidMessage)
 	case utf8.RuneCountInString(m.Text) > MaxTextLen:
 		return fmt.Errorf("%w: text longer than %d characters", ErrInvalidMessage, MaxTextLen)
+	}
+	if m.Transaction != nil {
+		if err := m.Transaction.validate(); err != nil {
+			return err
+		}
 	}
 	return m.TextOptions.Validate()
 }

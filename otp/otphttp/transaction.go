@@ -11,7 +11,7 @@ import (
 const (
 	// CodeInvalidTransaction: no payment to confirm for the request (the
 	// WithTransaction function failed), a payment the Verifier refuses,
-	// or a channel that cannot show it (a call).
+	// or a channel whose sender cannot show it (otp.ErrTransactionUnsupported).
 	CodeInvalidTransaction = "invalid_transaction"
 	// CodeTransactionTooLong: the payment's text does not fit in one SMS;
 	// the payee must be shorter.
@@ -22,7 +22,8 @@ const (
 // (PSD2 dynamic linking, see otp.WithTransaction). f returns the payment
 // the request's session is confirming, read from state the server keeps
 // (never from the request, whose body takes no such member): the start
-// route sends a code whose SMS shows the payment's amount and payee, and
+// route sends a code whose message (SMS text, voice call, WhatsApp
+// transaction template) shows the payment's amount and payee, and
 // the check route approves it only if f still returns the same payment. An
 // error from f is answered 400 invalid_transaction, and nothing is sent or
 // checked. New refuses a nil f.

@@ -208,10 +208,15 @@ func TestTokenStoreConformance(t *testing.T) {
 				t.Fatalf("Put(%q): %v", tok, err)
 			}
 		}
-		p := plivoadapter.Prompt{Code: "493817", Language: "fr-FR"}
+		p := plivoadapter.Prompt{Code: "493817", Language: "fr-FR", Transaction: &sender.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"}}
 		put("tok-1", p, s.clk.Now().Add(5*time.Minute))
-		if got, found := take("tok-1"); !found || got.Code != p.Code || got.Language != p.Language || !got.Retry.IsZero() {
-			t.Errorf("Take = %v %q %v, %v; want the prompt put", got.Language, got.Code, got.Retry, found)
+		if got, found := take("tok-1"); !found || got.Code != p.Code || got.Language != p.Language || !got.Retry.IsZero() ||
+			got.Transaction == nil || *got.Transaction != *p.Transaction {
+			t.Errorf("Take = %v %q %v %v, %v; want the prompt put, with its transaction", got.Language, got.Code, got.Retry, got.Transaction, found)
+		}
+		put("tok-plain", plivoadapter.Prompt{Code: "493817", Language: "fr-FR"}, s.clk.Now().Add(5*time.Minute))
+		if got, found := take("tok-plain"); !found || got.Transaction != nil {
+			t.Errorf("Take of a prompt without transaction = %v, %v; want found, no transaction", got.Transaction, found)
 		}
 		if _, found := take("tok-1"); found {
 			t.Error("second Take: found = true")

@@ -75,7 +75,7 @@ func TestRedisHoldsNothingInClear(t *testing.T) {
 		if _, err := s.nonces.Seen(ctx, "failed:"+uuid, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		p := plivoadapter.Prompt{Code: code, Language: "en-US"}
+		p := plivoadapter.Prompt{Code: code, Language: "en-US", Transaction: &sender.Transaction{Amount: "4321.98", Currency: "EUR", Payee: "Zebulon Quartermaine"}}
 		if err := s.tokens.Put(ctx, token, p, now.Add(5*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestRedisHoldsNothingInClear(t *testing.T) {
 		if len(dump) != 5 {
 			t.Fatalf("keys under the prefix = %d, want 5: %q", len(dump), dump)
 		}
-		secrets := []string{code, token, uuid, ref, nonce, call, "en-US", string(secret)}
+		secrets := []string{code, token, uuid, ref, nonce, call, "en-US", string(secret), "4321.98", "Zebulon"}
 		for k, v := range dump {
 			for _, text := range []string{k, v} {
 				for _, s := range secrets {

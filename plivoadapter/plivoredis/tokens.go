@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/go2fa/go2fa/plivoadapter"
+	"github.com/go2fa/go2fa/sender"
 	"github.com/redis/go-redis/v9"
 )
 
 // Tokens is a plivoadapter.TokenStore in Redis: one key per token (and
 // per token and CallUUID for the copy kept for Plivo's re-fetches), named
-// by the HMAC of the token, holding the sealed Prompt (code, language and
-// Retry), with a TTL that ends when the prompt expires. Put is one SET PX
+// by the HMAC of the token, holding the sealed Prompt (code, language,
+// transaction and Retry), with a TTL that ends when the prompt expires. Put is one SET PX
 // (a DEL for an expiry already past), Take one GETDEL (Redis 6.2 or
 // later), so of any number of concurrent Takes of one token, on any number
 // of instances, at most one finds it; Delete is one DEL. Take refuses a
@@ -35,10 +36,11 @@ func NewTokens(c Config) (*Tokens, error) {
 }
 
 type sealedPrompt struct {
-	Code     string `json:"c"`
-	Language string `json:"l"`
-	Retry    int64  `json:"r"`
-	Expires  int64  `json:"e"`
+	Code        string              `json:"c"`
+	Language    string              `json:"l"`
+	Transaction *sender.Transaction `json:"t,omitempty"`
+	Retry       int64               `json:"r"`
+	Expires     int64               `json:"e"`
 }
 
 // Put implements plivoadapter.TokenStore.
@@ -47,7 +49,7 @@ func (t *Tokens) Put(ctx context.Context, token string, p plivoadapter.Prompt, e
 		return err
 	}
 	key := t.k.key("t", token)
-	plain, err := json.Marshal(sealedPrompt{Code: p.Code, Language: p.Language, Retry: unixNano(p.Retry), Expires: unixNano(expires)})
+	plain, err := json.Marshal(sealedPrompt{Code: p.Code, Language: p.Language, Transaction: p.Transaction, Retry: unixNano(p.Retry), Expires: unixNano(expires)})
 	if err != nil {
 		return fmt.Errorf("plivoredis: put token: %w", err)
 	}
@@ -83,7 +85,7 @@ func (t *Tokens) Take(ctx context.Context, token string) (plivoadapter.Prompt, b
 	if !t.k.now().Before(fromUnixNano(v.Expires)) {
 		return plivoadapter.Prompt{}, false, nil
 	}
-	return plivoadapter.Prompt{Code: v.Code, Language: v.Language, Retry: fromUnixNano(v.Retry)}, true, nil
+	return plivoadapter.Prompt{Code: v.Code, Language: v.Language, Transaction: v.Transaction, Retry: fromUnixNano(v.Retry)}, true, nil
 }
 
 // Delete implements plivoadapter.TokenStore.

@@ -20,6 +20,10 @@ const (
 	// button) the fake knows in WhatsAppLanguages; AddWhatsAppTemplate
 	// adds more.
 	WhatsAppTemplate = "go2fa_verification"
+	// WhatsAppPaymentTemplate is an approved utility template the fake
+	// knows in WhatsAppLanguages, whose body takes three text parameters
+	// (code, amount, payee); AddWhatsAppUtilityTemplate adds more.
+	WhatsAppPaymentTemplate = "go2fa_payment"
 )
 
 // WhatsAppLanguages returns the languages WhatsAppTemplate is approved
@@ -44,6 +48,11 @@ type WhatsAppMessage struct {
 	// (WhatsApp requires both, equal, for an authentication template).
 	Code       string
 	ButtonCode string
+	// Category is "authentication" or "utility".
+	Category string
+	// BodyParams are the body's text parameters of a utility template, in
+	// order (nil for an authentication template).
+	BodyParams []string
 	// Log is the log parameter as sent ("" when absent, else "false" or
 	// "true").
 	Log string
@@ -58,14 +67,23 @@ type WhatsAppMessage struct {
 
 // whatsappState is the fake's WhatsApp account; guarded by Server.mu.
 type whatsappState struct {
-	templates map[string]map[string]bool // name -> approved languages
+	templates map[string]map[string]bool // authentication: name -> approved languages
+	utility   map[string]utilityTemplate // utility: name -> template
 	without   map[string]bool            // numbers without WhatsApp
 	messages  []WhatsAppMessage
+}
+
+// utilityTemplate is an approved utility template: its languages and the
+// number of body parameters ({{1}}..{{n}}) it takes.
+type utilityTemplate struct {
+	langs  map[string]bool
+	params int
 }
 
 func (w *whatsappState) init() {
 	if w.templates == nil {
 		w.templates = map[string]map[string]bool{WhatsAppTemplate: set(WhatsAppLanguages())}
+		w.utility = map[string]utilityTemplate{WhatsAppPaymentTemplate: {langs: set(WhatsAppLanguages()), params: 3}}
 		w.without = map[string]bool{}
 	}
 }
@@ -91,6 +109,23 @@ func (s *Server) AddWhatsAppTemplate(name string, languages ...string) {
 	for _, l := range languages {
 		s.wa.templates[name][l] = true
 	}
+}
+
+// AddWhatsAppUtilityTemplate makes the fake know an approved utility
+// template whose body takes params text parameters, in the given
+// languages (or adds languages to a known one).
+func (s *Server) AddWhatsAppUtilityTemplate(name string, params int, languages ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wa.init()
+	u, ok := s.wa.utility[name]
+	if !ok {
+		u = utilityTemplate{langs: map[string]bool{}, params: params}
+	}
+	for _, l := range languages {
+		u.langs[l] = true
+	}
+	s.wa.utility[name] = u
 }
 
 // NoWhatsApp marks numbers ("+" optional) as having no WhatsApp account.
@@ -183,7 +218,11 @@ func (s *Server) whatsapp(body []byte) (int, any) {
 	s.mu.Lock()
 	s.wa.init()
 	langs := s.wa.templates[p.Template.Name]
+	u, isUtility := s.wa.utility[p.Template.Name]
 	s.mu.Unlock()
+	if isUtility {
+		return s.utilityMessage(p, u, log)
+	}
 	if langs == nil || !langs[p.Template.Language] {
 		return apiError(400, "template does not exist in this language")
 	}
@@ -210,10 +249,36 @@ func (s *Server) whatsapp(body []byte) (int, any) {
 	case bodyCode == "" || len(bodyCode) > maxOTPLen || bodyCode != buttonCode:
 		return apiError(400, "the body and button parameters must be the same code of at most 15 characters")
 	}
-	m := WhatsAppMessage{
-		UUID: newUUID(), Src: p.Src, Dst: p.Dst, Template: p.Template.Name, Language: p.Template.Language,
-		Code: bodyCode, ButtonCode: buttonCode, Log: log, Expiry: p.Expiry, URL: p.URL, Method: p.Method,
+	return s.accept(p, WhatsAppMessage{Category: "authentication", Code: bodyCode, ButtonCode: buttonCode, Log: log})
+}
+
+// utilityMessage accepts or refuses a message in utility template u: one
+// body component holding exactly u.params non-empty text parameters, and
+// nothing else (the template has no header or button parameters).
+func (s *Server) utilityMessage(p whatsappParams, u utilityTemplate, log string) (int, any) {
+	if !u.langs[p.Template.Language] {
+		return apiError(400, "template does not exist in this language")
 	}
+	if len(p.Template.Components) != 1 || p.Template.Components[0].Type != "body" {
+		return apiError(400, "this template takes one body component")
+	}
+	var params []string
+	for _, prm := range p.Template.Components[0].Parameters {
+		if prm.Type != "text" || prm.Text == "" {
+			return apiError(400, "body parameters must be non-empty text")
+		}
+		params = append(params, prm.Text)
+	}
+	if len(params) != u.params {
+		return apiError(400, "number of parameters does not match the expected number of params")
+	}
+	return s.accept(p, WhatsAppMessage{Category: "utility", BodyParams: params, Log: log})
+}
+
+// accept records m, completed from p, and answers as Plivo does.
+func (s *Server) accept(p whatsappParams, m WhatsAppMessage) (int, any) {
+	m.UUID, m.Src, m.Dst, m.Template, m.Language = newUUID(), p.Src, p.Dst, p.Template.Name, p.Template.Language
+	m.Expiry, m.URL, m.Method = p.Expiry, p.URL, p.Method
 	if m.URL != "" && m.Method == "" {
 		m.Method = http.MethodPost
 	}
@@ -245,6 +310,10 @@ func logValue(raw json.RawMessage) (string, bool) {
 // "failed", "undelivered") and errorCode ("" for none): the message
 // status callback attributes, with the WhatsApp-only ones.
 func WhatsAppStatusParams(m WhatsAppMessage, status, errorCode string) url.Values {
+	origin := m.Category
+	if origin == "" {
+		origin = "authentication"
+	}
 	v := url.Values{
 		"MessageUUID":                     {m.UUID},
 		"ParentMessageUUID":               {m.UUID},
@@ -261,7 +330,7 @@ func WhatsAppStatusParams(m WhatsAppMessage, status, errorCode string) url.Value
 		"Sequence":                        {"1"},
 		"MessageTime":                     {time.Now().UTC().Format("2006-01-02 15:04:05.000000")},
 		"ConversationID":                  {strings.ReplaceAll(m.UUID, "-", "")},
-		"ConversationOrigin":              {"authentication"},
+		"ConversationOrigin":              {origin},
 		"ConversationExpirationTimestamp": {strconv.FormatInt(time.Now().Add(24*time.Hour).Unix(), 10)},
 	}
 	if errorCode != "" {

@@ -3,6 +3,7 @@ package plivotest_test
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"testing"
 
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
@@ -50,10 +51,10 @@ func TestWhatsAppPlainPlivoGo(t *testing.T) {
 		m, ok := srv.LastWhatsApp(dst)
 		want := plivotest.WhatsAppMessage{
 			UUID: resp.MessageUUID[0], Src: plivotest.WhatsAppNumber, Dst: dst, Template: plivotest.WhatsAppTemplate,
-			Language: "en_US", Code: "482913", ButtonCode: "482913", Log: "false", Expiry: 300,
+			Language: "en_US", Code: "482913", ButtonCode: "482913", Category: "authentication", Log: "false", Expiry: 300,
 			URL: "https://example.com/status", Method: http.MethodPost, OnWhatsApp: dst != "+14155550199",
 		}
-		if !ok || m != want {
+		if !ok || !reflect.DeepEqual(m, want) {
 			t.Errorf("LastWhatsApp(%s) = %+v, %v\nwant %+v", dst, m, ok, want)
 		}
 	}
@@ -164,5 +165,56 @@ func TestWhatsAppStatusRequest(t *testing.T) {
 	m.URL = ""
 	if _, err := plivotest.WhatsAppStatusRequest(m, "read", ""); err == nil {
 		t.Error("a message without a status URL gave a request")
+	}
+}
+
+// A utility template (WhatsAppPaymentTemplate) takes exactly its body's
+// text parameters, as plain plivo-go sends them; a wrong count, an empty
+// parameter, a button or an unknown language is refused and recorded
+// nowhere.
+func TestWhatsAppUtilityTemplate(t *testing.T) {
+	t.Parallel()
+	srv := plivotest.NewServer()
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv, plivotest.AuthToken)
+	send := func(tpl string) error {
+		t.Helper()
+		template, err := plivo.CreateWhatsappTemplate(tpl)
+		if err != nil {
+			t.Fatalf("CreateWhatsappTemplate: %v", err)
+		}
+		_, err = c.Messages.Create(plivo.MessageCreateParams{Src: plivotest.WhatsAppNumber, Dst: "+14155550100", Type: "whatsapp", Template: &template})
+		return err
+	}
+	ok := `{"name": "go2fa_payment", "language": "de", "components": [{"type": "body", "parameters": [
+		{"type": "text", "text": "482913"}, {"type": "text", "text": "EUR 12.50"}, {"type": "text", "text": "ACME Ltd"}]}]}`
+	if err := send(ok); err != nil {
+		t.Fatalf("utility template: %v", err)
+	}
+	m, found := srv.LastWhatsApp("+14155550100")
+	if !found || m.Category != "utility" || !reflect.DeepEqual(m.BodyParams, []string{"482913", "EUR 12.50", "ACME Ltd"}) || m.Code != "" || m.Language != "de" {
+		t.Fatalf("LastWhatsApp = %+v, %v", m, found)
+	}
+	if v := plivotest.WhatsAppStatusParams(m, "sent", ""); v.Get("ConversationOrigin") != "utility" {
+		t.Errorf("ConversationOrigin = %q, want utility", v.Get("ConversationOrigin"))
+	}
+	bad := map[string]string{
+		"two parameters": `{"name": "go2fa_payment", "language": "de", "components": [{"type": "body", "parameters": [
+			{"type": "text", "text": "482913"}, {"type": "text", "text": "EUR 12.50"}]}]}`,
+		"empty parameter": `{"name": "go2fa_payment", "language": "de", "components": [{"type": "body", "parameters": [
+			{"type": "text", "text": "482913"}, {"type": "text", "text": "EUR 12.50"}, {"type": "text", "text": ""}]}]}`,
+		"button": `{"name": "go2fa_payment", "language": "de", "components": [{"type": "body", "parameters": [
+			{"type": "text", "text": "482913"}, {"type": "text", "text": "EUR 12.50"}, {"type": "text", "text": "ACME Ltd"}]},
+			{"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "482913"}]}]}`,
+		"language": `{"name": "go2fa_payment", "language": "fr", "components": [{"type": "body", "parameters": [
+			{"type": "text", "text": "482913"}, {"type": "text", "text": "EUR 12.50"}, {"type": "text", "text": "ACME Ltd"}]}]}`,
+	}
+	for name, tpl := range bad {
+		if err := send(tpl); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if n := len(srv.WhatsAppMessages()); n != 1 {
+		t.Errorf("recorded %d messages, want 1", n)
 	}
 }
