@@ -1,9 +1,9 @@
-// Package testclock is a fake clock for the tests that share one clock
-// between go2fa and a miniredis server (internal/e2e, internal/attacksim):
-// the test moves it and sets miniredis's time to follow. A test on memstore
-// or on pure Go code runs in a testing/synctest bubble instead, where
-// time.Sleep moves time.Now; a bubble cannot hold miniredis, which is
-// reached over TCP.
+// Package testclock is a fake clock for the tests that cannot run in a
+// testing/synctest bubble, chiefly those that share one clock between
+// go2fa and a miniredis server (internal/e2e, internal/attacksim): the test
+// moves it and sets miniredis's time to follow, since a bubble cannot wait
+// on miniredis, which is reached over TCP. A test on memstore or on pure Go
+// code runs in a bubble instead, where time.Sleep moves time.Now.
 package testclock
 
 import (
@@ -20,7 +20,7 @@ type Clock struct {
 // New returns a Clock set to a fixed instant (2026-11-25 12:00 UTC).
 func New() *Clock { return At(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)) }
 
-// At returns a Clock set to t.
+// At returns a Clock set to t, for tests whose inputs carry real times.
 func At(t time.Time) *Clock { return &Clock{now: t} }
 
 // Now returns the clock's time; pass it where a func() time.Time is wanted.
