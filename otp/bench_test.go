@@ -4,23 +4,14 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"fmt"
 	"sync/atomic"
 	"testing"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store/memstore"
 )
-
-// numbers returns n distinct valid US numbers.
-func numbers(n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("+1415%03d%04d", 200+i/10000%800, i%10000)
-	}
-	return out
-}
 
 type fixedGen string
 
@@ -98,7 +89,7 @@ func BenchmarkCheck(b *testing.B) {
 	})
 	b.Run("approve", func(b *testing.B) {
 		v := benchVerifier(b, fixedGen("123456"))
-		nums := numbers(20000)
+		nums := otptest.Numbers(20000)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i += len(nums) {
@@ -122,7 +113,7 @@ func BenchmarkCheck(b *testing.B) {
 	})
 	b.Run("expired-parallel", func(b *testing.B) {
 		v := benchVerifier(b, nil)
-		nums := numbers(1024)
+		nums := otptest.Numbers(1024)
 		var next atomic.Int64
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -140,7 +131,7 @@ func BenchmarkCheck(b *testing.B) {
 // send to a no-op sender) on memstore, each call to a new number.
 func BenchmarkStart(b *testing.B) {
 	ctx := context.Background()
-	nums := numbers(2_000_000)
+	nums := otptest.Numbers(2_000_000)
 	b.Run("serial", func(b *testing.B) {
 		v := benchVerifier(b, nil)
 		b.ReportAllocs()

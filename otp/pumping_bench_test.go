@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store/memstore"
@@ -39,7 +40,7 @@ func guardBenchVerifier(b *testing.B, on bool) *otp.Verifier {
 // background.
 func BenchmarkGuard(b *testing.B) {
 	ctx := context.Background()
-	starts, checks := numbers(2_000_000), numbers(20000)
+	starts, checks := otptest.Numbers(2_000_000), otptest.Numbers(20000)
 	for _, on := range []bool{false, true} {
 		name := map[bool]string{false: "off", true: "on"}[on]
 		b.Run("start-"+name, func(b *testing.B) {

@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
@@ -110,13 +111,6 @@ func (f *fixture) check(t *testing.T, to, code string, opts ...otp.CheckOption) 
 	return res
 }
 
-// wrong returns a well-formed code different from code.
-func wrong(code string) string {
-	b := []byte(code)
-	b[0] = '0' + (b[0]-'0'+1)%10
-	return string(b)
-}
-
 func TestStartCheckApproved(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -160,7 +154,7 @@ func TestAttemptsAndLock(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	_, code := f.start(t, alice, sender.SMS)
-	bad := wrong(code)
+	bad := otptest.Wrong(code)
 	for want := 4; want >= 1; want-- {
 		got := f.check(t, alice, bad)
 		if got.Status != otp.Rejected || got.Remaining != want {
@@ -184,7 +178,7 @@ func TestResendKeepsAttempts(t *testing.T) {
 		f := newFixture(t, func(c *otp.Config) { c.Generator = &seqGen{codes: []string{"111111", "222222"}} })
 		_, first := f.start(t, alice, sender.SMS)
 		for range 3 {
-			f.check(t, alice, wrong(first))
+			f.check(t, alice, otptest.Wrong(first))
 		}
 		time.Sleep(30 * time.Second)
 		res, second := f.start(t, alice, sender.Call)
@@ -201,7 +195,7 @@ func TestResendKeepsAttempts(t *testing.T) {
 		if got := f.check(t, alice, first); got.Status != otp.Rejected || got.Remaining != 1 {
 			t.Fatalf("Check(old code) = %+v, want rejected with 1 remaining", got)
 		}
-		if got := f.check(t, alice, wrong(second)); got.Status != otp.Locked {
+		if got := f.check(t, alice, otptest.Wrong(second)); got.Status != otp.Locked {
 			t.Fatalf("Check(wrong) = %+v, want locked after 5 wrong guesses in all", got)
 		}
 		if got := f.check(t, alice, second); got.Status != otp.Expired {
@@ -230,7 +224,7 @@ func TestKeepCodeResendsSameCode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true })
 		res1, first := f.start(t, alice, sender.SMS)
-		f.check(t, alice, wrong(first))
+		f.check(t, alice, otptest.Wrong(first))
 		time.Sleep(time.Minute)
 		res2, second := f.start(t, alice, sender.Call)
 		if second != first || !res2.Reused {
@@ -279,7 +273,7 @@ func TestConcurrentCorrectChecks(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	_, code := f.start(t, alice, sender.SMS)
-	counts := runConcurrently(t, 100, func(int) (otp.CheckResult, error) {
+	counts := otptest.Concurrently(t, 100, func(int) (otp.CheckResult, error) {
 		return f.v.Check(context.Background(), alice, code)
 	})
 	if counts[otp.Approved] != 1 || counts[otp.Expired] != 99 {
@@ -293,10 +287,10 @@ func TestConcurrentWrongGuesses(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	_, code := f.start(t, alice, sender.SMS)
-	counts := runConcurrently(t, 1000, func(i int) (otp.CheckResult, error) {
+	counts := otptest.Concurrently(t, 1000, func(i int) (otp.CheckResult, error) {
 		g := fmt.Sprintf("%06d", i)
 		if g == code {
-			g = wrong(code)
+			g = otptest.Wrong(code)
 		}
 		return f.v.Check(context.Background(), alice, g)
 	})
@@ -306,36 +300,6 @@ func TestConcurrentWrongGuesses(t *testing.T) {
 	if got := f.check(t, alice, code); got.Status != otp.Expired {
 		t.Errorf("Check(correct) after lock = %+v, want expired", got)
 	}
-}
-
-func runConcurrently(t *testing.T, n int, f func(i int) (otp.CheckResult, error)) map[otp.Status]int {
-	t.Helper()
-	var (
-		mu     sync.Mutex
-		counts = map[otp.Status]int{}
-		wg     sync.WaitGroup
-		start  = make(chan struct{})
-		errs   atomic.Int64
-	)
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			res, err := f(i)
-			if err != nil {
-				errs.Add(1)
-				return
-			}
-			mu.Lock()
-			counts[res.Status]++
-			mu.Unlock()
-		})
-	}
-	close(start)
-	wg.Wait()
-	if e := errs.Load(); e != 0 {
-		t.Fatalf("%d of %d concurrent calls failed", e, n)
-	}
-	return counts
 }
 
 func rateLimit(t *testing.T, err error) *otp.RateLimitError {
@@ -445,15 +409,15 @@ func TestFailureCap(t *testing.T) {
 		})
 		_, code := f.start(t, alice, sender.SMS)
 		for range 4 {
-			f.check(t, alice, wrong(code))
+			f.check(t, alice, otptest.Wrong(code))
 		}
 		_, code = f.start(t, alice, sender.SMS) // attempts carried: 4 of 5
-		f.check(t, alice, wrong(code))          // 5: locked, failures = 5
+		f.check(t, alice, otptest.Wrong(code))  // 5: locked, failures = 5
 		_, code = f.start(t, alice, sender.SMS)
-		if got := f.check(t, alice, wrong(code)); got.Status != otp.Rejected || got.Remaining != 1 {
+		if got := f.check(t, alice, otptest.Wrong(code)); got.Status != otp.Rejected || got.Remaining != 1 {
 			t.Fatalf("6th consecutive failure = %+v, want rejected with 1 remaining (the cap, not the code's 4)", got)
 		}
-		if got := f.check(t, alice, wrong(code)); got.Status != otp.Locked {
+		if got := f.check(t, alice, otptest.Wrong(code)); got.Status != otp.Locked {
 			t.Fatalf("7th consecutive failure = %+v, want locked", got)
 		}
 		time.Sleep(time.Hour)
@@ -469,14 +433,14 @@ func TestFailureCap(t *testing.T) {
 		}
 		time.Sleep(23 * time.Hour)
 		_, code = f.start(t, alice, sender.SMS)
-		f.check(t, alice, wrong(code))
+		f.check(t, alice, otptest.Wrong(code))
 		if got := f.check(t, alice, code); got.Status != otp.Approved {
 			t.Fatalf("Check after the failure window = %+v, want approved", got)
 		}
 		// The approval reset the counter: 6 more failures are allowed again.
 		_, code = f.start(t, alice, sender.SMS)
 		for range 4 {
-			if got := f.check(t, alice, wrong(code)); got.Status != otp.Rejected {
+			if got := f.check(t, alice, otptest.Wrong(code)); got.Status != otp.Rejected {
 				t.Fatalf("Check(wrong) after reset = %+v, want rejected", got)
 			}
 		}
@@ -493,11 +457,11 @@ func TestBinding(t *testing.T) {
 		if got := f.check(t, alice, code, otp.WithBinding("session-B")); got.Status != otp.Expired {
 			t.Errorf("Check with another binding = %+v, want expired", got)
 		}
-		if got := f.check(t, alice, wrong(code)); got.Status != otp.Expired {
+		if got := f.check(t, alice, otptest.Wrong(code)); got.Status != otp.Expired {
 			t.Errorf("Check without the binding = %+v, want expired", got)
 		}
 	}
-	if got := f.check(t, alice, wrong(code), otp.WithBinding("session-A")); got.Status != otp.Rejected || got.Remaining != 4 {
+	if got := f.check(t, alice, otptest.Wrong(code), otp.WithBinding("session-A")); got.Status != otp.Rejected || got.Remaining != 4 {
 		t.Errorf("wrong Check with the binding = %+v, want rejected with 4 remaining", got)
 	}
 	if got := f.check(t, alice, code, otp.WithBinding("session-A")); got.Status != otp.Approved {
@@ -556,7 +520,7 @@ func TestKeepCodeWithBinding(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true; c.Policy.Cooldown = -1 })
 	_, a := f.start(t, alice, sender.SMS, otp.WithBinding("session-A"))
-	f.check(t, alice, wrong(a), otp.WithBinding("session-A"))
+	f.check(t, alice, otptest.Wrong(a), otp.WithBinding("session-A"))
 	res, b := f.start(t, alice, sender.SMS, otp.WithBinding("session-B"))
 	if res.Reused || res.Remaining != 4 {
 		t.Errorf("resend to another binding: Reused=%v Remaining=%d, want a new code with 4 guesses left", res.Reused, res.Remaining)
@@ -813,7 +777,7 @@ func TestNothingInClear(t *testing.T) {
 	f := newFixture(t, func(c *otp.Config) { c.Observer = obs; c.Policy.KeepCode = true })
 	_, code := f.start(t, alice, sender.SMS)
 	var errs []string
-	for _, g := range []string{wrong(code), wrong(wrong(code))} {
+	for _, g := range []string{otptest.Wrong(code), otptest.Wrong(otptest.Wrong(code))} {
 		f.check(t, alice, g)
 	}
 	if _, err := f.v.Start(context.Background(), alice, sender.SMS); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 )
@@ -34,7 +35,7 @@ func guessBurst(t *testing.T, f *fixture, to string, guesses int) int {
 		m, _ := f.rec.Last(to)
 		prev := otp.Rejected
 		for compared < guesses {
-			res := f.check(t, to, wrong(m.Code))
+			res := f.check(t, to, otptest.Wrong(m.Code))
 			if res.Status == otp.Rejected || (res.Status == otp.Locked && prev == otp.Rejected) {
 				compared++
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
@@ -63,7 +64,7 @@ func TestFallbackSameCodeOnce(t *testing.T) {
 			m := startSMS(t, v, sms, "session-1")
 			// Two wrong guesses before the report arrives.
 			for _, want := range []int{4, 3} {
-				if r, err := v.Check(ctx, alice, wrongCode(m.Code), otp.WithBinding("session-1")); err != nil || r.Remaining != want {
+				if r, err := v.Check(ctx, alice, otptest.Wrong(m.Code), otp.WithBinding("session-1")); err != nil || r.Remaining != want {
 					t.Fatalf("wrong guess: %+v, %v; want Remaining %d", r, err, want)
 				}
 			}
@@ -80,7 +81,7 @@ func TestFallbackSameCodeOnce(t *testing.T) {
 				t.Fatalf("second Fallback = %+v, %v; want spent", res, err)
 			}
 			// The guess count went on: 2 left after one more wrong guess.
-			if r, err := v.Check(ctx, alice, wrongCode(m.Code), otp.WithBinding("session-1")); err != nil || r.Remaining != 2 {
+			if r, err := v.Check(ctx, alice, otptest.Wrong(m.Code), otp.WithBinding("session-1")); err != nil || r.Remaining != 2 {
 				t.Fatalf("wrong guess after the fallback: %+v, %v; want Remaining 2", r, err)
 			}
 			// The called code checks in the original session.
@@ -96,13 +97,6 @@ func TestFallbackSameCodeOnce(t *testing.T) {
 			}
 		})
 	}
-}
-
-func wrongCode(code string) string {
-	if code[0] == '9' {
-		return "0" + code[1:]
-	}
-	return string(code[0]+1) + code[1:]
 }
 
 func TestFallbackConcurrentReports(t *testing.T) {
@@ -146,7 +140,7 @@ func TestFallbackNothingPending(t *testing.T) {
 		},
 		"locked": func(t *testing.T, v *otp.Verifier, m sender.Message) {
 			for range 5 {
-				if _, err := v.Check(ctx, alice, wrongCode(m.Code)); err != nil {
+				if _, err := v.Check(ctx, alice, otptest.Wrong(m.Code)); err != nil {
 					t.Fatal(err)
 				}
 			}

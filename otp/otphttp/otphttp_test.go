@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
 	"github.com/go2fa/go2fa/sender"
@@ -129,12 +130,6 @@ func wantStatus(t *testing.T, r reply, status int, code string) {
 	}
 }
 
-func wrong(code string) string {
-	b := []byte(code)
-	b[0] = '0' + (b[0]-'0'+1)%10
-	return string(b)
-}
-
 func TestStartAndCheckApproved(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -189,7 +184,7 @@ func TestCheckRejectedThenLocked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, setup{})
 	wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
-	bad := wrong(e.code(t, number))
+	bad := otptest.Wrong(e.code(t, number))
 	for want := 4; want >= 1; want-- {
 		r := e.check(t, number, bad)
 		wantStatus(t, r, http.StatusUnprocessableEntity, "")
@@ -309,12 +304,21 @@ func TestClientIPLimitKey(t *testing.T) {
 	})
 }
 
+// sessionEnv returns an env whose codes are bound to the request's
+// session cookie, which session sets.
+func sessionEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnv(t, setup{opts: []otphttp.Option{otphttp.WithBinding(func(r *http.Request) string {
+		if c, err := r.Cookie("session"); err == nil {
+			return c.Value
+		}
+		return ""
+	})}})
+}
+
 func TestBinding(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithBinding(func(r *http.Request) string {
-		return r.Header.Get("X-Session")
-	})}})
-	session := func(s string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("X-Session", s) } }
+	e := sessionEnv(t)
 	wantStatus(t, e.start(t, number, "sms", session("a")), http.StatusAccepted, "")
 	code := e.code(t, number)
 	wantStatus(t, e.check(t, number, code, session("b")), http.StatusNotFound, "")

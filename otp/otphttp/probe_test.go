@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
 	"github.com/go2fa/go2fa/sender"
@@ -57,21 +58,18 @@ func TestCheckBudget(t *testing.T) {
 // checks cost the owner's code nothing.
 func TestNoPendingOracle(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithBinding(func(r *http.Request) string {
-		return r.Header.Get("X-Session")
-	})}})
-	session := func(s string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("X-Session", s) } }
+	e := sessionEnv(t)
 	wantStatus(t, e.start(t, number, "sms", session("owner")), http.StatusAccepted, "")
 	code := e.code(t, number)
 	for i := range 10 {
-		pending := e.check(t, number, wrong(code), session(fmt.Sprint("attacker", i)))
-		idle := e.check(t, number2, wrong(code), session(fmt.Sprint("attacker", i)))
+		pending := e.check(t, number, otptest.Wrong(code), session(fmt.Sprint("attacker", i)))
+		idle := e.check(t, number2, otptest.Wrong(code), session(fmt.Sprint("attacker", i)))
 		if pending.status != idle.status || pending.raw != idle.raw {
 			t.Fatalf("probe %d: a number with a code pending answers %d %s, one without %d %s", i, pending.status, pending.raw, idle.status, idle.raw)
 		}
 	}
 	// The owner's code still has all its attempts, and works.
-	r := e.check(t, number, wrong(code), session("owner"))
+	r := e.check(t, number, otptest.Wrong(code), session("owner"))
 	if r.status != http.StatusUnprocessableEntity || r.body["remaining"] != 4.0 {
 		t.Fatalf("owner's wrong guess = %d %s, want 422 with 4 remaining", r.status, r.raw)
 	}
