@@ -56,31 +56,7 @@ func BenchmarkGuard(b *testing.B) {
 			}
 		})
 		b.Run("check-approve-"+name, func(b *testing.B) {
-			v := guardBenchVerifier(b, on)
-			nums := checks
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i += len(nums) {
-				b.StopTimer()
-				batch := nums[:min(len(nums), b.N-i)]
-				for _, n := range batch {
-					if _, err := v.Start(ctx, n, sender.SMS, otp.WithProof()); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StartTimer()
-				for _, n := range batch {
-					if res, err := v.Check(ctx, n, "123456"); err != nil || res.Status != otp.Approved {
-						b.Fatal(res, err)
-					}
-				}
-				b.StopTimer()
-				if err := v.Flush(ctx); err != nil {
-					b.Fatal(err)
-				}
-				v = guardBenchVerifier(b, on)
-				b.StartTimer()
-			}
+			benchApprove(b, checks, func() *otp.Verifier { return guardBenchVerifier(b, on) }, otp.WithProof())
 		})
 	}
 }

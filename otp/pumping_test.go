@@ -98,6 +98,20 @@ func (e *guardEnv) approve(to string) {
 	}
 }
 
+// attack sends count codes to new numbers of the pumped prefix, from *n
+// on, one every every, and verifies none; it returns how many went out.
+func (e *guardEnv) attack(n *int, count int, every time.Duration) (passed int) {
+	e.t.Helper()
+	for range count {
+		if e.start(num(pumped, *n)) == nil {
+			passed++
+		}
+		*n++
+		e.advance(every)
+	}
+	return passed
+}
+
 func num(prefix string, i int) string { return fmt.Sprintf("%s%04d", prefix, i) }
 
 // pumped and healthy are two prefixes at the default depth: "+1 4152" and
@@ -186,15 +200,7 @@ func TestPumpingRecovery(t *testing.T) {
 			e.advance(2 * time.Minute)
 		}
 		// The attack: 60 sends in three minutes, none verified.
-		blocked := 0
-		for range 60 {
-			if e.start(num(pumped, n)) != nil {
-				blocked++
-			}
-			n++
-			e.advance(3 * time.Second)
-		}
-		if blocked == 0 {
+		if e.attack(&n, 60, 3*time.Second) == 60 {
 			t.Fatal("the attack was never throttled")
 		}
 		// During the hold, a legitimate user is refused too.
@@ -221,14 +227,7 @@ func TestPumpingRecovery(t *testing.T) {
 		// The attack resumes: it has to outnumber the recent legitimate sends
 		// (about ten in the window) to pull the rate below half the baseline,
 		// and is throttled again once its sends are judged.
-		passed := 0
-		for range 80 {
-			if e.start(num(pumped, n)) == nil {
-				passed++
-			}
-			n++
-			e.advance(3 * time.Second)
-		}
+		passed := e.attack(&n, 80, 3*time.Second)
 		if passed >= 40 {
 			t.Errorf("%d of 80 sends of the resumed attack passed, want fewer than 40", passed)
 		}
@@ -244,11 +243,7 @@ func TestPumpingPureAttackStaysThrottled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newGuardEnv(t, otp.Policy{}, nil)
 		n := 0
-		for range 40 {
-			_ = e.start(num(pumped, n)) // throttled or not: the count is what matters
-			n++
-			e.advance(5 * time.Second)
-		}
+		e.attack(&n, 40, 5*time.Second) // throttled or not: the count is what matters
 		e.advance(2 * time.Hour)
 		te := e.start(num(pumped, n))
 		if te == nil || te.State.Reason != otp.PumpingProbation {

@@ -137,28 +137,22 @@ func New(opts ...Option) (*Observer, error) {
 	}
 	m := mp.Meter(ScopeName)
 	obs := &Observer{tracer: tp.Tracer(ScopeName)}
-	var err, e error
-	obs.sends, e = m.Int64Counter("go2fa.sends", metric.WithUnit("{message}"),
-		metric.WithDescription("Codes handed to the Sender, by outcome"))
-	err = errors.Join(err, e)
+	var err error
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, e := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		err = errors.Join(err, e)
+		return c
+	}
+	obs.sends = counter("go2fa.sends", "{message}", "Codes handed to the Sender, by outcome")
+	var e error
 	obs.sendTime, e = m.Float64Histogram("go2fa.send.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time the Sender took to accept or fail a message"))
 	err = errors.Join(err, e)
-	obs.checks, e = m.Int64Counter("go2fa.checks", metric.WithUnit("{check}"),
-		metric.WithDescription("Codes checked, by outcome"))
-	err = errors.Join(err, e)
-	obs.rateLimits, e = m.Int64Counter("go2fa.rate_limits", metric.WithUnit("{send}"),
-		metric.WithDescription("Sends refused by a limit"))
-	err = errors.Join(err, e)
-	obs.lockouts, e = m.Int64Counter("go2fa.lockouts", metric.WithUnit("{code}"),
-		metric.WithDescription("Codes deleted after too many wrong guesses"))
-	err = errors.Join(err, e)
-	obs.deliveries, e = m.Int64Counter("go2fa.deliveries", metric.WithUnit("{message}"),
-		metric.WithDescription("Delivery reports, by outcome"))
-	err = errors.Join(err, e)
-	obs.errs, e = m.Int64Counter("go2fa.errors", metric.WithUnit("{call}"),
-		metric.WithDescription("Calls that failed closed on a store error or a cancelled context"))
-	err = errors.Join(err, e)
+	obs.checks = counter("go2fa.checks", "{check}", "Codes checked, by outcome")
+	obs.rateLimits = counter("go2fa.rate_limits", "{send}", "Sends refused by a limit")
+	obs.lockouts = counter("go2fa.lockouts", "{code}", "Codes deleted after too many wrong guesses")
+	obs.deliveries = counter("go2fa.deliveries", "{message}", "Delivery reports, by outcome")
+	obs.errs = counter("go2fa.errors", "{call}", "Calls that failed closed on a store error or a cancelled context")
 	if err != nil {
 		return nil, err
 	}
