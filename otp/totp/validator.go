@@ -51,8 +51,10 @@ type Config struct {
 	// Lockout is how long failures are remembered, counted from the latest
 	// one, and so how long a lock lasts. The default value is 5 minutes.
 	Lockout time.Duration
-	// Now returns the current time. The default value is time.Now; tests
-	// pass a fake clock.
+	// Now returns the current time, which picks the time step. Set it only
+	// to share a fake clock with a store that keeps its own time (a Redis
+	// test server); a test on memstore runs in a testing/synctest bubble
+	// instead. The default value is time.Now.
 	Now func() time.Time
 	// KeySecret, when set, is an HMAC key (at least 32 bytes) for deriving
 	// store keys from account keys, so that a dump of the store cannot be
