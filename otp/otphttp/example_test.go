@@ -18,12 +18,8 @@ import (
 // sender so the example can read the code that was "sent".
 func Example() {
 	rec := &sender.Recorder{}
-	st := memstore.New()
-	defer st.Close()
-	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: newSecret()})
-	if err != nil {
-		log.Fatal(err)
-	}
+	v, stop := newVerifier(rec) // an otp.Verifier on memstore
+	defer stop()
 	api, err := otphttp.New(v)
 	if err != nil {
 		log.Fatal(err)
@@ -46,12 +42,8 @@ func Example() {
 // approves only that payment.
 func ExampleWithTransaction() {
 	rec := &sender.Recorder{}
-	st := memstore.New()
-	defer st.Close()
-	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: newSecret()})
-	if err != nil {
-		log.Fatal(err)
-	}
+	v, stop := newVerifier(rec) // an otp.Verifier on memstore
+	defer stop()
 	// In a real service: look up the payment the session's user is
 	// confirming.
 	pending := func(r *http.Request) (otp.Transaction, error) {
@@ -79,6 +71,17 @@ func postJSON(h http.Handler, path, body string) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	return w
+}
+
+// newVerifier returns an otp.Verifier that keeps its codes in memory and
+// sends them with s, and a function that stops it.
+func newVerifier(s sender.Sender) (*otp.Verifier, func()) {
+	st := memstore.New()
+	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: s, Secret: newSecret()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return v, func() { st.Close() }
 }
 
 // newSecret returns 32 bytes from crypto/rand. In production, load a secret
