@@ -21,11 +21,13 @@
 // Every error is a JSON object {"error":"...","code":"..."} whose code is a
 // stable machine-readable name (see the Code constants): 400 for malformed
 // input, 403 for a country, channel or costly number type that the policy
-// refuses or a vetoed send, 405 (with Allow) for a method other than POST, 415 for a body that
-// is not application/json, 429 (with Retry-After, in whole seconds rounded
-// up) for a refused send, 502 when the message could not be sent and 503
-// when the store is unavailable. A 5xx never describes the failure beyond
-// its code; WithLogger receives the detail.
+// refuses or a vetoed send, 404 for another path (ServeHTTP only; on a
+// caller's mux other paths are the mux's), 405 (with Allow: POST) for a
+// method other than POST, 415 for a body that is not application/json, 429
+// (with Retry-After, in whole seconds rounded up) for a refused send, 502
+// when the message could not be sent and 503 when the store is
+// unavailable. A 5xx never describes the failure beyond its code;
+// WithLogger receives the detail.
 //
 // The handler changes no state over GET, never puts a code in a URL or a
 // reply, and marks every reply Cache-Control: no-store. Request bodies are
