@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 )
@@ -315,7 +316,7 @@ func TestTransactionKeepCode(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true; c.Policy.Cooldown = -1 })
 	_, a := f.start(t, alice, sender.SMS, otp.WithTransaction(acme))
-	f.check(t, alice, wrong(a), otp.WithTransaction(acme))
+	f.check(t, alice, otptest.Wrong(a), otp.WithTransaction(acme))
 	other := otp.Transaction{Amount: "99.00", Currency: "EUR", Payee: "Other"}
 	res, b := f.start(t, alice, sender.SMS, otp.WithTransaction(other))
 	if res.Reused || res.Remaining != 4 {

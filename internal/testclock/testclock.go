@@ -1,5 +1,9 @@
-// Package testclock is a fake clock for go2fa's tests: the time moves only
-// when a test advances it, so tests never sleep.
+// Package testclock is a fake clock for the tests that cannot run in a
+// testing/synctest bubble, chiefly those that share one clock between
+// go2fa and a miniredis server (internal/e2e, internal/attacksim): the test
+// moves it and sets miniredis's time to follow, since a bubble cannot wait
+// on miniredis, which is reached over TCP. A test on memstore or on pure Go
+// code runs in a bubble instead, where time.Sleep moves time.Now.
 package testclock
 
 import (
@@ -14,7 +18,10 @@ type Clock struct {
 }
 
 // New returns a Clock set to a fixed instant (2026-11-25 12:00 UTC).
-func New() *Clock { return &Clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
+func New() *Clock { return At(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)) }
+
+// At returns a Clock set to t, for tests whose inputs carry real times.
+func At(t time.Time) *Clock { return &Clock{now: t} }
 
 // Now returns the clock's time; pass it where a func() time.Time is wanted.
 func (c *Clock) Now() time.Time {
@@ -23,9 +30,17 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
+// Advance moves the clock forward by d and returns the new time.
+func (c *Clock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	return c.now
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
 	c.mu.Unlock()
 }
