@@ -271,8 +271,11 @@ func TestTransactionLengthEveryLanguage(t *testing.T) {
 		if enc, units := sender.SMSLength(m.Text); units > enc.Limit() {
 			t.Errorf("%s: %q takes %d %s units, more than one SMS", lang, m.Text, units, enc)
 		}
+		if len(m.Code) != otp.MaxCodeLength {
+			t.Errorf("%s: code of %d digits, want %d", lang, len(m.Code), otp.MaxCodeLength)
+		}
 		for _, part := range []string{m.Code, tr.Currency + " " + tr.Amount, tr.Payee} {
-			if len(m.Code) != otp.MaxCodeLength || !strings.Contains(m.Text, part) {
+			if !strings.Contains(m.Text, part) {
 				t.Errorf("%s: %q lacks %q", lang, m.Text, part)
 			}
 		}
