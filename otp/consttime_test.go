@@ -9,8 +9,9 @@ import (
 	"testing"
 )
 
-// TestConstantTimeComparison covers invariant 3 without measuring time (a
-// timing test would be flaky on a shared machine): it reads the source of
+// TestConstantTimeComparison proves SECURITY.md's "timing attacks" row
+// without measuring time (a timing test would be flaky on a shared
+// machine): it reads the source of
 // every package that compares secrets — memstore (code digests), otp/totp
 // (authenticator codes) and plivoadapter (callback signatures) — and fails
 // if a digest, code or signature is compared with ==, != or bytes.Equal

@@ -62,11 +62,11 @@ type LimitReason string
 
 // The limits that can refuse a send.
 const (
-	LimitCooldown LimitReason = "cooldown"    // too soon after the previous send
-	LimitWindow   LimitReason = "destination" // the destination's budget per window
-	LimitFailures LimitReason = "failures"    // too many failed checks for the destination
-	LimitKey      LimitReason = "key"         // the per-call limit key's budget (client IP, account)
-	LimitGlobal   LimitReason = "global"      // the global budget
+	LimitCooldown LimitReason = "cooldown" // too soon after the previous send
+	LimitWindow   LimitReason = "window"   // the destination's budget per window
+	LimitFailures LimitReason = "failures" // too many failed checks for the destination
+	LimitKey      LimitReason = "key"      // the per-call limit key's budget (client IP, account)
+	LimitGlobal   LimitReason = "global"   // the global budget
 )
 
 // RateLimitError is returned by Start when a limit refuses the send.

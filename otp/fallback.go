@@ -49,9 +49,9 @@ type FallbackResult struct {
 	Status FallbackStatus
 	// Channel is the channel the code was re-sent on (FallbackSent).
 	Channel sender.Channel
-	// ExpiresAt is when the code stops being valid: the code's own expiry,
+	// ExpiresIn is how long the code stays valid: the code's own expiry,
 	// unchanged by the fallback (FallbackSent).
-	ExpiresAt time.Time
+	ExpiresIn time.Duration
 	// Remaining is the number of wrong guesses still allowed on the code
 	// (FallbackSent); the fallback does not reset it.
 	Remaining int
@@ -186,7 +186,7 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	return FallbackResult{
 		Status:    FallbackSent,
 		Channel:   next,
-		ExpiresAt: v.now().Add(res.ExpiresIn),
+		ExpiresIn: res.ExpiresIn,
 		Remaining: max(p.MaxAttempts-res.Attempts, 0),
 	}, nil
 }

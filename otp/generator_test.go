@@ -9,7 +9,8 @@ import (
 )
 
 // TestGeneratorUniform draws many 4-digit codes and applies a chi-square
-// test over all 10,000 values (invariant 1: uniform over the whole range).
+// test over all 10,000 values: uniform over the whole range (SECURITY.md,
+// "predictable codes").
 func TestGeneratorUniform(t *testing.T) {
 	t.Parallel()
 	const digits, perBucket = 4, 50

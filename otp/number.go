@@ -15,8 +15,8 @@ const maxNumberInput = 64
 type Number struct {
 	// E164 is the number in E.164 form, for example "+14155550100".
 	E164 string
-	// Region is the ISO 3166-1 alpha-2 region of the number ("US"), or ""
-	// when not resolved (Check's fast path leaves it unresolved).
+	// Region is the ISO 3166-1 alpha-2 region of the number ("US"), or
+	// "001" for a non-geographic number ("+800...").
 	Region string
 	// Type is the kind of line the number plan assigns the number to, from
 	// its prefix (the line may since have been ported).

@@ -367,13 +367,13 @@ func (g *guard) admit(ctx context.Context, num Number, proof bool, ev Event) (ti
 	now := g.now()
 	counts, err := g.add(ctx, prefix, now, fAttempts, 1)
 	if err != nil {
-		err = fmt.Errorf("pumping guard: %w", err)
+		err = fmt.Errorf("%w: pumping guard: %w", ErrStoreUnavailable, err)
 		ev.Kind, ev.Err = EventStoreError, err
 		g.observe(ctx, ev)
 		if g.p.FailOpen {
 			return ticket{}, nil
 		}
-		return ticket{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		return ticket{}, err
 	}
 	t := ticket{g: g, prefix: prefix}
 	s, trip := g.judge(prefix, counts, now)
@@ -404,7 +404,7 @@ func (g *guard) admit(ctx context.Context, num Number, proof bool, ev Event) (ti
 			// This process still refuses; other instances may not know
 			// of the throttle until they judge the prefix themselves.
 			e := ev
-			e.Kind, e.Err = EventStoreError, fmt.Errorf("pumping guard: %w", err)
+			e.Kind, e.Err = EventStoreError, fmt.Errorf("%w: pumping guard: %w", ErrStoreUnavailable, err)
 			g.observe(ctx, e)
 		}
 	}

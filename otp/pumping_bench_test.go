@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store/memstore"
@@ -39,7 +40,7 @@ func guardBenchVerifier(b *testing.B, on bool) *otp.Verifier {
 // background.
 func BenchmarkGuard(b *testing.B) {
 	ctx := context.Background()
-	starts, checks := numbers(2_000_000), numbers(20000)
+	starts, checks := otptest.Numbers(2_000_000), otptest.Numbers(20000)
 	for _, on := range []bool{false, true} {
 		name := map[bool]string{false: "off", true: "on"}[on]
 		b.Run("start-"+name, func(b *testing.B) {
@@ -55,31 +56,7 @@ func BenchmarkGuard(b *testing.B) {
 			}
 		})
 		b.Run("check-approve-"+name, func(b *testing.B) {
-			v := guardBenchVerifier(b, on)
-			nums := checks
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i += len(nums) {
-				b.StopTimer()
-				batch := nums[:min(len(nums), b.N-i)]
-				for _, n := range batch {
-					if _, err := v.Start(ctx, n, sender.SMS, otp.WithProof()); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StartTimer()
-				for _, n := range batch {
-					if res, err := v.Check(ctx, n, "123456"); err != nil || res.Status != otp.Approved {
-						b.Fatal(res, err)
-					}
-				}
-				b.StopTimer()
-				if err := v.Flush(ctx); err != nil {
-					b.Fatal(err)
-				}
-				v = guardBenchVerifier(b, on)
-				b.StartTimer()
-			}
+			benchApprove(b, checks, func() *otp.Verifier { return guardBenchVerifier(b, on) }, otp.WithProof())
 		})
 	}
 }

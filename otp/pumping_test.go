@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go2fa/go2fa/otp"
@@ -16,11 +17,11 @@ import (
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
-// guardEnv is a Verifier on a memstore, both on a simulated clock, with its
-// events and messages recorded.
+// guardEnv is a Verifier on a memstore with its events and messages
+// recorded. A test that moves time runs in a synctest bubble (advance
+// sleeps).
 type guardEnv struct {
 	t   *testing.T
-	clk *clock
 	v   *otp.Verifier
 	rec *sendertest.Recorder
 
@@ -30,14 +31,14 @@ type guardEnv struct {
 
 func newGuardEnv(t *testing.T, p otp.Policy, st store.Store) *guardEnv {
 	t.Helper()
-	e := &guardEnv{t: t, clk: newClock(), rec: &sendertest.Recorder{}}
+	e := &guardEnv{t: t, rec: &sendertest.Recorder{}}
 	if st == nil {
-		ms := memstore.New(memstore.WithClock(e.clk.Now))
+		ms := memstore.New()
 		t.Cleanup(func() { ms.Close() })
 		st = ms
 	}
 	v, err := otp.NewVerifier(otp.Config{
-		Store: st, Sender: e.rec, Secret: testSecret, Policy: p, Now: e.clk.Now,
+		Store: st, Sender: e.rec, Secret: testSecret, Policy: p,
 		Observer: otp.ObserverFunc(func(_ context.Context, ev otp.Event) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -51,7 +52,7 @@ func newGuardEnv(t *testing.T, p otp.Policy, st store.Store) *guardEnv {
 	return e
 }
 
-func (e *guardEnv) advance(d time.Duration) { e.clk.Advance(d) }
+func (e *guardEnv) advance(d time.Duration) { time.Sleep(d) }
 
 func (e *guardEnv) kinds(k otp.EventKind) []otp.Event {
 	e.mu.Lock()
@@ -98,6 +99,20 @@ func (e *guardEnv) approve(to string) {
 	}
 }
 
+// attack sends count codes to new numbers of the pumped prefix, from *n
+// on, one every every, and verifies none; it returns how many went out.
+func (e *guardEnv) attack(n *int, count int, every time.Duration) (passed int) {
+	e.t.Helper()
+	for range count {
+		if e.start(num(pumped, *n)) == nil {
+			passed++
+		}
+		*n++
+		e.advance(every)
+	}
+	return passed
+}
+
 func num(prefix string, i int) string { return fmt.Sprintf("%s%04d", prefix, i) }
 
 // pumped and healthy are two prefixes at the default depth: "+1 4152" and
@@ -109,127 +124,116 @@ const (
 
 func TestPumpingTripsAndExplains(t *testing.T) {
 	t.Parallel()
-	e := newGuardEnv(t, otp.Policy{}, nil)
-	var te *otp.ThrottleError
-	sent := 0
-	for i := range 100 {
-		if te = e.start(num(pumped, i)); te != nil {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		e := newGuardEnv(t, otp.Policy{}, nil)
+		var te *otp.ThrottleError
+		sent := 0
+		for i := range 100 {
+			if te = e.start(num(pumped, i)); te != nil {
+				break
+			}
+			sent++
+			e.advance(5 * time.Second)
 		}
-		sent++
-		e.advance(5 * time.Second)
-	}
-	if te == nil {
-		t.Fatal("100 unverified sends to one prefix in 8 minutes were never throttled")
-	}
-	// Detection waits for sends at least 30 s old, then MinSends of them.
-	if sent < 20 || sent > 35 {
-		t.Errorf("throttled after %d sends, want 20–35 (MinSends, plus the sends of the grace period)", sent)
-	}
-	if got := len(e.rec.Messages()); got != sent {
-		t.Errorf("%d messages sent, want %d: the throttled send must not go out", got, sent)
-	}
-	s := te.State
-	if s.Prefix != "+1 4152" || s.Reason != otp.PumpingConversion || s.Rate != 0 || s.Sends < 20 || s.Baseline <= 0 || !s.Throttled {
-		t.Errorf("throttle state = %+v, want prefix +1 4152, reason conversion, rate 0 over ≥ 20 sends, a positive baseline", s)
-	}
-	if te.RetryAfter < time.Hour || te.RetryAfter > time.Hour+5*time.Minute {
-		t.Errorf("RetryAfter = %s, want the hold, 1h, rounded up to 5 minutes", te.RetryAfter)
-	}
-	var rl *otp.RateLimitError
-	if !errors.Is(te, otp.ErrThrottled) || !errors.Is(te, otp.ErrRateLimited) || !errors.As(error(te), &rl) || rl.Reason != otp.LimitPumping {
-		t.Errorf("ThrottleError does not match ErrThrottled, ErrRateLimited and *RateLimitError{LimitPumping}")
-	}
-	trips := e.kinds(otp.EventPumpingTripped)
-	if len(trips) != 1 || trips[0].Pumping == nil || trips[0].Pumping.Prefix != "+1 4152" {
-		t.Fatalf("tripped events = %+v, want one explaining +1 4152", trips)
-	}
-	// The code saved for the refused send was withdrawn.
-	res, err := e.v.Check(t.Context(), num(pumped, sent), "000000")
-	if err != nil || res.Status != otp.Expired {
-		t.Errorf("Check on the throttled number = %+v, %v; want expired (no code pending)", res, err)
-	}
-	// The prefix stays throttled; another prefix keeps flowing.
-	e.advance(10 * time.Minute)
-	if e.start(num(pumped, 500)) == nil {
-		t.Error("a send to the throttled prefix 10 minutes later went out")
-	}
-	if te := e.start(num(healthy, 1)); te != nil {
-		t.Errorf("a send to another prefix was throttled: %v", te)
-	}
-	st := e.v.PumpingState()
-	if len(st) == 0 || st[0].Prefix != "+1 4152" || !st[0].Throttled || st[0].Refused != 2 {
-		t.Errorf("PumpingState()[0] = %+v, want +1 4152 throttled with 2 refused", st)
-	}
+		if te == nil {
+			t.Fatal("100 unverified sends to one prefix in 8 minutes were never throttled")
+		}
+		// Detection waits for sends at least 30 s old, then MinSends of them.
+		if sent < 20 || sent > 35 {
+			t.Errorf("throttled after %d sends, want 20–35 (MinSends, plus the sends of the grace period)", sent)
+		}
+		if got := len(e.rec.Messages()); got != sent {
+			t.Errorf("%d messages sent, want %d: the throttled send must not go out", got, sent)
+		}
+		s := te.State
+		if s.Prefix != "+1 4152" || s.Reason != otp.PumpingConversion || s.Rate != 0 || s.Sends < 20 || s.Baseline <= 0 || !s.Throttled {
+			t.Errorf("throttle state = %+v, want prefix +1 4152, reason conversion, rate 0 over ≥ 20 sends, a positive baseline", s)
+		}
+		if te.RetryAfter < time.Hour || te.RetryAfter > time.Hour+5*time.Minute {
+			t.Errorf("RetryAfter = %s, want the hold, 1h, rounded up to 5 minutes", te.RetryAfter)
+		}
+		var rl *otp.RateLimitError
+		if !errors.Is(te, otp.ErrThrottled) || !errors.Is(te, otp.ErrRateLimited) || !errors.As(error(te), &rl) || rl.Reason != otp.LimitPumping {
+			t.Errorf("ThrottleError does not match ErrThrottled, ErrRateLimited and *RateLimitError{LimitPumping}")
+		}
+		trips := e.kinds(otp.EventPumpingTripped)
+		if len(trips) != 1 || trips[0].Pumping == nil || trips[0].Pumping.Prefix != "+1 4152" {
+			t.Fatalf("tripped events = %+v, want one explaining +1 4152", trips)
+		}
+		// The code saved for the refused send was withdrawn.
+		res, err := e.v.Check(t.Context(), num(pumped, sent), "000000")
+		if err != nil || res.Status != otp.Expired {
+			t.Errorf("Check on the throttled number = %+v, %v; want expired (no code pending)", res, err)
+		}
+		// The prefix stays throttled; another prefix keeps flowing.
+		e.advance(10 * time.Minute)
+		if e.start(num(pumped, 500)) == nil {
+			t.Error("a send to the throttled prefix 10 minutes later went out")
+		}
+		if te := e.start(num(healthy, 1)); te != nil {
+			t.Errorf("a send to another prefix was throttled: %v", te)
+		}
+		st := e.v.PumpingState()
+		if len(st) == 0 || st[0].Prefix != "+1 4152" || !st[0].Throttled || st[0].Refused != 2 {
+			t.Errorf("PumpingState()[0] = %+v, want +1 4152 throttled with 2 refused", st)
+		}
+	})
 }
 
 // TestPumpingRecovery: a prefix with a good history is pumped, throttled
 // for the hold, then flows again for its legitimate users.
 func TestPumpingRecovery(t *testing.T) {
 	t.Parallel()
-	e := newGuardEnv(t, otp.Policy{}, nil)
-	n := 0
-	// Three hours of legitimate use: 90 sends, 80 approved.
-	for i := range 90 {
-		to := num(pumped, n)
-		n++
-		if te := e.start(to); te != nil {
-			t.Fatalf("legitimate send %d throttled: %v", i, te)
+	synctest.Test(t, func(t *testing.T) {
+		e := newGuardEnv(t, otp.Policy{}, nil)
+		n := 0
+		// Three hours of legitimate use: 90 sends, 80 approved.
+		for i := range 90 {
+			to := num(pumped, n)
+			n++
+			if te := e.start(to); te != nil {
+				t.Fatalf("legitimate send %d throttled: %v", i, te)
+			}
+			if i%9 != 0 {
+				e.advance(20 * time.Second)
+				e.approve(to)
+			}
+			e.advance(2 * time.Minute)
 		}
-		if i%9 != 0 {
+		// The attack: 60 sends in three minutes, none verified.
+		if e.attack(&n, 60, 3*time.Second) == 60 {
+			t.Fatal("the attack was never throttled")
+		}
+		// During the hold, a legitimate user is refused too.
+		e.advance(30 * time.Minute)
+		if e.start(num(pumped, n)) == nil {
+			t.Fatal("a send during the hold went out")
+		}
+		n++
+		// After the hold, legitimate traffic flows again and keeps flowing.
+		e.advance(36 * time.Minute)
+		for i := range 20 {
+			to := num(pumped, n)
+			n++
+			if te := e.start(to); te != nil {
+				t.Fatalf("send %d after the hold throttled: %v", i, te)
+			}
 			e.advance(20 * time.Second)
 			e.approve(to)
+			e.advance(40 * time.Second)
 		}
-		e.advance(2 * time.Minute)
-	}
-	// The attack: 60 sends in three minutes, none verified.
-	blocked := 0
-	for range 60 {
-		if e.start(num(pumped, n)) != nil {
-			blocked++
+		if rec := e.kinds(otp.EventPumpingRecovered); len(rec) != 1 || rec[0].Pumping.Prefix != "+1 4152" {
+			t.Errorf("recovered events = %+v, want one for +1 4152", rec)
 		}
-		n++
-		e.advance(3 * time.Second)
-	}
-	if blocked == 0 {
-		t.Fatal("the attack was never throttled")
-	}
-	// During the hold, a legitimate user is refused too.
-	e.advance(30 * time.Minute)
-	if e.start(num(pumped, n)) == nil {
-		t.Fatal("a send during the hold went out")
-	}
-	n++
-	// After the hold, legitimate traffic flows again and keeps flowing.
-	e.advance(36 * time.Minute)
-	for i := range 20 {
-		to := num(pumped, n)
-		n++
-		if te := e.start(to); te != nil {
-			t.Fatalf("send %d after the hold throttled: %v", i, te)
+		// The attack resumes: it has to outnumber the recent legitimate sends
+		// (about ten in the window) to pull the rate below half the baseline,
+		// and is throttled again once its sends are judged.
+		passed := e.attack(&n, 80, 3*time.Second)
+		if passed >= 40 {
+			t.Errorf("%d of 80 sends of the resumed attack passed, want fewer than 40", passed)
 		}
-		e.advance(20 * time.Second)
-		e.approve(to)
-		e.advance(40 * time.Second)
-	}
-	if rec := e.kinds(otp.EventPumpingRecovered); len(rec) != 1 || rec[0].Pumping.Prefix != "+1 4152" {
-		t.Errorf("recovered events = %+v, want one for +1 4152", rec)
-	}
-	// The attack resumes: it has to outnumber the recent legitimate sends
-	// (about ten in the window) to pull the rate below half the baseline,
-	// and is throttled again once its sends are judged.
-	passed := 0
-	for range 80 {
-		if e.start(num(pumped, n)) == nil {
-			passed++
-		}
-		n++
-		e.advance(3 * time.Second)
-	}
-	if passed >= 40 {
-		t.Errorf("%d of 80 sends of the resumed attack passed, want fewer than 40", passed)
-	}
-	t.Logf("resumed attack: %d of 80 sends passed", passed)
+		t.Logf("resumed attack: %d of 80 sends passed", passed)
+	})
 }
 
 // TestPumpingPureAttackStaysThrottled: a prefix that only ever saw the
@@ -237,23 +241,21 @@ func TestPumpingRecovery(t *testing.T) {
 // nil), until its attack sends are older than 24 hours.
 func TestPumpingPureAttackStaysThrottled(t *testing.T) {
 	t.Parallel()
-	e := newGuardEnv(t, otp.Policy{}, nil)
-	n := 0
-	for range 40 {
-		_ = e.start(num(pumped, n)) // throttled or not: the count is what matters
+	synctest.Test(t, func(t *testing.T) {
+		e := newGuardEnv(t, otp.Policy{}, nil)
+		n := 0
+		e.attack(&n, 40, 5*time.Second) // throttled or not: the count is what matters
+		e.advance(2 * time.Hour)
+		te := e.start(num(pumped, n))
+		if te == nil || te.State.Reason != otp.PumpingProbation {
+			t.Fatalf("first send after the hold: %v, want throttled on probation", te)
+		}
 		n++
-		e.advance(5 * time.Second)
-	}
-	e.advance(2 * time.Hour)
-	te := e.start(num(pumped, n))
-	if te == nil || te.State.Reason != otp.PumpingProbation {
-		t.Fatalf("first send after the hold: %v, want throttled on probation", te)
-	}
-	n++
-	e.advance(25 * time.Hour)
-	if te := e.start(num(pumped, n)); te != nil {
-		t.Errorf("a send 25 hours after the attack: %v, want it through", te)
-	}
+		e.advance(25 * time.Hour)
+		if te := e.start(num(pumped, n)); te != nil {
+			t.Errorf("a send 25 hours after the attack: %v, want it through", te)
+		}
+	})
 }
 
 // TestPumpingSlowAttack: an attack under MinSends per Window (12 sends
@@ -261,31 +263,33 @@ func TestPumpingPureAttackStaysThrottled(t *testing.T) {
 // DaySends sends; one under DaySends a day is not caught at all.
 func TestPumpingSlowAttack(t *testing.T) {
 	t.Parallel()
-	e := newGuardEnv(t, otp.Policy{}, nil)
-	passed := 0
-	var te *otp.ThrottleError
-	for i := range 500 {
-		if te = e.start(num(pumped, i)); te != nil {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		e := newGuardEnv(t, otp.Policy{}, nil)
+		passed := 0
+		var te *otp.ThrottleError
+		for i := range 500 {
+			if te = e.start(num(pumped, i)); te != nil {
+				break
+			}
+			passed++
+			e.advance(50 * time.Second)
 		}
-		passed++
-		e.advance(50 * time.Second)
-	}
-	if te == nil || te.State.Reason != otp.PumpingSlow {
-		t.Fatalf("slow attack: %v, want throttled with reason slow", te)
-	}
-	if passed != 59 {
-		t.Errorf("%d sends passed before the slow check, want 59 (the 60th, DaySends, is judged and refused)", passed)
-	}
+		if te == nil || te.State.Reason != otp.PumpingSlow {
+			t.Fatalf("slow attack: %v, want throttled with reason slow", te)
+		}
+		if passed != 59 {
+			t.Errorf("%d sends passed before the slow check, want 59 (the 60th, DaySends, is judged and refused)", passed)
+		}
 
-	// Two sends an hour, 48 a day: under DaySends, never judged.
-	e2 := newGuardEnv(t, otp.Policy{}, nil)
-	for i := range 48 {
-		if te := e2.start(num(pumped, i)); te != nil {
-			t.Fatalf("send %d of an attack under every threshold throttled: %v", i, te)
+		// Two sends an hour, 48 a day: under DaySends, never judged.
+		e2 := newGuardEnv(t, otp.Policy{}, nil)
+		for i := range 48 {
+			if te := e2.start(num(pumped, i)); te != nil {
+				t.Fatalf("send %d of an attack under every threshold throttled: %v", i, te)
+			}
+			e2.advance(30 * time.Minute)
 		}
-		e2.advance(30 * time.Minute)
-	}
+	})
 }
 
 // failingCounters is a memstore whose counters fail.
@@ -336,36 +340,38 @@ func TestPumpingStoreErrorFailsSafe(t *testing.T) {
 
 func TestPumpingRequireProof(t *testing.T) {
 	t.Parallel()
-	e := newGuardEnv(t, otp.Policy{Pumping: otp.PumpingPolicy{RequireProof: true}}, nil)
-	var te *otp.ThrottleError
-	n := 0
-	for ; n < 100 && te == nil; n++ {
-		te = e.start(num(pumped, n))
-		e.advance(5 * time.Second)
-	}
-	if te == nil || !te.ProofAccepted {
-		t.Fatalf("throttle = %v, want one that accepts a proof", te)
-	}
-	if e.start(num(pumped, n)) == nil {
-		t.Error("a send without proof went through a throttled prefix")
-	}
-	before := len(e.rec.Messages())
-	if te := e.start(num(pumped, n+1), otp.WithProof()); te != nil {
-		t.Errorf("a send with proof was throttled: %v", te)
-	}
-	if len(e.rec.Messages()) != before+1 {
-		t.Error("the send with proof did not go out")
-	}
-	// Without RequireProof, a proof changes nothing.
-	e2 := newGuardEnv(t, otp.Policy{}, nil)
-	te = nil
-	for n = 0; n < 100 && te == nil; n++ {
-		te = e2.start(num(pumped, n))
-		e2.advance(5 * time.Second)
-	}
-	if te == nil || te.ProofAccepted || e2.start(num(pumped, n), otp.WithProof()) == nil {
-		t.Error("WithProof let a send through although RequireProof is off")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newGuardEnv(t, otp.Policy{Pumping: otp.PumpingPolicy{RequireProof: true}}, nil)
+		var te *otp.ThrottleError
+		n := 0
+		for ; n < 100 && te == nil; n++ {
+			te = e.start(num(pumped, n))
+			e.advance(5 * time.Second)
+		}
+		if te == nil || !te.ProofAccepted {
+			t.Fatalf("throttle = %v, want one that accepts a proof", te)
+		}
+		if e.start(num(pumped, n)) == nil {
+			t.Error("a send without proof went through a throttled prefix")
+		}
+		before := len(e.rec.Messages())
+		if te := e.start(num(pumped, n+1), otp.WithProof()); te != nil {
+			t.Errorf("a send with proof was throttled: %v", te)
+		}
+		if len(e.rec.Messages()) != before+1 {
+			t.Error("the send with proof did not go out")
+		}
+		// Without RequireProof, a proof changes nothing.
+		e2 := newGuardEnv(t, otp.Policy{}, nil)
+		te = nil
+		for n = 0; n < 100 && te == nil; n++ {
+			te = e2.start(num(pumped, n))
+			e2.advance(5 * time.Second)
+		}
+		if te == nil || te.ProofAccepted || e2.start(num(pumped, n), otp.WithProof()) == nil {
+			t.Error("WithProof let a send through although RequireProof is off")
+		}
+	})
 }
 
 // gatedCounters is a memstore whose counters, once closed, wait for

@@ -244,40 +244,17 @@ func (e *TransactionLengthError) Error() string {
 // Is makes errors.Is(err, ErrTransactionTooLong) true.
 func (e *TransactionLengthError) Is(target error) bool { return target == ErrTransactionTooLong }
 
-// transactionWording holds the message of each language, by primary
-// BCP 47 subtag: the code, the amount ("EUR 12.50") and the payee fill
-// the three %s in that order. English is the fallback. Every wording is
-// in the GSM-7 alphabet, so a GSM-7 payee keeps the whole text at 160
-// characters a part.
-var transactionWording = map[string]string{
-	"en": "Code %s to pay %s to %s.",
-	"de": "Code %s zur Zahlung von %s an %s.",
-	"fr": "Code %s pour payer %s à %s.",
-	"es": "Clave %s para pagar %s a %s.",
-	"it": "Codice %s per pagare %s a %s.",
-	"nl": "Code %s om %s te betalen aan %s.",
-}
-
-// transactionText returns the SMS text for a transaction code. With a
-// positive ttl and English wording it adds the expiry ("It expires in 5
-// minutes.") when that still fits in one SMS.
+// transactionText returns the SMS text for a transaction code: the
+// payment wording of locale in package sender (sender.Wording.Payment,
+// "Code 123456 to pay EUR 12.50 to ACME Ltd."), with its expiry sentence
+// when ttl is positive and that still fits in one SMS. A text that does
+// not fit even without it is returned unchecked: checkTransaction measures
+// it (with ttl 0) and refuses it before anything is sent.
 func transactionText(locale, code string, t Transaction, ttl time.Duration) string {
-	lang := strings.ToLower(locale)
-	if i := strings.IndexByte(lang, '-'); i >= 0 {
-		lang = lang[:i]
-	}
-	w, ok := transactionWording[lang]
-	if !ok {
-		w, lang = transactionWording["en"], "en"
-	}
-	text := fmt.Sprintf(w, code, t.AmountText(), t.Payee)
-	if words := sender.TTLWords(ttl); lang == "en" && words != "" {
-		long := text + " It expires in " + words + "."
-		if sender.FitsOneSMS(long) {
-			return long
-		}
-	}
-	return text
+	return sender.DefaultText(sender.Message{
+		Channel: sender.SMS, Code: code, Locale: locale, TTL: ttl,
+		Transaction: &sender.Transaction{Amount: t.Amount, Currency: t.Currency, Payee: t.Payee},
+	})
 }
 
 // transactionMessage adds a transaction to m: Message.Transaction on

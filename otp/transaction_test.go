@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/sender/sendertest"
@@ -179,12 +180,19 @@ func TestTransactionMessageText(t *testing.T) {
 	}{
 		{"", acme, "Code %s to pay EUR 12.50 to ACME Ltd. It expires in 5 minutes."},
 		{"en-GB", otp.Transaction{Amount: "1250", Currency: "JPY", Payee: "Tōkyō"}, "Code %s to pay JPY 1250 to Tōkyō. It expires in 5 minutes."},
-		{"de-AT", acme, "Code %s zur Zahlung von EUR 12.50 an ACME Ltd."},
-		{"fr", acme, "Code %s pour payer EUR 12.50 à ACME Ltd."},
-		{"es", acme, "Clave %s para pagar EUR 12.50 a ACME Ltd."},
-		{"it", acme, "Codice %s per pagare EUR 12.50 a ACME Ltd."},
-		{"nl", acme, "Code %s om EUR 12.50 te betalen aan ACME Ltd."},
-		{"sv", acme, "Code %s to pay EUR 12.50 to ACME Ltd. It expires in 5 minutes."},
+		{"de-AT", acme, "Code %s zur Zahlung von EUR 12.50 an ACME Ltd. Er ist 5 Min. gültig."},
+		{"fr", acme, "Code %s pour payer EUR 12.50 à ACME Ltd. Il expire dans 5 min."},
+		{"es", acme, "Clave %s para pagar EUR 12.50 a ACME Ltd. Caduca en 5 min."},
+		{"it", acme, "Codice %s per pagare EUR 12.50 a ACME Ltd. Scade tra 5 min."},
+		{"nl", acme, "Code %s om EUR 12.50 te betalen aan ACME Ltd. Deze verloopt over 5 min."},
+		{"sv", acme, "Kod %s för att betala EUR 12.50 till ACME Ltd. Den gäller i 5 min."},
+		{"pt-BR", acme, "Use %s para pagar EUR 12.50 a ACME Ltd. Expira em 5 min."},
+		{"ja", otp.Transaction{Amount: "1250", Currency: "JPY", Payee: "ACME"}, "ACMEへのJPY 1250のお支払いの認証コードは%sです。有効期限は5分です。"},
+		// A language without a built-in wording reads English.
+		{"is", acme, "Code %s to pay EUR 12.50 to ACME Ltd. It expires in 5 minutes."},
+		// UCS-2: the Russian expiry no longer fits in 70 units and is
+		// dropped; the payment stays.
+		{"ru", otp.Transaction{Amount: "1500", Currency: "RUB", Payee: "ООО Ромашка"}, "Код %s для оплаты RUB 1500.00 получателю ООО Ромашка."},
 		// UCS-2 (ł, ó are not GSM-7): the expiry no longer fits in 70 units
 		// and is dropped; the payment stays.
 		{"en", otp.Transaction{Amount: "99.99", Currency: "PLN", Payee: "Łódź Spółka Akcyjna"},
@@ -233,17 +241,80 @@ func TestTransactionTooLong(t *testing.T) {
 	if _, err := f.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(fit)); err != nil {
 		t.Fatalf("Start with the payee cut to PayeeRoom (%d): %v", le.PayeeRoom, err)
 	}
-	// The longest payee in GSM-7 always fits with the longest code and
-	// amount, in every language.
-	for _, locale := range []string{"en", "de", "fr", "es", "it", "nl"} {
-		g := newFixture(t, func(c *otp.Config) { c.Policy.CodeLength = 10 })
-		max := otp.Transaction{Amount: "999999999999999.99", Currency: "EUR", Payee: strings.Repeat("W", otp.MaxPayeeLen)}
-		if _, err := g.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(max), otp.WithLocale(locale)); err != nil {
-			t.Fatalf("Start with the longest GSM-7 payee in %s: %v", locale, err)
+}
+
+// In every built-in language, a transaction with the longest code (10
+// digits), a typical amount and the longest payee either goes out in one
+// SMS that states code, amount and payee, or is refused before the store
+// with a *TransactionLengthError whose PayeeRoom is exact for a payee of
+// one-unit characters: that many characters go out in one SMS, one more
+// is refused. A language whose payment wording is in GSM-7 fits the
+// longest payee in GSM-7 even with the largest amount; every language
+// leaves room for a payee of at least minPayeeRoom characters.
+func TestTransactionLengthEveryLanguage(t *testing.T) {
+	t.Parallel()
+	const minPayeeRoom = 20
+	payee := strings.Repeat("Northwind", 8)[:otp.MaxPayeeLen]
+	typical := otp.Transaction{Amount: "1250.00", Currency: "EUR", Payee: payee}
+	largest := otp.Transaction{Amount: "999999999999999.99", Currency: "EUR", Payee: payee}
+	// start runs Start on a fresh Verifier with 10-digit codes and returns
+	// the text sent, or the error with nothing stored or sent.
+	start := func(t *testing.T, lang string, tr otp.Transaction) (string, error) {
+		t.Helper()
+		f := newFixture(t, func(c *otp.Config) { c.Policy.CodeLength = otp.MaxCodeLength })
+		_, err := f.v.Start(t.Context(), alice, sender.SMS, otp.WithTransaction(tr), otp.WithLocale(lang))
+		if err != nil {
+			if n := f.store.calls.Load(); n != 0 || f.rec.Len() != 0 {
+				t.Errorf("%s: refused Start reached the store %d times, sent %d messages", lang, n, f.rec.Len())
+			}
+			return "", err
 		}
-		m, _ := g.rec.Last(alice)
-		if enc, units := sender.SMSLength(m.Text); enc != sender.GSM7 || units > sender.MaxGSM7Units {
-			t.Fatalf("%s text %q: %s, %d units; want one GSM-7 part", locale, m.Text, enc, units)
+		m, _ := f.rec.Last(alice)
+		if enc, units := sender.SMSLength(m.Text); units > enc.Limit() {
+			t.Errorf("%s: %q takes %d %s units, more than one SMS", lang, m.Text, units, enc)
+		}
+		if len(m.Code) != otp.MaxCodeLength {
+			t.Errorf("%s: code of %d digits, want %d", lang, len(m.Code), otp.MaxCodeLength)
+		}
+		for _, part := range []string{m.Code, tr.Currency + " " + tr.Amount, tr.Payee} {
+			if !strings.Contains(m.Text, part) {
+				t.Errorf("%s: %q lacks %q", lang, m.Text, part)
+			}
+		}
+		return m.Text, nil
+	}
+	var texts *sender.Texts
+	for _, lang := range texts.Languages() {
+		_, w := texts.Wording(lang)
+		if enc, _ := sender.SMSLength(w.Payment); enc == sender.GSM7 {
+			if _, err := start(t, lang, largest); err != nil {
+				t.Errorf("%s (GSM-7): the longest payee with the largest amount: %v", lang, err)
+			}
+		}
+		_, err := start(t, lang, typical)
+		if err == nil {
+			continue
+		}
+		var le *otp.TransactionLengthError
+		if !errors.As(err, &le) || !errors.Is(err, otp.ErrTransactionTooLong) {
+			t.Errorf("%s: Start = %v, want a *TransactionLengthError", lang, err)
+			continue
+		}
+		if le.Encoding != string(sender.UCS2) || le.Limit != sender.MaxUCS2Units || le.Units <= le.Limit {
+			t.Errorf("%s: %+v, want UCS-2 units over the limit of %d", lang, le, sender.MaxUCS2Units)
+		}
+		if le.PayeeRoom < minPayeeRoom || le.PayeeRoom >= otp.MaxPayeeLen {
+			t.Errorf("%s: PayeeRoom %d, want %d to %d", lang, le.PayeeRoom, minPayeeRoom, otp.MaxPayeeLen-1)
+			continue
+		}
+		t.Logf("%s: room for a payee of %d characters", lang, le.PayeeRoom)
+		fit, over := typical, typical
+		fit.Payee, over.Payee = payee[:le.PayeeRoom], payee[:le.PayeeRoom+1]
+		if _, err := start(t, lang, fit); err != nil {
+			t.Errorf("%s: payee cut to PayeeRoom %d: %v", lang, le.PayeeRoom, err)
+		}
+		if _, err := start(t, lang, over); !errors.As(err, &le) {
+			t.Errorf("%s: payee of PayeeRoom+1 characters: %v, want a *TransactionLengthError", lang, err)
 		}
 	}
 }
@@ -307,7 +378,7 @@ func TestTransactionKeepCode(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true; c.Policy.Cooldown = -1 })
 	_, a := f.start(t, alice, sender.SMS, otp.WithTransaction(acme))
-	f.check(t, alice, wrong(a), otp.WithTransaction(acme))
+	f.check(t, alice, otptest.Wrong(a), otp.WithTransaction(acme))
 	other := otp.Transaction{Amount: "99.00", Currency: "EUR", Payee: "Other"}
 	res, b := f.start(t, alice, sender.SMS, otp.WithTransaction(other))
 	if res.Reused || res.Remaining != 4 {

@@ -49,7 +49,10 @@ type Config struct {
 	// AllowTestNumbers must be true for TestNumbers to be accepted, so test
 	// numbers cannot reach production by accident.
 	AllowTestNumbers bool
-	// Now is the clock used for the times in results. The default value is
+	// Now is the clock of the pumping guard (Policy.Pumping): it names the
+	// time buckets its counts go to in the Store. Set it only to share a
+	// fake clock with a store that keeps its own time (a Redis test server);
+	// results carry durations and never read it. The default value is
 	// time.Now.
 	Now func() time.Time
 }
@@ -75,7 +78,6 @@ type Verifier struct {
 	before   func(context.Context, SendRequest) error
 	observer Observer
 	tests    map[string]string
-	now      func() time.Time
 	guard    *guard // nil when Policy.Pumping.Disabled
 }
 
@@ -133,15 +135,15 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		before:   cfg.BeforeSend,
 		observer: cfg.Observer,
 		tests:    tests,
-		now:      cfg.Now,
 	}
 	if v.gen == nil {
 		v.gen = NumericGenerator{}
 	}
-	if v.now == nil {
-		v.now = time.Now
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
 	}
-	v.guard = newGuard(p.Pumping, cfg.Store, cfg.Secret, v.now, func(ctx context.Context, e Event) { v.observe(ctx, v.begin(), e) })
+	v.guard = newGuard(p.Pumping, cfg.Store, cfg.Secret, now, func(ctx context.Context, e Event) { v.observe(ctx, v.begin(), e) })
 	return v, nil
 }
 
@@ -184,10 +186,10 @@ type StartResult struct {
 	To      string
 	Region  string
 	Channel sender.Channel
-	// ExpiresAt is when the code stops being valid.
-	ExpiresAt time.Time
-	// ResendAt is the earliest time a resend will be accepted (the cooldown).
-	ResendAt time.Time
+	// ExpiresIn is how long the code stays valid, from the Store's answer.
+	ExpiresIn time.Duration
+	// ResendIn is how long until a resend will be accepted (the cooldown).
+	ResendIn time.Duration
 	// Remaining is the number of wrong guesses still allowed on the code
 	// (fewer than MaxAttempts after a resend). It does not count the
 	// destination's failure cap (Policy.MaxFailures), which a Check's
@@ -499,14 +501,13 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	ev.Kind, ev.Test = EventIssued, isTest
 	v.observe(ctx, begin, ev)
 
-	now := v.now()
 	result := StartResult{
 		Status:    Pending,
 		To:        num.E164,
 		Region:    num.Region,
 		Channel:   ch,
-		ExpiresAt: now.Add(res.ExpiresIn),
-		ResendAt:  now.Add(req.Cooldown),
+		ExpiresIn: res.ExpiresIn,
+		ResendIn:  req.Cooldown,
 		Remaining: max(p.MaxAttempts-res.Attempts, 0),
 		Reused:    res.Outcome == store.Reused,
 	}

@@ -10,9 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/go2fa/go2fa/internal/testclock"
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/sender/sendertest"
@@ -28,9 +29,6 @@ const (
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
 
 // clock is the fake clock shared by a store and a verifier.
-type clock = testclock.Clock
-
-func newClock() *clock { return testclock.New() }
 
 // spyStore records every request that reaches the real store.
 type spyStore struct {
@@ -66,20 +64,20 @@ func (s *spyStore) Withdraw(ctx context.Context, key string, digest []byte) erro
 	return s.Store.Withdraw(ctx, key, digest)
 }
 
+// fixture is a Verifier on a memstore on the real clock. A test that moves
+// time runs in a synctest bubble, where time.Sleep moves the clock at once.
 type fixture struct {
 	v     *otp.Verifier
 	rec   *sendertest.Recorder
-	clock *clock
 	store *spyStore
 }
 
 func newFixture(t *testing.T, mutate func(*otp.Config)) *fixture {
 	t.Helper()
-	c := newClock()
-	ms := memstore.New(memstore.WithClock(c.Now))
+	ms := memstore.New()
 	t.Cleanup(func() { ms.Close() })
-	f := &fixture{rec: &sendertest.Recorder{}, clock: c, store: &spyStore{Store: ms}}
-	cfg := otp.Config{Store: f.store, Sender: f.rec, Secret: testSecret, Now: c.Now}
+	f := &fixture{rec: &sendertest.Recorder{}, store: &spyStore{Store: ms}}
+	cfg := otp.Config{Store: f.store, Sender: f.rec, Secret: testSecret}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -114,13 +112,6 @@ func (f *fixture) check(t *testing.T, to, code string, opts ...otp.CheckOption) 
 	return res
 }
 
-// wrong returns a well-formed code different from code.
-func wrong(code string) string {
-	b := []byte(code)
-	b[0] = '0' + (b[0]-'0'+1)%10
-	return string(b)
-}
-
 func TestStartCheckApproved(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -128,11 +119,8 @@ func TestStartCheckApproved(t *testing.T) {
 	if res.Status != otp.Pending || res.To != alice || res.Region != "US" || res.Channel != sender.SMS {
 		t.Errorf("StartResult = %+v, want pending sms to %s in US", res, alice)
 	}
-	if got, want := res.ExpiresAt, f.clock.Now().Add(5*time.Minute); !got.Equal(want) {
-		t.Errorf("ExpiresAt = %v, want %v", got, want)
-	}
-	if got, want := res.ResendAt, f.clock.Now().Add(30*time.Second); !got.Equal(want) {
-		t.Errorf("ResendAt = %v, want %v", got, want)
+	if res.ExpiresIn != 5*time.Minute || res.ResendIn != 30*time.Second {
+		t.Errorf("ExpiresIn, ResendIn = %v, %v; want the policy's TTL 5m0s and cooldown 30s", res.ExpiresIn, res.ResendIn)
 	}
 	if res.Remaining != 5 {
 		t.Errorf("Remaining = %d, want 5", res.Remaining)
@@ -144,7 +132,7 @@ func TestStartCheckApproved(t *testing.T) {
 	if got := f.check(t, alice, code); got.Status != otp.Approved || got.To != alice {
 		t.Errorf("Check(correct) = %+v, want approved", got)
 	}
-	// Invariant 4: single use.
+	// Single use (SECURITY.md, "double use of a code").
 	if got := f.check(t, alice, code); got.Status != otp.Expired {
 		t.Errorf("second Check(correct) = %+v, want expired", got)
 	}
@@ -161,12 +149,13 @@ func TestCheckNonCanonicalNumber(t *testing.T) {
 	}
 }
 
-// TestAttemptsAndLock covers invariant 5 on one code.
+// TestAttemptsAndLock: MaxAttempts wrong guesses lock one code
+// (SECURITY.md, "guessing a code").
 func TestAttemptsAndLock(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	_, code := f.start(t, alice, sender.SMS)
-	bad := wrong(code)
+	bad := otptest.Wrong(code)
 	for want := 4; want >= 1; want-- {
 		got := f.check(t, alice, bad)
 		if got.Status != otp.Rejected || got.Remaining != want {
@@ -182,35 +171,38 @@ func TestAttemptsAndLock(t *testing.T) {
 }
 
 // TestResendKeepsAttempts: a resend or channel switch does not reset the
-// attempt count (invariant 5), and the new code replaces the old one.
+// attempt count (SECURITY.md, "guessing a code"), and the new code
+// replaces the old one.
 func TestResendKeepsAttempts(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *otp.Config) { c.Generator = &seqGen{codes: []string{"111111", "222222"}} })
-	_, first := f.start(t, alice, sender.SMS)
-	for range 3 {
-		f.check(t, alice, wrong(first))
-	}
-	f.clock.Advance(30 * time.Second)
-	res, second := f.start(t, alice, sender.Call)
-	if res.Remaining != 2 {
-		t.Errorf("Remaining after resend = %d, want 2", res.Remaining)
-	}
-	if m, _ := f.rec.Last(alice); m.Channel != sender.Call {
-		t.Errorf("resend channel = %s, want call", m.Channel)
-	}
-	if first != "111111" || second != "222222" {
-		t.Fatalf("codes sent %q, %q; want the generator's 111111, 222222", first, second)
-	}
-	// The old code is no longer valid: presenting it is a wrong guess.
-	if got := f.check(t, alice, first); got.Status != otp.Rejected || got.Remaining != 1 {
-		t.Fatalf("Check(old code) = %+v, want rejected with 1 remaining", got)
-	}
-	if got := f.check(t, alice, wrong(second)); got.Status != otp.Locked {
-		t.Fatalf("Check(wrong) = %+v, want locked after 5 wrong guesses in all", got)
-	}
-	if got := f.check(t, alice, second); got.Status != otp.Expired {
-		t.Errorf("Check(new code) after lock = %+v, want expired", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, func(c *otp.Config) { c.Generator = &seqGen{codes: []string{"111111", "222222"}} })
+		_, first := f.start(t, alice, sender.SMS)
+		for range 3 {
+			f.check(t, alice, otptest.Wrong(first))
+		}
+		time.Sleep(30 * time.Second)
+		res, second := f.start(t, alice, sender.Call)
+		if res.Remaining != 2 {
+			t.Errorf("Remaining after resend = %d, want 2", res.Remaining)
+		}
+		if m, _ := f.rec.Last(alice); m.Channel != sender.Call {
+			t.Errorf("resend channel = %s, want call", m.Channel)
+		}
+		if first != "111111" || second != "222222" {
+			t.Fatalf("codes sent %q, %q; want the generator's 111111, 222222", first, second)
+		}
+		// The old code is no longer valid: presenting it is a wrong guess.
+		if got := f.check(t, alice, first); got.Status != otp.Rejected || got.Remaining != 1 {
+			t.Fatalf("Check(old code) = %+v, want rejected with 1 remaining", got)
+		}
+		if got := f.check(t, alice, otptest.Wrong(second)); got.Status != otp.Locked {
+			t.Fatalf("Check(wrong) = %+v, want locked after 5 wrong guesses in all", got)
+		}
+		if got := f.check(t, alice, second); got.Status != otp.Expired {
+			t.Errorf("Check(new code) after lock = %+v, want expired", got)
+		}
+	})
 }
 
 // seqGen returns its codes in turn.
@@ -230,53 +222,59 @@ func (g *seqGen) Generate(int) (string, error) {
 
 func TestKeepCodeResendsSameCode(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true })
-	res1, first := f.start(t, alice, sender.SMS)
-	f.check(t, alice, wrong(first))
-	f.clock.Advance(time.Minute)
-	res2, second := f.start(t, alice, sender.Call)
-	if second != first || !res2.Reused {
-		t.Fatalf("resend with KeepCode: code changed or Reused=%v", res2.Reused)
-	}
-	if !res2.ExpiresAt.Equal(res1.ExpiresAt) {
-		t.Errorf("ExpiresAt after resend = %v, want the original %v", res2.ExpiresAt, res1.ExpiresAt)
-	}
-	if res2.Remaining != 4 {
-		t.Errorf("Remaining = %d, want 4", res2.Remaining)
-	}
-	// The kept code is stored sealed, never in clear.
-	for _, r := range f.store.issues {
-		if bytes.Contains(r.Sealed, []byte(first)) || len(r.Sealed) == 0 {
-			t.Errorf("Sealed = %x: want a non-empty ciphertext without the code", r.Sealed)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true })
+		res1, first := f.start(t, alice, sender.SMS)
+		f.check(t, alice, otptest.Wrong(first))
+		time.Sleep(time.Minute)
+		res2, second := f.start(t, alice, sender.Call)
+		if second != first || !res2.Reused {
+			t.Fatalf("resend with KeepCode: code changed or Reused=%v", res2.Reused)
 		}
-	}
-	if got := f.check(t, alice, first); got.Status != otp.Approved {
-		t.Errorf("Check(kept code) = %+v, want approved", got)
-	}
+		if want := res1.ExpiresIn - time.Minute; res2.ExpiresIn != want {
+			t.Errorf("ExpiresIn after resend a minute later = %v, want the original expiry, %v away", res2.ExpiresIn, want)
+		}
+		if res2.Remaining != 4 {
+			t.Errorf("Remaining = %d, want 4", res2.Remaining)
+		}
+		// The kept code is stored sealed, never in clear.
+		for _, r := range f.store.issues {
+			if bytes.Contains(r.Sealed, []byte(first)) || len(r.Sealed) == 0 {
+				t.Errorf("Sealed = %x: want a non-empty ciphertext without the code", r.Sealed)
+			}
+		}
+		if got := f.check(t, alice, first); got.Status != otp.Approved {
+			t.Errorf("Check(kept code) = %+v, want approved", got)
+		}
+	})
 }
 
+// TestExpiry: a code is refused once its TTL has passed (SECURITY.md, "a
+// code kept for later").
 func TestExpiry(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *otp.Config) { c.Policy.TTL = time.Minute })
-	_, code := f.start(t, alice, sender.SMS)
-	f.clock.Advance(59 * time.Second)
-	_, code2 := f.start(t, bob, sender.SMS)
-	if got := f.check(t, bob, code2); got.Status != otp.Approved {
-		t.Fatalf("Check before TTL = %+v, want approved", got)
-	}
-	f.clock.Advance(2 * time.Second)
-	if got := f.check(t, alice, code); got.Status != otp.Expired {
-		t.Errorf("Check after TTL (invariant 6) = %+v, want expired", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, func(c *otp.Config) { c.Policy.TTL = time.Minute })
+		_, code := f.start(t, alice, sender.SMS)
+		time.Sleep(59 * time.Second)
+		_, code2 := f.start(t, bob, sender.SMS)
+		if got := f.check(t, bob, code2); got.Status != otp.Approved {
+			t.Fatalf("Check before TTL = %+v, want approved", got)
+		}
+		time.Sleep(2 * time.Second)
+		if got := f.check(t, alice, code); got.Status != otp.Expired {
+			t.Errorf("Check after TTL = %+v, want expired", got)
+		}
+	})
 }
 
 // TestConcurrentCorrectChecks: of 100 concurrent correct checks exactly one
-// is approved (invariant 4).
+// is approved (SECURITY.md, "double use of a code").
 func TestConcurrentCorrectChecks(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	_, code := f.start(t, alice, sender.SMS)
-	counts := runConcurrently(t, 100, func(int) (otp.CheckResult, error) {
+	counts := otptest.Concurrently(t, 100, func(int) (otp.CheckResult, error) {
 		return f.v.Check(context.Background(), alice, code)
 	})
 	if counts[otp.Approved] != 1 || counts[otp.Expired] != 99 {
@@ -285,15 +283,15 @@ func TestConcurrentCorrectChecks(t *testing.T) {
 }
 
 // TestConcurrentWrongGuesses: 1,000 concurrent wrong guesses count exactly
-// MaxAttempts (invariant 5).
+// MaxAttempts (SECURITY.md, "guessing in parallel").
 func TestConcurrentWrongGuesses(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	_, code := f.start(t, alice, sender.SMS)
-	counts := runConcurrently(t, 1000, func(i int) (otp.CheckResult, error) {
+	counts := otptest.Concurrently(t, 1000, func(i int) (otp.CheckResult, error) {
 		g := fmt.Sprintf("%06d", i)
 		if g == code {
-			g = wrong(code)
+			g = otptest.Wrong(code)
 		}
 		return f.v.Check(context.Background(), alice, g)
 	})
@@ -305,36 +303,6 @@ func TestConcurrentWrongGuesses(t *testing.T) {
 	}
 }
 
-func runConcurrently(t *testing.T, n int, f func(i int) (otp.CheckResult, error)) map[otp.Status]int {
-	t.Helper()
-	var (
-		mu     sync.Mutex
-		counts = map[otp.Status]int{}
-		wg     sync.WaitGroup
-		start  = make(chan struct{})
-		errs   atomic.Int64
-	)
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			res, err := f(i)
-			if err != nil {
-				errs.Add(1)
-				return
-			}
-			mu.Lock()
-			counts[res.Status]++
-			mu.Unlock()
-		})
-	}
-	close(start)
-	wg.Wait()
-	if e := errs.Load(); e != 0 {
-		t.Fatalf("%d of %d concurrent calls failed", e, n)
-	}
-	return counts
-}
-
 func rateLimit(t *testing.T, err error) *otp.RateLimitError {
 	t.Helper()
 	var rl *otp.RateLimitError
@@ -344,36 +312,39 @@ func rateLimit(t *testing.T, err error) *otp.RateLimitError {
 	return rl
 }
 
-// TestSendLimits covers invariant 7: cooldown, budget per destination,
-// per-key budget and global budget.
+// TestSendLimits: the cooldown, the budget per destination, the per-key
+// budget and the global budget each refuse a send (SECURITY.md, "SMS
+// pumping / toll fraud").
 func TestSendLimits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t.Run("cooldown and window", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, nil)
-		f.start(t, alice, sender.SMS)
-		f.clock.Advance(10 * time.Second)
-		_, err := f.v.Start(ctx, alice, sender.Call)
-		rl := rateLimit(t, err)
-		if rl.Reason != otp.LimitCooldown || rl.RetryAfter != 20*time.Second {
-			t.Errorf("second send: %+v, want cooldown with RetryAfter 20s", rl)
-		}
-		for range 4 {
-			f.clock.Advance(30 * time.Second)
+		synctest.Test(t, func(t *testing.T) {
+			f := newFixture(t, nil)
 			f.start(t, alice, sender.SMS)
-		}
-		f.clock.Advance(30 * time.Second)
-		_, err = f.v.Start(ctx, alice, sender.SMS)
-		rl = rateLimit(t, err)
-		if rl.Reason != otp.LimitWindow || rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour {
-			t.Errorf("6th send in an hour: %+v, want the destination budget", rl)
-		}
-		if n := f.rec.Len(); n != 5 {
-			t.Errorf("messages sent = %d, want 5", n)
-		}
-		f.clock.Advance(rl.RetryAfter)
-		f.start(t, alice, sender.SMS)
+			time.Sleep(10 * time.Second)
+			_, err := f.v.Start(ctx, alice, sender.Call)
+			rl := rateLimit(t, err)
+			if rl.Reason != otp.LimitCooldown || rl.RetryAfter != 20*time.Second {
+				t.Errorf("second send: %+v, want cooldown with RetryAfter 20s", rl)
+			}
+			for range 4 {
+				time.Sleep(30 * time.Second)
+				f.start(t, alice, sender.SMS)
+			}
+			time.Sleep(30 * time.Second)
+			_, err = f.v.Start(ctx, alice, sender.SMS)
+			rl = rateLimit(t, err)
+			if rl.Reason != otp.LimitWindow || rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour {
+				t.Errorf("6th send in an hour: %+v, want the destination budget", rl)
+			}
+			if n := f.rec.Len(); n != 5 {
+				t.Errorf("messages sent = %d, want 5", n)
+			}
+			time.Sleep(rl.RetryAfter)
+			f.start(t, alice, sender.SMS)
+		})
 	})
 	t.Run("limit key", func(t *testing.T) {
 		t.Parallel()
@@ -389,16 +360,18 @@ func TestSendLimits(t *testing.T) {
 	})
 	t.Run("global", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, func(c *otp.Config) { c.Policy.GlobalSends = 4 })
-		for i := range 4 {
-			f.start(t, fmt.Sprintf("+1415555%04d", 300+i), sender.SMS)
-		}
-		_, err := f.v.Start(ctx, "+14155550399", sender.SMS)
-		if rl := rateLimit(t, err); rl.Reason != otp.LimitGlobal || rl.RetryAfter > time.Minute {
-			t.Errorf("5th send: %+v, want the global budget", rl)
-		}
-		f.clock.Advance(time.Minute)
-		f.start(t, "+14155550399", sender.SMS)
+		synctest.Test(t, func(t *testing.T) {
+			f := newFixture(t, func(c *otp.Config) { c.Policy.GlobalSends = 4 })
+			for i := range 4 {
+				f.start(t, fmt.Sprintf("+1415555%04d", 300+i), sender.SMS)
+			}
+			_, err := f.v.Start(ctx, "+14155550399", sender.SMS)
+			if rl := rateLimit(t, err); rl.Reason != otp.LimitGlobal || rl.RetryAfter > time.Minute {
+				t.Errorf("5th send: %+v, want the global budget", rl)
+			}
+			time.Sleep(time.Minute)
+			f.start(t, "+14155550399", sender.SMS)
+		})
 	})
 	t.Run("concurrent senders stay within the budget", func(t *testing.T) {
 		t.Parallel()
@@ -429,48 +402,50 @@ func TestSendLimits(t *testing.T) {
 // until the window passes; an approval resets the count.
 func TestFailureCap(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *otp.Config) {
-		c.Policy.MaxFailures = 7
-		c.Policy.Cooldown = -1
-		c.Policy.SendsPerWindow = 20
-	})
-	_, code := f.start(t, alice, sender.SMS)
-	for range 4 {
-		f.check(t, alice, wrong(code))
-	}
-	_, code = f.start(t, alice, sender.SMS) // attempts carried: 4 of 5
-	f.check(t, alice, wrong(code))          // 5: locked, failures = 5
-	_, code = f.start(t, alice, sender.SMS)
-	if got := f.check(t, alice, wrong(code)); got.Status != otp.Rejected || got.Remaining != 1 {
-		t.Fatalf("6th consecutive failure = %+v, want rejected with 1 remaining (the cap, not the code's 4)", got)
-	}
-	if got := f.check(t, alice, wrong(code)); got.Status != otp.Locked {
-		t.Fatalf("7th consecutive failure = %+v, want locked", got)
-	}
-	f.clock.Advance(time.Hour)
-	if _, err := f.v.Start(context.Background(), alice, sender.SMS); err == nil {
-		t.Fatal("Start after the failure cap succeeded")
-	}
-	if got := f.check(t, alice, code); got.Status != otp.Locked {
-		t.Fatalf("check after 7 consecutive failures = %+v, want locked even for the right code", got)
-	}
-	_, err := f.v.Start(context.Background(), alice, sender.SMS)
-	if rl := rateLimit(t, err); rl.Reason != otp.LimitFailures || rl.RetryAfter != 23*time.Hour {
-		t.Errorf("send after the failure cap: reason %s, want %s", rl.Reason, otp.LimitFailures)
-	}
-	f.clock.Advance(23 * time.Hour)
-	_, code = f.start(t, alice, sender.SMS)
-	f.check(t, alice, wrong(code))
-	if got := f.check(t, alice, code); got.Status != otp.Approved {
-		t.Fatalf("Check after the failure window = %+v, want approved", got)
-	}
-	// The approval reset the counter: 6 more failures are allowed again.
-	_, code = f.start(t, alice, sender.SMS)
-	for range 4 {
-		if got := f.check(t, alice, wrong(code)); got.Status != otp.Rejected {
-			t.Fatalf("Check(wrong) after reset = %+v, want rejected", got)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, func(c *otp.Config) {
+			c.Policy.MaxFailures = 7
+			c.Policy.Cooldown = -1
+			c.Policy.SendsPerWindow = 20
+		})
+		_, code := f.start(t, alice, sender.SMS)
+		for range 4 {
+			f.check(t, alice, otptest.Wrong(code))
 		}
-	}
+		_, code = f.start(t, alice, sender.SMS) // attempts carried: 4 of 5
+		f.check(t, alice, otptest.Wrong(code))  // 5: locked, failures = 5
+		_, code = f.start(t, alice, sender.SMS)
+		if got := f.check(t, alice, otptest.Wrong(code)); got.Status != otp.Rejected || got.Remaining != 1 {
+			t.Fatalf("6th consecutive failure = %+v, want rejected with 1 remaining (the cap, not the code's 4)", got)
+		}
+		if got := f.check(t, alice, otptest.Wrong(code)); got.Status != otp.Locked {
+			t.Fatalf("7th consecutive failure = %+v, want locked", got)
+		}
+		time.Sleep(time.Hour)
+		if _, err := f.v.Start(context.Background(), alice, sender.SMS); err == nil {
+			t.Fatal("Start after the failure cap succeeded")
+		}
+		if got := f.check(t, alice, code); got.Status != otp.Locked {
+			t.Fatalf("check after 7 consecutive failures = %+v, want locked even for the right code", got)
+		}
+		_, err := f.v.Start(context.Background(), alice, sender.SMS)
+		if rl := rateLimit(t, err); rl.Reason != otp.LimitFailures || rl.RetryAfter != 23*time.Hour {
+			t.Errorf("send after the failure cap: reason %s, want %s", rl.Reason, otp.LimitFailures)
+		}
+		time.Sleep(23 * time.Hour)
+		_, code = f.start(t, alice, sender.SMS)
+		f.check(t, alice, otptest.Wrong(code))
+		if got := f.check(t, alice, code); got.Status != otp.Approved {
+			t.Fatalf("Check after the failure window = %+v, want approved", got)
+		}
+		// The approval reset the counter: 6 more failures are allowed again.
+		_, code = f.start(t, alice, sender.SMS)
+		for range 4 {
+			if got := f.check(t, alice, otptest.Wrong(code)); got.Status != otp.Rejected {
+				t.Fatalf("Check(wrong) after reset = %+v, want rejected", got)
+			}
+		}
+	})
 }
 
 func TestBinding(t *testing.T) {
@@ -483,11 +458,11 @@ func TestBinding(t *testing.T) {
 		if got := f.check(t, alice, code, otp.WithBinding("session-B")); got.Status != otp.Expired {
 			t.Errorf("Check with another binding = %+v, want expired", got)
 		}
-		if got := f.check(t, alice, wrong(code)); got.Status != otp.Expired {
+		if got := f.check(t, alice, otptest.Wrong(code)); got.Status != otp.Expired {
 			t.Errorf("Check without the binding = %+v, want expired", got)
 		}
 	}
-	if got := f.check(t, alice, wrong(code), otp.WithBinding("session-A")); got.Status != otp.Rejected || got.Remaining != 4 {
+	if got := f.check(t, alice, otptest.Wrong(code), otp.WithBinding("session-A")); got.Status != otp.Rejected || got.Remaining != 4 {
 		t.Errorf("wrong Check with the binding = %+v, want rejected with 4 remaining", got)
 	}
 	if got := f.check(t, alice, code, otp.WithBinding("session-A")); got.Status != otp.Approved {
@@ -497,44 +472,46 @@ func TestBinding(t *testing.T) {
 
 func TestBeforeSendVeto(t *testing.T) {
 	t.Parallel()
-	errLandline := errors.New("landline")
-	var seen otp.SendRequest
-	var calls atomic.Int64
-	f := newFixture(t, func(c *otp.Config) {
-		c.Generator = fixedGen("123456")
-		c.BeforeSend = func(_ context.Context, r otp.SendRequest) error {
-			calls.Add(1)
-			seen = r
-			if r.Channel == sender.SMS {
-				return errLandline
+	synctest.Test(t, func(t *testing.T) {
+		errLandline := errors.New("landline")
+		var seen otp.SendRequest
+		var calls atomic.Int64
+		f := newFixture(t, func(c *otp.Config) {
+			c.Generator = fixedGen("123456")
+			c.BeforeSend = func(_ context.Context, r otp.SendRequest) error {
+				calls.Add(1)
+				seen = r
+				if r.Channel == sender.SMS {
+					return errLandline
+				}
+				return nil
 			}
-			return nil
+		})
+		ctx := context.Background()
+		_, err := f.v.Start(ctx, alice, sender.SMS, otp.WithLimitKey("ip"))
+		if !errors.Is(err, otp.ErrVetoed) || !errors.Is(err, errLandline) {
+			t.Fatalf("vetoed Start err = %v, want ErrVetoed wrapping the hook's error", err)
 		}
+		if seen.Number.E164 != alice || seen.Number.Region != "US" || seen.LimitKey != "ip" {
+			t.Errorf("hook saw %+v", seen)
+		}
+		if f.rec.Len() != 0 {
+			t.Errorf("vetoed send: %d messages, want none", f.rec.Len())
+		}
+		// The vetoed code was withdrawn.
+		if got := f.check(t, alice, "123456"); got.Status != otp.Expired {
+			t.Errorf("Check(vetoed code) = %+v, want expired", got)
+		}
+		// The limits bound the hook: within the cooldown it is not called.
+		if _, err := f.v.Start(ctx, alice, sender.SMS); !errors.Is(err, otp.ErrRateLimited) {
+			t.Errorf("second Start err = %v, want rate limited", err)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("BeforeSend called %d times, want 1 (the rate-limited Start must not reach it)", n)
+		}
+		time.Sleep(30 * time.Second)
+		f.start(t, alice, sender.Call)
 	})
-	ctx := context.Background()
-	_, err := f.v.Start(ctx, alice, sender.SMS, otp.WithLimitKey("ip"))
-	if !errors.Is(err, otp.ErrVetoed) || !errors.Is(err, errLandline) {
-		t.Fatalf("vetoed Start err = %v, want ErrVetoed wrapping the hook's error", err)
-	}
-	if seen.Number.E164 != alice || seen.Number.Region != "US" || seen.LimitKey != "ip" {
-		t.Errorf("hook saw %+v", seen)
-	}
-	if f.rec.Len() != 0 {
-		t.Errorf("vetoed send: %d messages, want none", f.rec.Len())
-	}
-	// The vetoed code was withdrawn.
-	if got := f.check(t, alice, "123456"); got.Status != otp.Expired {
-		t.Errorf("Check(vetoed code) = %+v, want expired", got)
-	}
-	// The limits bound the hook: within the cooldown it is not called.
-	if _, err := f.v.Start(ctx, alice, sender.SMS); !errors.Is(err, otp.ErrRateLimited) {
-		t.Errorf("second Start err = %v, want rate limited", err)
-	}
-	if n := calls.Load(); n != 1 {
-		t.Errorf("BeforeSend called %d times, want 1 (the rate-limited Start must not reach it)", n)
-	}
-	f.clock.Advance(30 * time.Second)
-	f.start(t, alice, sender.Call)
 }
 
 // TestKeepCodeWithBinding: a kept code is not re-sent to another binding
@@ -544,7 +521,7 @@ func TestKeepCodeWithBinding(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true; c.Policy.Cooldown = -1 })
 	_, a := f.start(t, alice, sender.SMS, otp.WithBinding("session-A"))
-	f.check(t, alice, wrong(a), otp.WithBinding("session-A"))
+	f.check(t, alice, otptest.Wrong(a), otp.WithBinding("session-A"))
 	res, b := f.start(t, alice, sender.SMS, otp.WithBinding("session-B"))
 	if res.Reused || res.Remaining != 4 {
 		t.Errorf("resend to another binding: Reused=%v Remaining=%d, want a new code with 4 guesses left", res.Reused, res.Remaining)
@@ -592,8 +569,8 @@ func TestAllowedRegions(t *testing.T) {
 	f.start(t, alice, sender.SMS)
 }
 
-// TestBadInput covers invariant 9: clear typed errors, no panic, no store
-// access.
+// TestBadInput: bad input gets a typed error, no panic and no store
+// access (SECURITY.md, "bad input").
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) { c.Policy.Channels = []sender.Channel{sender.SMS} })
@@ -724,7 +701,8 @@ func (s failingStore) Attempt(context.Context, store.AttemptRequest) (store.Atte
 	return store.AttemptResult{}, s.err
 }
 
-// TestFaults covers invariant 10: faults fail closed with typed errors.
+// TestFaults: faults fail closed with typed errors (SECURITY.md,
+// "infrastructure faults").
 func TestFaults(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -751,10 +729,9 @@ func TestFaults(t *testing.T) {
 		t.Parallel()
 		var sent string
 		down := errors.New("provider 503")
-		c := newClock()
-		ms := memstore.New(memstore.WithClock(c.Now))
+		ms := memstore.New()
 		t.Cleanup(func() { ms.Close() })
-		v, err := otp.NewVerifier(otp.Config{Store: ms, Secret: testSecret, Now: c.Now,
+		v, err := otp.NewVerifier(otp.Config{Store: ms, Secret: testSecret,
 			Sender: sender.Func(func(_ context.Context, m sender.Message) error { sent = m.Code; return down })})
 		if err != nil {
 			t.Fatal(err)
@@ -783,9 +760,10 @@ func TestFaults(t *testing.T) {
 	})
 }
 
-// TestNothingInClear covers invariant 2 at the boundary the otp package
-// owns: nothing handed to the store, no event, no log line and no error
-// holds the code or the number.
+// TestNothingInClear: at the boundary the otp package owns, nothing handed
+// to the store, no event, no log line and no error holds the code or the
+// number (SECURITY.md, "a stolen Redis dump" and "the code in a URL or a
+// log").
 func TestNothingInClear(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
@@ -800,7 +778,7 @@ func TestNothingInClear(t *testing.T) {
 	f := newFixture(t, func(c *otp.Config) { c.Observer = obs; c.Policy.KeepCode = true })
 	_, code := f.start(t, alice, sender.SMS)
 	var errs []string
-	for _, g := range []string{wrong(code), wrong(wrong(code))} {
+	for _, g := range []string{otptest.Wrong(code), otptest.Wrong(otptest.Wrong(code))} {
 		f.check(t, alice, g)
 	}
 	if _, err := f.v.Start(context.Background(), alice, sender.SMS); err != nil {
@@ -873,7 +851,7 @@ func (s lateStore) Issue(ctx context.Context, r store.IssueRequest) (store.Issue
 
 // TestStoreFailureLeavesNoValidCode: a Start whose Issue failed sends
 // nothing, and the code the store may have saved anyway is withdrawn
-// (invariant 10).
+// (SECURITY.md, "codes that were never delivered").
 func TestStoreFailureLeavesNoValidCode(t *testing.T) {
 	t.Parallel()
 	ms := memstore.New()
@@ -892,5 +870,23 @@ func TestStoreFailureLeavesNoValidCode(t *testing.T) {
 	}
 	if res, err := v.Check(ctx, alice, "123456"); err != nil || res.Status != otp.Expired {
 		t.Errorf("Check(unsent code) = %+v, %v; want expired: the code saved late must be withdrawn", res, err)
+	}
+}
+
+// TestLimitReasonsMatchStore: the limits otp and store both name read the
+// same in both.
+func TestLimitReasonsMatchStore(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		otp   otp.LimitReason
+		store store.LimitReason
+	}{
+		{otp.LimitCooldown, store.LimitCooldown},
+		{otp.LimitWindow, store.LimitWindow},
+		{otp.LimitFailures, store.LimitFailures},
+	} {
+		if string(tc.otp) != tc.store.String() {
+			t.Errorf("otp.LimitReason %q, store %q: want one word", tc.otp, tc.store)
+		}
 	}
 }

@@ -78,7 +78,7 @@ func TestFallbackChainWhatsAppSMSCall(t *testing.T) {
 	ctx := context.Background()
 	chain := []sender.Channel{sender.WhatsApp, sender.SMS, sender.Call}
 	f := newFixture(t, func(c *otp.Config) {
-		ms := memstore.New(memstore.WithClock(c.Now))
+		ms := memstore.New()
 		t.Cleanup(func() { ms.Close() })
 		c.Store = ms
 		c.Policy.Channels, c.Policy.FallbackChain, c.Policy.Fallback = chain, chain, true
@@ -147,7 +147,7 @@ func TestFallbackChainWhatsAppSMSCall(t *testing.T) {
 func TestFallbackInvalidChannelNamesWhatsApp(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) {
-		ms := memstore.New(memstore.WithClock(c.Now))
+		ms := memstore.New()
 		t.Cleanup(func() { ms.Close() })
 		c.Store, c.Policy.Fallback = ms, true
 	})

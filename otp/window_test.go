@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 )
@@ -24,7 +26,7 @@ func guessBurst(t *testing.T, f *fixture, to string, guesses int) int {
 			if rl.Reason != otp.LimitCooldown {
 				return compared
 			}
-			f.clock.Advance(rl.RetryAfter)
+			time.Sleep(rl.RetryAfter)
 			continue
 		}
 		if err != nil {
@@ -33,7 +35,7 @@ func guessBurst(t *testing.T, f *fixture, to string, guesses int) int {
 		m, _ := f.rec.Last(to)
 		prev := otp.Rejected
 		for compared < guesses {
-			res := f.check(t, to, wrong(m.Code))
+			res := f.check(t, to, otptest.Wrong(m.Code))
 			if res.Status == otp.Rejected || (res.Status == otp.Locked && prev == otp.Rejected) {
 				compared++
 			}
@@ -52,20 +54,22 @@ func guessBurst(t *testing.T, f *fixture, to string, guesses int) int {
 // day must stay within 20.
 func TestFailureCapWindowEdge(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, nil)
-	p := f.v.Policy()
-	first := guessBurst(t, f, alice, 1)
-	f.clock.Advance(23 * time.Hour)
-	late := guessBurst(t, f, alice, p.MaxFailures)
-	f.clock.Advance(time.Hour + time.Minute)
-	next := guessBurst(t, f, alice, p.MaxFailures)
-	if first != 1 || late+next > p.MaxFailures-first {
-		t.Fatalf("guesses compared: %d at 00:00, %d at 23:00 and %d at 00:01 the next day; want at most %d in any %s",
-			first, late, next, p.MaxFailures, p.FailureWindow)
-	}
-	// A FailureWindow after the latest failure, the cap is lifted.
-	f.clock.Advance(p.FailureWindow)
-	if n := guessBurst(t, f, alice, 1); n != 1 {
-		t.Fatalf("a FailureWindow after the latest failure: %d guesses, want 1", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, nil)
+		p := f.v.Policy()
+		first := guessBurst(t, f, alice, 1)
+		time.Sleep(23 * time.Hour)
+		late := guessBurst(t, f, alice, p.MaxFailures)
+		time.Sleep(time.Hour + time.Minute)
+		next := guessBurst(t, f, alice, p.MaxFailures)
+		if first != 1 || late+next > p.MaxFailures-first {
+			t.Fatalf("guesses compared: %d at 00:00, %d at 23:00 and %d at 00:01 the next day; want at most %d in any %s",
+				first, late, next, p.MaxFailures, p.FailureWindow)
+		}
+		// A FailureWindow after the latest failure, the cap is lifted.
+		time.Sleep(p.FailureWindow)
+		if n := guessBurst(t, f, alice, 1); n != 1 {
+			t.Fatalf("a FailureWindow after the latest failure: %d guesses, want 1", n)
+		}
+	})
 }

@@ -46,7 +46,12 @@ func TestErrorMapping(t *testing.T) {
 		srv := fake(t)
 		c := config(srv)
 		c.HTTPClient = srv.Client()
-		c.HTTPClient.Timeout = 100 * time.Millisecond // for Hang
+		// Only Hang needs the client to give up; the other failures answer at
+		// once, and a short timeout would fail them on a loaded machine.
+		c.HTTPClient.Timeout = time.Minute
+		if tt.failure == plivotest.Hang {
+			c.HTTPClient.Timeout = 100 * time.Millisecond
+		}
 		for name, send := range senders(t, c) {
 			srv.Reset()
 			srv.Fail(tt.failure)

@@ -9,7 +9,8 @@ import (
 )
 
 // speakLanguages are the <Speak> languages Plivo documents for its
-// standard voices.
+// standard voices, "List of languages supported" in
+// https://plivo.com/docs/voice/api/call/speak-text-on-calls/speak-text-on-a-call.
 var speakLanguages = map[string]bool{
 	"arb": true, "cmn-CN": true, "da-DK": true, "nl-NL": true, "en-AU": true,
 	"en-IN": true, "en-GB": true, "en-US": true, "en-GB-WLS": true,
@@ -82,9 +83,12 @@ type spokenPayment struct {
 	currencies          map[string]string
 }
 
-// payments holds the spoken transaction sentence per language. A call in
-// a language without one speaks the whole prompt in English (en-US), so
-// that the voice and the words match (see AnswerXML).
+// payments holds the spoken transaction sentence of every language that
+// SpeakLanguage maps to a Plivo voice, keyed by the Plivo language's
+// first subtag ("arb", "cmn", "pt" for pt-BR and pt-PT);
+// TestSpokenPaymentEveryLanguage fails when one is missing. A call in a
+// language without one would speak the whole prompt in English (en-US),
+// so that the voice and the words match (see AnswerXML).
 var payments = map[string]spokenPayment{
 	"en": {"Your code to pay {amount} to {payee} is", "Once again, your code to pay {amount} to {payee} is", "point",
 		map[string]string{"EUR": "euros", "USD": "US dollars", "GBP": "pounds sterling", "CHF": "Swiss francs"}},
@@ -99,7 +103,31 @@ var payments = map[string]spokenPayment{
 	"nl": {"Uw code om {amount} te betalen aan {payee} is", "Nogmaals, uw code om {amount} te betalen aan {payee} is", "komma",
 		map[string]string{"EUR": "euro", "USD": "Amerikaanse dollar", "GBP": "Britse pond", "CHF": "Zwitserse frank"}},
 	"pt": {"O seu código para pagar {amount} a {payee} é", "Repetindo, o seu código para pagar {amount} a {payee} é", "vírgula",
-		map[string]string{"EUR": "euros", "USD": "dólares americanos", "GBP": "libras esterlinas", "CHF": "francos suíços"}},
+		map[string]string{"EUR": "euros", "USD": "dólares americanos", "GBP": "libras esterlinas", "CHF": "francos suíços", "BRL": "reais"}},
+	"arb": {"رمزك لدفع {amount} إلى {payee} هو", "مرة أخرى، رمزك لدفع {amount} إلى {payee} هو", "فاصلة",
+		map[string]string{"EUR": "يورو", "USD": "دولار أمريكي", "GBP": "جنيه إسترليني", "CHF": "فرنك سويسري", "SAR": "ريال سعودي", "AED": "درهم إماراتي"}},
+	"cmn": {"您向{payee}支付{amount}的验证码是", "再说一遍，您向{payee}支付{amount}的验证码是", "点",
+		map[string]string{"EUR": "欧元", "USD": "美元", "GBP": "英镑", "CHF": "瑞士法郎", "CNY": "人民币"}},
+	"da": {"Din kode til betaling af {amount} til {payee} er", "Endnu en gang, din kode til betaling af {amount} til {payee} er", "komma",
+		map[string]string{"EUR": "euro", "USD": "amerikanske dollars", "GBP": "britiske pund", "CHF": "schweizerfranc", "DKK": "kroner"}},
+	"hi": {"{payee} को {amount} के भुगतान के लिए आपका कोड है", "फिर से, {payee} को {amount} के भुगतान के लिए आपका कोड है", "दशमलव",
+		map[string]string{"EUR": "यूरो", "USD": "अमेरिकी डॉलर", "GBP": "ब्रिटिश पाउंड", "CHF": "स्विस फ़्रैंक", "INR": "रुपये"}},
+	"is": {"Kóðinn þinn til að greiða {amount} til {payee} er", "Aftur, kóðinn þinn til að greiða {amount} til {payee} er", "komma",
+		map[string]string{"EUR": "evrur", "USD": "Bandaríkjadalir", "GBP": "sterlingspund", "CHF": "svissneskir frankar", "ISK": "krónur"}},
+	"ja": {"{payee}への{amount}のお支払いの認証コードは", "もう一度申し上げます。{payee}への{amount}のお支払いの認証コードは", "点",
+		map[string]string{"EUR": "ユーロ", "USD": "米ドル", "GBP": "英ポンド", "CHF": "スイスフラン", "JPY": "円"}},
+	"ko": {"{payee}에 {amount} 결제를 위한 인증번호는", "다시 한 번, {payee}에 {amount} 결제를 위한 인증번호는", "점",
+		map[string]string{"EUR": "유로", "USD": "미국 달러", "GBP": "영국 파운드", "CHF": "스위스 프랑", "KRW": "원"}},
+	"nb": {"Koden din for å betale {amount} til {payee} er", "Én gang til, koden din for å betale {amount} til {payee} er", "komma",
+		map[string]string{"EUR": "euro", "USD": "amerikanske dollar", "GBP": "britiske pund", "CHF": "sveitsiske franc", "NOK": "kroner"}},
+	"pl": {"Twój kod do płatności {amount} dla {payee} to", "Jeszcze raz, twój kod do płatności {amount} dla {payee} to", "przecinek",
+		map[string]string{"EUR": "euro", "USD": "dolarów amerykańskich", "GBP": "funtów szterlingów", "CHF": "franków szwajcarskich", "PLN": "złotych"}},
+	"ro": {"Codul dumneavoastră pentru plata de {amount} către {payee} este", "Încă o dată, codul dumneavoastră pentru plata de {amount} către {payee} este", "virgulă",
+		map[string]string{"EUR": "euro", "USD": "dolari americani", "GBP": "lire sterline", "CHF": "franci elvețieni", "RON": "lei"}},
+	"ru": {"Ваш код для оплаты {amount} получателю {payee}:", "Повторяю, ваш код для оплаты {amount} получателю {payee}:", "запятая",
+		map[string]string{"EUR": "евро", "USD": "долларов США", "GBP": "фунтов стерлингов", "CHF": "швейцарских франков", "RUB": "рублей"}},
+	"sv": {"Din kod för att betala {amount} till {payee} är", "En gång till, din kod för att betala {amount} till {payee} är", "komma",
+		map[string]string{"EUR": "euro", "USD": "amerikanska dollar", "GBP": "brittiska pund", "CHF": "schweiziska franc", "SEK": "kronor"}},
 }
 
 // spokenAmount writes an amount so that a text-to-speech voice reads it

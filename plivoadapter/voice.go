@@ -334,10 +334,10 @@ func (v *Voice) logf(ctx context.Context, msg string) {
 // amount is written for a text-to-speech voice (the decimal separator as
 // a word, each decimal digit alone, the currency named or spelled letter
 // by letter); the payee is spoken as given, escaped as XML text, so it
-// can add no element or attribute. Transaction wordings exist for en, de,
-// fr, es, it, nl and pt; a call in another language speaks the whole
-// prompt in English (en-US), so that a voice never reads words of another
-// language.
+// can add no element or attribute. Every language Plivo has a voice for
+// (SpeakLanguage) has a transaction wording; a p.Language without a Plivo
+// voice is spoken in English (en-US), prompt and payment alike, so that a
+// voice never reads words of another language.
 func AnswerXML(p Prompt) string {
 	lang, ok := SpeakLanguage(p.Language)
 	if !ok {

@@ -44,8 +44,8 @@ func answerFor(t *testing.T, srv *plivotest.Server, v *plivoadapter.Voice, m sen
 }
 
 // The call speaks the payment before the digits, in the message's
-// language where a wording exists and otherwise wholly in English, both
-// times, with the amount written for a speech engine.
+// language where Plivo has a voice for it and otherwise wholly in
+// English, both times, with the amount written for a speech engine.
 func TestVoiceSpeaksTransaction(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
@@ -67,9 +67,12 @@ func TestVoiceSpeaksTransaction(t *testing.T) {
 		{"it", acmePayment, "it-IT", "Il suo codice per pagare 12 virgola 5 0 euro a ACME Ltd è", ""},
 		{"nl", bhd, "nl-NL", "Uw code om 1 komma 5 0 0 B H D te betalen aan Gulf Trading W.L.L. is", ""},
 		{"pt-PT", acmePayment, "pt-PT", "O seu código para pagar 12 vírgula 5 0 euros a ACME Ltd é", ""},
-		// No transaction wording: the whole call is in English.
-		{"ja", acmePayment, "en-US", "Your code to pay 12 point 5 0 euros to ACME Ltd is", ""},
-		{"pl-PL", acmePayment, "en-US", "Your code to pay 12 point 5 0 euros to ACME Ltd is", ""},
+		{"ja", jpy, "ja-JP", "Yamada Shotenへの1250 円のお支払いの認証コードは", "もう一度申し上げます。Yamada Shotenへの1250 円のお支払いの認証コードは"},
+		{"pl-PL", acmePayment, "pl-PL", "Twój kod do płatności 12 przecinek 5 0 euro dla ACME Ltd to", ""},
+		{"sv-FI", acmePayment, "sv-SE", "Din kod för att betala 12 komma 5 0 euro till ACME Ltd är", ""},
+		// No Plivo voice for the language: the whole call is in English.
+		{"fi", acmePayment, "en-US", "Your code to pay 12 point 5 0 euros to ACME Ltd is", ""},
+		{"tr-TR", acmePayment, "en-US", "Your code to pay 12 point 5 0 euros to ACME Ltd is", ""},
 	}
 	for _, tt := range tests {
 		_, a := answerFor(t, srv, v, txnCall(tt.locale, tt.t))

@@ -121,14 +121,16 @@ func (m Message) Validate() error {
 
 // DefaultText returns m.Text, or when it is empty the built-in wording of
 // m.Locale with m.TextOptions (see Texts): in English, "Your verification
-// code is 123456. It expires in 5 minutes."
+// code is 123456. It expires in 5 minutes.", or with m.Transaction "Code
+// 123456 to pay EUR 12.50 to ACME Ltd. It expires in 5 minutes.". Where
+// Texts.Text fails (a text longer than one SMS, invalid options),
+// DefaultText returns the wording without options and unchecked.
 func DefaultText(m Message) string {
 	var t *Texts
 	if text, err := t.Text(m); err == nil {
 		return text
 	}
-	_, w := t.Wording(m.Locale)
-	return render(w, TextOptions{}, m.Code, m.TTL, true)
+	return render(t.wordingFor(m), TextOptions{}, m, true)
 }
 
 // TTLWords renders a code's lifetime in English words, as DefaultText

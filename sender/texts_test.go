@@ -169,3 +169,96 @@ func TestTextOptionsValidate(t *testing.T) {
 		t.Errorf("nil Texts: Validate = %v", err)
 	}
 }
+
+// Every built-in language has a payment wording of its own that holds the
+// code, the amount and the payee, and Text uses it for a Message with a
+// Transaction.
+func TestPaymentWordings(t *testing.T) {
+	t.Parallel()
+	var texts *sender.Texts
+	pay := &sender.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"}
+	seen := map[string]string{}
+	for _, lang := range texts.Languages() {
+		tag, w := texts.Wording(lang)
+		if tag != lang {
+			t.Errorf("Wording(%q) found %q", lang, tag)
+		}
+		for _, p := range []string{"{code}", "{amount}", "{payee}"} {
+			if !strings.Contains(w.Payment, p) {
+				t.Errorf("%s: payment wording %q lacks %s", lang, w.Payment, p)
+			}
+		}
+		if prev, dup := seen[w.Payment]; dup {
+			t.Errorf("%s and %s share the payment wording %q", prev, lang, w.Payment)
+		}
+		seen[w.Payment] = lang
+		m := sender.Message{To: "+14155550100", Channel: sender.SMS, Code: "123456", Locale: lang, Transaction: pay}
+		text, err := texts.Text(m)
+		want := strings.NewReplacer("{code}", "123456", "{amount}", "EUR 12.50", "{payee}", "ACME Ltd").Replace(w.Payment)
+		if err != nil || text != want {
+			t.Errorf("%s: Text = %q, %v; want %q", lang, text, err, want)
+		}
+		if got := sender.DefaultText(m); got != text {
+			t.Errorf("%s: DefaultText = %q, want %q", lang, got, text)
+		}
+	}
+}
+
+func TestPaymentRender(t *testing.T) {
+	t.Parallel()
+	pay := &sender.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"}
+	m := sender.Message{To: "+4915112345678", Channel: sender.SMS, Code: "123456", Locale: "de-AT", TTL: 5 * time.Minute, Transaction: pay}
+	custom := &sender.Texts{Wordings: map[string]sender.Wording{
+		"de":    {Code: "Code: {code}"},
+		"de-at": {Code: "Ihr Code: {code}", Payment: "{code} zahlt {amount} an {payee}", Expires: "({ttl})", Minutes: "{n} Minuten"},
+		"is":    {Code: "Kóðinn þinn er {code}."},
+	}}
+	for _, tc := range []struct {
+		name   string
+		texts  *sender.Texts
+		locale string
+		o      sender.TextOptions
+		want   string
+	}{
+		{"built-in", nil, "de-AT", sender.TextOptions{}, "Code 123456 zur Zahlung von EUR 12.50 an ACME Ltd. Er ist 5 Min. gültig."},
+		{"options", nil, "de", sender.TextOptions{Brand: "ACME", WebOTPDomain: "example.com"},
+			"ACME: Code 123456 zur Zahlung von EUR 12.50 an ACME Ltd. Er ist 5 Min. gültig.\n\n@example.com #123456"},
+		{"CJK full stop", nil, "zh-TW", sender.TextOptions{}, "驗證碼123456，用於向ACME Ltd支付EUR 12.50。5分鐘內有效。"},
+		{"custom payment", custom, "de-AT", sender.TextOptions{}, "123456 zahlt EUR 12.50 an ACME Ltd (5 Minuten)"},
+		// A wording without Payment passes a payment on down the
+		// chain, with that wording's expiry: "de" to the built-in "de",
+		// "is" to English.
+		{"custom without payment", custom, "de", sender.TextOptions{}, "Code 123456 zur Zahlung von EUR 12.50 an ACME Ltd. Er ist 5 Min. gültig."},
+		{"custom language without payment", custom, "is", sender.TextOptions{}, "Code 123456 to pay EUR 12.50 to ACME Ltd. It expires in 5 minutes."},
+	} {
+		m := m
+		m.Locale, m.TextOptions = tc.locale, tc.o
+		if got, err := tc.texts.Text(m); err != nil || got != tc.want {
+			t.Errorf("%s: Text = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	// The payee is filled in once, never searched for placeholders.
+	m.Transaction = &sender.Transaction{Amount: "1", Currency: "EUR", Payee: "{code} {amount}"}
+	if got, _ := (*sender.Texts)(nil).Text(m); strings.Count(got, "123456") != 1 || !strings.Contains(got, "an {code} {amount}.") {
+		t.Errorf("payee with placeholders: Text = %q, want them verbatim", got)
+	}
+	// Too long for one SMS: ErrTooLong from Text, the whole text from
+	// DefaultText.
+	m.Locale, m.Transaction = "ru", &sender.Transaction{Amount: "1", Currency: "EUR", Payee: strings.Repeat("Ж", 64)}
+	if _, err := (*sender.Texts)(nil).Text(m); !errors.Is(err, sender.ErrTooLong) {
+		t.Errorf("Text(payee too long) err = %v, want ErrTooLong", err)
+	}
+	if got := sender.DefaultText(m); !strings.Contains(got, m.Transaction.Payee) || !strings.HasPrefix(got, "Код 123456") {
+		t.Errorf("DefaultText(payee too long) = %q, want the whole Russian text", got)
+	}
+	// Validate refuses a payment wording without one of its placeholders.
+	for _, p := range []string{"{code}", "{amount}", "{payee}"} {
+		bad := &sender.Texts{Wordings: map[string]sender.Wording{"de": {Code: "{code}", Payment: strings.ReplaceAll("{code} {amount} {payee}", p, "")}}}
+		if err := bad.Validate(); !errors.Is(err, sender.ErrInvalidMessage) || !strings.Contains(err.Error(), p) {
+			t.Errorf("Validate(payment without %s) = %v, want ErrInvalidMessage naming it", p, err)
+		}
+	}
+	if err := custom.Validate(); err != nil {
+		t.Errorf("Validate(custom) = %v", err)
+	}
+}

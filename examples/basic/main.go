@@ -17,7 +17,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"time"
 
 	"github.com/go2fa/go2fa/examples/internal/prompt"
 	"github.com/go2fa/go2fa/otp"
@@ -64,7 +63,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Sent a code to %s. It expires at %s.\n", res.To, res.ExpiresAt.Format(time.Kitchen))
+	fmt.Fprintf(stdout, "Sent a code to %s. It expires in %s.\n", res.To, res.ExpiresIn)
 
 	return prompt.Code(ctx, v, res.To, stdin, stdout)
 }

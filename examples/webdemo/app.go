@@ -103,7 +103,6 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		cfg.Fallback.v.Store(v)
 	}
 	opts := []otphttp.Option{
-		otphttp.WithClock(now),
 		otphttp.WithLogger(log),
 		otphttp.WithBinding(func(r *http.Request) string {
 			if c, err := r.Cookie(sessionCookie); err == nil && len(c.Value) <= 64 {
@@ -116,9 +115,12 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		opts = append(opts, otphttp.WithTrustedHeader(cfg.TrustedHeader))
 	}
 	if cfg.CheckBudget > 0 {
-		opts = append(opts, otphttp.WithCheckBudget(cfg.CheckBudget, 0))
+		opts = append(opts, otphttp.WithCheckBudget(cfg.CheckBudget, otphttp.DefaultCheckWindow))
 	}
-	api := otphttp.New(v, opts...)
+	api, err := otphttp.New(v, opts...)
+	if err != nil {
+		return nil, err
+	}
 
 	tv, err := totp.NewValidator(totp.Config{Store: cfg.Store, Now: now, KeySecret: cfg.Secret})
 	if err != nil {
@@ -129,7 +131,10 @@ func newApp(cfg appConfig) (http.Handler, error) {
 		return nil, err
 	}
 	pd := newPaymentsDemo(now)
-	pay := otphttp.New(v, append(opts, otphttp.WithPrefix("/api/payments"), otphttp.WithTransaction(pd.pending))...)
+	pay, err := otphttp.New(v, append(opts, otphttp.WithPrefix("/api/payments"), otphttp.WithTransaction(pd.pending))...)
+	if err != nil {
+		return nil, err
+	}
 
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
@@ -142,15 +147,15 @@ func newApp(cfg appConfig) (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	if cfg.Fallback != nil {
+		// The start route sets the session cookie first.
 		mux.Handle(api.StartPath(), withSession(api))
+		mux.Handle(api.CheckPath(), api)
 		mux.HandleFunc("GET /api/fallback", cfg.Fallback.serveNotice)
 	} else {
-		mux.Handle(api.StartPath(), api)
+		api.Register(mux)
 	}
-	mux.Handle(api.CheckPath(), api)
 	mux.Handle("/api/totp/", td)
-	mux.Handle(pay.StartPath(), pay)
-	mux.Handle(pay.CheckPath(), pay)
+	pay.Register(mux)
 	mux.HandleFunc("/api/payments/new", pd.create)
 	channels := v.Policy().Channels
 	mux.HandleFunc("/api/config", func(w http.ResponseWriter, r *http.Request) {

@@ -54,7 +54,7 @@ func newFallbackDemo(t *testing.T, backend string) *fallbackDemo {
 		st := memstore.New(memstore.WithClock(clk.Now))
 		t.Cleanup(func() { st.Close() })
 		cfg.Store = st
-		d.advance = clk.Advance
+		d.advance = func(dt time.Duration) { clk.Advance(dt) }
 	}
 	d.app, d.srv = serve(t, cfg)
 	return d

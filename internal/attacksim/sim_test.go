@@ -7,13 +7,14 @@ import (
 	"math"
 	"os"
 	"strings"
-	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/sender/sendertest"
@@ -26,24 +27,12 @@ const victim = "+14155550100"
 
 var secret = []byte("0123456789abcdef0123456789abcdef-attacksim")
 
-// clock is a fake clock shared by a store and the Verifier.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // world is one store under attack.
 type world struct {
 	store store.Store
-	// now and advance are the store's clock: a fake one that advance
-	// moves, or real time that advance sleeps through.
+	// now and advance are the store's clock: real time that advance
+	// sleeps through (in a synctest bubble for memstore, at once), or a
+	// fake one shared with miniredis that advance moves.
 	now     func() time.Time
 	advance func(d time.Duration)
 	// scale shrinks the default policy's durations for real-time stores.
@@ -69,15 +58,16 @@ func worlds(t *testing.T) map[string]func(t *testing.T) world {
 	t.Helper()
 	base := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	ws := map[string]func(t *testing.T) world{
+		// Run in a synctest bubble (bubbled): time.Sleep moves time.Now
+		// at once.
 		"memstore": func(t *testing.T) world {
-			c := &clock{now: base}
-			s := memstore.New(memstore.WithClock(c.Now), memstore.WithSweepInterval(0))
+			s := memstore.New(memstore.WithSweepInterval(0))
 			t.Cleanup(func() { s.Close() })
-			return world{store: s, now: c.Now, advance: c.Advance}
+			return world{store: s, now: time.Now, advance: time.Sleep}
 		},
 		"miniredis": func(t *testing.T) world {
 			m := miniredis.RunT(t)
-			c := &clock{now: base}
+			c := testclock.At(base)
 			m.SetTime(base)
 			m.ClockTTL(true)
 			rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
@@ -86,7 +76,7 @@ func worlds(t *testing.T) map[string]func(t *testing.T) world {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return world{store: s, now: c.Now, advance: func(d time.Duration) { c.Advance(d); m.SetTime(c.Now()) }}
+			return world{store: s, now: c.Now, advance: func(d time.Duration) { m.SetTime(c.Advance(d)) }}
 		},
 	}
 	real := func(c redis.UniversalClient) world {
@@ -245,32 +235,43 @@ func TestTargetedLockout(t *testing.T) {
 	for name, mk := range worlds(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			w := mk(t)
-			p := w.policy()
-			scale := max(w.scale, 1)
-			horizon, step, probe := 2*p.FailureWindow+2*p.SendWindow, time.Minute/scale, 15*time.Minute/scale
-			if scale > 1 {
-				step = max(step, 2*time.Millisecond)
-				probe = max(probe, step)
-			}
-			out := run(t, w, horizon, step, probe)
-			_, perWindow := p.GuessOdds()
-			hard := float64(p.MaxAttempts*p.SendsPerWindow) / math.Pow10(p.CodeLength)
-			space := math.Pow10(p.CodeLength)
-			down := out.worstDown * scale
-			t.Logf("%s: victim logins %d, approved %d; worst unavailability %s (goal: at most 15m0s%s)",
-				name, out.victimLogins, out.victimOK, down.Round(time.Minute), map[bool]string{true: ", met", false: ", NOT met"}[down <= 15*time.Minute])
-			t.Logf("%s: attacker's best: %d guesses compared in one FailureWindow (%s), odds %.1e; %d in one SendWindow, odds %.1e; GuessOdds per SendWindow %.1e",
-				name, out.bestWindow, p.FailureWindow*scale, float64(out.bestWindow)/space, out.bestSendWin, float64(out.bestSendWin)/space, perWindow)
-			if out.bestWindow > p.MaxFailures {
-				t.Errorf("%d guesses compared within one FailureWindow, want at most MaxFailures = %d", out.bestWindow, p.MaxFailures)
-			}
-			if out.victimOK == 0 && float64(out.bestSendWin)/space > perWindow*(1+1e-9) {
-				t.Errorf("odds %.2e within one SendWindow with no approval, above GuessOdds' %.2e", float64(out.bestSendWin)/space, perWindow)
-			}
-			if float64(out.bestSendWin)/space > hard*(1+1e-9) {
-				t.Errorf("odds %.2e within one SendWindow, above MaxAttempts*SendsPerWindow: %.2e", float64(out.bestSendWin)/space, hard)
+			if bubbled[name] {
+				synctest.Test(t, func(t *testing.T) { targetedLockout(t, name, mk(t)) })
+			} else {
+				targetedLockout(t, name, mk(t))
 			}
 		})
+	}
+}
+
+// bubbled names the worlds that run in a synctest bubble.
+var bubbled = map[string]bool{"memstore": true}
+
+// targetedLockout plays the attack on w and checks the attacker's odds.
+func targetedLockout(t *testing.T, name string, w world) {
+	p := w.policy()
+	scale := max(w.scale, 1)
+	horizon, step, probe := 2*p.FailureWindow+2*p.SendWindow, time.Minute/scale, 15*time.Minute/scale
+	if scale > 1 {
+		step = max(step, 2*time.Millisecond)
+		probe = max(probe, step)
+	}
+	out := run(t, w, horizon, step, probe)
+	_, perWindow := p.GuessOdds()
+	hard := float64(p.MaxAttempts*p.SendsPerWindow) / math.Pow10(p.CodeLength)
+	space := math.Pow10(p.CodeLength)
+	down := out.worstDown * scale
+	t.Logf("%s: victim logins %d, approved %d; worst unavailability %s (goal: at most 15m0s%s)",
+		name, out.victimLogins, out.victimOK, down.Round(time.Minute), map[bool]string{true: ", met", false: ", NOT met"}[down <= 15*time.Minute])
+	t.Logf("%s: attacker's best: %d guesses compared in one FailureWindow (%s), odds %.1e; %d in one SendWindow, odds %.1e; GuessOdds per SendWindow %.1e",
+		name, out.bestWindow, p.FailureWindow*scale, float64(out.bestWindow)/space, out.bestSendWin, float64(out.bestSendWin)/space, perWindow)
+	if out.bestWindow > p.MaxFailures {
+		t.Errorf("%d guesses compared within one FailureWindow, want at most MaxFailures = %d", out.bestWindow, p.MaxFailures)
+	}
+	if out.victimOK == 0 && float64(out.bestSendWin)/space > perWindow*(1+1e-9) {
+		t.Errorf("odds %.2e within one SendWindow with no approval, above GuessOdds' %.2e", float64(out.bestSendWin)/space, perWindow)
+	}
+	if float64(out.bestSendWin)/space > hard*(1+1e-9) {
+		t.Errorf("odds %.2e within one SendWindow, above MaxAttempts*SendsPerWindow: %.2e", float64(out.bestSendWin)/space, hard)
 	}
 }

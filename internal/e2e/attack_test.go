@@ -20,6 +20,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/sender/sendertest"
@@ -152,7 +153,7 @@ func TestTollFraud(t *testing.T) {
 			t.Run("one IP, 200 numbers", func(t *testing.T) {
 				t.Parallel()
 				v, rec := attackVerifier(t, sc.open(t), otp.Policy{KeySends: 10})
-				nums := numbers(200)
+				nums := otptest.Numbers(200)
 				calls := make([]func() (otp.StartResult, error), len(nums))
 				for i, n := range nums {
 					calls[i] = func() (otp.StartResult, error) {
@@ -171,7 +172,7 @@ func TestTollFraud(t *testing.T) {
 			t.Run("global budget, 200 numbers from 200 IPs", func(t *testing.T) {
 				t.Parallel()
 				v, rec := attackVerifier(t, sc.open(t), otp.Policy{GlobalSends: 25})
-				nums := numbers(200)
+				nums := otptest.Numbers(200)
 				calls := make([]func() (otp.StartResult, error), len(nums))
 				for i, n := range nums {
 					calls[i] = func() (otp.StartResult, error) {
@@ -214,10 +215,10 @@ func TestBruteForce(t *testing.T) {
 					t.Fatal(err)
 				}
 				m, _ := rec.Last(alice)
-				counts := runConcurrently(t, 1000, func(i int) (otp.CheckResult, error) {
+				counts := otptest.Concurrently(t, 1000, func(i int) (otp.CheckResult, error) {
 					g := fmt.Sprintf("%06d", i)
 					if g == m.Code {
-						g = wrong(m.Code)
+						g = otptest.Wrong(m.Code)
 					}
 					return v.Check(ctx, alice, g)
 				})
@@ -237,7 +238,7 @@ func TestBruteForce(t *testing.T) {
 						t.Fatal(err)
 					}
 					m, _ := rec.Last(bob)
-					res, err := v.Check(ctx, bob, wrong(m.Code))
+					res, err := v.Check(ctx, bob, otptest.Wrong(m.Code))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -275,7 +276,7 @@ func TestGuessOdds(t *testing.T) {
 	v, rec := attackVerifier(t, st, policy)
 	perCode, _ := policy.GuessOdds()
 	const trials = 40000
-	nums := numbers(trials)
+	nums := otptest.Numbers(trials)
 	wins := 0
 	for i, n := range nums {
 		if _, err := v.Start(ctx, n, sender.SMS); err != nil {

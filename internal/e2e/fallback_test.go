@@ -7,11 +7,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/sender/sendertest"
@@ -63,7 +65,7 @@ func TestFallbackSameCodeOnce(t *testing.T) {
 			m := startSMS(t, v, sms, "session-1")
 			// Two wrong guesses before the report arrives.
 			for _, want := range []int{4, 3} {
-				if r, err := v.Check(ctx, alice, wrongCode(m.Code), otp.WithBinding("session-1")); err != nil || r.Remaining != want {
+				if r, err := v.Check(ctx, alice, otptest.Wrong(m.Code), otp.WithBinding("session-1")); err != nil || r.Remaining != want {
 					t.Fatalf("wrong guess: %+v, %v; want Remaining %d", r, err, want)
 				}
 			}
@@ -80,7 +82,7 @@ func TestFallbackSameCodeOnce(t *testing.T) {
 				t.Fatalf("second Fallback = %+v, %v; want spent", res, err)
 			}
 			// The guess count went on: 2 left after one more wrong guess.
-			if r, err := v.Check(ctx, alice, wrongCode(m.Code), otp.WithBinding("session-1")); err != nil || r.Remaining != 2 {
+			if r, err := v.Check(ctx, alice, otptest.Wrong(m.Code), otp.WithBinding("session-1")); err != nil || r.Remaining != 2 {
 				t.Fatalf("wrong guess after the fallback: %+v, %v; want Remaining 2", r, err)
 			}
 			// The called code checks in the original session.
@@ -96,13 +98,6 @@ func TestFallbackSameCodeOnce(t *testing.T) {
 			}
 		})
 	}
-}
-
-func wrongCode(code string) string {
-	if code[0] == '9' {
-		return "0" + code[1:]
-	}
-	return string(code[0]+1) + code[1:]
 }
 
 func TestFallbackConcurrentReports(t *testing.T) {
@@ -138,24 +133,24 @@ func TestFallbackConcurrentReports(t *testing.T) {
 
 func TestFallbackNothingPending(t *testing.T) {
 	ctx := context.Background()
-	cases := map[string]func(t *testing.T, v *otp.Verifier, m sender.Message, clk *clock){
-		"approved": func(t *testing.T, v *otp.Verifier, m sender.Message, _ *clock) {
+	cases := map[string]func(t *testing.T, v *otp.Verifier, m sender.Message){
+		"approved": func(t *testing.T, v *otp.Verifier, m sender.Message) {
 			if r, _ := v.Check(ctx, alice, m.Code); r.Status != otp.Approved {
 				t.Fatal(r)
 			}
 		},
-		"locked": func(t *testing.T, v *otp.Verifier, m sender.Message, _ *clock) {
+		"locked": func(t *testing.T, v *otp.Verifier, m sender.Message) {
 			for range 5 {
-				if _, err := v.Check(ctx, alice, wrongCode(m.Code)); err != nil {
+				if _, err := v.Check(ctx, alice, otptest.Wrong(m.Code)); err != nil {
 					t.Fatal(err)
 				}
 			}
 		},
-		"expired": func(t *testing.T, v *otp.Verifier, m sender.Message, clk *clock) {
-			clk.Advance(5*time.Minute + time.Second)
+		"expired": func(t *testing.T, v *otp.Verifier, m sender.Message) {
+			time.Sleep(5*time.Minute + time.Second)
 		},
-		"replaced": func(t *testing.T, v *otp.Verifier, m sender.Message, clk *clock) {
-			clk.Advance(31 * time.Second)
+		"replaced": func(t *testing.T, v *otp.Verifier, m sender.Message) {
+			time.Sleep(31 * time.Second)
 			if _, err := v.Start(ctx, alice, sender.SMS); err != nil {
 				t.Fatal(err)
 			}
@@ -163,16 +158,17 @@ func TestFallbackNothingPending(t *testing.T) {
 	}
 	for name, end := range cases {
 		t.Run(name, func(t *testing.T) {
-			clk := newClock()
-			st := memstore.New(memstore.WithClock(clk.Now))
-			t.Cleanup(func() { st.Close() })
-			v, sms, call := fallbackVerifier(t, st, otp.Policy{})
-			m := startSMS(t, v, sms, "")
-			end(t, v, m, clk)
-			res, err := v.Fallback(ctx, m.Ref, sender.Call)
-			if err != nil || res.Status != otp.FallbackNotPending || call.Len() != 0 {
-				t.Fatalf("Fallback after the code was %s = %+v, %v, %d calls; want not pending and no call", name, res, err, call.Len())
-			}
+			synctest.Test(t, func(t *testing.T) {
+				st := memstore.New()
+				t.Cleanup(func() { st.Close() })
+				v, sms, call := fallbackVerifier(t, st, otp.Policy{})
+				m := startSMS(t, v, sms, "")
+				end(t, v, m)
+				res, err := v.Fallback(ctx, m.Ref, sender.Call)
+				if err != nil || res.Status != otp.FallbackNotPending || call.Len() != 0 {
+					t.Fatalf("Fallback after the code was %s = %+v, %v, %d calls; want not pending and no call", name, res, err, call.Len())
+				}
+			})
 		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
@@ -55,31 +55,20 @@ func simPrice(region string) float64 {
 	return 0.1
 }
 
-// simClock is the simulation's clock; safe for concurrent use.
-type simClock struct{ ns atomic.Int64 }
-
-func newSimClock() *simClock {
-	c := &simClock{}
-	c.ns.Store(time.Date(2030, 3, 4, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *simClock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
-
 // simBackend is a store whose clock follows the simulation's.
 type simBackend struct {
 	name string
-	open func(t *testing.T, clk *simClock) (store.Store, func(time.Time))
+	open func(t *testing.T, clk *clock) (store.Store, func(time.Time))
 }
 
 func simBackends() []simBackend {
 	return []simBackend{
-		{"memstore", func(t *testing.T, clk *simClock) (store.Store, func(time.Time)) {
+		{"memstore", func(t *testing.T, clk *clock) (store.Store, func(time.Time)) {
 			s := memstore.New(memstore.WithClock(clk.Now))
 			t.Cleanup(func() { s.Close() })
 			return s, func(time.Time) {}
 		}},
-		{"miniredis", func(t *testing.T, clk *simClock) (store.Store, func(time.Time)) {
+		{"miniredis", func(t *testing.T, clk *clock) (store.Store, func(time.Time)) {
 			if raceEnabled {
 				t.Skip("-race: skipping the simulation on miniredis (minutes under the race detector); the run without -race covers it")
 			}
@@ -97,7 +86,7 @@ func simBackends() []simBackend {
 				}
 			}
 		}},
-		{"redis", func(t *testing.T, clk *simClock) (store.Store, func(time.Time)) {
+		{"redis", func(t *testing.T, clk *clock) (store.Store, func(time.Time)) {
 			u := os.Getenv("REDIS_URL")
 			if u == "" {
 				t.Skip("REDIS_URL not set: skipping the simulation on a real redis-server")
@@ -254,7 +243,7 @@ type simCampaign struct {
 // run plays sc against a Verifier on the store b opens.
 func (sc simScenario) run(t *testing.T, b simBackend) simResult {
 	t.Helper()
-	clk := newSimClock()
+	clk := testclock.At(time.Date(2030, 3, 4, 0, 0, 0, 0, time.UTC))
 	st, setTime := b.open(t, clk)
 	book := &codeBook{}
 	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: book, Secret: testSecret, Policy: sc.policy, Now: clk.Now, Observer: sc.observer})
@@ -345,7 +334,7 @@ func (sc simScenario) run(t *testing.T, b simBackend) simResult {
 		if e.at > sc.duration {
 			break
 		}
-		clk.ns.Store(now.UnixNano())
+		clk.Set(now)
 		setTime(now)
 		if e.check {
 			if !sent[e.to] {

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -36,25 +37,26 @@ func poll(t *testing.T, w *otp.FallbackWorker, want int) {
 }
 
 func TestFallbackAfterSilence(t *testing.T) {
-	clk := newClock()
-	st := memstore.New(memstore.WithClock(clk.Now))
-	t.Cleanup(func() { st.Close() })
-	v, sms, call := fallbackVerifier(t, st, silencePolicy())
-	w := worker(t, v)
-	m := startSMS(t, v, sms, "s")
-	poll(t, w, 0)
-	clk.Advance(59 * time.Second)
-	poll(t, w, 0) // not yet
-	clk.Advance(2 * time.Second)
-	poll(t, w, 1)
-	if c, ok := call.Last(alice); !ok || c.Code != m.Code {
-		t.Fatalf("call after silence = %v %v, want the SMS's code", c, ok)
-	}
-	clk.Advance(time.Hour)
-	poll(t, w, 0)
-	if call.Len() != 1 {
-		t.Fatalf("%d calls, want 1", call.Len())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		st := memstore.New()
+		t.Cleanup(func() { st.Close() })
+		v, sms, call := fallbackVerifier(t, st, silencePolicy())
+		w := worker(t, v)
+		m := startSMS(t, v, sms, "s")
+		poll(t, w, 0)
+		time.Sleep(59 * time.Second)
+		poll(t, w, 0) // not yet
+		time.Sleep(2 * time.Second)
+		poll(t, w, 1)
+		if c, ok := call.Last(alice); !ok || c.Code != m.Code {
+			t.Fatalf("call after silence = %v %v, want the SMS's code", c, ok)
+		}
+		time.Sleep(time.Hour)
+		poll(t, w, 0)
+		if call.Len() != 1 {
+			t.Fatalf("%d calls, want 1", call.Len())
+		}
+	})
 }
 
 func TestFallbackAfterSilenceCancelled(t *testing.T) {
@@ -76,22 +78,22 @@ func TestFallbackAfterSilenceCancelled(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			clk := newClock()
-			st := memstore.New(memstore.WithClock(clk.Now))
-			t.Cleanup(func() { st.Close() })
-			v, sms, call := fallbackVerifier(t, st, silencePolicy())
-			m := startSMS(t, v, sms, "")
-			tc(t, v, m)
-			n := call.Len()
-			clk.Advance(2 * time.Minute)
-			poll(t, worker(t, v), 0)
-			if call.Len() != n {
-				t.Fatalf("calls %d -> %d after silence, want no new call", n, call.Len())
-			}
+			synctest.Test(t, func(t *testing.T) {
+				st := memstore.New()
+				t.Cleanup(func() { st.Close() })
+				v, sms, call := fallbackVerifier(t, st, silencePolicy())
+				m := startSMS(t, v, sms, "")
+				tc(t, v, m)
+				n := call.Len()
+				time.Sleep(2 * time.Minute)
+				poll(t, worker(t, v), 0)
+				if call.Len() != n {
+					t.Fatalf("calls %d -> %d after silence, want no new call", n, call.Len())
+				}
+			})
 		})
 	}
-	clk := newClock()
-	st := memstore.New(memstore.WithClock(clk.Now))
+	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
 	v, _, _ := fallbackVerifier(t, st, silencePolicy())
 	if err := v.Delivered(t.Context(), "forged"); !errors.Is(err, otp.ErrInvalidRef) {

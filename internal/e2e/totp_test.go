@@ -2,46 +2,27 @@ package e2e_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp/totp"
 	"github.com/go2fa/go2fa/store/redisstore"
 )
 
-// fakeClock is shared by a Validator and miniredis, whose TIME and TTLs
-// follow it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-	m  *miniredis.Miniredis
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	c.m.SetTime(c.t)
-	c.m.FastForward(d)
-}
-
 var totpKey = totp.Key{Issuer: "ACME", Account: "jane", Secret: []byte("12345678901234567890")}
 
-func redisValidator(t *testing.T, cfg totp.Config) (*totp.Validator, *fakeClock) {
+// redisValidator returns a Validator on redisstore and miniredis, and the
+// clock they share; advance moves it and miniredis's TIME and TTLs with
+// it.
+func redisValidator(t *testing.T, cfg totp.Config) (v *totp.Validator, clk *clock, advance func(time.Duration)) {
 	t.Helper()
 	m := miniredis.RunT(t)
-	clk := &fakeClock{t: time.Unix(30*50_000_000+10, 0), m: m}
-	m.SetTime(clk.t)
+	clk = testclock.At(time.Unix(30*50_000_000+10, 0))
+	m.SetTime(clk.Now())
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	s, err := redisstore.New(rdb, redisstore.WithPrefix("totp-e2e"))
@@ -49,11 +30,14 @@ func redisValidator(t *testing.T, cfg totp.Config) (*totp.Validator, *fakeClock)
 		t.Fatal(err)
 	}
 	cfg.Store, cfg.Now = s, clk.Now
-	v, err := totp.NewValidator(cfg)
+	v, err = totp.NewValidator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v, clk
+	return v, clk, func(d time.Duration) {
+		m.SetTime(clk.Advance(d))
+		m.FastForward(d)
+	}
 }
 
 func totpValidate(t *testing.T, v *totp.Validator, account, code string) totp.Result {
@@ -79,12 +63,12 @@ func totpCode(t *testing.T, at time.Time) string {
 // lockout, measured on the store's clock, ends.
 func TestTOTPOnRedis(t *testing.T) {
 	t.Parallel()
-	v, clk := redisValidator(t, totp.Config{MaxAttempts: 3, Lockout: 10 * time.Minute})
+	v, clk, advance := redisValidator(t, totp.Config{MaxFailures: 3, Lockout: 10 * time.Minute})
 	code := totpCode(t, clk.Now())
 	if res := totpValidate(t, v, "jane", code); res.Status != totp.Approved {
 		t.Fatalf("first use: %+v, want Approved", res)
 	}
-	clk.Advance(15 * time.Second)
+	advance(15 * time.Second)
 	if res := totpValidate(t, v, "jane", code); res.Status != totp.Replayed {
 		t.Fatalf("replay: %+v, want Replayed", res)
 	}
@@ -99,11 +83,11 @@ func TestTOTPOnRedis(t *testing.T) {
 	if res := totpValidate(t, v, "jane", wrong); res.Status != totp.Locked {
 		t.Fatalf("third failure: %+v, want Locked", res)
 	}
-	clk.Advance(time.Minute)
+	advance(time.Minute)
 	if res := totpValidate(t, v, "jane", totpCode(t, clk.Now())); res.Status != totp.Locked {
 		t.Fatalf("right code while locked: %+v, want Locked", res)
 	}
-	clk.Advance(10 * time.Minute)
+	advance(10 * time.Minute)
 	if res := totpValidate(t, v, "jane", totpCode(t, clk.Now())); res.Status != totp.Approved {
 		t.Fatalf("right code after the lockout: %+v, want Approved", res)
 	}

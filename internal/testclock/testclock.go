@@ -1,5 +1,9 @@
-// Package testclock is a fake clock for go2fa's tests: the time moves only
-// when a test advances it, so tests never sleep.
+// Package testclock is a fake clock for the tests that cannot run in a
+// testing/synctest bubble, chiefly those that share one clock between
+// go2fa and a miniredis server (internal/e2e, internal/attacksim): the test
+// moves it and sets miniredis's time to follow, since a bubble cannot wait
+// on miniredis, which is reached over TCP. A test on memstore or on pure Go
+// code runs in a bubble instead, where time.Sleep moves time.Now.
 package testclock
 
 import (
@@ -26,9 +30,17 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
+// Advance moves the clock forward by d and returns the new time.
+func (c *Clock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	return c.now
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
 	c.mu.Unlock()
 }

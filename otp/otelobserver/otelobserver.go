@@ -6,7 +6,7 @@
 // It is a module of its own (github.com/go2fa/go2fa/otp/otelobserver), so
 // that a program that imports otp without it never resolves OpenTelemetry.
 //
-//	obs, err := otelobserver.New(otelobserver.Options{}) // global providers
+//	obs, err := otelobserver.New() // global providers; see WithMeterProvider
 //	v, err := otp.NewVerifier(otp.Config{..., Observer: obs})
 //
 // No attribute holds a code, a phone number or anything derived from one
@@ -41,6 +41,7 @@ package otelobserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -66,14 +67,36 @@ const (
 	KeyTestNumber = attribute.Key("go2fa.test_number")
 )
 
-// Options configures New.
-type Options struct {
-	// MeterProvider makes the meter. The default value is
-	// otel.GetMeterProvider().
-	MeterProvider metric.MeterProvider
-	// TracerProvider makes the tracer. The default value is
-	// otel.GetTracerProvider().
-	TracerProvider trace.TracerProvider
+// ErrInvalidConfig reports an option New refuses; the error names it.
+var ErrInvalidConfig = errors.New("otelobserver: invalid config")
+
+// Option configures New. Options only record values; New checks them.
+type Option func(*options)
+
+type options struct {
+	mp      metric.MeterProvider
+	tp      trace.TracerProvider
+	nilArgs []string
+}
+
+// WithMeterProvider makes the meter with mp; New refuses a nil mp. The
+// default value is otel.GetMeterProvider().
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) {
+		if o.mp = mp; mp == nil {
+			o.nilArgs = append(o.nilArgs, "WithMeterProvider")
+		}
+	}
+}
+
+// WithTracerProvider makes the tracer with tp; New refuses a nil tp. The
+// default value is otel.GetTracerProvider().
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) {
+		if o.tp = tp; tp == nil {
+			o.nilArgs = append(o.nilArgs, "WithTracerProvider")
+		}
+	}
 }
 
 // Observer is an otp.Observer that records OpenTelemetry metrics and
@@ -91,9 +114,21 @@ type Observer struct {
 
 var _ otp.Observer = (*Observer)(nil)
 
-// New returns an Observer recording through the providers in o.
-func New(o Options) (*Observer, error) {
-	mp, tp := o.MeterProvider, o.TracerProvider
+// New returns an Observer recording through the providers the options
+// name (the global ones by default). It returns an error wrapping
+// ErrInvalidConfig for a nil provider, or the meter's error for an
+// instrument it cannot make.
+func New(opts ...Option) (*Observer, error) {
+	var o options
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	if len(o.nilArgs) > 0 {
+		return nil, fmt.Errorf("%w: %s: nil provider", ErrInvalidConfig, o.nilArgs[0])
+	}
+	mp, tp := o.mp, o.tp
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
@@ -102,28 +137,22 @@ func New(o Options) (*Observer, error) {
 	}
 	m := mp.Meter(ScopeName)
 	obs := &Observer{tracer: tp.Tracer(ScopeName)}
-	var err, e error
-	obs.sends, e = m.Int64Counter("go2fa.sends", metric.WithUnit("{message}"),
-		metric.WithDescription("Codes handed to the Sender, by outcome"))
-	err = errors.Join(err, e)
+	var err error
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, e := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		err = errors.Join(err, e)
+		return c
+	}
+	obs.sends = counter("go2fa.sends", "{message}", "Codes handed to the Sender, by outcome")
+	var e error
 	obs.sendTime, e = m.Float64Histogram("go2fa.send.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time the Sender took to accept or fail a message"))
 	err = errors.Join(err, e)
-	obs.checks, e = m.Int64Counter("go2fa.checks", metric.WithUnit("{check}"),
-		metric.WithDescription("Codes checked, by outcome"))
-	err = errors.Join(err, e)
-	obs.rateLimits, e = m.Int64Counter("go2fa.rate_limits", metric.WithUnit("{send}"),
-		metric.WithDescription("Sends refused by a limit"))
-	err = errors.Join(err, e)
-	obs.lockouts, e = m.Int64Counter("go2fa.lockouts", metric.WithUnit("{code}"),
-		metric.WithDescription("Codes deleted after too many wrong guesses"))
-	err = errors.Join(err, e)
-	obs.deliveries, e = m.Int64Counter("go2fa.deliveries", metric.WithUnit("{message}"),
-		metric.WithDescription("Delivery reports, by outcome"))
-	err = errors.Join(err, e)
-	obs.errs, e = m.Int64Counter("go2fa.errors", metric.WithUnit("{call}"),
-		metric.WithDescription("Calls that failed closed on a store error or a cancelled context"))
-	err = errors.Join(err, e)
+	obs.checks = counter("go2fa.checks", "{check}", "Codes checked, by outcome")
+	obs.rateLimits = counter("go2fa.rate_limits", "{send}", "Sends refused by a limit")
+	obs.lockouts = counter("go2fa.lockouts", "{code}", "Codes deleted after too many wrong guesses")
+	obs.deliveries = counter("go2fa.deliveries", "{message}", "Delivery reports, by outcome")
+	obs.errs = counter("go2fa.errors", "{call}", "Calls that failed closed on a store error or a cancelled context")
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func newHarness(t *testing.T) *harness {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(h.reader))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(h.spans))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()); _ = tp.Shutdown(context.Background()) })
-	obs, err := otelobserver.New(otelobserver.Options{MeterProvider: mp, TracerProvider: tp})
+	obs, err := otelobserver.New(otelobserver.WithMeterProvider(mp), otelobserver.WithTracerProvider(tp))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,5 +283,23 @@ func TestErrorsAndRegions(t *testing.T) {
 	}
 	if n := sum(got, "go2fa.checks", map[string]string{"go2fa.country": "ZZ", "go2fa.outcome": "approved"}); n != 1 {
 		t.Errorf("approvals with an unknown region = %v, want 1 under ZZ", n)
+	}
+}
+
+func TestNewRefusesNilProviders(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  otelobserver.Option
+	}{
+		{"WithMeterProvider", otelobserver.WithMeterProvider(nil)},
+		{"WithTracerProvider", otelobserver.WithTracerProvider(nil)},
+	} {
+		obs, err := otelobserver.New(tc.opt)
+		if !errors.Is(err, otelobserver.ErrInvalidConfig) || obs != nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("New(%s(nil)) = %v, %v; want an ErrInvalidConfig naming it", tc.name, obs, err)
+		}
+	}
+	if _, err := otelobserver.New(); err != nil {
+		t.Errorf("New() with the global providers: %v", err)
 	}
 }

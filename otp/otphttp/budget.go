@@ -25,26 +25,23 @@ type CheckLimiter interface {
 
 // WithCheckBudget sets the per-client check budget of the default
 // CheckLimiter: n checks per window, refilled continuously (a token bucket
-// of n). The default values are DefaultCheckBudget per DefaultCheckWindow;
-// n <= 0 or window <= 0 keeps the default of that value. The default
-// limiter keeps its counts in the process's memory, so behind several
-// instances each has its own budget; use WithCheckLimiter to share one.
+// of n). New refuses n <= 0, window <= 0, and WithCheckBudget together with
+// WithCheckLimiter. The default values are DefaultCheckBudget per
+// DefaultCheckWindow. The default limiter keeps its counts in the
+// process's memory, so behind several instances each has its own budget;
+// use WithCheckLimiter to share one.
 func WithCheckBudget(n int, window time.Duration) Option {
-	return func(h *Handler) {
-		if n > 0 {
-			h.checkN = n
-		}
-		if window > 0 {
-			h.checkWindow = window
-		}
-	}
+	return func(o *options) { o.checkN, o.checkWindow, o.budgetSet = n, window, true }
 }
 
 // WithCheckLimiter replaces the default in-memory per-client check budget
-// with l (for example one kept in a store shared by every instance). A nil
-// l keeps the default.
+// with l (for example one kept in a store shared by every instance). New
+// refuses a nil l.
 func WithCheckLimiter(l CheckLimiter) Option {
-	return func(h *Handler) { h.checkLimiter = l }
+	return func(o *options) {
+		o.checkLimiter = l
+		o.nilArg("WithCheckLimiter", l == nil)
+	}
 }
 
 // memLimiter is the default CheckLimiter: a token bucket per client key,

@@ -1,9 +1,11 @@
 // Package otphttp serves a small JSON API over an otp.Verifier, for any
 // service to mount on its own mux:
 //
-//	h := otphttp.New(v)            // v is an *otp.Verifier
-//	mux.Handle("/api/verifications", h)
-//	mux.Handle("/api/verifications/check", h)
+//	h, err := otphttp.New(v) // v is an *otp.Verifier
+//	if err != nil {
+//		return err // a bad option value (ErrInvalidConfig)
+//	}
+//	h.Register(mux) // or mux.Handle each of h.StartPath(), h.CheckPath() to h
 //
 // It answers two routes (the prefix "/api" can be changed with WithPrefix):
 //
@@ -19,11 +21,13 @@
 // Every error is a JSON object {"error":"...","code":"..."} whose code is a
 // stable machine-readable name (see the Code constants): 400 for malformed
 // input, 403 for a country, channel or costly number type that the policy
-// refuses or a vetoed send, 405 (with Allow) for a method other than POST, 415 for a body that
-// is not application/json, 429 (with Retry-After, in whole seconds rounded
-// up) for a refused send, 502 when the message could not be sent and 503
-// when the store is unavailable. A 5xx never describes the failure beyond
-// its code; WithLogger receives the detail.
+// refuses or a vetoed send, 404 for another path (ServeHTTP only; on a
+// caller's mux other paths are the mux's), 405 (with Allow: POST) for a
+// method other than POST, 415 for a body that is not application/json, 429
+// (with Retry-After, in whole seconds rounded up) for a refused send, 502
+// when the message could not be sent and 503 when the store is
+// unavailable. A 5xx never describes the failure beyond its code;
+// WithLogger receives the detail.
 //
 // The handler changes no state over GET, never puts a code in a URL or a
 // reply, and marks every reply Cache-Control: no-store. Request bodies are
@@ -54,6 +58,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -89,23 +94,52 @@ const (
 	CodeRequestCancelled  = "request_cancelled"       // the client went away (status 499, never read)
 )
 
-// Option configures a Handler.
-type Option func(*Handler)
+// ErrInvalidConfig reports a Handler that New refuses: a nil Verifier or
+// an option with a bad value. The error names the option.
+var ErrInvalidConfig = errors.New("otphttp: invalid config")
 
-// WithPrefix sets the path prefix of the routes. The default value is
-// "/api", giving /api/verifications and /api/verifications/check.
-func WithPrefix(prefix string) Option {
-	return func(h *Handler) { h.prefix = strings.TrimRight(prefix, "/") }
+// Option configures a Handler built by New. Options only record values;
+// New checks them.
+type Option func(*options)
+
+// options holds what the Options recorded, before New checks it.
+type options struct {
+	prefix       string
+	maxBody      int64
+	trusted      string
+	keyFunc      func(*http.Request) (string, error)
+	checkN       int
+	checkWindow  time.Duration
+	budgetSet    bool
+	checkLimiter CheckLimiter
+	binding      func(*http.Request) string
+	txn          func(*http.Request) (otp.Transaction, error)
+	log          *slog.Logger
+	nilArgs      []string // the options given a nil value
 }
 
-// WithMaxBodyBytes sets the largest accepted request body. The default
-// value is DefaultMaxBodyBytes (4 KiB); n <= 0 keeps it.
-func WithMaxBodyBytes(n int64) Option {
-	return func(h *Handler) {
-		if n > 0 {
-			h.maxBody = n
-		}
+// nilArg records that the option named name was given a nil value.
+func (o *options) nilArg(name string, isNil bool) {
+	if isNil {
+		o.nilArgs = append(o.nilArgs, name)
 	}
+}
+
+// WithPrefix sets the path prefix of the routes: "/" and a path without a
+// trailing slash ("/v1/otp"), or "/" alone for the routes /verifications
+// and /verifications/check. A trailing slash is dropped. New refuses a
+// prefix that does not start with "/", is not a clean path or holds a
+// character the mux gives a meaning ("{", "}") or a URL would escape. The
+// default value is "/api", giving /api/verifications and
+// /api/verifications/check.
+func WithPrefix(prefix string) Option {
+	return func(o *options) { o.prefix = prefix }
+}
+
+// WithMaxBodyBytes sets the largest accepted request body; New refuses
+// n <= 0. The default value is DefaultMaxBodyBytes (4 KiB).
+func WithMaxBodyBytes(n int64) Option {
+	return func(o *options) { o.maxBody = n }
 }
 
 // WithTrustedHeader makes the handler read the client's IP address from
@@ -113,42 +147,46 @@ func WithMaxBodyBytes(n int64) Option {
 // "Forwarded"): only the entry appended by the nearest proxy, as ClientKey
 // describes. Use it only behind a proxy you control that sets or appends
 // the header, or any client can choose its own limit key. Requests without
-// an address in that entry fall back to r.RemoteAddr.
+// an address in that entry fall back to r.RemoteAddr. New refuses an empty
+// name.
 func WithTrustedHeader(name string) Option {
-	return func(h *Handler) { h.trusted = http.CanonicalHeaderKey(name) }
+	return func(o *options) {
+		o.trusted = http.CanonicalHeaderKey(name)
+		o.nilArg("WithTrustedHeader", name == "")
+	}
 }
 
 // WithClientKey makes the handler take each request's per-client limit key
 // from f (an account id, an API key, an address your proxy vouches for)
 // instead of ClientKey. An error or an empty key refuses the request (500,
 // client_key_unavailable); it is never served without a per-client budget.
-// f must be safe for concurrent use. The default value is ClientKey with
-// the WithTrustedHeader header.
+// f must be safe for concurrent use; New refuses a nil f. The default value
+// is ClientKey with the WithTrustedHeader header.
 func WithClientKey(f func(*http.Request) (string, error)) Option {
-	return func(h *Handler) { h.keyFunc = f }
+	return func(o *options) {
+		o.keyFunc = f
+		o.nilArg("WithClientKey", f == nil)
+	}
 }
 
 // WithBinding binds every code to the value f returns for the request,
 // typically a session id (see otp.WithBinding): a code then checks only in
-// the session that asked for it. An empty value means no binding.
+// the session that asked for it. An empty value means no binding. New
+// refuses a nil f.
 func WithBinding(f func(*http.Request) string) Option {
-	return func(h *Handler) { h.binding = f }
+	return func(o *options) {
+		o.binding = f
+		o.nilArg("WithBinding", f == nil)
+	}
 }
 
 // WithLogger logs the detail of every 5xx reply (a send or store failure)
-// to l; the reply itself carries only the error code. The default value
-// logs nothing.
+// to l; the reply itself carries only the error code. New refuses a nil l.
+// The default value logs nothing.
 func WithLogger(l *slog.Logger) Option {
-	return func(h *Handler) { h.log = l }
-}
-
-// WithClock sets the clock used to compute "expires_in" and "resend_in";
-// pass the same clock as otp.Config.Now. The default value is time.Now.
-func WithClock(now func() time.Time) Option {
-	return func(h *Handler) {
-		if now != nil {
-			h.now = now
-		}
+	return func(o *options) {
+		o.log = l
+		o.nilArg("WithLogger", l == nil)
 	}
 }
 
@@ -156,44 +194,95 @@ func WithClock(now func() time.Time) Option {
 // for concurrent use.
 type Handler struct {
 	v       *otp.Verifier
-	prefix  string
 	maxBody int64
 	trusted string
 	keyFunc func(*http.Request) (string, error)
 
 	checkLimiter CheckLimiter
-	checkN       int
-	checkWindow  time.Duration
 	binding      func(*http.Request) string
 	txn          func(*http.Request) (otp.Transaction, error)
 	log          *slog.Logger
-	now          func() time.Time
 	codeLen      int
 	startURL     string
 	checkURL     string
+	mux          *http.ServeMux // the routes and a JSON 404 for any other path
 }
 
 var _ http.Handler = (*Handler)(nil)
 
-// New returns a Handler serving v. It panics if v is nil, a programming
-// error.
-func New(v *otp.Verifier, opts ...Option) *Handler {
-	if v == nil {
-		panic("otphttp: nil Verifier")
-	}
-	h := &Handler{v: v, prefix: "/api", maxBody: DefaultMaxBodyBytes, now: time.Now, codeLen: v.Policy().CodeLength,
-		checkN: DefaultCheckBudget, checkWindow: DefaultCheckWindow}
-	for _, o := range opts {
-		if o != nil {
-			o(h)
+// New returns a Handler serving v. It returns an error wrapping
+// ErrInvalidConfig, naming the option, when v is nil or an option has a
+// bad value.
+func New(v *otp.Verifier, opts ...Option) (*Handler, error) {
+	o := options{prefix: "/api", maxBody: DefaultMaxBodyBytes, checkN: DefaultCheckBudget, checkWindow: DefaultCheckWindow}
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
 		}
 	}
-	if h.checkLimiter == nil {
-		h.checkLimiter = newMemLimiter(h.checkN, h.checkWindow, h.now)
+	bad := func(format string, a ...any) (*Handler, error) {
+		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...)
 	}
-	h.startURL = h.prefix + "/verifications"
-	h.checkURL = h.prefix + "/verifications/check"
-	return h
+	prefix, prefixOK := cleanPrefix(o.prefix)
+	switch {
+	case v == nil:
+		return bad("nil Verifier")
+	case len(o.nilArgs) > 0:
+		return bad("%s: nil or empty value", o.nilArgs[0])
+	case !prefixOK:
+		return bad("WithPrefix: %q is not \"/\" or a clean path starting with / (letters, digits and -._~!$&'()*+,;=:@/ only)", o.prefix)
+	case o.maxBody <= 0:
+		return bad("WithMaxBodyBytes: %d is not positive", o.maxBody)
+	case o.checkN <= 0 || o.checkWindow <= 0:
+		return bad("WithCheckBudget: %d per %v is not a positive budget", o.checkN, o.checkWindow)
+	case o.budgetSet && o.checkLimiter != nil:
+		return bad("WithCheckBudget has no effect with WithCheckLimiter; give one of them")
+	}
+	h := &Handler{
+		v:            v,
+		maxBody:      o.maxBody,
+		trusted:      o.trusted,
+		keyFunc:      o.keyFunc,
+		checkLimiter: o.checkLimiter,
+		binding:      o.binding,
+		txn:          o.txn,
+		log:          o.log,
+		codeLen:      v.Policy().CodeLength,
+		startURL:     prefix + "/verifications",
+		checkURL:     prefix + "/verifications/check",
+		mux:          http.NewServeMux(),
+	}
+	if h.checkLimiter == nil {
+		h.checkLimiter = newMemLimiter(o.checkN, o.checkWindow, time.Now)
+	}
+	h.Register(h.mux)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such route")
+	})
+	return h, nil
+}
+
+// cleanPrefix returns the WithPrefix value p without its trailing slash
+// ("" for the root, "/") and whether it is valid: a clean absolute path
+// of characters a URL path carries unescaped, other than the mux's
+// wildcard braces.
+func cleanPrefix(p string) (string, bool) {
+	if p == "/" {
+		return "", true
+	}
+	p = strings.TrimSuffix(p, "/")
+	if p == "" || p == "/" || p[0] != '/' || path.Clean(p) != p {
+		return "", false
+	}
+	for _, c := range []byte(p) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0:
+		default:
+			return "", false
+		}
+	}
+	return p, true
 }
 
 // StartPath returns the path of the start route ("/api/verifications").
@@ -203,30 +292,41 @@ func (h *Handler) StartPath() string { return h.startURL }
 // ("/api/verifications/check").
 func (h *Handler) CheckPath() string { return h.checkURL }
 
-// ServeHTTP routes a request to the start or the check route; any other
-// path gets a JSON 404.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case h.startURL:
-		h.serve(w, r, h.start)
-	case h.checkURL:
-		h.serve(w, r, h.check)
-	default:
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such route")
+// Register adds the handler's two routes to mux, by Go 1.22 method
+// patterns: "POST " and each path for the route itself, and the bare path
+// for every other method, which gets a JSON 405 with "Allow: POST". Other
+// paths stay the mux's own (its plain-text 404 unless the caller
+// registered something there). mux panics, as ServeMux.Handle does, if
+// another handler already holds one of the patterns.
+func (h *Handler) Register(mux *http.ServeMux) {
+	for _, route := range []struct {
+		path string
+		f    func(http.ResponseWriter, *http.Request)
+	}{{h.startURL, h.start}, {h.checkURL, h.check}} {
+		mux.HandleFunc(http.MethodPost+" "+route.path, func(w http.ResponseWriter, r *http.Request) {
+			if !isJSON(r.Header.Get("Content-Type")) {
+				writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "send Content-Type: application/json")
+				return
+			}
+			route.f(w, r)
+		})
+		mux.HandleFunc(route.path, methodNotAllowed)
 	}
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, f func(http.ResponseWriter, *http.Request)) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST")
-		return
-	}
-	if !isJSON(r.Header.Get("Content-Type")) {
-		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "send Content-Type: application/json")
-		return
-	}
-	f(w, r)
+// methodNotAllowed answers a route's path requested with a method other
+// than POST.
+func methodNotAllowed(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST")
+}
+
+// ServeHTTP serves the two routes, as Register puts them on a mux, and a
+// JSON 404 for any other path. The mux beneath it answers a path that is
+// not clean ("/api//verifications", "/api/./verifications") with a
+// redirect to the clean one and an empty body, as http.ServeMux does.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
 }
 
 func isJSON(ct string) bool {
@@ -254,7 +354,8 @@ type StartResponse struct {
 	To string `json:"to"`
 	// Channel is "sms", "call" or "whatsapp".
 	Channel string `json:"channel"`
-	// ExpiresAt is when the code stops being valid (RFC 3339, UTC).
+	// ExpiresAt is when the code stops being valid (RFC 3339, UTC, by the
+	// server's clock, rounded down to the second).
 	ExpiresAt time.Time `json:"expires_at"`
 	// ExpiresIn is the code's lifetime left, in seconds (for clients whose
 	// clock differs from the server's).
@@ -335,15 +436,15 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.startError(w, r, err)
 		return
 	}
-	now := h.now()
+	now := time.Now().UTC()
 	out := StartResponse{
 		Status:    res.Status,
 		To:        res.To,
 		Channel:   string(res.Channel),
-		ExpiresAt: res.ExpiresAt.UTC().Truncate(time.Second),
-		ExpiresIn: ceilSeconds(res.ExpiresAt.Sub(now)),
-		ResendAt:  res.ResendAt.UTC().Truncate(time.Second),
-		ResendIn:  ceilSeconds(res.ResendAt.Sub(now)),
+		ExpiresAt: now.Add(res.ExpiresIn).Truncate(time.Second),
+		ExpiresIn: ceilSeconds(res.ExpiresIn),
+		ResendAt:  now.Add(res.ResendIn).Truncate(time.Second),
+		ResendIn:  ceilSeconds(res.ResendIn),
 		Remaining: res.Remaining,
 	}
 	out.Transaction = txn

@@ -11,10 +11,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
 	"github.com/go2fa/go2fa/sender"
@@ -30,21 +31,9 @@ const (
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
 
-// clock is a settable clock shared by the store and the Verifier.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	return c
-}
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 type env struct {
-	h     *otphttp.Handler
-	rec   *sendertest.Recorder
-	clock *clock
+	h   *otphttp.Handler
+	rec *sendertest.Recorder
 }
 
 type setup struct {
@@ -56,10 +45,10 @@ type setup struct {
 
 func newEnv(t *testing.T, s setup) *env {
 	t.Helper()
-	e := &env{rec: &sendertest.Recorder{}, clock: newClock()}
+	e := &env{rec: &sendertest.Recorder{}}
 	st := s.store
 	if st == nil {
-		ms := memstore.New(memstore.WithClock(e.clock.Now), memstore.WithSweepInterval(0))
+		ms := memstore.New(memstore.WithSweepInterval(0))
 		t.Cleanup(func() { ms.Close() })
 		st = ms
 	}
@@ -69,12 +58,13 @@ func newEnv(t *testing.T, s setup) *env {
 		Secret:     secret,
 		Policy:     s.policy,
 		BeforeSend: s.before,
-		Now:        e.clock.Now,
 	})
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}
-	e.h = otphttp.New(v, append([]otphttp.Option{otphttp.WithClock(e.clock.Now)}, s.opts...)...)
+	if e.h, err = otphttp.New(v, s.opts...); err != nil {
+		t.Fatalf("New: %v", err)
+	}
 	return e
 }
 
@@ -141,42 +131,40 @@ func wantStatus(t *testing.T, r reply, status int, code string) {
 	}
 }
 
-func wrong(code string) string {
-	b := []byte(code)
-	b[0] = '0' + (b[0]-'0'+1)%10
-	return string(b)
-}
-
 func TestStartAndCheckApproved(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{})
-	r := e.start(t, "+1 (415) 555-0100", "sms")
-	wantStatus(t, r, http.StatusAccepted, "")
-	for k, want := range map[string]any{"status": "pending", "to": number, "channel": "sms", "remaining": 5.0, "expires_in": 300.0, "resend_in": 30.0} {
-		if r.body[k] != want {
-			t.Errorf("%s = %v, want %v", k, r.body[k], want)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, setup{})
+		r := e.start(t, "+1 (415) 555-0100", "sms")
+		wantStatus(t, r, http.StatusAccepted, "")
+		for k, want := range map[string]any{"status": "pending", "to": number, "channel": "sms", "remaining": 5.0, "expires_in": 300.0, "resend_in": 30.0} {
+			if r.body[k] != want {
+				t.Errorf("%s = %v, want %v", k, r.body[k], want)
+			}
 		}
-	}
-	if got, want := r.body["expires_at"], e.clock.Now().Add(5*time.Minute).UTC().Format(time.RFC3339); got != want {
-		t.Errorf("expires_at = %v, want %v", got, want)
-	}
-	if got, want := r.body["resend_at"], e.clock.Now().Add(30*time.Second).UTC().Format(time.RFC3339); got != want {
-		t.Errorf("resend_at = %v, want %v", got, want)
-	}
-	code := e.code(t, number)
-	if strings.Contains(r.raw, code) {
-		t.Errorf("start reply %s contains the code", r.raw)
-	}
-	if m, _ := e.rec.Last(number); m.Channel != sender.SMS {
-		t.Errorf("channel = %s, want sms", m.Channel)
-	}
-	c := e.check(t, number, code)
-	wantStatus(t, c, http.StatusOK, "")
-	if c.body["status"] != "approved" || strings.Contains(c.raw, code) {
-		t.Errorf("check reply = %s", c.raw)
-	}
-	// Single use.
-	wantStatus(t, e.check(t, number, code), http.StatusNotFound, "")
+		// Time stands still in the bubble: the reply's absolute times are the
+		// server's now plus the durations.
+		if got, want := r.body["expires_at"], time.Now().Add(5*time.Minute).UTC().Format(time.RFC3339); got != want {
+			t.Errorf("expires_at = %v, want %v", got, want)
+		}
+		if got, want := r.body["resend_at"], time.Now().Add(30*time.Second).UTC().Format(time.RFC3339); got != want {
+			t.Errorf("resend_at = %v, want %v", got, want)
+		}
+		code := e.code(t, number)
+		if strings.Contains(r.raw, code) {
+			t.Errorf("start reply %s contains the code", r.raw)
+		}
+		if m, _ := e.rec.Last(number); m.Channel != sender.SMS {
+			t.Errorf("channel = %s, want sms", m.Channel)
+		}
+		c := e.check(t, number, code)
+		wantStatus(t, c, http.StatusOK, "")
+		if c.body["status"] != "approved" || strings.Contains(c.raw, code) {
+			t.Errorf("check reply = %s", c.raw)
+		}
+		// Single use.
+		wantStatus(t, e.check(t, number, code), http.StatusNotFound, "")
+	})
 }
 
 func TestDefaultChannelAndCall(t *testing.T) {
@@ -197,7 +185,7 @@ func TestCheckRejectedThenLocked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, setup{})
 	wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
-	bad := wrong(e.code(t, number))
+	bad := otptest.Wrong(e.code(t, number))
 	for want := 4; want >= 1; want-- {
 		r := e.check(t, number, bad)
 		wantStatus(t, r, http.StatusUnprocessableEntity, "")
@@ -216,15 +204,17 @@ func TestCheckRejectedThenLocked(t *testing.T) {
 
 func TestCheckExpired(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{})
-	r := e.check(t, number, "123456")
-	wantStatus(t, r, http.StatusNotFound, "")
-	if r.body["status"] != "expired" {
-		t.Fatalf("reply = %s", r.raw)
-	}
-	wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
-	e.clock.Advance(5*time.Minute + time.Second)
-	wantStatus(t, e.check(t, number, e.code(t, number)), http.StatusNotFound, "")
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, setup{})
+		r := e.check(t, number, "123456")
+		wantStatus(t, r, http.StatusNotFound, "")
+		if r.body["status"] != "expired" {
+			t.Fatalf("reply = %s", r.raw)
+		}
+		wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
+		time.Sleep(5*time.Minute + time.Second)
+		wantStatus(t, e.check(t, number, e.code(t, number)), http.StatusNotFound, "")
+	})
 }
 
 func TestConcurrentCorrectChecksApproveOnce(t *testing.T) {
@@ -260,28 +250,30 @@ func TestConcurrentCorrectChecksApproveOnce(t *testing.T) {
 
 func TestRateLimitedRetryAfter(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{})
-	wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
-	r := e.start(t, number, "call")
-	wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
-	if got := r.header.Get("Retry-After"); got != "30" {
-		t.Errorf("Retry-After = %q, want 30", got)
-	}
-	if r.body["retry_after"] != 30.0 {
-		t.Errorf("retry_after = %v, want 30", r.body["retry_after"])
-	}
-	// A fraction of a second left rounds up.
-	e.clock.Advance(29*time.Second + 500*time.Millisecond)
-	r = e.start(t, number, "call")
-	wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
-	if got := r.header.Get("Retry-After"); got != "1" {
-		t.Errorf("Retry-After = %q, want 1", got)
-	}
-	e.clock.Advance(time.Second)
-	wantStatus(t, e.start(t, number, "call"), http.StatusAccepted, "")
-	if e.rec.Len() != 2 {
-		t.Errorf("sent %d messages, want 2", e.rec.Len())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, setup{})
+		wantStatus(t, e.start(t, number, "sms"), http.StatusAccepted, "")
+		r := e.start(t, number, "call")
+		wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
+		if got := r.header.Get("Retry-After"); got != "30" {
+			t.Errorf("Retry-After = %q, want 30", got)
+		}
+		if r.body["retry_after"] != 30.0 {
+			t.Errorf("retry_after = %v, want 30", r.body["retry_after"])
+		}
+		// A fraction of a second left rounds up.
+		time.Sleep(29*time.Second + 500*time.Millisecond)
+		r = e.start(t, number, "call")
+		wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
+		if got := r.header.Get("Retry-After"); got != "1" {
+			t.Errorf("Retry-After = %q, want 1", got)
+		}
+		time.Sleep(time.Second)
+		wantStatus(t, e.start(t, number, "call"), http.StatusAccepted, "")
+		if e.rec.Len() != 2 {
+			t.Errorf("sent %d messages, want 2", e.rec.Len())
+		}
+	})
 }
 
 func TestClientIPLimitKey(t *testing.T) {
@@ -313,12 +305,21 @@ func TestClientIPLimitKey(t *testing.T) {
 	})
 }
 
+// sessionEnv returns an env whose codes are bound to the request's
+// session cookie, which session sets.
+func sessionEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnv(t, setup{opts: []otphttp.Option{otphttp.WithBinding(func(r *http.Request) string {
+		if c, err := r.Cookie("session"); err == nil {
+			return c.Value
+		}
+		return ""
+	})}})
+}
+
 func TestBinding(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithBinding(func(r *http.Request) string {
-		return r.Header.Get("X-Session")
-	})}})
-	session := func(s string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("X-Session", s) } }
+	e := sessionEnv(t)
 	wantStatus(t, e.start(t, number, "sms", session("a")), http.StatusAccepted, "")
 	code := e.code(t, number)
 	wantStatus(t, e.check(t, number, code, session("b")), http.StatusNotFound, "")
@@ -497,26 +498,128 @@ func TestPrefixAndMux(t *testing.T) {
 		t.Fatalf("paths = %s, %s", e.h.StartPath(), e.h.CheckPath())
 	}
 	mux := http.NewServeMux()
-	mux.Handle(e.h.StartPath(), e.h)
-	mux.Handle(e.h.CheckPath(), e.h)
+	e.h.Register(mux)
+	// The caller's own routes, under the prefix and beside it, stay its own.
+	mux.HandleFunc("GET /v1/otp/status", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	resp, err := srv.Client().Post(srv.URL+"/v1/otp/verifications", "application/json", strings.NewReader(`{"to":"+14155550100"}`))
+	send := func(method, path, body string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := send(http.MethodPost, "/v1/otp/verifications", `{"to":"+14155550100"}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("start: status = %d, want 202", resp.StatusCode)
+	}
+	if resp := send(http.MethodPost, "/v1/otp/verifications/check", fmt.Sprintf(`{"to":%q,"code":%q}`, number, e.code(t, number))); resp.StatusCode != http.StatusOK {
+		t.Fatalf("check: status = %d, want 200", resp.StatusCode)
+	}
+	for _, path := range []string{"/v1/otp/verifications", "/v1/otp/verifications/check"} {
+		resp := send(http.MethodGet, path, "")
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Errorf("GET %s: status %d, Allow %q, Content-Type %q; want a JSON 405 with Allow: POST", path, resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"))
+		}
+	}
+	if resp := send(http.MethodGet, "/v1/otp/status", ""); resp.StatusCode != http.StatusTeapot {
+		t.Errorf("caller's route: status = %d, want 418", resp.StatusCode)
+	}
+	// Other paths are the caller's mux's: its plain 404, not the handler's.
+	if resp := send(http.MethodPost, "/v1/otp/other", `{}`); resp.StatusCode != http.StatusNotFound || strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("unknown path: status %d, Content-Type %q; want the mux's own 404", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+func TestRootPrefix(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithPrefix("/")}})
+	if e.h.StartPath() != "/verifications" || e.h.CheckPath() != "/verifications/check" {
+		t.Fatalf("paths = %s, %s", e.h.StartPath(), e.h.CheckPath())
+	}
+	wantStatus(t, e.do(t, http.MethodPost, "/verifications", "application/json", `{"to":"+14155550100"}`), http.StatusAccepted, "")
+	wantStatus(t, e.do(t, http.MethodPost, "/api/verifications", "application/json", `{"to":"+14155550100"}`), http.StatusNotFound, otphttp.CodeNotFound)
+}
+
+// TestUncleanPathRedirects: ServeHTTP answers a path that is not clean as
+// http.ServeMux does, with a redirect to the clean path, and serves
+// nothing there.
+func TestUncleanPathRedirects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{})
+	for _, path := range []string{"/api//verifications", "/api/./verifications", "/api/x/../verifications"} {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"to":"+14155550100"}`))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		if (w.Code != http.StatusMovedPermanently && w.Code != http.StatusTemporaryRedirect) || w.Header().Get("Location") != "/api/verifications" {
+			t.Errorf("POST %s: status %d, Location %q; want a redirect to /api/verifications", path, w.Code, w.Header().Get("Location"))
+		}
+	}
+	if e.rec.Len() != 0 {
+		t.Errorf("unclean paths sent %d messages", e.rec.Len())
+	}
+}
+
+type nopLimiter struct{}
+
+func (nopLimiter) Allow(context.Context, string) (bool, time.Duration, error) { return true, 0, nil }
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	ms := memstore.New(memstore.WithSweepInterval(0))
+	t.Cleanup(func() { ms.Close() })
+	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: &sendertest.Recorder{}, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("status = %d, want 202", resp.StatusCode)
+	tests := []struct {
+		name string // the option the error must name
+		v    *otp.Verifier
+		opts []otphttp.Option
+	}{
+		{"Verifier", nil, nil},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("api")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("//")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/a//b")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/a/../b")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/{id}")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/a b")}},
+		{"WithPrefix", v, []otphttp.Option{otphttp.WithPrefix("/a?b")}},
+		{"WithMaxBodyBytes", v, []otphttp.Option{otphttp.WithMaxBodyBytes(0)}},
+		{"WithMaxBodyBytes", v, []otphttp.Option{otphttp.WithMaxBodyBytes(-1)}},
+		{"WithCheckBudget", v, []otphttp.Option{otphttp.WithCheckBudget(0, time.Minute)}},
+		{"WithCheckBudget", v, []otphttp.Option{otphttp.WithCheckBudget(10, 0)}},
+		{"WithCheckBudget", v, []otphttp.Option{otphttp.WithCheckBudget(10, time.Minute), otphttp.WithCheckLimiter(nopLimiter{})}},
+		{"WithCheckLimiter", v, []otphttp.Option{otphttp.WithCheckLimiter(nil)}},
+		{"WithTrustedHeader", v, []otphttp.Option{otphttp.WithTrustedHeader("")}},
+		{"WithClientKey", v, []otphttp.Option{otphttp.WithClientKey(nil)}},
+		{"WithBinding", v, []otphttp.Option{otphttp.WithBinding(nil)}},
+		{"WithTransaction", v, []otphttp.Option{otphttp.WithTransaction(nil)}},
+		{"WithLogger", v, []otphttp.Option{otphttp.WithLogger(nil)}},
 	}
-	resp, err = srv.Client().Post(srv.URL+"/v1/otp/verifications/check", "application/json",
-		strings.NewReader(fmt.Sprintf(`{"to":%q,"code":%q}`, number, e.code(t, number))))
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		h, err := otphttp.New(tt.v, tt.opts...)
+		if !errors.Is(err, otphttp.ErrInvalidConfig) || h != nil {
+			t.Errorf("New with a bad %s: %v, %v; want ErrInvalidConfig", tt.name, h, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.name) || !strings.HasPrefix(err.Error(), "otphttp: ") {
+			t.Errorf("error %q does not name %s", err, tt.name)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status = %d, want 200", resp.StatusCode)
+	for _, opt := range []otphttp.Option{otphttp.WithPrefix("/"), otphttp.WithPrefix("/v1/otp/"), otphttp.WithCheckLimiter(nopLimiter{}), nil} {
+		if _, err := otphttp.New(v, opt); err != nil {
+			t.Errorf("New with a good option: %v", err)
+		}
 	}
 }
 
@@ -529,7 +632,10 @@ func BenchmarkCheckExpired(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := otphttp.New(v)
+	h, err := otphttp.New(v)
+	if err != nil {
+		b.Fatal(err)
+	}
 	body := `{"to":"+14155550100","code":"123456"}`
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -546,8 +652,9 @@ func BenchmarkCheckExpired(b *testing.B) {
 }
 
 // FuzzRequests checks that no request body, path or method makes the
-// handler answer 5xx, panic, reply with something other than a JSON object,
-// or echo a code it sent.
+// handler answer 5xx, panic, reply with something other than a JSON object
+// (or the mux's redirect of a path that is not clean), or echo a code it
+// sent.
 func FuzzRequests(f *testing.F) {
 	for _, s := range []struct{ method, path, body string }{
 		{"POST", "/api/verifications", `{"to":"+14155550100","channel":"sms"}`},
@@ -568,7 +675,10 @@ func FuzzRequests(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := otphttp.New(v)
+	h, err := otphttp.New(v)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, method, path, body string) {
 		if !validMethod(method) {
 			return
@@ -588,6 +698,14 @@ func FuzzRequests(f *testing.F) {
 		h.ServeHTTP(w, r)
 		if w.Code >= 500 {
 			t.Fatalf("%s %s %q: status %d %s", method, path, body, w.Code, w.Body)
+		}
+		if w.Code == http.StatusMovedPermanently || w.Code == http.StatusTemporaryRedirect {
+			// The mux's redirect of a path that is not clean, which serves
+			// nothing.
+			if rec.Len() != 0 {
+				t.Fatalf("%s %s: redirected and sent %d messages", method, path, rec.Len())
+			}
+			return
 		}
 		var obj map[string]any
 		if err := json.Unmarshal(w.Body.Bytes(), &obj); err != nil {

@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
 	"github.com/go2fa/go2fa/sender"
@@ -34,7 +36,11 @@ func TestCheckBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(otphttp.New(v, otphttp.WithCheckBudget(20, 0)))
+	h, err := otphttp.New(v, otphttp.WithCheckBudget(20, otphttp.DefaultCheckWindow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	served := 0
 	for i := range numbers {
@@ -53,21 +59,18 @@ func TestCheckBudget(t *testing.T) {
 // checks cost the owner's code nothing.
 func TestNoPendingOracle(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithBinding(func(r *http.Request) string {
-		return r.Header.Get("X-Session")
-	})}})
-	session := func(s string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("X-Session", s) } }
+	e := sessionEnv(t)
 	wantStatus(t, e.start(t, number, "sms", session("owner")), http.StatusAccepted, "")
 	code := e.code(t, number)
 	for i := range 10 {
-		pending := e.check(t, number, wrong(code), session(fmt.Sprint("attacker", i)))
-		idle := e.check(t, number2, wrong(code), session(fmt.Sprint("attacker", i)))
+		pending := e.check(t, number, otptest.Wrong(code), session(fmt.Sprint("attacker", i)))
+		idle := e.check(t, number2, otptest.Wrong(code), session(fmt.Sprint("attacker", i)))
 		if pending.status != idle.status || pending.raw != idle.raw {
 			t.Fatalf("probe %d: a number with a code pending answers %d %s, one without %d %s", i, pending.status, pending.raw, idle.status, idle.raw)
 		}
 	}
 	// The owner's code still has all its attempts, and works.
-	r := e.check(t, number, wrong(code), session("owner"))
+	r := e.check(t, number, otptest.Wrong(code), session("owner"))
 	if r.status != http.StatusUnprocessableEntity || r.body["remaining"] != 4.0 {
 		t.Fatalf("owner's wrong guess = %d %s, want 422 with 4 remaining", r.status, r.raw)
 	}
@@ -78,17 +81,19 @@ func TestNoPendingOracle(t *testing.T) {
 // check says when to retry.
 func TestCheckBudgetRefills(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithCheckBudget(2, time.Minute)}})
-	wantStatus(t, e.check(t, number, "123456"), http.StatusNotFound, "")
-	wantStatus(t, e.check(t, number2, "123456"), http.StatusNotFound, "")
-	r := e.check(t, number, "123456")
-	wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
-	if got := r.header.Get("Retry-After"); got != "30" {
-		t.Errorf("Retry-After = %q, want 30", got)
-	}
-	// Another client has its own budget.
-	wantStatus(t, e.check(t, number, "123456", func(r *http.Request) { r.RemoteAddr = "198.51.100.9:4000" }), http.StatusNotFound, "")
-	e.clock.Advance(30 * time.Second)
-	wantStatus(t, e.check(t, number, "123456"), http.StatusNotFound, "")
-	wantStatus(t, e.check(t, number, "123456"), http.StatusTooManyRequests, otphttp.CodeRateLimited)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, setup{opts: []otphttp.Option{otphttp.WithCheckBudget(2, time.Minute)}})
+		wantStatus(t, e.check(t, number, "123456"), http.StatusNotFound, "")
+		wantStatus(t, e.check(t, number2, "123456"), http.StatusNotFound, "")
+		r := e.check(t, number, "123456")
+		wantStatus(t, r, http.StatusTooManyRequests, otphttp.CodeRateLimited)
+		if got := r.header.Get("Retry-After"); got != "30" {
+			t.Errorf("Retry-After = %q, want 30", got)
+		}
+		// Another client has its own budget.
+		wantStatus(t, e.check(t, number, "123456", func(r *http.Request) { r.RemoteAddr = "198.51.100.9:4000" }), http.StatusNotFound, "")
+		time.Sleep(30 * time.Second)
+		wantStatus(t, e.check(t, number, "123456"), http.StatusNotFound, "")
+		wantStatus(t, e.check(t, number, "123456"), http.StatusTooManyRequests, otphttp.CodeRateLimited)
+	})
 }

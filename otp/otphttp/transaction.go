@@ -26,13 +26,16 @@ const (
 // transaction template) shows the payment's amount and payee, and
 // the check route approves it only if f still returns the same payment. An
 // error from f is answered 400 invalid_transaction, and nothing is sent or
-// checked.
+// checked. New refuses a nil f.
 //
 // Mount such a handler on a prefix of its own beside the sign-in one:
 //
-//	pay := otphttp.New(v, otphttp.WithPrefix("/api/payments"), otphttp.WithTransaction(pending))
+//	pay, err := otphttp.New(v, otphttp.WithPrefix("/api/payments"), otphttp.WithTransaction(pending))
 func WithTransaction(f func(*http.Request) (otp.Transaction, error)) Option {
-	return func(h *Handler) { h.txn = f }
+	return func(o *options) {
+		o.txn = f
+		o.nilArg("WithTransaction", f == nil)
+	}
 }
 
 // TransactionInfo is the "transaction" member of a start reply: the payment

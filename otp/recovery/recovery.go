@@ -55,9 +55,9 @@ var (
 	// alphabet once hyphens and spaces are removed. Redeem returns it before
 	// touching the store, so it is not counted as a failure.
 	ErrInvalidCode = errors.New("recovery: malformed code")
-	// ErrStore reports a store failure. The store's error is wrapped too.
-	// Nothing is approved with it.
-	ErrStore = errors.New("recovery: store failure")
+	// ErrStoreUnavailable reports a store failure. The store's error is
+	// wrapped too. Nothing is approved with it.
+	ErrStoreUnavailable = errors.New("recovery: store unavailable")
 )
 
 // Config configures a Manager. Store and Secret are required; every other
@@ -204,7 +204,7 @@ func (m *Manager) Generate(ctx context.Context, account string) ([]string, error
 	}
 	err := m.store.ReplaceCodes(ctx, store.ReplaceCodesRequest{Key: m.storeKey(account), Digests: digests, TTL: m.lifetime})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	return codes, nil
 }
@@ -272,7 +272,7 @@ type Result struct {
 // without touching the store; everything else is one atomic store call
 // that refuses a locked account, approves and removes a matching code, or
 // counts a failure. A store failure returns the zero Result and an error
-// wrapping ErrStore: fail closed.
+// wrapping ErrStoreUnavailable: fail closed.
 func (m *Manager) Redeem(ctx context.Context, account, code string) (Result, error) {
 	if err := checkAccount(account); err != nil {
 		return Result{}, err
@@ -288,7 +288,7 @@ func (m *Manager) Redeem(ctx context.Context, account, code string) (Result, err
 		FailureWindow: m.lockout,
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrStore, err)
+		return Result{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	out := Result{Remaining: res.Remaining, Left: res.Left}
 	switch res.Status {
@@ -299,7 +299,7 @@ func (m *Manager) Redeem(ctx context.Context, account, code string) (Result, err
 	case store.Locked:
 		out.Status, out.Remaining, out.RetryAfter = Locked, 0, res.RetryAfter
 	default:
-		return Result{}, fmt.Errorf("%w: unexpected status %v", ErrStore, res.Status)
+		return Result{}, fmt.Errorf("%w: unexpected status %v", ErrStoreUnavailable, res.Status)
 	}
 	return out, nil
 }
@@ -312,7 +312,7 @@ func (m *Manager) Count(ctx context.Context, account string) (int, error) {
 	}
 	n, err := m.store.CountCodes(ctx, m.storeKey(account))
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrStore, err)
+		return 0, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	return n, nil
 }

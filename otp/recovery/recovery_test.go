@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -22,63 +23,42 @@ import (
 
 var secret = bytes.Repeat([]byte("s"), 32)
 
-// fakeClock moves only when told; safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-	on  []func(time.Time)
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	for _, f := range c.on {
-		f(c.now)
-	}
-}
-
-// backend makes a CodeSets store on a fake clock; redis also returns the
-// miniredis server, for dumps.
+// backend makes a CodeSets store and a function that moves its clock;
+// redisstore also returns the miniredis server, for dumps. A bubble
+// backend runs in a synctest bubble, where advance sleeps; miniredis is
+// reached over TCP, which a bubble cannot wait on, so its clock is set.
 type backend struct {
-	name string
-	new  func(t *testing.T, clk *fakeClock) (store.CodeSets, *miniredis.Miniredis)
+	name   string
+	bubble bool
+	new    func(t *testing.T) (s store.CodeSets, mr *miniredis.Miniredis, advance func(time.Duration))
 }
 
 var backends = []backend{
-	{"memstore", func(t *testing.T, clk *fakeClock) (store.CodeSets, *miniredis.Miniredis) {
-		s := memstore.New(memstore.WithClock(clk.Now))
+	{"memstore", true, func(t *testing.T) (store.CodeSets, *miniredis.Miniredis, func(time.Duration)) {
+		s := memstore.New()
 		t.Cleanup(func() { s.Close() })
-		return s, nil
+		return s, nil, time.Sleep
 	}},
-	{"redisstore", func(t *testing.T, clk *fakeClock) (store.CodeSets, *miniredis.Miniredis) {
+	{"redisstore", false, func(t *testing.T) (store.CodeSets, *miniredis.Miniredis, func(time.Duration)) {
 		m := miniredis.RunT(t)
-		m.SetTime(clk.Now())
+		now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+		m.SetTime(now)
 		m.ClockTTL(true)
-		clk.mu.Lock()
-		clk.on = append(clk.on, m.SetTime)
-		clk.mu.Unlock()
 		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		t.Cleanup(func() { c.Close() })
 		s, err := redisstore.New(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s, m
+		return s, m, func(d time.Duration) { now = now.Add(d); m.SetTime(now) }
 	}},
 }
 
 type fixture struct {
-	m   *recovery.Manager
-	s   store.CodeSets
-	mr  *miniredis.Miniredis
-	clk *fakeClock
+	m       *recovery.Manager
+	s       store.CodeSets
+	mr      *miniredis.Miniredis
+	advance func(time.Duration) // moves the store's clock
 }
 
 func forEach(t *testing.T, cfg recovery.Config, f func(t *testing.T, fx fixture)) {
@@ -86,15 +66,21 @@ func forEach(t *testing.T, cfg recovery.Config, f func(t *testing.T, fx fixture)
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &fakeClock{now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-			s, mr := b.new(t, clk)
-			c := cfg
-			c.Store, c.Secret = s, secret
-			m, err := recovery.New(c)
-			if err != nil {
-				t.Fatal(err)
+			run := func(t *testing.T) {
+				s, mr, advance := b.new(t)
+				c := cfg
+				c.Store, c.Secret = s, secret
+				m, err := recovery.New(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f(t, fixture{m: m, s: s, mr: mr, advance: advance})
 			}
-			f(t, fixture{m: m, s: s, mr: mr, clk: clk})
+			if b.bubble {
+				synctest.Test(t, run)
+			} else {
+				run(t)
+			}
 		})
 	}
 }
@@ -282,7 +268,7 @@ func TestLockout(t *testing.T) {
 		// Another account is not affected.
 		bob := generate(t, fx.m, "bob")
 		redeem(t, fx.m, "bob", bob[0], recovery.Result{Status: recovery.Approved, Left: 9})
-		fx.clk.Advance(10*time.Minute + time.Second)
+		fx.advance(10*time.Minute + time.Second)
 		redeem(t, fx.m, "alice", codes[0], recovery.Result{Status: recovery.Approved, Left: 9})
 		redeem(t, fx.m, "alice", "zzzzz-zzzzz", recovery.Result{Status: recovery.Rejected, Remaining: 2, Left: 9})
 	})
@@ -291,7 +277,7 @@ func TestLockout(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	forEach(t, recovery.Config{Lifetime: 24 * time.Hour}, func(t *testing.T, fx fixture) {
 		codes := generate(t, fx.m, "alice")
-		fx.clk.Advance(24*time.Hour + time.Second)
+		fx.advance(24*time.Hour + time.Second)
 		count(t, fx.m, "alice", 0)
 		redeem(t, fx.m, "alice", codes[0], recovery.Result{Status: recovery.Rejected, Remaining: 4})
 	})
@@ -395,8 +381,7 @@ func TestGenerateRacingRedeem(t *testing.T) {
 func TestNothingInClear(t *testing.T) {
 	for _, b := range backends[1:] {
 		t.Run(b.name, func(t *testing.T) {
-			clk := &fakeClock{now: time.Now()}
-			s, mr := b.new(t, clk)
+			s, mr, _ := b.new(t)
 			m, err := recovery.New(recovery.Config{Store: s, Secret: secret})
 			if err != nil {
 				t.Fatal(err)
@@ -478,18 +463,18 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if codes, err := m.Generate(ctx, "alice"); !errors.Is(err, recovery.ErrStore) || !errors.Is(err, errDown) || codes != nil {
-		t.Errorf("Generate = %q, %v; want no codes and ErrStore wrapping the store's error", codes, err)
+	if codes, err := m.Generate(ctx, "alice"); !errors.Is(err, recovery.ErrStoreUnavailable) || !errors.Is(err, errDown) || codes != nil {
+		t.Errorf("Generate = %q, %v; want no codes and ErrStoreUnavailable wrapping the store's error", codes, err)
 	}
-	if res, err := m.Redeem(ctx, "alice", "abcde-fghjk"); !errors.Is(err, recovery.ErrStore) || res != (recovery.Result{}) {
-		t.Errorf("Redeem = %+v, %v; want the zero Result and ErrStore", res, err)
+	if res, err := m.Redeem(ctx, "alice", "abcde-fghjk"); !errors.Is(err, recovery.ErrStoreUnavailable) || res != (recovery.Result{}) {
+		t.Errorf("Redeem = %+v, %v; want the zero Result and ErrStoreUnavailable", res, err)
 	}
-	if n, err := m.Count(ctx, "alice"); !errors.Is(err, recovery.ErrStore) || n != 0 {
-		t.Errorf("Count = %d, %v; want 0 and ErrStore", n, err)
+	if n, err := m.Count(ctx, "alice"); !errors.Is(err, recovery.ErrStoreUnavailable) || n != 0 {
+		t.Errorf("Count = %d, %v; want 0 and ErrStoreUnavailable", n, err)
 	}
 	m, _ = recovery.New(recovery.Config{Store: brokenStore{}, Secret: secret})
-	if res, err := m.Redeem(ctx, "alice", "abcde-fghjk"); !errors.Is(err, recovery.ErrStore) || res.Status == recovery.Approved {
-		t.Errorf("Redeem on a store answering Expired = %+v, %v; want ErrStore", res, err)
+	if res, err := m.Redeem(ctx, "alice", "abcde-fghjk"); !errors.Is(err, recovery.ErrStoreUnavailable) || res.Status == recovery.Approved {
+		t.Errorf("Redeem on a store answering Expired = %+v, %v; want ErrStoreUnavailable", res, err)
 	}
 }
 

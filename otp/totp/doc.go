@@ -20,7 +20,7 @@
 // Keep key.URI() (or key.Secret and the parameters), encrypted, with the
 // user's account; ParseURI reads it back. Ask the user for one code before
 // turning the factor on, so a mis-scanned key does not lock them out.
-// NewKey takes KeyOptions for a longer secret, another algorithm, 7 or 8
+// NewKey takes KeyConfig for a longer secret, another algorithm, 7 or 8
 // digits, another period, or an injected random source.
 //
 // # Validate
@@ -30,7 +30,7 @@
 //	v, err := totp.NewValidator(totp.Config{Store: memstore.New()})
 //	res, err := v.Validate(ctx, userID, key, typedCode)
 //	switch {
-//	case err != nil:                  // malformed code (ErrInvalidCode), bad key, or store failure (ErrStore): refuse
+//	case err != nil:                  // malformed code (ErrInvalidCode), bad key, or store failure (ErrStoreUnavailable): refuse
 //	case res.Status == totp.Approved: // let the user in
 //	case res.Status == totp.Locked:   // too many failures; try again after res.RetryAfter
 //	default:                          // Rejected or Replayed; res.Remaining tries left
@@ -40,7 +40,7 @@
 // steps (default 1) on either side, compared in constant time. Each
 // accepted step is recorded in the store, so a code works once: a second
 // use, even within the same 30 seconds, is Replayed. Wrong and replayed
-// codes count as failures; Config.MaxAttempts of them (default 5) lock the
+// codes count as failures; Config.MaxFailures of them (default 5) lock the
 // account until Config.Lockout (default 5 minutes) has passed since the
 // first; an approval resets the count. A malformed code is refused before
 // the store is touched and costs no attempt. The account key is hashed

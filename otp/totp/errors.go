@@ -34,9 +34,9 @@ var (
 	// ErrQRTooSmall reports a QR image size too small to hold the code and
 	// its quiet zone.
 	ErrQRTooSmall = errors.New("totp: qr image too small")
-	// ErrStore reports a store failure during Validate. The store's own
-	// error is wrapped as well, so errors.Is matches both ErrStore and, for
-	// example, context.DeadlineExceeded. Validate fails closed: the Result
+	// ErrStoreUnavailable reports a store failure during Validate. The
+	// store's own error is wrapped as well, so errors.Is matches both
+	// ErrStoreUnavailable and, for example, context.DeadlineExceeded. Validate fails closed: the Result
 	// returned with it is never Approved.
-	ErrStore = errors.New("totp: store failure")
+	ErrStoreUnavailable = errors.New("totp: store unavailable")
 )

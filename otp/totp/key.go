@@ -39,9 +39,9 @@ type Key struct {
 	Period time.Duration
 }
 
-// KeyOptions configures NewKey. Issuer and Account are required; every other
-// zero field means its default.
-type KeyOptions struct {
+// KeyConfig is what NewKey needs to make a Key. Issuer and Account are
+// required; every other zero field means its default.
+type KeyConfig struct {
 	// Issuer names the service. Required; no colon.
 	Issuer string
 	// Account names the user. Required; no colon.
@@ -64,28 +64,28 @@ type KeyOptions struct {
 
 // Generate returns a new Key for account at issuer, with a random 160-bit
 // secret and the default parameters (SHA1, 6 digits, 30 s). It is
-// NewKey(KeyOptions{Issuer: issuer, Account: account}).
+// NewKey(KeyConfig{Issuer: issuer, Account: account}).
 func Generate(issuer, account string) (Key, error) {
-	return NewKey(KeyOptions{Issuer: issuer, Account: account})
+	return NewKey(KeyConfig{Issuer: issuer, Account: account})
 }
 
-// NewKey returns a new Key with a random secret of opts.SecretSize bytes
-// read from opts.Rand, for enrolling a user's authenticator app.
-func NewKey(opts KeyOptions) (Key, error) {
-	size := opts.SecretSize
+// NewKey returns a new Key with a random secret of cfg.SecretSize bytes
+// read from cfg.Rand, for enrolling a user's authenticator app.
+func NewKey(cfg KeyConfig) (Key, error) {
+	size := cfg.SecretSize
 	if size == 0 {
 		size = DefaultSecretSize
 	}
 	if size < DefaultSecretSize || size > MaxSecretSize {
-		return Key{}, fmt.Errorf("%w: SecretSize %d (want %d to %d bytes)", ErrInvalidSecret, opts.SecretSize, DefaultSecretSize, MaxSecretSize)
+		return Key{}, fmt.Errorf("%w: SecretSize %d (want %d to %d bytes)", ErrInvalidSecret, cfg.SecretSize, DefaultSecretSize, MaxSecretSize)
 	}
 	k := Key{
-		Issuer:    opts.Issuer,
-		Account:   opts.Account,
+		Issuer:    cfg.Issuer,
+		Account:   cfg.Account,
 		Secret:    make([]byte, size),
-		Algorithm: opts.Algorithm,
-		Digits:    opts.Digits,
-		Period:    opts.Period,
+		Algorithm: cfg.Algorithm,
+		Digits:    cfg.Digits,
+		Period:    cfg.Period,
 	}
 	if err := k.checkLabel(); err != nil {
 		return Key{}, err
@@ -93,7 +93,7 @@ func NewKey(opts KeyOptions) (Key, error) {
 	if _, err := k.params(); err != nil {
 		return Key{}, err
 	}
-	r := opts.Rand
+	r := cfg.Rand
 	if r == nil {
 		r = rand.Reader
 	}

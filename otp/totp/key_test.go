@@ -24,7 +24,7 @@ func TestNewKeyReadsSecretFromRand(t *testing.T) {
 	}{{0, 20}, {20, 20}, {32, 32}, {64, 64}} {
 		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
 			t.Parallel()
-			k, err := totp.NewKey(totp.KeyOptions{Issuer: "ACME", Account: "jane", SecretSize: tc.size, Rand: bytes.NewReader(src)})
+			k, err := totp.NewKey(totp.KeyConfig{Issuer: "ACME", Account: "jane", SecretSize: tc.size, Rand: bytes.NewReader(src)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,20 +63,20 @@ func TestNewKeyErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		opts totp.KeyOptions
+		opts totp.KeyConfig
 		want error
 	}{
-		{"no issuer", totp.KeyOptions{Account: "jane"}, totp.ErrInvalidLabel},
-		{"no account", totp.KeyOptions{Issuer: "ACME"}, totp.ErrInvalidLabel},
-		{"colon in issuer", totp.KeyOptions{Issuer: "AC:ME", Account: "jane"}, totp.ErrInvalidLabel},
-		{"colon in account", totp.KeyOptions{Issuer: "ACME", Account: "ja:ne"}, totp.ErrInvalidLabel},
-		{"account starts with a space", totp.KeyOptions{Issuer: "ACME", Account: " jane"}, totp.ErrInvalidLabel},
-		{"secret below 160 bits", totp.KeyOptions{Issuer: "ACME", Account: "jane", SecretSize: 19}, totp.ErrInvalidSecret},
-		{"secret too long", totp.KeyOptions{Issuer: "ACME", Account: "jane", SecretSize: 65}, totp.ErrInvalidSecret},
-		{"digits 5", totp.KeyOptions{Issuer: "ACME", Account: "jane", Digits: 5}, totp.ErrInvalidDigits},
-		{"digits 9", totp.KeyOptions{Issuer: "ACME", Account: "jane", Digits: 9}, totp.ErrInvalidDigits},
-		{"algorithm", totp.KeyOptions{Issuer: "ACME", Account: "jane", Algorithm: 3}, totp.ErrInvalidAlgorithm},
-		{"period", totp.KeyOptions{Issuer: "ACME", Account: "jane", Period: 1500 * time.Millisecond}, totp.ErrInvalidPeriod},
+		{"no issuer", totp.KeyConfig{Account: "jane"}, totp.ErrInvalidLabel},
+		{"no account", totp.KeyConfig{Issuer: "ACME"}, totp.ErrInvalidLabel},
+		{"colon in issuer", totp.KeyConfig{Issuer: "AC:ME", Account: "jane"}, totp.ErrInvalidLabel},
+		{"colon in account", totp.KeyConfig{Issuer: "ACME", Account: "ja:ne"}, totp.ErrInvalidLabel},
+		{"account starts with a space", totp.KeyConfig{Issuer: "ACME", Account: " jane"}, totp.ErrInvalidLabel},
+		{"secret below 160 bits", totp.KeyConfig{Issuer: "ACME", Account: "jane", SecretSize: 19}, totp.ErrInvalidSecret},
+		{"secret too long", totp.KeyConfig{Issuer: "ACME", Account: "jane", SecretSize: 65}, totp.ErrInvalidSecret},
+		{"digits 5", totp.KeyConfig{Issuer: "ACME", Account: "jane", Digits: 5}, totp.ErrInvalidDigits},
+		{"digits 9", totp.KeyConfig{Issuer: "ACME", Account: "jane", Digits: 9}, totp.ErrInvalidDigits},
+		{"algorithm", totp.KeyConfig{Issuer: "ACME", Account: "jane", Algorithm: 3}, totp.ErrInvalidAlgorithm},
+		{"period", totp.KeyConfig{Issuer: "ACME", Account: "jane", Period: 1500 * time.Millisecond}, totp.ErrInvalidPeriod},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -92,11 +92,11 @@ func TestNewKeyErrors(t *testing.T) {
 	t.Run("rand fails", func(t *testing.T) {
 		t.Parallel()
 		boom := errors.New("boom")
-		_, err := totp.NewKey(totp.KeyOptions{Issuer: "ACME", Account: "jane", Rand: iotest.ErrReader(boom)})
+		_, err := totp.NewKey(totp.KeyConfig{Issuer: "ACME", Account: "jane", Rand: iotest.ErrReader(boom)})
 		if !errors.Is(err, boom) {
 			t.Errorf("NewKey error = %v, want it to wrap %v", err, boom)
 		}
-		_, err = totp.NewKey(totp.KeyOptions{Issuer: "ACME", Account: "jane", Rand: bytes.NewReader(make([]byte, 19))})
+		_, err = totp.NewKey(totp.KeyConfig{Issuer: "ACME", Account: "jane", Rand: bytes.NewReader(make([]byte, 19))})
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Errorf("NewKey with a short Rand: error = %v, want io.ErrUnexpectedEOF", err)
 		}

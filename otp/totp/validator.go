@@ -22,9 +22,9 @@ const (
 	NoSkew = -1
 	// MaxSkew is the largest Config.Skew NewValidator accepts.
 	MaxSkew = 10
-	// DefaultMaxAttempts is the number of failures that lock an account
-	// when Config.MaxAttempts is zero.
-	DefaultMaxAttempts = 5
+	// DefaultMaxFailures is the number of failures that lock an account
+	// when Config.MaxFailures is zero.
+	DefaultMaxFailures = 5
 	// DefaultLockout is Config.Lockout's default.
 	DefaultLockout = 5 * time.Minute
 )
@@ -45,14 +45,16 @@ type Config struct {
 	// (±30 s with the default period); NoSkew accepts the current step
 	// only; at most MaxSkew.
 	Skew int
-	// MaxAttempts is the number of failures (wrong or replayed codes) that
+	// MaxFailures is the number of failures (wrong or replayed codes) that
 	// lock an account. The default value is 5.
-	MaxAttempts int
+	MaxFailures int
 	// Lockout is how long failures are remembered, counted from the latest
 	// one, and so how long a lock lasts. The default value is 5 minutes.
 	Lockout time.Duration
-	// Now returns the current time. The default value is time.Now; tests
-	// pass a fake clock.
+	// Now returns the current time, which picks the time step. Set it only
+	// to share a fake clock with a store that keeps its own time (a Redis
+	// test server); a test on memstore runs in a testing/synctest bubble
+	// instead. The default value is time.Now.
 	Now func() time.Time
 	// KeySecret, when set, is an HMAC key (at least 32 bytes) for deriving
 	// store keys from account keys, so that a dump of the store cannot be
@@ -80,13 +82,13 @@ type Config struct {
 // # Odds
 //
 // Each guess matches with probability (2·Skew+1)/10^Digits (3 in a million
-// with the defaults). A guesser gets MaxAttempts guesses per Lockout, about
+// with the defaults). A guesser gets MaxFailures guesses per Lockout, about
 // 1 440 a day with the defaults, for odds of about 0.4 % a day against one
 // account: alert on repeated lockouts.
 type Validator struct {
 	store       store.Store
 	skew        int
-	maxAttempts int
+	maxFailures int
 	lockout     time.Duration
 	now         func() time.Time
 	keySecret   []byte
@@ -98,7 +100,7 @@ func NewValidator(cfg Config) (*Validator, error) {
 	v := &Validator{
 		store:       cfg.Store,
 		skew:        cfg.Skew,
-		maxAttempts: cfg.MaxAttempts,
+		maxFailures: cfg.MaxFailures,
 		lockout:     cfg.Lockout,
 		now:         cfg.Now,
 	}
@@ -113,10 +115,10 @@ func NewValidator(cfg Config) (*Validator, error) {
 		return nil, fmt.Errorf("%w: Skew %d (want NoSkew or 0 to %d)", ErrInvalidConfig, cfg.Skew, MaxSkew)
 	}
 	switch {
-	case v.maxAttempts == 0:
-		v.maxAttempts = DefaultMaxAttempts
-	case v.maxAttempts < 0:
-		return nil, fmt.Errorf("%w: negative MaxAttempts", ErrInvalidConfig)
+	case v.maxFailures == 0:
+		v.maxFailures = DefaultMaxFailures
+	case v.maxFailures < 0:
+		return nil, fmt.Errorf("%w: negative MaxFailures", ErrInvalidConfig)
 	}
 	switch {
 	case v.lockout == 0:
@@ -194,8 +196,8 @@ type Result struct {
 // user ID): it is hashed before it reaches the store (see Validator). Give
 // each enrolled key its own accountKey.
 //
-// A store failure returns a zero Result and an error wrapping both ErrStore
-// and the store's error: fail closed.
+// A store failure returns a zero Result and an error wrapping both
+// ErrStoreUnavailable and the store's error: fail closed.
 func (v *Validator) Validate(ctx context.Context, accountKey string, key Key, code string) (Result, error) {
 	if v == nil || v.store == nil {
 		return Result{}, errZeroValidator
@@ -248,7 +250,7 @@ func (v *Validator) Validate(ctx context.Context, accountKey string, key Key, co
 
 	req := store.AttemptRequest{
 		Key:           v.storeKey(accountKey),
-		MaxFailures:   v.maxAttempts,
+		MaxFailures:   v.maxFailures,
 		FailureWindow: v.lockout,
 	}
 	if matched == 1 {
@@ -257,13 +259,13 @@ func (v *Validator) Validate(ctx context.Context, accountKey string, key Key, co
 	}
 	res, err := v.store.Attempt(ctx, req)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrStore, err)
+		return Result{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	switch res.Status {
 	case store.Approved:
 		if req.Marker == "" {
 			// A store that approves a wrong code is broken: fail closed.
-			return Result{}, fmt.Errorf("%w: store approved an attempt without a marker", ErrStore)
+			return Result{}, fmt.Errorf("%w: store approved an attempt without a marker", ErrStoreUnavailable)
 		}
 		return Result{Status: Approved, Drift: drift}, nil
 	case store.Rejected:
@@ -273,7 +275,7 @@ func (v *Validator) Validate(ctx context.Context, accountKey string, key Key, co
 	case store.Locked:
 		return Result{Status: Locked, RetryAfter: res.RetryAfter}, nil
 	}
-	return Result{}, fmt.Errorf("%w: unexpected status %v", ErrStore, res.Status)
+	return Result{}, fmt.Errorf("%w: unexpected status %v", ErrStoreUnavailable, res.Status)
 }
 
 // errZeroValidator is returned by Validate on a Validator that NewValidator

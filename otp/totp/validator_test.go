@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go2fa/go2fa/otp/totp"
@@ -15,51 +16,33 @@ import (
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
-// clock is a fake clock shared by a Validator and its store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // backend is a real Store the Validator scenarios run against.
 type backend struct {
 	name string
-	// new returns an empty Store that follows clk.
-	new func(t *testing.T, clk *clock) store.Store
+	// new returns an empty Store.
+	new func(t *testing.T) store.Store
 }
 
-var memBackend = backend{"memstore", func(t *testing.T, clk *clock) store.Store { return newMem(t, clk) }}
+var memBackend = backend{"memstore", func(t *testing.T) store.Store { return newMem(t) }}
 
 // backends are the Stores every scenario runs against. internal/e2e runs
 // the Validator against store/redisstore, so that this package's tests do
 // not pull go-redis into the go.sum of a module that imports otp/totp.
 var backends = []backend{memBackend}
 
-// forEachBackend runs f against every backend as parallel subtests.
+// forEachBackend runs f against every backend as parallel subtests, each
+// in a synctest bubble: time.Now there stands still but for time.Sleep,
+// which moves it at once, and starts at 2000-01-01 00:00 UTC, the first
+// second of a 30 s step.
 func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	t.Helper()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			f(t, b)
+			synctest.Test(t, func(t *testing.T) { f(t, b) })
 		})
 	}
 }
-
-// start is 10 s into time step 50 000 000 (30 s steps).
-var start = time.Unix(30*50_000_000+10, 0)
 
 var testKey = totp.Key{Issuer: "ACME", Account: "jane", Secret: rfcSecret}
 
@@ -89,27 +72,27 @@ func wrongCode(t testing.TB, now time.Time) string {
 	}
 }
 
-// newMem returns a memstore on clk, closed with the test.
-func newMem(t testing.TB, clk *clock) *memstore.Store {
+// newMem returns a memstore, closed with the test.
+func newMem(t testing.TB) *memstore.Store {
 	t.Helper()
-	s := memstore.New(memstore.WithClock(clk.Now), memstore.WithSweepInterval(0))
+	s := memstore.New(memstore.WithSweepInterval(0))
 	t.Cleanup(func() { s.Close() })
 	return s
 }
 
-// newValidator returns a Validator on a new Store of b, both on a fake
-// clock at start.
-func newValidator(t *testing.T, b backend, cfg totp.Config) (*totp.Validator, store.Store, *clock) {
+// newValidator returns a Validator on a new Store of b. Called in a bubble
+// (forEachBackend), it moves the clock 10 s into the first step, so that a
+// test is not on a step's edge unless it goes there.
+func newValidator(t *testing.T, b backend, cfg totp.Config) (*totp.Validator, store.Store) {
 	t.Helper()
-	clk := &clock{t: start}
-	st := b.new(t, clk)
+	st := b.new(t)
 	cfg.Store = st
-	cfg.Now = clk.Now
 	v, err := totp.NewValidator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v, st, clk
+	time.Sleep(10 * time.Second)
+	return v, st
 }
 
 func validate(t *testing.T, v *totp.Validator, account, code string) totp.Result {
@@ -124,15 +107,15 @@ func validate(t *testing.T, v *totp.Validator, account, code string) totp.Result
 func TestValidateApprovesOnceThenRefusesReplay(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
-		v, _, clk := newValidator(t, b, totp.Config{})
-		code := codeAt(t, clk.Now(), 0)
+		v, _ := newValidator(t, b, totp.Config{})
+		code := codeAt(t, time.Now(), 0)
 		if res := validate(t, v, "jane", code); res.Status != totp.Approved || res.Drift != 0 {
 			t.Fatalf("first use: %+v, want Approved with Drift 0", res)
 		}
 		// Same code, same step, later in the step.
-		clk.Advance(15 * time.Second)
-		if res := validate(t, v, "jane", code); res.Status != totp.Replayed || res.Remaining != totp.DefaultMaxAttempts-1 {
-			t.Errorf("replay: %+v, want Replayed with %d remaining", res, totp.DefaultMaxAttempts-1)
+		time.Sleep(15 * time.Second)
+		if res := validate(t, v, "jane", code); res.Status != totp.Replayed || res.Remaining != totp.DefaultMaxFailures-1 {
+			t.Errorf("replay: %+v, want Replayed with %d remaining", res, totp.DefaultMaxFailures-1)
 		}
 		// Another account with the same secret is independent.
 		if res := validate(t, v, "john", code); res.Status != totp.Approved {
@@ -147,20 +130,21 @@ func TestValidateReplayRefusedWhileStepInWindow(t *testing.T) {
 		// The code of step now+1 is accepted at the very start of step now,
 		// the worst case for the marker's lifetime; it stays acceptable, so
 		// must stay refused, until the last second of step now+2.
-		v, _, clk := newValidator(t, b, totp.Config{})
-		clk.Advance(-10 * time.Second) // the first second of the step
-		code := codeAt(t, clk.Now(), 1)
+		v, _ := newValidator(t, b, totp.Config{})
+		time.Sleep(20 * time.Second) // the first second of the next step
+		first := time.Now()
+		code := codeAt(t, first, 1)
 		if res := validate(t, v, "jane", code); res.Status != totp.Approved || res.Drift != 1 {
 			t.Fatalf("first use: %+v, want Approved with Drift 1", res)
 		}
 		for _, at := range []time.Duration{29 * time.Second, 59 * time.Second, 89 * time.Second} {
-			clk.Advance(at - clk.Now().Sub(start.Add(-10*time.Second)))
+			time.Sleep(at - time.Since(first))
 			if res := validate(t, v, "jane", code); res.Status != totp.Replayed {
 				t.Errorf("replay %v after first use: %+v, want Replayed", at, res)
 			}
 		}
 		// One step later the code is out of the window: plainly wrong.
-		clk.Advance(time.Second)
+		time.Sleep(time.Second)
 		if res := validate(t, v, "jane", code); res.Status != totp.Rejected {
 			t.Errorf("replay once out of the window: %+v, want Rejected", res)
 		}
@@ -187,17 +171,14 @@ func TestValidateSkew(t *testing.T) {
 						want = totp.Approved
 					}
 				}
-				t.Run(fmt.Sprintf("skew %d/step %+d", tc.skew, d), func(t *testing.T) {
-					t.Parallel()
-					v, _, clk := newValidator(t, b, totp.Config{Skew: tc.skew})
-					res := validate(t, v, "jane", codeAt(t, clk.Now(), d))
-					if res.Status != want {
-						t.Fatalf("code of step %+d: %+v, want %v", d, res, want)
-					}
-					if want == totp.Approved && res.Drift != d {
-						t.Errorf("Drift = %d, want %d", res.Drift, d)
-					}
-				})
+				v, _ := newValidator(t, b, totp.Config{Skew: tc.skew})
+				res := validate(t, v, "jane", codeAt(t, time.Now(), d))
+				if res.Status != want {
+					t.Errorf("skew %d, code of step %+d: %+v, want %v", tc.skew, d, res, want)
+				}
+				if want == totp.Approved && res.Drift != d {
+					t.Errorf("skew %d, code of step %+d: Drift = %d, want %d", tc.skew, d, res.Drift, d)
+				}
 			}
 		}
 	})
@@ -206,21 +187,21 @@ func TestValidateSkew(t *testing.T) {
 func TestValidateLockout(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
-		v, _, clk := newValidator(t, b, totp.Config{MaxAttempts: 3, Lockout: 10 * time.Minute})
-		wrong := wrongCode(t, clk.Now())
+		v, _ := newValidator(t, b, totp.Config{MaxFailures: 3, Lockout: 10 * time.Minute})
+		wrong := wrongCode(t, time.Now())
 		for want := 2; want >= 1; want-- {
 			if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected || res.Remaining != want {
 				t.Fatalf("wrong code: %+v, want Rejected with %d remaining", res, want)
 			}
-			clk.Advance(time.Minute)
+			time.Sleep(time.Minute)
 		}
 		res := validate(t, v, "jane", wrong)
 		if res.Status != totp.Locked || res.RetryAfter <= 0 || res.RetryAfter > 10*time.Minute {
 			t.Fatalf("third wrong code: %+v, want Locked with 0 < RetryAfter <= 10m", res)
 		}
 		// Locked: even the right code is refused, and does not consume its step.
-		clk.Advance(time.Minute)
-		right := codeAt(t, clk.Now(), 0)
+		time.Sleep(time.Minute)
+		right := codeAt(t, time.Now(), 0)
 		if res := validate(t, v, "jane", right); res.Status != totp.Locked {
 			t.Fatalf("right code while locked: %+v, want Locked", res)
 		}
@@ -230,12 +211,12 @@ func TestValidateLockout(t *testing.T) {
 		}
 		// Still locked just before the failures expire (10 min after the
 		// latest, the third, 1 min ago).
-		clk.Advance(10*time.Minute - time.Minute - time.Second)
-		if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Locked {
+		time.Sleep(10*time.Minute - time.Minute - time.Second)
+		if res := validate(t, v, "jane", codeAt(t, time.Now(), 0)); res.Status != totp.Locked {
 			t.Fatalf("right code 1 s before the lockout ends: %+v, want Locked", res)
 		}
-		clk.Advance(time.Second)
-		if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Approved {
+		time.Sleep(time.Second)
+		if res := validate(t, v, "jane", codeAt(t, time.Now(), 0)); res.Status != totp.Approved {
 			t.Fatalf("right code once the lockout ended: %+v, want Approved", res)
 		}
 	})
@@ -244,17 +225,17 @@ func TestValidateLockout(t *testing.T) {
 func TestValidateApprovalResetsFailures(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
-		v, _, clk := newValidator(t, b, totp.Config{})
-		wrong := wrongCode(t, clk.Now())
-		for range totp.DefaultMaxAttempts - 1 {
+		v, _ := newValidator(t, b, totp.Config{})
+		wrong := wrongCode(t, time.Now())
+		for range totp.DefaultMaxFailures - 1 {
 			if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected {
 				t.Fatalf("wrong code: %+v, want Rejected", res)
 			}
 		}
-		if res := validate(t, v, "jane", codeAt(t, clk.Now(), 0)); res.Status != totp.Approved {
+		if res := validate(t, v, "jane", codeAt(t, time.Now(), 0)); res.Status != totp.Approved {
 			t.Fatalf("right code: %+v, want Approved", res)
 		}
-		for want := totp.DefaultMaxAttempts - 1; want >= 1; want-- {
+		for want := totp.DefaultMaxFailures - 1; want >= 1; want-- {
 			if res := validate(t, v, "jane", wrong); res.Status != totp.Rejected || res.Remaining != want {
 				t.Fatalf("wrong code after approval: %+v, want Rejected with %d remaining", res, want)
 			}
@@ -265,8 +246,8 @@ func TestValidateApprovalResetsFailures(t *testing.T) {
 func TestValidateReplaysLock(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
-		v, _, clk := newValidator(t, b, totp.Config{MaxAttempts: 2})
-		code := codeAt(t, clk.Now(), 0)
+		v, _ := newValidator(t, b, totp.Config{MaxFailures: 2})
+		code := codeAt(t, time.Now(), 0)
 		if res := validate(t, v, "jane", code); res.Status != totp.Approved {
 			t.Fatalf("first use: %+v, want Approved", res)
 		}
@@ -282,8 +263,8 @@ func TestValidateReplaysLock(t *testing.T) {
 func TestValidateConcurrentSameCodeApprovedOnce(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
-		v, _, clk := newValidator(t, b, totp.Config{MaxAttempts: 100})
-		code := codeAt(t, clk.Now(), 0)
+		v, _ := newValidator(t, b, totp.Config{MaxFailures: 100})
+		code := codeAt(t, time.Now(), 0)
 		const n = 32
 		var wg sync.WaitGroup
 		results := make(chan totp.Result, n)
@@ -340,14 +321,13 @@ func (s *spy) requests() []store.AttemptRequest {
 
 func TestValidateMalformedInputLeavesStoreUntouched(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: start}
-	mem := newMem(t, clk)
+	mem := newMem(t)
 	sp := &spy{Store: mem}
-	v, err := totp.NewValidator(totp.Config{Store: sp, Now: clk.Now})
+	v, err := totp.NewValidator(totp.Config{Store: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
-	right := codeAt(t, clk.Now(), 0)
+	right := codeAt(t, time.Now(), 0)
 	for _, tc := range []struct {
 		name    string
 		account string
@@ -395,61 +375,62 @@ func TestValidateMalformedInputLeavesStoreUntouched(t *testing.T) {
 
 func TestValidateStoreRequests(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: start}
-	sp := &spy{Store: newMem(t, clk)}
-	v, err := totp.NewValidator(totp.Config{Store: sp, Now: clk.Now, Skew: 2, MaxAttempts: 7, Lockout: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	account := "jane.doe@example.com"
-	validate(t, v, account, codeAt(t, clk.Now(), -1))
-	validate(t, v, account, wrongCode(t, clk.Now()))
-	validate(t, v, "john", wrongCode(t, clk.Now()))
-	reqs := sp.requests()
-	if len(reqs) != 3 {
-		t.Fatalf("%d store requests for 3 validations, want 3 (one each)", len(reqs))
-	}
-	right, wrong, other := reqs[0], reqs[1], reqs[2]
-	if want := strconv.Itoa(50_000_000 - 1); right.Marker != want {
-		t.Errorf("Marker = %q, want the matched step %s", right.Marker, want)
-	}
-	if want := 6 * 30 * time.Second; right.MarkerTTL != want {
-		t.Errorf("MarkerTTL = %v, want (2·skew+2)·period = %v", right.MarkerTTL, want)
-	}
-	if wrong.Marker != "" {
-		t.Errorf("wrong code: Marker = %q, want empty", wrong.Marker)
-	}
-	for _, r := range reqs {
-		if r.MaxFailures != 7 || r.FailureWindow != time.Hour {
-			t.Errorf("MaxFailures, FailureWindow = %d, %v; want 7, 1h", r.MaxFailures, r.FailureWindow)
+	// In a bubble, so that the step cannot change between two calls.
+	synctest.Test(t, func(t *testing.T) {
+		sp := &spy{Store: newMem(t)}
+		v, err := totp.NewValidator(totp.Config{Store: sp, Skew: 2, MaxFailures: 7, Lockout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if right.Key != wrong.Key {
-		t.Errorf("one account, two store keys: %q and %q", right.Key, wrong.Key)
-	}
-	if right.Key == other.Key {
-		t.Errorf("two accounts share store key %q", right.Key)
-	}
-	if !strings.HasPrefix(right.Key, "totp:") || strings.Contains(right.Key, "jane") || strings.Contains(right.Key, "example") {
-		t.Errorf("store key %q: want a totp: prefix and no account name", right.Key)
-	}
+		account := "jane.doe@example.com"
+		validate(t, v, account, codeAt(t, time.Now(), -1))
+		validate(t, v, account, wrongCode(t, time.Now()))
+		validate(t, v, "john", wrongCode(t, time.Now()))
+		reqs := sp.requests()
+		if len(reqs) != 3 {
+			t.Fatalf("%d store requests for 3 validations, want 3 (one each)", len(reqs))
+		}
+		right, wrong, other := reqs[0], reqs[1], reqs[2]
+		if want := strconv.FormatInt(time.Now().Unix()/30-1, 10); right.Marker != want {
+			t.Errorf("Marker = %q, want the matched step %s", right.Marker, want)
+		}
+		if want := 6 * 30 * time.Second; right.MarkerTTL != want {
+			t.Errorf("MarkerTTL = %v, want (2·skew+2)·period = %v", right.MarkerTTL, want)
+		}
+		if wrong.Marker != "" {
+			t.Errorf("wrong code: Marker = %q, want empty", wrong.Marker)
+		}
+		for _, r := range reqs {
+			if r.MaxFailures != 7 || r.FailureWindow != time.Hour {
+				t.Errorf("MaxFailures, FailureWindow = %d, %v; want 7, 1h", r.MaxFailures, r.FailureWindow)
+			}
+		}
+		if right.Key != wrong.Key {
+			t.Errorf("one account, two store keys: %q and %q", right.Key, wrong.Key)
+		}
+		if right.Key == other.Key {
+			t.Errorf("two accounts share store key %q", right.Key)
+		}
+		if !strings.HasPrefix(right.Key, "totp:") || strings.Contains(right.Key, "jane") || strings.Contains(right.Key, "example") {
+			t.Errorf("store key %q: want a totp: prefix and no account name", right.Key)
+		}
 
-	// With a KeySecret the store key changes (HMAC instead of SHA-256).
-	sp2 := &spy{Store: newMem(t, clk)}
-	v2, err := totp.NewValidator(totp.Config{Store: sp2, Now: clk.Now, KeySecret: []byte(strings.Repeat("k", 32))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	validate(t, v2, account, wrongCode(t, clk.Now()))
-	if k := sp2.requests()[0].Key; k == right.Key || !strings.HasPrefix(k, "totp:") || strings.Contains(k, "jane") {
-		t.Errorf("store key with KeySecret = %q (without: %q): want a different totp: key without the account", k, right.Key)
-	}
+		// With a KeySecret the store key changes (HMAC instead of SHA-256).
+		sp2 := &spy{Store: newMem(t)}
+		v2, err := totp.NewValidator(totp.Config{Store: sp2, KeySecret: []byte(strings.Repeat("k", 32))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		validate(t, v2, account, wrongCode(t, time.Now()))
+		if k := sp2.requests()[0].Key; k == right.Key || !strings.HasPrefix(k, "totp:") || strings.Contains(k, "jane") {
+			t.Errorf("store key with KeySecret = %q (without: %q): want a different totp: key without the account", k, right.Key)
+		}
+	})
 }
 
 func TestValidateStoreFailureFailsClosed(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: start}
-	right := codeAt(t, clk.Now(), 0)
+	right := codeAt(t, time.Now(), 0)
 	boom := errors.New("backend down")
 	for _, tc := range []struct {
 		name string
@@ -463,17 +444,17 @@ func TestValidateStoreFailureFailsClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			v, err := totp.NewValidator(totp.Config{Store: tc.spy, Now: clk.Now})
+			v, err := totp.NewValidator(totp.Config{Store: tc.spy})
 			if err != nil {
 				t.Fatal(err)
 			}
 			code := right
 			if tc.name == "approves a wrong code" {
-				code = wrongCode(t, clk.Now())
+				code = wrongCode(t, time.Now())
 			}
 			res, err := v.Validate(context.Background(), "jane", testKey, code)
-			if !errors.Is(err, totp.ErrStore) || res.Status == totp.Approved || res != (totp.Result{}) {
-				t.Errorf("Validate = %+v, %v; want zero Result and an error wrapping %v", res, err, totp.ErrStore)
+			if !errors.Is(err, totp.ErrStoreUnavailable) || res.Status == totp.Approved || res != (totp.Result{}) {
+				t.Errorf("Validate = %+v, %v; want zero Result and an error wrapping %v", res, err, totp.ErrStoreUnavailable)
 			}
 			if tc.also != nil && !errors.Is(err, tc.also) {
 				t.Errorf("error %v does not wrap %v", err, tc.also)
@@ -483,13 +464,13 @@ func TestValidateStoreFailureFailsClosed(t *testing.T) {
 	t.Run("cancelled context", func(t *testing.T) {
 		t.Parallel()
 		forEachBackend(t, func(t *testing.T, b backend) {
-			v, _, clk := newValidator(t, b, totp.Config{})
+			v, _ := newValidator(t, b, totp.Config{})
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			code := codeAt(t, clk.Now(), 0)
+			code := codeAt(t, time.Now(), 0)
 			res, err := v.Validate(ctx, "jane", testKey, code)
-			if !errors.Is(err, totp.ErrStore) || !errors.Is(err, context.Canceled) || res != (totp.Result{}) {
-				t.Errorf("Validate = %+v, %v; want zero Result and an error wrapping %v and %v", res, err, totp.ErrStore, context.Canceled)
+			if !errors.Is(err, totp.ErrStoreUnavailable) || !errors.Is(err, context.Canceled) || res != (totp.Result{}) {
+				t.Errorf("Validate = %+v, %v; want zero Result and an error wrapping %v and %v", res, err, totp.ErrStoreUnavailable, context.Canceled)
 			}
 			// The cancelled call recorded nothing: the code is still fresh.
 			if res := validate(t, v, "jane", code); res.Status != totp.Approved {
@@ -501,7 +482,7 @@ func TestValidateStoreFailureFailsClosed(t *testing.T) {
 
 func TestNewValidatorConfig(t *testing.T) {
 	t.Parallel()
-	mem := newMem(t, &clock{t: start})
+	mem := newMem(t)
 	for _, tc := range []struct {
 		name string
 		cfg  totp.Config
@@ -512,7 +493,7 @@ func TestNewValidatorConfig(t *testing.T) {
 		{"skew max", totp.Config{Store: mem, Skew: totp.MaxSkew}, true},
 		{"skew over max", totp.Config{Store: mem, Skew: totp.MaxSkew + 1}, false},
 		{"skew -2", totp.Config{Store: mem, Skew: -2}, false},
-		{"negative attempts", totp.Config{Store: mem, MaxAttempts: -1}, false},
+		{"negative failures", totp.Config{Store: mem, MaxFailures: -1}, false},
 		{"negative lockout", totp.Config{Store: mem, Lockout: -time.Second}, false},
 		{"short key secret", totp.Config{Store: mem, KeySecret: make([]byte, 31)}, false},
 		{"empty key secret", totp.Config{Store: mem, KeySecret: []byte{}}, false},
@@ -550,12 +531,12 @@ func TestValidateAdjacentStepsWithTheSameCode(t *testing.T) {
 		}
 	}
 	forEachBackend(t, func(t *testing.T, b backend) {
-		v, _, clk := newValidator(t, b, totp.Config{})
-		clk.Advance(time.Unix(s*30+5, 0).Sub(clk.Now()))
+		v, _ := newValidator(t, b, totp.Config{})
+		time.Sleep(time.Until(time.Unix(s*30+5, 0)))
 		if res := validate(t, v, "jane", shared); res.Status != totp.Approved || res.Drift != 0 {
 			t.Fatalf("in step %d: %+v, want Approved with Drift 0", s, res)
 		}
-		clk.Advance(30 * time.Second)
+		time.Sleep(30 * time.Second)
 		if res := validate(t, v, "jane", shared); res.Status != totp.Approved || res.Drift != 0 {
 			t.Fatalf("in step %d: %+v, want Approved with Drift 0", s+1, res)
 		}
