@@ -6,6 +6,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -14,7 +15,7 @@ func ExampleVerifier_Fallback() {
 	ctx := context.Background()
 	st := memstore.New()
 	defer st.Close()
-	var sms, voice sender.Recorder
+	var sms, voice sendertest.Recorder
 	v, err := otp.NewVerifier(otp.Config{
 		Store:  st,
 		Sender: sender.ByChannel(map[sender.Channel]sender.Sender{sender.SMS: &sms, sender.Call: &voice}),

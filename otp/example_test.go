@@ -8,6 +8,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -15,7 +16,7 @@ import (
 // the right one once.
 func ExampleVerifier() {
 	ctx := context.Background()
-	outbox := &sender.Recorder{} // in production: a plivoadapter sender
+	outbox := &sendertest.Recorder{} // in production: a plivoadapter sender
 	v, err := otp.NewVerifier(otp.Config{
 		Store:  memstore.New(), // in production: redisstore.New(rdb)
 		Sender: outbox,
@@ -56,7 +57,7 @@ func ExampleRateLimitError() {
 	ctx := context.Background()
 	v, _ := otp.NewVerifier(otp.Config{
 		Store:  memstore.New(),
-		Sender: &sender.Recorder{},
+		Sender: &sendertest.Recorder{},
 		Secret: newSecret(),
 	})
 	if _, err := v.Start(ctx, "+14155550100", sender.SMS); err != nil {
@@ -75,7 +76,7 @@ func ExampleRateLimitError() {
 func ExampleVerifier_Check_invalidCode() {
 	v, _ := otp.NewVerifier(otp.Config{
 		Store:  memstore.New(),
-		Sender: &sender.Recorder{},
+		Sender: &sendertest.Recorder{},
 		Secret: newSecret(),
 	})
 	_, err := v.Check(context.Background(), "+14155550100", "12ab56")

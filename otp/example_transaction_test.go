@@ -7,6 +7,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -14,7 +15,7 @@ import (
 // its amount and payee.
 func ExampleWithTransaction() {
 	ctx := context.Background()
-	outbox := &sender.Recorder{}
+	outbox := &sendertest.Recorder{}
 	v, err := otp.NewVerifier(otp.Config{
 		Store:  memstore.New(),
 		Sender: outbox,

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go2fa/go2fa/otp"
-	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -61,7 +61,7 @@ func FuzzCheck(f *testing.F) {
 	ms := memstore.New()
 	f.Cleanup(func() { ms.Close() })
 	spy := &spyStore{Store: ms}
-	v, err := otp.NewVerifier(otp.Config{Store: spy, Sender: &sender.Recorder{}, Secret: testSecret, DefaultRegion: "US"})
+	v, err := otp.NewVerifier(otp.Config{Store: spy, Sender: &sendertest.Recorder{}, Secret: testSecret, DefaultRegion: "US"})
 	if err != nil {
 		f.Fatal(err)
 	}

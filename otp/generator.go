@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/go2fa/go2fa/internal/ascii"
 )
 
 // Code lengths accepted by the numeric generator and by Policy.CodeLength.
@@ -69,13 +71,5 @@ func formatDigits(x uint64, digits int) string {
 
 // validCode reports whether code is exactly n ASCII digits.
 func validCode(code string, n int) bool {
-	if len(code) != n {
-		return false
-	}
-	for i := 0; i < len(code); i++ {
-		if code[i] < '0' || code[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return len(code) == n && ascii.Digits(code)
 }

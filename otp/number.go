@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go2fa/go2fa/internal/ascii"
 	"github.com/nyaruka/phonenumbers"
 )
 
@@ -148,15 +149,7 @@ func canonical(raw string) (string, bool) {
 
 // plusDigits reports whether s is "+" followed by digits only.
 func plusDigits(s string) bool {
-	if len(s) < 2 || s[0] != '+' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return len(s) >= 2 && s[0] == '+' && ascii.Digits(s[1:])
 }
 
 // regionOf resolves the main region of an E.164 number from its country

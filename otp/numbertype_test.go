@@ -7,6 +7,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -35,11 +36,11 @@ var costly = []struct {
 	{"+4916412345", otp.NumberPager},
 }
 
-func newTypeVerifier(t *testing.T, p otp.Policy) (*otp.Verifier, *sender.Recorder) {
+func newTypeVerifier(t *testing.T, p otp.Policy) (*otp.Verifier, *sendertest.Recorder) {
 	t.Helper()
 	st := memstore.New(memstore.WithSweepInterval(0))
 	t.Cleanup(func() { st.Close() })
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: testSecret, Policy: p})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 )
@@ -22,7 +23,7 @@ import (
 type guardEnv struct {
 	t   *testing.T
 	v   *otp.Verifier
-	rec *sender.Recorder
+	rec *sendertest.Recorder
 
 	mu     sync.Mutex
 	events []otp.Event
@@ -30,7 +31,7 @@ type guardEnv struct {
 
 func newGuardEnv(t *testing.T, p otp.Policy, st store.Store) *guardEnv {
 	t.Helper()
-	e := &guardEnv{t: t, rec: &sender.Recorder{}}
+	e := &guardEnv{t: t, rec: &sendertest.Recorder{}}
 	if st == nil {
 		ms := memstore.New()
 		t.Cleanup(func() { ms.Close() })

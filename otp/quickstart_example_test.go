@@ -10,6 +10,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -27,7 +28,7 @@ func Example_quickStart() {
 		rand.Read(secret)
 	}
 
-	outbox := &sender.Recorder{} // production: plivoadapter.NewSMS, NewVoice
+	outbox := &sendertest.Recorder{} // production: plivoadapter.NewSMS, NewVoice
 	v, err := otp.NewVerifier(otp.Config{
 		Store:  memstore.New(), // several instances: redisstore.New(rdb)
 		Sender: outbox,

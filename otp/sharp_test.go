@@ -14,6 +14,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 )
@@ -129,7 +130,7 @@ func TestContextErrorsAreNotStoreOutages(t *testing.T) {
 				kinds = append(kinds, e.Kind)
 				mu.Unlock()
 			})
-			v, err := otp.NewVerifier(otp.Config{Store: tc.store, Sender: &sender.Recorder{}, Secret: testSecret, Observer: obs})
+			v, err := otp.NewVerifier(otp.Config{Store: tc.store, Sender: &sendertest.Recorder{}, Secret: testSecret, Observer: obs})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/go2fa/go2fa/internal/ascii"
 	"github.com/go2fa/go2fa/sender"
 )
 
@@ -82,7 +83,7 @@ func (t Transaction) Normalize() (Transaction, error) {
 func normalizeAmount(s string, digits int) (string, error) {
 	whole, frac, dot := strings.Cut(s, ".")
 	switch {
-	case !allDigits(whole) || (dot && !allDigits(frac)):
+	case !ascii.Digits(whole) || (dot && !ascii.Digits(frac)):
 		return "", errors.New("amount must be digits with an optional '.' and fraction")
 	case len(frac) > digits:
 		return "", fmt.Errorf("amount has more than %d decimals", digits)
@@ -102,18 +103,6 @@ func normalizeAmount(s string, digits int) (string, error) {
 		return whole, nil
 	}
 	return whole + "." + frac, nil
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // payeePunct is the punctuation a payee may hold besides letters, marks,

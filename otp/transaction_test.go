@@ -9,6 +9,7 @@ import (
 	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 )
 
 var acme = otp.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"}
@@ -318,15 +319,6 @@ func TestTransactionLengthEveryLanguage(t *testing.T) {
 	}
 }
 
-// carrier is a Recorder that declares the channels on which it shows a
-// Message.Transaction.
-type carrier struct {
-	sender.Recorder
-	shows map[sender.Channel]bool
-}
-
-func (c *carrier) CarriesTransaction(ch sender.Channel) bool { return c.shows[ch] }
-
 // A transaction code goes only where the Sender shows the payment: a
 // sender that does not declare a channel (the Recorder) gets none on call
 // or WhatsApp, and the refusal comes before the store and the send. On a
@@ -349,7 +341,7 @@ func TestTransactionChannels(t *testing.T) {
 		t.Fatalf("Start with a bad amount: error = %v, want ErrInvalidTransaction", err)
 	}
 
-	c := &carrier{shows: map[sender.Channel]bool{sender.SMS: true, sender.Call: true, sender.WhatsApp: true}}
+	c := &sendertest.Carrier{Shows: []sender.Channel{sender.SMS, sender.Call, sender.WhatsApp}}
 	g := newFixture(t, func(cfg *otp.Config) { cfg.Sender = c; cfg.Policy.Channels = all; cfg.Policy.Cooldown = -1 })
 	want := sender.Transaction{Amount: "12.50", Currency: "EUR", Payee: "ACME Ltd"}
 	for _, ch := range all {

@@ -16,6 +16,7 @@ import (
 	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 )
@@ -67,7 +68,7 @@ func (s *spyStore) Withdraw(ctx context.Context, key string, digest []byte) erro
 // time runs in a synctest bubble, where time.Sleep moves the clock at once.
 type fixture struct {
 	v     *otp.Verifier
-	rec   *sender.Recorder
+	rec   *sendertest.Recorder
 	store *spyStore
 }
 
@@ -75,7 +76,7 @@ func newFixture(t *testing.T, mutate func(*otp.Config)) *fixture {
 	t.Helper()
 	ms := memstore.New()
 	t.Cleanup(func() { ms.Close() })
-	f := &fixture{rec: &sender.Recorder{}, store: &spyStore{Store: ms}}
+	f := &fixture{rec: &sendertest.Recorder{}, store: &spyStore{Store: ms}}
 	cfg := otp.Config{Store: f.store, Sender: f.rec, Secret: testSecret}
 	if mutate != nil {
 		mutate(&cfg)
@@ -533,7 +534,7 @@ func TestKeepCodeWithBinding(t *testing.T) {
 func TestTestNumbers(t *testing.T) {
 	t.Parallel()
 	nums := map[string]string{"+1 415 555 0199": "123456"}
-	_, err := otp.NewVerifier(otp.Config{Store: memstore.New(), Sender: &sender.Recorder{}, Secret: testSecret, TestNumbers: nums})
+	_, err := otp.NewVerifier(otp.Config{Store: memstore.New(), Sender: &sendertest.Recorder{}, Secret: testSecret, TestNumbers: nums})
 	if !errors.Is(err, otp.ErrInvalidConfig) {
 		t.Fatalf("TestNumbers without AllowTestNumbers: err = %v, want ErrInvalidConfig", err)
 	}
@@ -633,7 +634,7 @@ func TestNewVerifierConfig(t *testing.T) {
 	t.Parallel()
 	ms := memstore.New()
 	t.Cleanup(func() { ms.Close() })
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	ok := otp.Config{Store: ms, Sender: rec, Secret: testSecret}
 	cases := []struct {
 		name   string
@@ -708,7 +709,7 @@ func TestFaults(t *testing.T) {
 	t.Run("store down", func(t *testing.T) {
 		t.Parallel()
 		down := errors.New("connection refused")
-		rec := &sender.Recorder{}
+		rec := &sendertest.Recorder{}
 		v, err := otp.NewVerifier(otp.Config{Store: failingStore{down}, Sender: rec, Secret: testSecret})
 		if err != nil {
 			t.Fatal(err)
@@ -855,7 +856,7 @@ func TestStoreFailureLeavesNoValidCode(t *testing.T) {
 	t.Parallel()
 	ms := memstore.New()
 	t.Cleanup(func() { ms.Close() })
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	v, err := otp.NewVerifier(otp.Config{Store: lateStore{ms}, Sender: rec, Secret: testSecret, Generator: fixedGen("123456")})
 	if err != nil {
 		t.Fatal(err)

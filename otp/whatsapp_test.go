@@ -10,6 +10,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -51,7 +52,7 @@ func TestWhatsAppChannelPolicy(t *testing.T) {
 func TestWhatsAppUnsupportedBySender(t *testing.T) {
 	t.Parallel()
 	const to = "+14155550100"
-	var sms sender.Recorder
+	var sms sendertest.Recorder
 	f := newFixture(t, func(c *otp.Config) {
 		c.Policy.Channels = []sender.Channel{sender.WhatsApp, sender.SMS}
 		c.Policy.Cooldown = -1

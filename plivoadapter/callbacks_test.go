@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
@@ -22,27 +23,30 @@ const plivoTime = "2006-01-02 15:04:05.000000"
 // deliveries its OnFailure received.
 type reportRig struct {
 	srv *plivotest.Server
-	clk *clock
+	clk *testclock.Clock
 	sms *plivoadapter.SMS
 	mu  sync.Mutex
 	got []plivoadapter.Delivery
 }
 
-func newReportRig(t *testing.T, c plivoadapter.Config, o plivoadapter.SMSOptions) *reportRig {
+// newReportRig sends with c (a fake's when c is the zero Config) and
+// opts, then the rig's status URL, clock and failure recorder.
+func newReportRig(t *testing.T, c plivoadapter.Config, opts ...plivoadapter.Option) *reportRig {
 	t.Helper()
-	rig := &reportRig{clk: newClock()}
+	rig := &reportRig{clk: testclock.New()}
 	if c.AuthID == "" {
 		rig.srv = fake(t)
 		c = config(rig.srv)
 	}
-	o.StatusURL = "https://example.com/plivo/status"
-	o.Now = rig.clk.Now
-	o.OnFailure = func(_ context.Context, d plivoadapter.Delivery) {
-		rig.mu.Lock()
-		rig.got = append(rig.got, d)
-		rig.mu.Unlock()
-	}
-	s, err := plivoadapter.NewSMS(c, o)
+	opts = append(opts,
+		plivoadapter.WithStatusURL("https://example.com/plivo/status"),
+		plivoadapter.WithClock(rig.clk.Now),
+		plivoadapter.WithOnFailure(func(_ context.Context, d plivoadapter.Delivery) {
+			rig.mu.Lock()
+			rig.got = append(rig.got, d)
+			rig.mu.Unlock()
+		}))
+	s, err := plivoadapter.NewSMS(c, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +111,7 @@ func TestStatusCallbackAcceptsEveryDocumentedSignature(t *testing.T) {
 		srv := fake(t)
 		c := config(srv)
 		c.MainAuthToken = tt.mainConfig
-		rig := newReportRig(t, c, plivoadapter.SMSOptions{})
+		rig := newReportRig(t, c)
 		rig.srv = srv
 		m := rig.send(t, smsMsg())
 		r := rig.report(t, tt.sig, tt.token, tt.token, plivotest.Nonce(), m, "undelivered")
@@ -130,11 +134,8 @@ func TestStatusCallbackAcceptsEveryDocumentedSignature(t *testing.T) {
 func TestAnswerHandlerRefusesV2(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	v := newVoice(t, srv)
+	c := placeCall(t, srv, v)
 	r := ok(t)(plivotest.SignedRequestAs(plivotest.V2, plivotest.AuthToken, plivotest.AuthToken, plivotest.Nonce(), http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c)))
 	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden || len(a.Speak) != 0 {
 		t.Errorf("V2-signed answer request: status = %d, body %q; want 403", a.StatusCode, a.Body)
@@ -150,7 +151,7 @@ func TestAnswerHandlerRefusesV2(t *testing.T) {
 // nonce or, under V2 which signs no body, a rewritten MessageTime.
 func TestStatusReportReplays(t *testing.T) {
 	t.Parallel()
-	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{NonceWindow: 10 * time.Minute})
+	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.WithNonceWindow(10*time.Minute))
 	m := rig.send(t, smsMsg()) // the code lives 5 minutes
 	h := rig.sms.StatusHandler()
 	nonce := plivotest.Nonce()
@@ -190,7 +191,7 @@ func TestStatusReportReplays(t *testing.T) {
 // code's TTL the message is forgotten and its reports are refused (404).
 func TestStatusReportAfterCodeExpiry(t *testing.T) {
 	t.Parallel()
-	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{})
+	rig := newReportRig(t, plivoadapter.Config{})
 	msg := smsMsg()
 	msg.TTL = time.Minute
 	m := rig.send(t, msg)
@@ -209,7 +210,7 @@ func TestStatusReportAfterCodeExpiry(t *testing.T) {
 // and each message's failure reaches OnFailure once.
 func TestDeliveryCarriesRefAndChannel(t *testing.T) {
 	t.Parallel()
-	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{})
+	rig := newReportRig(t, plivoadapter.Config{})
 	a, b := smsMsg(), smsMsg()
 	a.Ref, b.Ref = "ref-a", "ref-b"
 	ma, mb := rig.send(t, a), rig.send(t, b)
@@ -239,8 +240,8 @@ func TestDeliveryCarriesRefAndChannel(t *testing.T) {
 // bodies. A genuine report afterwards still acts.
 func TestStatusCallbackBadInput(t *testing.T) {
 	t.Parallel()
-	nonces := &countingNonces{NonceStore: plivoadapter.NewMemoryNonces(0, nil)}
-	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{Nonces: nonces})
+	nonces := &countingNonces{NonceStore: plivoadapter.NewMemoryNonces()}
+	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.WithNonces(nonces))
 	m := rig.send(t, smsMsg())
 	h := rig.sms.StatusHandler()
 	now := rig.clk.Now().UTC()
@@ -295,7 +296,7 @@ func TestStatusCallbackBadInput(t *testing.T) {
 // nonce, exactly one reaches OnFailure.
 func TestStatusReportsConcurrentActOnce(t *testing.T) {
 	t.Parallel()
-	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{})
+	rig := newReportRig(t, plivoadapter.Config{})
 	m := rig.send(t, smsMsg())
 	h := rig.sms.StatusHandler()
 	reqs := make([]*http.Request, 16)
@@ -338,11 +339,11 @@ func TestStatusReportDeliveredOnce(t *testing.T) {
 		mu        sync.Mutex
 		delivered []plivoadapter.Delivery
 	)
-	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.SMSOptions{OnDelivered: func(_ context.Context, d plivoadapter.Delivery) {
+	rig := newReportRig(t, plivoadapter.Config{}, plivoadapter.WithOnDelivered(func(_ context.Context, d plivoadapter.Delivery) {
 		mu.Lock()
 		delivered = append(delivered, d)
 		mu.Unlock()
-	}})
+	}))
 	m := rig.send(t, smsMsg())
 	h := rig.sms.StatusHandler()
 	var wg sync.WaitGroup
@@ -382,7 +383,7 @@ func TestStatusReportDeliveredOnce(t *testing.T) {
 
 func TestOnDeliveredNeedsStatusURL(t *testing.T) {
 	t.Parallel()
-	_, err := plivoadapter.NewSMS(config(fake(t)), plivoadapter.SMSOptions{OnDelivered: func(context.Context, plivoadapter.Delivery) {}})
+	_, err := plivoadapter.NewSMS(config(fake(t)), plivoadapter.WithOnDelivered(func(context.Context, plivoadapter.Delivery) {}))
 	if !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("NewSMS with OnDelivered and no StatusURL: %v, want ErrInvalidConfig", err)
 	}

@@ -6,13 +6,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/go2fa/go2fa/internal/ascii"
 )
 
-// Environment variables read by ConfigFromEnv; the names are the seed
-// demo's.
+// Environment variables read by ConfigFromEnv. PLIVO_AUTH_ID and
+// PLIVO_AUTH_TOKEN are the names plivo-go's NewClient falls back to
+// (plivoclient.go in plivo-go v7.60.2); PLIVO_NUMBER and PHLO_ID are the
+// names of Plivo's Flask two-factor demo.
 const (
 	EnvAuthID    = "PLIVO_AUTH_ID"
 	EnvAuthToken = "PLIVO_AUTH_TOKEN"
@@ -74,14 +77,18 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-// ConfigFromEnv reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER,
-// PHLO_ID, PLIVO_MAIN_AUTH_TOKEN and PLIVO_API_URL. The first three are
-// required and the error names every one that is missing; PHLO_ID is
-// optional, as in the seed demo (empty means "send directly, not through a
-// PHLO"), and so are the last two. Values are trimmed of spaces; a
-// PLIVO_API_URL that is not an origin is refused.
-func ConfigFromEnv() (Config, error) {
-	get := func(k string) string { return strings.TrimSpace(os.Getenv(k)) }
+// ConfigFromEnv builds a Config from the environment variables EnvAuthID,
+// EnvAuthToken, EnvNumber, EnvPHLOID, EnvMainAuthToken and EnvAPIURL, read
+// with getenv (os.Getenv in a main, a map lookup in a test). The first
+// three are required; PHLO_ID is optional (empty means "send directly, not
+// through a PHLO"), and so are the last two. Values are trimmed of spaces.
+//
+// On error the Config holds what was read and the error is an *EnvError
+// (wrapping ErrInvalidConfig) naming every required variable that is empty
+// and every variable whose value is refused (a PLIVO_API_URL that is not an
+// origin), never a value. HTTPClient is left nil for the caller to set.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	c := Config{
 		AuthID:        get(EnvAuthID),
 		AuthToken:     get(EnvAuthToken),
@@ -90,22 +97,52 @@ func ConfigFromEnv() (Config, error) {
 		MainAuthToken: get(EnvMainAuthToken),
 		APIURL:        get(EnvAPIURL),
 	}
-	var missing []string
+	var e EnvError
 	for _, kv := range [][2]string{{EnvAuthID, c.AuthID}, {EnvAuthToken, c.AuthToken}, {EnvNumber, c.Number}} {
 		if kv[1] == "" {
-			missing = append(missing, kv[0])
+			e.Missing = append(e.Missing, kv[0])
 		}
-	}
-	if len(missing) > 0 {
-		return c, fmt.Errorf("%w: missing environment variable(s) %s", ErrInvalidConfig, strings.Join(missing, ", "))
 	}
 	if c.APIURL != "" {
 		if _, err := parseOrigin(c.APIURL); err != nil {
-			return c, err
+			e.Invalid = append(e.Invalid, EnvAPIURL)
 		}
+	}
+	if len(e.Missing) > 0 || len(e.Invalid) > 0 {
+		return c, &e
 	}
 	return c, nil
 }
+
+// EnvError is the error of ConfigFromEnv: the names of the environment
+// variables it could not use, never their values. It wraps
+// ErrInvalidConfig. An EnvError is not modified after it is returned: it
+// is safe to share between goroutines.
+type EnvError struct {
+	// Missing names the required variables that are empty or unset, in
+	// the order EnvAuthID, EnvAuthToken, EnvNumber.
+	Missing []string
+	// Invalid names the variables whose value is refused.
+	Invalid []string
+}
+
+// Error lists the missing and the refused variables.
+func (e *EnvError) Error() string {
+	var parts []string
+	if len(e.Missing) > 0 {
+		parts = append(parts, "missing environment variable(s) "+strings.Join(e.Missing, ", "))
+	}
+	for _, name := range e.Invalid {
+		parts = append(parts, name+" is not valid")
+		if name == EnvAPIURL {
+			parts[len(parts)-1] = name + " must be an origin such as https://api.example.com or http://127.0.0.1:8080"
+		}
+	}
+	return ErrInvalidConfig.Error() + ": " + strings.Join(parts, "; ")
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *EnvError) Unwrap() error { return ErrInvalidConfig }
 
 // parseOrigin parses Config.APIURL: http or https, a host, and nothing
 // else (an empty path or "/").
@@ -194,7 +231,7 @@ func redacted(s string) string {
 // isPhone accepts "+" (optional) and 6 to 15 digits.
 func isPhone(s string) bool {
 	s = strings.TrimPrefix(s, "+")
-	return len(s) >= 6 && len(s) <= 15 && allDigits(s)
+	return len(s) >= 6 && len(s) <= 15 && ascii.Digits(s)
 }
 
 // isSenderID accepts an alphanumeric sender ID: 1 to 11 ASCII letters,
@@ -215,15 +252,6 @@ func isSenderID(s string) bool {
 		}
 	}
 	return letter
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // publicURL parses a callback URL Plivo must reach: absolute http(s) with a

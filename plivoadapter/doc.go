@@ -7,12 +7,13 @@
 //     construction to fit in one SMS (GSM-7 or UCS-2), with log=false and
 //     a message_expiry from the code's lifetime, and serves
 //     delivery-status callbacks (StatusHandler) that report failed and
-//     undelivered messages to SMSOptions.OnFailure, for a voice fallback.
+//     undelivered messages to the WithOnFailure function, for a voice
+//     fallback.
 //   - WhatsApp sends an approved WhatsApp authentication template with
 //     Messages.Create (type "whatsapp"), the code as the body's and the
 //     copy-code button's parameter; its reports go to the SMS sender's
 //     StatusHandler. A code that confirms a payment goes in the
-//     WhatsAppOptions.TransactionTemplate, with code, amount and payee.
+//     WithTransactionTemplate template, with code, amount and payee.
 //   - Voice places a call with Calls.Create (hanging up on answering
 //     machines) and serves its answer URL (AnswerHandler): Plivo XML that
 //     reads the digits one by one, twice, each time after the payment
@@ -37,12 +38,26 @@
 //
 // # Configuration
 //
-// ConfigFromEnv reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER and
-// PHLO_ID, as Plivo's Flask demo did, and the optional PLIVO_API_URL
-// (another origin for the REST API and the PHLO runner) and
-// PLIVO_MAIN_AUTH_TOKEN. Constructors (NewPHLO, NewSMS, NewVoice) check
-// their configuration and return concrete types that implement
-// sender.Sender.
+// ConfigFromEnv(os.Getenv) reads PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN,
+// PLIVO_NUMBER and PHLO_ID (the names of Plivo's Flask demo), the optional
+// PLIVO_API_URL (another origin for the REST API and the PHLO runner) and
+// PLIVO_MAIN_AUTH_TOKEN; its *EnvError names every variable it cannot
+// use. Constructors (NewPHLO, NewSMS, NewVoice, NewWhatsApp) check their
+// configuration and return concrete types that implement sender.Sender.
+//
+// # Options
+//
+// What a sender cannot work without is a parameter: the account (Config,
+// a plain value), the voice answer URL, the WhatsApp template. Everything
+// else is an Option (WithStatusURL, WithMachineDetection, WithClock, ...),
+// one type for NewSMS, NewVoice, NewWhatsApp and NewLookup. An option only
+// records a value; the constructor checks what was given and fails with
+// an error wrapping ErrInvalidConfig that names the option, both for a bad
+// value and for an option the constructor does not take (each option's doc
+// and each constructor's doc list which take it). An option not given
+// leaves its documented default. The memory stores (NewMemoryMessages,
+// NewMemoryNonces, NewMemoryTokens) take MemoryOptions, which have no
+// invalid values, and never fail.
 //
 // # Requests, timeouts and contexts
 //

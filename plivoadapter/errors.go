@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/go2fa/go2fa/internal/ascii"
 )
 
 // Sentinel errors. Errors returned by this package wrap one or more of them,
@@ -174,13 +175,7 @@ func mask(s string) string {
 }
 
 func clip(s string) string {
-	const max = 200
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max]) + "…"
+	return ascii.Truncate(strings.Join(strings.Fields(s), " "), 200)
 }
 
 // cleanAPIID keeps an api_id only if it looks like one (a UUID: hex digits

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,18 +18,7 @@ import (
 // senders builds each sender on the fake, with the message it sends.
 func senders(t *testing.T, c plivoadapter.Config) map[string]func(context.Context) error {
 	t.Helper()
-	s, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plivoadapter.NewPHLO(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v, p := newSenders(t, c)
 	return map[string]func(context.Context) error{
 		"sms":   func(ctx context.Context) error { return s.Send(ctx, smsMsg()) },
 		"voice": func(ctx context.Context) error { return v.Send(ctx, callMsg()) },
@@ -156,66 +147,90 @@ func TestContextDeadlineBoundsRequest(t *testing.T) {
 	}
 }
 
+// env returns a getenv over vars.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
 func TestConfigFromEnv(t *testing.T) {
-	// Not parallel: t.Setenv.
-	vars := []string{"PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER", "PHLO_ID", "PLIVO_API_URL", "PLIVO_MAIN_AUTH_TOKEN"}
-	for _, k := range vars {
-		t.Setenv(k, "")
+	t.Parallel()
+	full := map[string]string{
+		"PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX", "PLIVO_AUTH_TOKEN": " secret-token ", "PLIVO_NUMBER": " +14155550000 ",
+		"PHLO_ID": "abc", "PLIVO_API_URL": " http://127.0.0.1:8089 ", "PLIVO_MAIN_AUTH_TOKEN": "main-secret",
 	}
-	_, err := plivoadapter.ConfigFromEnv()
-	if !errors.Is(err, plivoadapter.ErrInvalidConfig) || !containsAll(err.Error(), "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER") {
-		t.Errorf("err = %v, want ErrInvalidConfig naming the three variables", err)
+	// with returns full with the given key, value pairs replaced.
+	with := func(kv ...string) map[string]string {
+		m := maps.Clone(full)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
 	}
-	t.Setenv("PLIVO_AUTH_ID", "MAXXXXXXXXXXXXXXXXXX")
-	t.Setenv("PLIVO_NUMBER", " +14155550000 ")
-	_, err = plivoadapter.ConfigFromEnv()
-	if err == nil || !strings.Contains(err.Error(), "PLIVO_AUTH_TOKEN") || strings.Contains(err.Error(), "PLIVO_AUTH_ID") {
-		t.Errorf("err = %v, want only PLIVO_AUTH_TOKEN named", err)
+	for _, tc := range []struct {
+		name             string
+		vars             map[string]string
+		missing, invalid []string
+	}{
+		{"nothing set", nil, []string{"PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER"}, nil},
+		{"token blank", with("PLIVO_AUTH_TOKEN", "  "), []string{"PLIVO_AUTH_TOKEN"}, nil},
+		{"api url with a path", with("PLIVO_API_URL", "http://127.0.0.1:8089/v1"), nil, []string{"PLIVO_API_URL"}},
+		{"number missing and api url bad", with("PLIVO_NUMBER", "", "PLIVO_API_URL", "ftp://127.0.0.1:8089"), []string{"PLIVO_NUMBER"}, []string{"PLIVO_API_URL"}},
+	} {
+		_, err := plivoadapter.ConfigFromEnv(env(tc.vars))
+		var ee *plivoadapter.EnvError
+		if !errors.Is(err, plivoadapter.ErrInvalidConfig) || !errors.As(err, &ee) {
+			t.Errorf("%s: err = %v, want an *EnvError wrapping ErrInvalidConfig", tc.name, err)
+			continue
+		}
+		if !slices.Equal(ee.Missing, tc.missing) || !slices.Equal(ee.Invalid, tc.invalid) {
+			t.Errorf("%s: missing %q, invalid %q; want %q, %q", tc.name, ee.Missing, ee.Invalid, tc.missing, tc.invalid)
+		}
+		if !containsAll(err.Error(), append(slices.Clone(tc.missing), tc.invalid...)...) {
+			t.Errorf("%s: %q does not name every variable", tc.name, err)
+		}
+		for _, v := range []string{"secret-token", "main-secret", "8089", "MAXXXXXXXXXXXXXXXXXX", "14155550000"} {
+			if strings.Contains(err.Error(), v) {
+				t.Errorf("%s: error %q holds the value %q", tc.name, err, v)
+			}
+		}
 	}
-	t.Setenv("PLIVO_AUTH_TOKEN", "secret-token")
-	c, err := plivoadapter.ConfigFromEnv()
+
+	c, err := plivoadapter.ConfigFromEnv(env(full))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AuthID != "MAXXXXXXXXXXXXXXXXXX" || c.AuthToken != "secret-token" || c.Number != "+14155550000" || c.PHLOID != "" {
-		t.Errorf("config = %#v", c)
-	}
-	if _, err := plivoadapter.NewPHLO(c); err == nil || !strings.Contains(err.Error(), "PHLO_ID") {
-		t.Errorf("NewPHLO without PHLO_ID: err = %v", err)
-	}
-	t.Setenv("PHLO_ID", "abc")
-	if c, _ := plivoadapter.ConfigFromEnv(); c.PHLOID != "abc" {
-		t.Errorf("PHLOID = %q", c.PHLOID)
-	}
-	t.Setenv("PLIVO_API_URL", " http://127.0.0.1:8089 ")
-	t.Setenv("PLIVO_MAIN_AUTH_TOKEN", "main-secret")
-	c, err = plivoadapter.ConfigFromEnv()
-	if err != nil || c.APIURL != "http://127.0.0.1:8089" || c.MainAuthToken != "main-secret" {
-		t.Errorf("APIURL %q, MainAuthToken set %v, err %v", c.APIURL, c.MainAuthToken != "", err)
+	want := plivoadapter.Config{AuthID: "MAXXXXXXXXXXXXXXXXXX", AuthToken: "secret-token", Number: "+14155550000",
+		PHLOID: "abc", APIURL: "http://127.0.0.1:8089", MainAuthToken: "main-secret"}
+	if c != want {
+		t.Errorf("config = %#v, want %#v (tokens redacted)", c, want)
 	}
 	for _, s := range []string{c.String(), fmt.Sprintf("%#v", c)} {
 		if strings.Contains(s, "main-secret") || strings.Contains(s, "secret-token") {
 			t.Errorf("config prints a token: %s", s)
 		}
 	}
-	t.Setenv("PLIVO_API_URL", "http://127.0.0.1:8089/v1")
-	if _, err := plivoadapter.ConfigFromEnv(); !errors.Is(err, plivoadapter.ErrInvalidConfig) || !strings.Contains(err.Error(), "PLIVO_API_URL") {
-		t.Errorf("PLIVO_API_URL with a path: err = %v, want ErrInvalidConfig naming it", err)
+
+	c, err = plivoadapter.ConfigFromEnv(env(with("PHLO_ID", "")))
+	if err != nil || c.PHLOID != "" {
+		t.Fatalf("PHLO_ID unset: config %v, err %v; want PHLO_ID optional", c, err)
+	}
+	if _, err := plivoadapter.NewPHLO(c); !errors.Is(err, plivoadapter.ErrInvalidConfig) || !strings.Contains(err.Error(), "PHLO_ID") {
+		t.Errorf("NewPHLO without PHLO_ID: err = %v, want ErrInvalidConfig naming PHLO_ID", err)
 	}
 }
 
 func TestConfigValidation(t *testing.T) {
 	t.Parallel()
-	_, err := plivoadapter.NewSMS(plivoadapter.Config{}, plivoadapter.SMSOptions{})
+	_, err := plivoadapter.NewSMS(plivoadapter.Config{})
 	if !errors.Is(err, plivoadapter.ErrInvalidConfig) || !containsAll(err.Error(), "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_NUMBER") {
 		t.Errorf("empty config: err = %v", err)
 	}
 	c := plivoadapter.Config{AuthID: "MA", AuthToken: "t", Number: "Acme Inc"}
-	if _, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{}); err != nil {
+	if _, err := plivoadapter.NewSMS(c); err != nil {
 		t.Errorf("alphanumeric sender id refused for SMS: %v", err)
 	}
 	c.Number = "not a number!"
-	if _, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+	if _, err := plivoadapter.NewSMS(c); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("bad source: err = %v", err)
 	}
 }

@@ -22,7 +22,7 @@ func ExampleNewSMS() {
 		AuthToken:  plivotest.AuthToken,
 		Number:     plivotest.Number,
 		HTTPClient: srv.Client(), // in production: nil, or your own client
-	}, plivoadapter.SMSOptions{Brand: "Acme"})
+	}, plivoadapter.WithBrand("Acme"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -53,7 +53,7 @@ func ExampleVoice_AnswerHandler() {
 		AuthToken:  plivotest.AuthToken,
 		Number:     plivotest.Number,
 		HTTPClient: srv.Client(),
-	}, plivoadapter.VoiceOptions{AnswerURL: "https://example.com/plivo/answer"})
+	}, "https://example.com/plivo/answer")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -82,25 +82,25 @@ func ExampleVoice_AnswerHandler() {
 	// another call: 404
 }
 
-// Plivo reports that an SMS was not delivered: OnFailure receives the
-// Ref the message was sent with and its channel, once per message, for
-// example to fall back to a call. Plivo's report is signed V2, as its
+// Plivo reports that an SMS was not delivered: the WithOnFailure function
+// receives the Ref the message was sent with and its channel, once per
+// message, for example to fall back to a call. Plivo's report is signed V2, as its
 // messaging documentation says.
 func ExampleSMS_StatusHandler() {
 	srv := plivotest.NewServer()
 	defer srv.Close()
 
-	sms, err := plivoadapter.NewSMS(plivoadapter.Config{
+	cfg := plivoadapter.Config{
 		AuthID:    plivotest.AuthID,
 		AuthToken: plivotest.AuthToken,
 		Number:    plivotest.Number,
 		APIURL:    srv.URL(), // in production: "" (Plivo)
-	}, plivoadapter.SMSOptions{
-		StatusURL: "https://example.com/plivo/status",
-		OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
+	}
+	sms, err := plivoadapter.NewSMS(cfg,
+		plivoadapter.WithStatusURL("https://example.com/plivo/status"),
+		plivoadapter.WithOnFailure(func(ctx context.Context, d plivoadapter.Delivery) {
 			fmt.Println("not delivered:", d.Ref, d.Channel, d.Status, d.ErrorCode)
-		},
-	})
+		}))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -27,12 +27,10 @@ func FuzzStatusCallback(f *testing.F) {
 	f.Add("POST", "n2", "sig", "Status=failed&MessageUUID=", "")
 
 	var calls atomic.Int64
-	sms, err := plivoadapter.NewSMS(plivoadapter.Config{
-		AuthID: plivotest.AuthID, AuthToken: plivotest.AuthToken, Number: plivotest.Number,
-	}, plivoadapter.SMSOptions{
-		StatusURL: fuzzStatusURL,
-		OnFailure: func(context.Context, plivoadapter.Delivery) { calls.Add(1) },
-	})
+	cfg := plivoadapter.Config{AuthID: plivotest.AuthID, AuthToken: plivotest.AuthToken, Number: plivotest.Number}
+	sms, err := plivoadapter.NewSMS(cfg,
+		plivoadapter.WithStatusURL(fuzzStatusURL),
+		plivoadapter.WithOnFailure(func(context.Context, plivoadapter.Delivery) { calls.Add(1) }))
 	if err != nil {
 		f.Fatal(err)
 	}

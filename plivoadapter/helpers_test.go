@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,31 +23,55 @@ const (
 	code = "493817"
 )
 
-// clock is a fake time source tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func fake(t *testing.T) *plivotest.Server {
 	t.Helper()
 	srv := plivotest.NewServer()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// newSMS is an SMS sender on srv with opts.
+func newSMS(t *testing.T, srv *plivotest.Server, opts ...plivoadapter.Option) *plivoadapter.SMS {
+	t.Helper()
+	s, err := plivoadapter.NewSMS(config(srv), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newSenders is an SMS, a voice and a PHLO sender for c.
+func newSenders(t *testing.T, c plivoadapter.Config) (*plivoadapter.SMS, *plivoadapter.Voice, *plivoadapter.PHLO) {
+	t.Helper()
+	s, err := plivoadapter.NewSMS(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := plivoadapter.NewVoice(c, answerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plivoadapter.NewPHLO(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v, p
+}
+
+// concurrently runs f(0) to f(n-1) at once and returns how many returned
+// true.
+func concurrently(n int, f func(i int) bool) int {
+	var wg sync.WaitGroup
+	var count atomic.Int64
+	for i := range n {
+		wg.Go(func() {
+			if f(i) {
+				count.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(count.Load())
 }
 
 func config(srv *plivotest.Server) plivoadapter.Config {

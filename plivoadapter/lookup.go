@@ -48,7 +48,7 @@ type LineError struct {
 	Type    LineType
 	Channel sender.Channel
 	// NoCarrier is true when the refusal is for an unknown carrier
-	// (LookupOptions.RefuseUnknownCarrier).
+	// (WithRefuseUnknownCarrier).
 	NoCarrier bool
 }
 
@@ -75,46 +75,12 @@ type Line struct {
 	Cached bool
 }
 
-// LookupOptions configures NewLookup.
-type LookupOptions struct {
-	// RefuseSMS lists the line types refused for sender.SMS. The default
-	// value is fixed, voip and toll-free: numbers that cannot receive an
-	// SMS or are cheap to rent by the thousand.
-	RefuseSMS []LineType
-	// RefuseCall lists the line types refused for sender.Call. The default
-	// value, empty, refuses none (a landline answers a call).
-	RefuseCall []LineType
-	// RefuseUnknownCarrier refuses numbers whose carrier Plivo cannot name
-	// or whose type is "unknown", on every channel. The default value,
-	// false, lets them through (unless their type is listed above).
-	RefuseUnknownCarrier bool
-	// FailOpen lets a send through when the lookup fails (Plivo down, a
-	// timeout, the cache failing). The default value, false, returns the
-	// failure, which makes otp.Verifier refuse the send (fail closed).
-	FailOpen bool
-	// Cache keeps answers so that a number is looked up at most once per
-	// CacheTTL, shared by every instance when the store is (redisstore).
-	// The default value, nil, looks every number up. CacheSecret is then
-	// required.
-	Cache store.Counters
-	// CacheSecret keys the HMAC that names a number in the cache, so the
-	// cache holds no number in clear: at least 32 bytes, stable across
-	// instances.
-	CacheSecret []byte
-	// CacheTTL is the shortest time an answer is kept; it may be kept up
-	// to a quarter longer. The default value is 24 hours; at least 4
-	// seconds.
-	CacheTTL time.Duration
-	// Now is the clock of the cache. The default value is time.Now.
-	Now func() time.Time
-}
-
 // Lookup checks numbers with Plivo's Lookup API before a code is sent.
 // It is safe for concurrent use.
 //
 // Wire it to otp.Config.BeforeSend (plivoadapter does not import otp):
 //
-//	lk, err := plivoadapter.NewLookup(cfg, plivoadapter.LookupOptions{Cache: st, CacheSecret: secret})
+//	lk, err := plivoadapter.NewLookup(cfg, plivoadapter.WithCache(st, secret))
 //	...
 //	BeforeSend: func(ctx context.Context, r otp.SendRequest) error {
 //		return lk.Check(ctx, r.Number.E164, r.Channel)
@@ -132,63 +98,74 @@ type Lookup struct {
 }
 
 // NewLookup returns a Lookup for the account in c (Number is not needed).
-// Errors wrap ErrInvalidConfig.
-func NewLookup(c Config, o LookupOptions) (*Lookup, error) {
+// It accepts WithRefuseSMS, WithRefuseCall, WithRefuseUnknownCarrier,
+// WithFailOpen, WithCache, WithCacheTTL and WithClock. Errors wrap
+// ErrInvalidConfig and name the bad setting.
+func NewLookup(c Config, opts ...Option) (*Lookup, error) {
+	o, err := collect("NewLookup", lookupOptions, opts)
+	if err != nil {
+		return nil, err
+	}
 	if c.AuthID == "" || c.AuthToken == "" {
 		return nil, fmt.Errorf("%w: AuthID and AuthToken are required", ErrInvalidConfig)
 	}
 	l := &Lookup{refuse: map[sender.Channel][]LineType{
-		sender.SMS:  o.RefuseSMS,
-		sender.Call: o.RefuseCall,
-	}, unknown: o.RefuseUnknownCarrier, open: o.FailOpen, cache: o.Cache, now: o.Now}
-	if o.RefuseSMS == nil {
-		l.refuse[sender.SMS] = []LineType{LineFixed, LineVoIP, LineTollFree}
+		sender.SMS:  {LineFixed, LineVoIP, LineTollFree},
+		sender.Call: o.refuseCall,
+	}, unknown: o.refuseUnknown, open: o.failOpen}
+	if o.has(optRefuseSMS) {
+		l.refuse[sender.SMS] = o.refuseSMS
 	}
-	for _, list := range l.refuse {
-		for _, t := range list {
+	for _, r := range []struct {
+		ch sender.Channel
+		id optionID
+	}{{sender.SMS, optRefuseSMS}, {sender.Call, optRefuseCall}} {
+		ch, id := r.ch, r.id
+		for _, t := range l.refuse[ch] {
 			if !slices.Contains(lineTypes, t) {
-				return nil, fmt.Errorf("%w: unknown line type %q", ErrInvalidConfig, clip(string(t)))
+				return nil, invalid(id, "unknown line type %q", clip(string(t)))
 			}
 		}
 	}
-	if l.now == nil {
-		l.now = time.Now
+	if l.now, err = o.clock(); err != nil {
+		return nil, err
 	}
-	if o.Cache != nil {
-		if len(o.CacheSecret) < 32 {
-			return nil, fmt.Errorf("%w: CacheSecret must be at least 32 bytes", ErrInvalidConfig)
+	if o.has(optCacheTTL) && !o.has(optCache) {
+		return nil, fmt.Errorf("%w: %s needs %s", ErrInvalidConfig, optCacheTTL, optCache)
+	}
+	if o.has(optCache) {
+		if o.cache == nil {
+			return nil, invalid(optCache, "nil store")
 		}
-		ttl := o.CacheTTL
-		if ttl == 0 {
-			ttl = 24 * time.Hour
+		if len(o.cacheSecret) < 32 {
+			return nil, invalid(optCache, "the secret must be at least 32 bytes")
+		}
+		ttl := 24 * time.Hour
+		if o.has(optCacheTTL) {
+			ttl = o.cacheTTL
 		}
 		if ttl < 4*time.Second {
-			return nil, fmt.Errorf("%w: CacheTTL must be at least 4s", ErrInvalidConfig)
+			return nil, invalid(optCacheTTL, "must be at least 4s")
 		}
+		l.cache = o.cache
 		// An answer is written in the bucket of its lookup and read from
 		// the last five buckets: kept at least four, at most five
 		// quarters of the TTL.
 		l.series = []store.Series{{Width: (ttl / 4).Truncate(time.Millisecond), Len: 5}}
-		m := hmac.New(sha256.New, o.CacheSecret)
+		m := hmac.New(sha256.New, o.cacheSecret)
 		m.Write([]byte("go2fa/v1/plivo-lookup"))
 		l.key = m.Sum(nil)
 	}
-	a, err := newAPI(c)
-	if err != nil {
+	if l.client, l.api, err = newRESTClient(c); err != nil {
 		return nil, err
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	l.client, l.api = cl, a
 	return l, nil
 }
 
 // Check looks the number up (or reads the cache) and returns a *LineError
 // (ErrLineRefused) when its line type or carrier is refused for ch. A
 // failed lookup returns its error (an *Error for Plivo's), or nil with
-// LookupOptions.FailOpen.
+// WithFailOpen.
 func (l *Lookup) Check(ctx context.Context, e164 string, ch sender.Channel) error {
 	line, err := l.Line(ctx, e164)
 	if err != nil {

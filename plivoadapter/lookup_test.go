@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
@@ -17,9 +18,9 @@ import (
 
 var lookupSecret = []byte("0123456789abcdef0123456789abcdef")
 
-func newLookup(t *testing.T, srv *plivotest.Server, o plivoadapter.LookupOptions) *plivoadapter.Lookup {
+func newLookup(t *testing.T, srv *plivotest.Server, opts ...plivoadapter.Option) *plivoadapter.Lookup {
 	t.Helper()
-	l, err := plivoadapter.NewLookup(config(srv), o)
+	l, err := plivoadapter.NewLookup(config(srv), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func newLookup(t *testing.T, srv *plivotest.Server, o plivoadapter.LookupOptions
 func TestLookupRequestShape(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	l := newLookup(t, srv, plivoadapter.LookupOptions{})
+	l := newLookup(t, srv)
 	line, err := l.Line(t.Context(), dest)
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +68,8 @@ func TestLookupCheck(t *testing.T) {
 	for n, l := range numbers {
 		srv.SetLine(n, l)
 	}
-	def := newLookup(t, srv, plivoadapter.LookupOptions{})
-	strict := newLookup(t, srv, plivoadapter.LookupOptions{RefuseUnknownCarrier: true, RefuseCall: []plivoadapter.LineType{plivoadapter.LineVoIP}})
+	def := newLookup(t, srv)
+	strict := newLookup(t, srv, plivoadapter.WithRefuseUnknownCarrier(), plivoadapter.WithRefuseCall(plivoadapter.LineVoIP))
 	for _, tc := range []struct {
 		l      *plivoadapter.Lookup
 		name   string
@@ -105,12 +106,12 @@ func TestLookupCheck(t *testing.T) {
 func TestLookupCache(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	clk := newClock()
+	clk := testclock.New()
 	ms := memstore.New(memstore.WithClock(clk.Now))
 	t.Cleanup(func() { ms.Close() })
 	srv.SetLine(dest, plivotest.Line{Type: "voip", Carrier: "Bandwidth"})
-	o := plivoadapter.LookupOptions{Cache: ms, CacheSecret: lookupSecret, CacheTTL: time.Hour, Now: clk.Now}
-	a, b := newLookup(t, srv, o), newLookup(t, srv, o) // two instances, one store
+	o := []plivoadapter.Option{plivoadapter.WithCache(ms, lookupSecret), plivoadapter.WithCacheTTL(time.Hour), plivoadapter.WithClock(clk.Now)}
+	a, b := newLookup(t, srv, o...), newLookup(t, srv, o...) // two instances, one store
 	for i, l := range []*plivoadapter.Lookup{a, b, a} {
 		if err := l.Check(t.Context(), dest, sender.SMS); !errors.Is(err, plivoadapter.ErrLineRefused) {
 			t.Fatalf("check %d: %v, want refused", i, err)
@@ -156,8 +157,8 @@ func TestLookupCache(t *testing.T) {
 func TestLookupFailure(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	closed := newLookup(t, srv, plivoadapter.LookupOptions{})
-	open := newLookup(t, srv, plivoadapter.LookupOptions{FailOpen: true})
+	closed := newLookup(t, srv)
+	open := newLookup(t, srv, plivoadapter.WithFailOpen())
 	srv.Fail(plivotest.ServerError)
 	err := closed.Check(t.Context(), dest, sender.SMS)
 	var pe *plivoadapter.Error
@@ -190,16 +191,21 @@ func TestNewLookupConfig(t *testing.T) {
 	srv := fake(t)
 	ms := memstore.New()
 	t.Cleanup(func() { ms.Close() })
-	for name, o := range map[string]plivoadapter.LookupOptions{
-		"unknown line type": {RefuseSMS: []plivoadapter.LineType{"landline"}},
-		"cache no secret":   {Cache: ms},
-		"cache short ttl":   {Cache: ms, CacheSecret: lookupSecret, CacheTTL: time.Second},
+	for name, tc := range map[string]struct {
+		opts   []plivoadapter.Option
+		option string
+	}{
+		"unknown line type": {[]plivoadapter.Option{plivoadapter.WithRefuseSMS("landline")}, "WithRefuseSMS"},
+		"cache no secret":   {[]plivoadapter.Option{plivoadapter.WithCache(ms, nil)}, "WithCache"},
+		"cache nil store":   {[]plivoadapter.Option{plivoadapter.WithCache(nil, lookupSecret)}, "WithCache"},
+		"cache short ttl":   {[]plivoadapter.Option{plivoadapter.WithCache(ms, lookupSecret), plivoadapter.WithCacheTTL(time.Second)}, "WithCacheTTL"},
+		"ttl without cache": {[]plivoadapter.Option{plivoadapter.WithCacheTTL(time.Hour)}, "WithCacheTTL"},
 	} {
-		if _, err := plivoadapter.NewLookup(config(srv), o); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
-			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		if _, err := plivoadapter.NewLookup(config(srv), tc.opts...); !errors.Is(err, plivoadapter.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.option) {
+			t.Errorf("%s: %v, want ErrInvalidConfig naming %s", name, err, tc.option)
 		}
 	}
-	if _, err := plivoadapter.NewLookup(plivoadapter.Config{}, plivoadapter.LookupOptions{}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+	if _, err := plivoadapter.NewLookup(plivoadapter.Config{}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("empty Config: %v, want ErrInvalidConfig", err)
 	}
 }

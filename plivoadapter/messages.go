@@ -53,17 +53,12 @@ type MemoryMessages struct {
 	order []string // insertion order, for eviction
 }
 
-// NewMemoryMessages returns an in-memory store holding at most max
-// messages (DefaultMaxMessages if max <= 0). now is the clock (time.Now if
-// nil); tests pass a fake one.
-func NewMemoryMessages(max int, now func() time.Time) *MemoryMessages {
-	if max <= 0 {
-		max = DefaultMaxMessages
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &MemoryMessages{max: max, now: now, m: make(map[string]Sent)}
+// NewMemoryMessages returns an in-memory store holding at most
+// DefaultMaxMessages messages (WithCapacity), on time.Now
+// (WithStoreClock).
+func NewMemoryMessages(opts ...MemoryOption) *MemoryMessages {
+	o := memory(DefaultMaxMessages, opts)
+	return &MemoryMessages{max: o.max, now: o.now, m: make(map[string]Sent)}
 }
 
 // Put implements MessageStore. It never fails.

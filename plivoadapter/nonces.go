@@ -10,7 +10,7 @@ import (
 // Keys are opaque ASCII strings built by this package: "nonce:v3:" or
 // "nonce:v2:" and the X-Plivo-Signature-V3-Nonce or -V2-Nonce of a
 // callback whose signature checked out, and "failed:" and the MessageUUID
-// of a failed SMS (so that SMSOptions.OnFailure runs once per message).
+// of a failed SMS (so that WithOnFailure's function runs once per message).
 //
 // The default is an in-memory store (NewMemoryNonces): it is right for a
 // single process, but it forgets everything on restart and is not shared,
@@ -38,11 +38,11 @@ type MemoryNonces struct {
 	set *seenSet
 }
 
-// NewMemoryNonces returns an in-memory store holding at most max keys
-// (DefaultMaxNonces if max <= 0). now is the clock (time.Now if nil);
-// tests pass a fake one.
-func NewMemoryNonces(max int, now func() time.Time) *MemoryNonces {
-	return &MemoryNonces{set: newSeenSet(DefaultNonceWindow, max, now)}
+// NewMemoryNonces returns an in-memory store holding at most
+// DefaultMaxNonces keys (WithCapacity), on time.Now (WithStoreClock).
+func NewMemoryNonces(opts ...MemoryOption) *MemoryNonces {
+	o := memory(DefaultMaxNonces, opts)
+	return &MemoryNonces{set: newSeenSet(DefaultNonceWindow, o.max, o.now)}
 }
 
 // Seen implements NonceStore. A ttl <= 0 means DefaultNonceWindow. It

@@ -13,63 +13,9 @@ import (
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 )
 
-func TestMemoryNonces(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	clk := newClock()
-	s := plivoadapter.NewMemoryNonces(0, clk.Now)
-	seen := func(key string, ttl time.Duration) bool {
-		t.Helper()
-		got, err := s.Seen(ctx, key, ttl)
-		if err != nil {
-			t.Fatalf("Seen(%q): %v", key, err)
-		}
-		return got
-	}
-	if seen("a", time.Minute) {
-		t.Error("new key a: seen = true")
-	}
-	if !seen("a", time.Minute) {
-		t.Error("repeated key a: seen = false")
-	}
-	if seen("b", 2*time.Minute) {
-		t.Error("new key b: seen = true")
-	}
-	clk.Advance(time.Minute - time.Nanosecond)
-	if !seen("a", time.Minute) {
-		t.Error("a just before its ttl: seen = false")
-	}
-	clk.Advance(time.Nanosecond)
-	if seen("a", time.Minute) {
-		t.Error("a after its ttl: seen = true")
-	}
-	if !seen("b", 2*time.Minute) {
-		t.Error("b within its longer ttl: seen = false")
-	}
-}
-
-func TestMemoryNoncesConcurrentSeenOnce(t *testing.T) {
-	t.Parallel()
-	s := plivoadapter.NewMemoryNonces(0, nil)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	fresh := 0
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if seen, _ := s.Seen(context.Background(), "k", time.Minute); !seen {
-				mu.Lock()
-				fresh++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if fresh != 1 {
-		t.Errorf("Seen = false %d times, want exactly 1", fresh)
-	}
-}
+// The NonceStore contract (new, repeated, expiry, concurrent Seens) is
+// tested for MemoryNonces and plivoredis.Nonces alike by plivoredis's
+// conformance suite (plivoredis/conformance_test.go).
 
 // failingNonces fails every Seen whose key starts with prefix, and counts
 // the calls.
@@ -102,19 +48,19 @@ func newStatusSMS(t *testing.T, srv *plivotest.Server, nonces plivoadapter.Nonce
 // newStatusSMSWith is newStatusSMS with a MessageStore (nil: the default).
 func newStatusSMSWith(t *testing.T, srv *plivotest.Server, nonces plivoadapter.NonceStore, messages plivoadapter.MessageStore, mu *sync.Mutex, failures *int) *plivoadapter.SMS {
 	t.Helper()
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{
-		StatusURL: "https://example.com/plivo/status",
-		Nonces:    nonces,
-		Messages:  messages,
-		OnFailure: func(context.Context, plivoadapter.Delivery) {
+	opts := []plivoadapter.Option{
+		plivoadapter.WithStatusURL("https://example.com/plivo/status"),
+		plivoadapter.WithNonces(nonces),
+		plivoadapter.WithOnFailure(func(context.Context, plivoadapter.Delivery) {
 			mu.Lock()
 			*failures++
 			mu.Unlock()
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
+		}),
 	}
+	if messages != nil {
+		opts = append(opts, plivoadapter.WithMessages(messages))
+	}
+	s := newSMS(t, srv, opts...)
 	return s
 }
 
@@ -124,8 +70,8 @@ func newStatusSMSWith(t *testing.T, srv *plivotest.Server, nonces plivoadapter.N
 func TestStatusCallbackSharedNonceStore(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	shared := plivoadapter.NewMemoryNonces(0, nil)
-	messages := plivoadapter.NewMemoryMessages(0, nil)
+	shared := plivoadapter.NewMemoryNonces()
+	messages := plivoadapter.NewMemoryMessages()
 	var mu sync.Mutex
 	failures := 0
 	a := newStatusSMSWith(t, srv, shared, messages, &mu, &failures)
@@ -160,23 +106,16 @@ func TestStatusCallbackSharedNonceStore(t *testing.T) {
 func TestVoiceAnswerSharedNonceStore(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	o := plivoadapter.VoiceOptions{Tokens: plivoadapter.NewMemoryTokens(0, nil), Nonces: plivoadapter.NewMemoryNonces(0, nil)}
-	a, b := newVoice(t, srv, o), newVoice(t, srv, o)
-	for i := 0; i < 2; i++ {
-		if err := a.Send(context.Background(), callMsg()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	calls := srv.Calls()
+	o := []plivoadapter.Option{plivoadapter.WithTokens(plivoadapter.NewMemoryTokens()), plivoadapter.WithNonces(plivoadapter.NewMemoryNonces())}
+	a, b := newVoice(t, srv, o...), newVoice(t, srv, o...)
+	calls := placeCalls(t, srv, a, 2)
 	nonce := plivotest.Nonce()
-	r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0])))
-	if got, _ := plivotest.Serve(a.AnswerHandler(), r); got.StatusCode != http.StatusOK {
+	if got := answerWith(t, a.AnswerHandler(), calls[0], nonce); got.StatusCode != http.StatusOK {
 		t.Fatalf("first answer: status = %d, want 200", got.StatusCode)
 	}
 	// The nonce replayed to the other instance, with the second call's
 	// (live) token: refused there too.
-	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1])))
-	if got, _ := plivotest.Serve(b.AnswerHandler(), r); got.StatusCode != http.StatusForbidden || len(got.Speak) != 0 {
+	if got := answerWith(t, b.AnswerHandler(), calls[1], nonce); got.StatusCode != http.StatusForbidden || len(got.Speak) != 0 {
 		t.Errorf("replayed nonce on another instance: status = %d, body %q; want 403 and nothing spoken", got.StatusCode, got.Body)
 	}
 	if got, _ := plivotest.PlayAnswer(b.AnswerHandler(), calls[1]); got.StatusCode != http.StatusOK {
@@ -189,17 +128,14 @@ func TestVoiceAnswerSharedNonceStore(t *testing.T) {
 func TestNonceStoreErrorFailsClosed(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	store := &failingNonces{prefix: "nonce:", ok: plivoadapter.NewMemoryNonces(0, nil)}
+	store := &failingNonces{prefix: "nonce:", ok: plivoadapter.NewMemoryNonces()}
 	if status, failures := failedCallback(t, srv, store); status != http.StatusForbidden || failures != 0 {
 		t.Errorf("status callback, store down: status = %d, OnFailure calls = %d; want 403 and 0", status, failures)
 	}
 
-	tokens := plivoadapter.NewMemoryTokens(0, nil)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: tokens, Nonces: store})
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	tokens := plivoadapter.NewMemoryTokens()
+	v := newVoice(t, srv, plivoadapter.WithTokens(tokens), plivoadapter.WithNonces(store))
+	c := placeCall(t, srv, v)
 	if got, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); got.StatusCode != http.StatusForbidden || len(got.Speak) != 0 {
 		t.Errorf("answer, store down: status = %d, body %q; want 403 and nothing spoken", got.StatusCode, got.Body)
 	}
@@ -217,7 +153,7 @@ func TestNonceStoreErrorFailsClosed(t *testing.T) {
 // message, OnFailure is not called and Plivo gets 503.
 func TestStatusCallbackFailureStoreError(t *testing.T) {
 	t.Parallel()
-	store := &failingNonces{prefix: "failed:", ok: plivoadapter.NewMemoryNonces(0, nil)}
+	store := &failingNonces{prefix: "failed:", ok: plivoadapter.NewMemoryNonces()}
 	if status, failures := failedCallback(t, fake(t), store); status != http.StatusServiceUnavailable || failures != 0 {
 		t.Errorf("status = %d, OnFailure calls = %d; want 503 and 0", status, failures)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,19 +22,20 @@ func TestSMSLogFalseByDefault(t *testing.T) {
 		want any
 	}{{false, false}, {true, nil}} {
 		srv := fake(t)
-		s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{KeepInPlivoLogs: tt.keep})
-		if err != nil {
-			t.Fatal(err)
+		var opts []plivoadapter.Option
+		if tt.keep {
+			opts = append(opts, plivoadapter.WithKeepInPlivoLogs())
 		}
+		s := newSMS(t, srv, opts...)
 		if err := s.Send(context.Background(), smsMsg()); err != nil {
 			t.Fatal(err)
 		}
 		m, _ := srv.LastMessage(dest)
 		if m.Log != tt.want {
-			t.Errorf("KeepInPlivoLogs %v: log = %#v, want %#v", tt.keep, m.Log, tt.want)
+			t.Errorf("WithKeepInPlivoLogs %v: log = %#v, want %#v", tt.keep, m.Log, tt.want)
 		}
 		if _, present := jsonBody(t, srv.Requests()[0].Body)["log"]; present != (tt.want != nil) {
-			t.Errorf("KeepInPlivoLogs %v: log in body = %v", tt.keep, present)
+			t.Errorf("WithKeepInPlivoLogs %v: log in body = %v", tt.keep, present)
 		}
 	}
 }
@@ -43,10 +45,7 @@ func TestSMSLogFalseByDefault(t *testing.T) {
 func TestSMSMessageExpiry(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv)
 	for _, tt := range []struct {
 		ttl  time.Duration
 		want int
@@ -75,7 +74,7 @@ func TestSMSPowerpack(t *testing.T) {
 	for _, number := range []string{plivotest.Number, ""} {
 		c := config(srv)
 		c.Number = number
-		s, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{PowerpackUUID: pp})
+		s, err := plivoadapter.NewSMS(c, plivoadapter.WithPowerpack(pp))
 		if err != nil {
 			t.Fatalf("number %q: %v", number, err)
 		}
@@ -89,10 +88,10 @@ func TestSMSPowerpack(t *testing.T) {
 	}
 	c := config(srv)
 	c.Number = ""
-	if _, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+	if _, err := plivoadapter.NewSMS(c); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("no number, no powerpack: err = %v, want ErrInvalidConfig", err)
 	}
-	if _, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{PowerpackUUID: "not a uuid!"}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+	if _, err := plivoadapter.NewSMS(config(srv), plivoadapter.WithPowerpack("not a uuid!")); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("bad powerpack: err = %v, want ErrInvalidConfig", err)
 	}
 }
@@ -102,10 +101,7 @@ func TestSMSDLT(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	dlt := plivoadapter.DLT{EntityID: "1201159141994639834", TemplateID: "1207160760347486327", TemplateCategory: "service_implicit"}
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{DLT: dlt})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv, plivoadapter.WithDLT(dlt))
 	for _, to := range []string{"+919812345678", dest} {
 		m := smsMsg()
 		m.To = to
@@ -121,7 +117,7 @@ func TestSMSDLT(t *testing.T) {
 			t.Errorf("to %s: DLT sent", to[:3])
 		}
 	}
-	if _, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{DLT: plivoadapter.DLT{EntityID: "has space"}}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+	if _, err := plivoadapter.NewSMS(config(srv), plivoadapter.WithDLT(plivoadapter.DLT{EntityID: "has space"})); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("bad DLT: err = %v, want ErrInvalidConfig", err)
 	}
 }
@@ -132,33 +128,34 @@ func TestVoiceCallParams(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name    string
-		o       plivoadapter.VoiceOptions
+		o       []plivoadapter.Option
 		machine string
 		limit   int64
 		caller  string
 	}{
-		{"defaults", plivoadapter.VoiceOptions{}, "hangup", 120, ""},
-		{"detect only", plivoadapter.VoiceOptions{MachineDetection: plivoadapter.MachineDetect, TimeLimit: 45 * time.Second}, "true", 45, ""},
-		{"off", plivoadapter.VoiceOptions{MachineDetection: plivoadapter.MachineOff, TimeLimit: 1500 * time.Millisecond, CallerName: "Acme Bank"}, "", 2, "Acme Bank"},
+		{"defaults", nil, "hangup", 120, ""},
+		{"detect only", []plivoadapter.Option{plivoadapter.WithMachineDetection(plivoadapter.MachineDetect), plivoadapter.WithTimeLimit(45 * time.Second)}, "true", 45, ""},
+		{"off", []plivoadapter.Option{plivoadapter.WithMachineDetection(plivoadapter.MachineOff), plivoadapter.WithTimeLimit(1500 * time.Millisecond), plivoadapter.WithCallerName("Acme Bank")}, "", 2, "Acme Bank"},
 	} {
 		srv := fake(t)
-		v := newVoice(t, srv, tt.o)
-		if err := v.Send(context.Background(), callMsg()); err != nil {
-			t.Fatal(err)
-		}
-		c, _ := srv.LastCall(dest)
+		v := newVoice(t, srv, tt.o...)
+		c := placeCall(t, srv, v)
 		if c.MachineDetection != tt.machine || c.TimeLimit != tt.limit || c.CallerName != tt.caller {
 			t.Errorf("%s: machine_detection %q, time_limit %d, caller_name %q; want %q, %d, %q", tt.name, c.MachineDetection, c.TimeLimit, c.CallerName, tt.machine, tt.limit, tt.caller)
 		}
 	}
 	srv := fake(t)
-	for _, o := range []plivoadapter.VoiceOptions{
-		{AnswerURL: answerURL, MachineDetection: "maybe"},
-		{AnswerURL: answerURL, CallerName: "a name that is much too long to be shown on any phone at all"},
-		{AnswerURL: answerURL, CallerName: "line\nbreak"},
+	for _, tc := range []struct {
+		o      plivoadapter.Option
+		option string
+	}{
+		{plivoadapter.WithMachineDetection("maybe"), "WithMachineDetection"},
+		{plivoadapter.WithCallerName("a name that is much too long to be shown on any phone at all"), "WithCallerName"},
+		{plivoadapter.WithCallerName("line\nbreak"), "WithCallerName"},
+		{plivoadapter.WithTimeLimit(0), "WithTimeLimit"},
 	} {
-		if _, err := plivoadapter.NewVoice(config(srv), o); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
-			t.Errorf("NewVoice(%+v): err = %v, want ErrInvalidConfig", o, err)
+		if _, err := plivoadapter.NewVoice(config(srv), answerURL, tc.o); !errors.Is(err, plivoadapter.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.option) {
+			t.Errorf("NewVoice with a bad %s: err = %v, want ErrInvalidConfig naming it", tc.option, err)
 		}
 	}
 }

@@ -16,10 +16,9 @@ import (
 //
 // Each Send is exactly one HTTP request, the run (POST
 // https://phlorunner.plivo.com/v1/account/{auth_id}/phlo/{phlo_id}/), built
-// by plivo-go's PhloClient exactly as Phlo.Run builds it. The Flask demo
-// fetched the PHLO (a GET) before every run; Run only needs the PHLO ID,
-// so this sender never fetches. Use Ping at startup to check that PHLO_ID
-// exists. It is safe for concurrent use.
+// by plivo-go's PhloClient exactly as Phlo.Run builds it. A run needs only
+// the PHLO ID, so Send never fetches the PHLO (a GET) first; use Ping at
+// startup to check that PHLO_ID exists. It is safe for concurrent use.
 type PHLO struct {
 	client *plivo.PhloClient
 	api    api

@@ -9,12 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/ascii"
 	"github.com/go2fa/go2fa/sender"
 	plivo "github.com/plivo/plivo-go/v7"
 )
 
 // DefaultTemplate is the English wording as a template for
-// SMSOptions.Template. It renders as "Your verification code is 123456. It
+// WithTemplate. It renders as "Your verification code is 123456. It
 // expires in 5 minutes.", as the built-in English wording does; with
 // Template empty, the sender uses the wording of each message's locale.
 const DefaultTemplate = "Your verification code is {code}. It expires in {ttl}."
@@ -28,85 +29,6 @@ const (
 	// has no TTL).
 	PlaceholderTTL = "{ttl}"
 )
-
-// SMSOptions configures the direct SMS sender. NewSMS copies it; the
-// functions and stores it holds (OnFailure, Nonces, Messages, Now) are
-// then used from any goroutine and must be safe for concurrent use.
-type SMSOptions struct {
-	// Template is the text, with PlaceholderCode and optionally
-	// PlaceholderTTL. It must fit in one SMS (160 GSM-7 units, or 70 if it
-	// needs UCS-2) with the longest code (10 digits) and TTL wording; a
-	// template that could split is refused by NewSMS with a *LengthError.
-	// The default value, empty, renders the wording of the message's
-	// locale instead (see Texts).
-	Template string
-	// Brand, if set, prefixes the text as "Brand: ...". The default value
-	// is "" (no prefix).
-	Brand string
-	// KeepInPlivoLogs lets Plivo keep the text and the full destination
-	// number in its message logs and console. By default every message is
-	// sent with Plivo's log=false: Plivo stores no text and masks the
-	// number. The default value is false.
-	KeepInPlivoLogs bool
-	// PowerpackUUID, if set, sends through this Powerpack (powerpack_uuid)
-	// instead of from Config.Number (src), which may then be empty; common
-	// for US 10DLC and toll-free traffic. The default value is "" (src).
-	PowerpackUUID string
-	// DLT holds India's DLT registration, sent with every message to an
-	// Indian number (+91). The default value is the zero DLT (none sent).
-	DLT DLT
-	// Texts renders the text in the Message's language (Message.Locale)
-	// when Template is empty: wordings, WebOTP domain, Android app hash
-	// (Brand, when set, fills Texts.Brand if that is empty). NewSMS copies
-	// the struct; do not change its Wordings map afterwards. The default
-	// value is nil: the built-in wordings of package sender.
-	Texts *sender.Texts
-	// StatusURL is the public URL at which Plivo reaches StatusHandler;
-	// when set, every message asks Plivo for delivery-status callbacks
-	// there. The default value is "" (no callbacks).
-	StatusURL string
-	// StatusMethod is the HTTP method of the callbacks, "POST" or "GET".
-	// The default value is "POST".
-	StatusMethod string
-	// OnFailure is called by StatusHandler at most once per sent message
-	// whose status becomes "failed" or "undelivered" (also the legacy
-	// "rejected"), with the Message.Ref the message was sent with, for
-	// example to offer or start the voice fallback. "Once" holds for as
-	// long as the message is remembered (Messages), per process with the
-	// default stores and across instances and restarts with shared ones.
-	// It runs on the callback's request: return quickly, and use
-	// context.WithoutCancel(ctx) for work that outlives it. The default
-	// value is nil (nothing is called).
-	OnFailure func(ctx context.Context, d Delivery)
-	// OnDelivered is called by StatusHandler at most once per sent message
-	// whose status becomes "delivered" (or "read", which WhatsApp reports
-	// after it), with the same guarantees as OnFailure; for example to
-	// cancel a fallback after silence (otp.Verifier.Delivered). The
-	// default value is nil (nothing is called).
-	OnDelivered func(ctx context.Context, d Delivery)
-	// NonceWindow is how long callback nonces are remembered to refuse
-	// replays, how old a report's MessageTime may be, and the longest a
-	// sent message is remembered. The default value is DefaultNonceWindow.
-	NonceWindow time.Duration
-	// Nonces remembers the callbacks already accepted and the messages
-	// whose failure was reported. The default value is
-	// NewMemoryNonces(DefaultMaxNonces, Now): right for one process;
-	// several instances should share one NonceStore (plivoredis.Nonces
-	// on Redis). A store error refuses the callback.
-	Nonces NonceStore
-	// Messages remembers, under Plivo's message UUID, the messages sent
-	// with a StatusURL, until their code expires (Message.TTL, at most
-	// NonceWindow): a report for a message it does not hold is refused
-	// (404). The default value is NewMemoryMessages(DefaultMaxMessages,
-	// Now); several instances that share the StatusURL must share one
-	// MessageStore (plivoredis.Messages on Redis).
-	Messages MessageStore
-	// Now is the clock. The default value is time.Now.
-	Now func() time.Time
-	// Logger receives one line per refused or failed callback, with
-	// numbers masked and never a code. The default value is nil (no logs).
-	Logger *slog.Logger
-}
 
 // DLT is India's DLT registration of the sender and the template
 // (Plivo's dlt_entity_id, dlt_template_id and dlt_template_category). It
@@ -161,83 +83,78 @@ const (
 	maxExpiry = 10799
 )
 
-// NewSMS returns an SMS sender for the account in c. It checks c and o and
-// returns an error wrapping ErrInvalidConfig (and a *LengthError for a
-// template that would split).
-func NewSMS(c Config, o SMSOptions) (*SMS, error) {
-	if err := c.check(false, false, o.PowerpackUUID == ""); err != nil {
+// NewSMS returns an SMS sender for the account in c. It accepts
+// WithTemplate, WithBrand, WithTexts, WithKeepInPlivoLogs, WithPowerpack,
+// WithDLT, WithStatusURL, WithStatusMethod, WithOnFailure, WithOnDelivered,
+// WithMessages, WithNonces, WithNonceWindow, WithClock and WithLogger; the
+// functions and stores they give are then used from any goroutine. It
+// checks c and opts and returns an error wrapping ErrInvalidConfig that
+// names the bad setting (and a *LengthError for a template that would
+// split).
+func NewSMS(c Config, opts ...Option) (*SMS, error) {
+	o, err := collect("NewSMS", smsOptions, opts)
+	if err != nil {
 		return nil, err
 	}
-	s := &SMS{from: c.Number, template: o.Template, brand: strings.TrimSpace(o.Brand), onFail: o.OnFailure, onDeliver: o.OnDelivered, log: o.Logger,
-		keepLogs: o.KeepInPlivoLogs, powerpack: o.PowerpackUUID, dlt: o.DLT, now: o.Now}
-	if s.now == nil {
-		s.now = time.Now
+	if err := c.check(false, false, !o.has(optPowerpack)); err != nil {
+		return nil, err
 	}
-	if s.powerpack != "" {
+	s := &SMS{from: c.Number, template: o.template, brand: strings.TrimSpace(o.brand), onFail: o.onFailure, onDeliver: o.onDelivered, log: o.logger,
+		keepLogs: o.keepLogs, powerpack: o.powerpack, dlt: o.dlt}
+	if s.now, err = o.clock(); err != nil {
+		return nil, err
+	}
+	if o.has(optPowerpack) {
 		if cleanAPIID(s.powerpack) == "" {
-			return nil, fmt.Errorf("%w: PowerpackUUID is not a uuid", ErrInvalidConfig)
+			return nil, invalid(optPowerpack, "not a uuid")
 		}
 		s.from = "" // Plivo takes src or powerpack_uuid, not both
 	}
-	for _, v := range []string{o.DLT.EntityID, o.DLT.TemplateID, o.DLT.TemplateCategory} {
+	for _, v := range []string{o.dlt.EntityID, o.dlt.TemplateID, o.dlt.TemplateCategory} {
 		if len(v) > 64 || strings.ContainsFunc(v, func(r rune) bool { return r < '!' || r > '~' }) {
-			return nil, fmt.Errorf("%w: DLT values must be short printable ASCII", ErrInvalidConfig)
+			return nil, invalid(optDLT, "values must be short printable ASCII")
 		}
 	}
-	if s.template == "" {
-		var t sender.Texts
-		if o.Texts != nil {
-			t = *o.Texts
-		}
+	if !o.has(optTemplate) {
+		t := o.texts
 		if t.Brand == "" {
 			t.Brand = s.brand
 		}
 		if err := t.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: texts: %w", ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, optTexts, err)
 		}
 		s.texts = &t
 	} else {
+		if o.has(optTexts) {
+			return nil, fmt.Errorf("%w: %s and %s exclude each other", ErrInvalidConfig, optTemplate, optTexts)
+		}
 		if !strings.Contains(s.template, PlaceholderCode) {
-			return nil, fmt.Errorf("%w: template has no %s", ErrInvalidConfig, PlaceholderCode)
+			return nil, invalid(optTemplate, "no %s", PlaceholderCode)
 		}
 		if err := CheckSMSLength(s.render(worstCode, worstTTL)); err != nil {
-			return nil, fmt.Errorf("%w: template with the longest code: %w", ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: %s: with the longest code: %w", ErrInvalidConfig, optTemplate, err)
 		}
 	}
-	s.method = strings.ToUpper(o.StatusMethod)
-	if s.method == "" {
-		s.method = http.MethodPost
-	}
-	if s.method != http.MethodPost && s.method != http.MethodGet {
-		return nil, fmt.Errorf("%w: StatusMethod must be POST or GET", ErrInvalidConfig)
-	}
-	if o.StatusURL != "" {
-		u, err := publicURL("StatusURL", o.StatusURL)
-		if err != nil {
-			return nil, err
-		}
-		s.status = u
-	} else if o.OnFailure != nil || o.OnDelivered != nil {
-		return nil, fmt.Errorf("%w: OnFailure and OnDelivered need a StatusURL", ErrInvalidConfig)
-	}
-	a, err := newAPI(c)
-	if err != nil {
+	if s.method, s.status, err = o.statusTarget(); err != nil {
 		return nil, err
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	if s.status == nil && (o.onFailure != nil || o.onDelivered != nil) {
+		return nil, fmt.Errorf("%w: %s and %s need %s", ErrInvalidConfig, optOnFailure, optOnDelivered, optStatusURL)
 	}
-	s.client, s.api = cl, a
-	s.nonces, s.window, s.messages = o.Nonces, o.NonceWindow, o.Messages
-	if s.nonces == nil {
-		s.nonces = NewMemoryNonces(DefaultMaxNonces, s.now)
+	if s.window, err = o.positive(optNonceWindow, o.nonceWindow, DefaultNonceWindow); err != nil {
+		return nil, err
 	}
-	if s.window <= 0 {
-		s.window = DefaultNonceWindow
+	if s.nonces, err = o.nonceStore(s.now); err != nil {
+		return nil, err
 	}
-	if s.messages == nil {
-		s.messages = NewMemoryMessages(DefaultMaxMessages, s.now)
+	s.messages = o.messages
+	if !o.has(optMessages) {
+		s.messages = NewMemoryMessages(WithStoreClock(s.now))
+	} else if s.messages == nil {
+		return nil, invalid(optMessages, "nil store")
+	}
+	if s.client, s.api, err = newRESTClient(c); err != nil {
+		return nil, err
 	}
 	s.guard = &callbackGuard{authToken: c.AuthToken, mainToken: c.mainToken(), v2: true, public: s.status, nonces: s.nonces, window: s.window}
 	return s, nil
@@ -254,7 +171,7 @@ func (s *SMS) render(code, ttl string) string {
 
 // Text returns the text Send would send for m: m.Text (with the brand
 // prefix) when set, else the template, or without a template the wording
-// of m.Locale (SMSOptions.Texts). It fails with ErrInvalidMessage and
+// of m.Locale (WithTexts). It fails with ErrInvalidMessage and
 // a *LengthError if the text would split, or if m.Text lacks the code.
 func (s *SMS) Text(m sender.Message) (string, error) {
 	var text string
@@ -292,7 +209,7 @@ func ttlWords(ttl time.Duration) string {
 
 // Params returns the parameters Send gives Plivo's Messages.Create for m
 // (after checking m as Send does): src or powerpack_uuid, dst, text,
-// log=false unless KeepInPlivoLogs, message_expiry from m.TTL, the status
+// log=false unless WithKeepInPlivoLogs, message_expiry from m.TTL, the status
 // URL and method, and the DLT values for an Indian number.
 func (s *SMS) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 	if err := m.Validate(); err != nil {
@@ -333,8 +250,8 @@ func expirySeconds(ttl time.Duration) int {
 // Send sends m as one SMS: one POST to /v1/Account/{auth_id}/Message/,
 // built by plivo-go as Messages.Create builds it, from Params(m), with ctx
 // attached (a done ctx sends nothing). A Call message fails with
-// sender.ErrUnsupportedChannel; Plivo failures are *Error. With a
-// StatusURL, the message is remembered in the MessageStore under its
+// sender.ErrUnsupportedChannel; Plivo failures are *Error. With
+// WithStatusURL, the message is remembered in the MessageStore under its
 // UUID, with m.Ref, until its code expires; a store error is logged and
 // does not fail Send (the SMS is on its way), but a report for that
 // message will then be refused.
@@ -441,20 +358,20 @@ func (d Delivery) LogValue() slog.Value {
 }
 
 // StatusHandler returns the handler for Plivo's message-status callbacks;
-// mount it where SMSOptions.StatusURL points. It accepts a callback signed
+// mount it where WithStatusURL points. It accepts a callback signed
 // with any of X-Plivo-Signature-V2 or X-Plivo-Signature-V3 (Config's
 // AuthToken) or X-Plivo-Signature-Ma-V2 or X-Plivo-Signature-Ma-V3
 // (Config.MainAuthToken), each checked in constant time, and answers:
 //
 //   - 403 if no signature checks out, the nonce was seen before, the
-//     NonceStore fails, or MessageTime is more than NonceWindow away from
-//     now (stale or replayed later);
+//     NonceStore fails, or MessageTime is more than the nonce window
+//     (WithNonceWindow) away from now (stale or replayed later);
 //   - 400 if MessageUUID, Status or MessageTime is missing or malformed;
 //   - 404 if the MessageStore does not hold the message (not sent by this
 //     sender, or its code has expired); 503 if it fails;
-//   - 200 otherwise, after calling OnFailure for a failure, or
-//     OnDelivered for a delivery, reported for the first time for that
-//     message.
+//   - 200 otherwise, after calling the WithOnFailure function for a
+//     failure, or the WithOnDelivered one for a delivery, reported for
+//     the first time for that message.
 //
 // Only a 200 records the callback's nonce; nothing else changes state.
 func (s *SMS) StatusHandler() http.Handler {
@@ -465,7 +382,7 @@ func (s *SMS) StatusHandler() http.Handler {
 			return
 		}
 		to := params["To"]
-		if allDigits(to) {
+		if ascii.Digits(to) {
 			to = "+" + to // Plivo reports E.164 without the "+"
 		}
 		d := Delivery{MessageUUID: params["MessageUUID"], To: to, Status: strings.ToLower(params["Status"]), ErrorCode: params["ErrorCode"]}

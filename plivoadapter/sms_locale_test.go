@@ -11,15 +11,15 @@ import (
 )
 
 // Without a Template, the SMS is sent in the wording of the message's
-// locale, with the application's options (SMSOptions.Brand, Texts) under
+// locale, with the application's options (WithBrand, WithTexts) under
 // the message's own.
 func TestSMSFollowsLocale(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{
-		Brand: "ACME",
-		Texts: &sender.Texts{TextOptions: sender.TextOptions{WebOTPDomain: "example.com"}},
-	})
+	s, err := plivoadapter.NewSMS(
+		config(srv),
+		plivoadapter.WithBrand("ACME"),
+		plivoadapter.WithTexts(sender.Texts{TextOptions: sender.TextOptions{WebOTPDomain: "example.com"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestSMSFollowsLocale(t *testing.T) {
 			t.Errorf("%s: text = %q, want %q", tc.locale, got.Text, tc.want)
 		}
 	}
-	if _, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{Texts: &sender.Texts{TextOptions: sender.TextOptions{AppHash: "bad"}}}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+	if _, err := plivoadapter.NewSMS(config(srv), plivoadapter.WithTexts(sender.Texts{TextOptions: sender.TextOptions{AppHash: "bad"}})); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("NewSMS with a bad app hash: %v, want ErrInvalidConfig", err)
 	}
 }

@@ -18,10 +18,7 @@ import (
 func TestSMSRequest(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{Brand: "Acme", StatusURL: "https://example.com/plivo/status"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv, plivoadapter.WithBrand("Acme"), plivoadapter.WithStatusURL("https://example.com/plivo/status"))
 	if err := s.Send(context.Background(), smsMsg()); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -50,10 +47,7 @@ func TestSMSRequest(t *testing.T) {
 func TestSMSDefaultTextAndMessageText(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv)
 	tests := []struct {
 		name string
 		msg  sender.Message
@@ -79,7 +73,7 @@ func TestSMSDefaultTextAndMessageText(t *testing.T) {
 // exactly as sender.DefaultText for every lifetime.
 func TestSMSTTLWordsAreSenders(t *testing.T) {
 	t.Parallel()
-	s, err := plivoadapter.NewSMS(config(fake(t)), plivoadapter.SMSOptions{})
+	s, err := plivoadapter.NewSMS(config(fake(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,10 +110,7 @@ func TestSMSTTLWordsAreSenders(t *testing.T) {
 func TestSMSRefusesBadMessages(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv)
 	tests := []struct {
 		name string
 		msg  sender.Message
@@ -149,27 +140,27 @@ func TestSMSTemplateChecks(t *testing.T) {
 	srv := fake(t)
 	tests := []struct {
 		name    string
-		o       plivoadapter.SMSOptions
+		o       []plivoadapter.Option
 		wantErr bool
 		enc     plivoadapter.Encoding
 	}{
-		{"default", plivoadapter.SMSOptions{}, false, ""},
-		{"no code placeholder", plivoadapter.SMSOptions{Template: "Hello"}, true, ""},
+		{"default", nil, false, ""},
+		{"no code placeholder", []plivoadapter.Option{plivoadapter.WithTemplate("Hello")}, true, ""},
 		// 150 + 10 digits of code = 160: fits.
-		{"gsm7 at limit", plivoadapter.SMSOptions{Template: strings.Repeat("a", 150) + "{code}"}, false, ""},
-		{"gsm7 over limit", plivoadapter.SMSOptions{Template: strings.Repeat("a", 151) + "{code}"}, true, plivoadapter.GSM7},
+		{"gsm7 at limit", []plivoadapter.Option{plivoadapter.WithTemplate(strings.Repeat("a", 150) + "{code}")}, false, ""},
+		{"gsm7 over limit", []plivoadapter.Option{plivoadapter.WithTemplate(strings.Repeat("a", 151) + "{code}")}, true, plivoadapter.GSM7},
 		// Extension characters count twice: 75*2 + 10 = 160.
-		{"gsm7 extension at limit", plivoadapter.SMSOptions{Template: strings.Repeat("€", 75) + "{code}"}, false, ""},
-		{"gsm7 extension over limit", plivoadapter.SMSOptions{Template: strings.Repeat("[", 76) + "{code}"}, true, plivoadapter.GSM7},
-		{"ucs2 at limit", plivoadapter.SMSOptions{Template: strings.Repeat("ж", 60) + "{code}"}, false, ""},
-		{"ucs2 over limit", plivoadapter.SMSOptions{Template: strings.Repeat("ж", 61) + "{code}"}, true, plivoadapter.UCS2},
-		{"brand pushes over", plivoadapter.SMSOptions{Brand: "Acme", Template: strings.Repeat("a", 145) + "{code}"}, true, plivoadapter.GSM7},
-		{"bad status method", plivoadapter.SMSOptions{StatusURL: "https://example.com/s", StatusMethod: "PUT"}, true, ""},
-		{"relative status url", plivoadapter.SMSOptions{StatusURL: "/plivo/status"}, true, ""},
-		{"on failure without url", plivoadapter.SMSOptions{OnFailure: func(context.Context, plivoadapter.Delivery) {}}, true, ""},
+		{"gsm7 extension at limit", []plivoadapter.Option{plivoadapter.WithTemplate(strings.Repeat("€", 75) + "{code}")}, false, ""},
+		{"gsm7 extension over limit", []plivoadapter.Option{plivoadapter.WithTemplate(strings.Repeat("[", 76) + "{code}")}, true, plivoadapter.GSM7},
+		{"ucs2 at limit", []plivoadapter.Option{plivoadapter.WithTemplate(strings.Repeat("ж", 60) + "{code}")}, false, ""},
+		{"ucs2 over limit", []plivoadapter.Option{plivoadapter.WithTemplate(strings.Repeat("ж", 61) + "{code}")}, true, plivoadapter.UCS2},
+		{"brand pushes over", []plivoadapter.Option{plivoadapter.WithBrand("Acme"), plivoadapter.WithTemplate(strings.Repeat("a", 145) + "{code}")}, true, plivoadapter.GSM7},
+		{"bad status method", []plivoadapter.Option{plivoadapter.WithStatusURL("https://example.com/s"), plivoadapter.WithStatusMethod("PUT")}, true, ""},
+		{"relative status url", []plivoadapter.Option{plivoadapter.WithStatusURL("/plivo/status")}, true, ""},
+		{"on failure without url", []plivoadapter.Option{plivoadapter.WithOnFailure(func(context.Context, plivoadapter.Delivery) {})}, true, ""},
 	}
 	for _, tt := range tests {
-		_, err := plivoadapter.NewSMS(config(srv), tt.o)
+		_, err := plivoadapter.NewSMS(config(srv), tt.o...)
 		if (err != nil) != tt.wantErr {
 			t.Errorf("%s: err = %v, wantErr %v", tt.name, err, tt.wantErr)
 			continue
@@ -234,15 +225,15 @@ func statusSetup(t *testing.T, method string) (*plivotest.Server, *plivoadapter.
 	srv := fake(t)
 	var mu sync.Mutex
 	var got []plivoadapter.Delivery
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{
-		StatusURL:    "https://example.com/plivo/status?app=demo",
-		StatusMethod: method,
-		OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
+	s, err := plivoadapter.NewSMS(
+		config(srv),
+		plivoadapter.WithStatusURL("https://example.com/plivo/status?app=demo"),
+		plivoadapter.WithStatusMethod(method),
+		plivoadapter.WithOnFailure(func(ctx context.Context, d plivoadapter.Delivery) {
 			mu.Lock()
 			got = append(got, d)
 			mu.Unlock()
-		},
-	})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,10 +425,7 @@ func TestStatusCallbackReplayRefused(t *testing.T) {
 func TestStatusHandlerWithoutURLRefuses(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	s, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSMS(t, srv)
 	r := ok(t)(plivotest.SignedRequest(http.MethodPost, "https://example.com/plivo/status", plivotest.StatusParams(plivotest.Message{UUID: "u", Dst: dest}, "failed", "30")))
 	if a, _ := plivotest.Serve(s.StatusHandler(), r); a.StatusCode != http.StatusForbidden {
 		t.Errorf("status = %d, want 403", a.StatusCode)

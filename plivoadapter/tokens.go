@@ -84,17 +84,12 @@ type memToken struct {
 	exp time.Time
 }
 
-// NewMemoryTokens returns an in-memory store holding at most max live
-// tokens (DefaultMaxTokens if max <= 0). now is the clock (time.Now if
-// nil); tests pass a fake one.
-func NewMemoryTokens(max int, now func() time.Time) *MemoryTokens {
-	if max <= 0 {
-		max = DefaultMaxTokens
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &MemoryTokens{max: max, now: now, m: make(map[string]memToken)}
+// NewMemoryTokens returns an in-memory store holding at most
+// DefaultMaxTokens live tokens (WithCapacity), on time.Now
+// (WithStoreClock).
+func NewMemoryTokens(opts ...MemoryOption) *MemoryTokens {
+	o := memory(DefaultMaxTokens, opts)
+	return &MemoryTokens{max: o.max, now: o.now, m: make(map[string]memToken)}
 }
 
 // Put implements TokenStore.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
@@ -34,36 +35,35 @@ func (s *countingStore) Issue(ctx context.Context, r store.IssueRequest) (store.
 // senders against srv, whose SMS sender's status handler moves a code
 // along Policy.FallbackChain (WhatsApp, SMS, call). txnTemplate names the
 // WhatsApp transaction template ("" for none).
-func paymentVerifier(t *testing.T, srv *plivotest.Server, txnTemplate string) (*otp.Verifier, *countingStore, *plivoadapter.SMS, *plivoadapter.Voice, *clock, func() []error) {
+func paymentVerifier(t *testing.T, srv *plivotest.Server, txnTemplate string) (*otp.Verifier, *countingStore, *plivoadapter.SMS, *plivoadapter.Voice, *testclock.Clock, func() []error) {
 	t.Helper()
-	clk := newClock()
+	clk := testclock.New()
 	c := config(srv)
 	var (
 		mu   sync.Mutex
 		v    *otp.Verifier
 		errs []error
 	)
-	messages := plivoadapter.NewMemoryMessages(0, nil)
-	sms, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{
-		StatusURL: waStatusURL, Messages: messages,
-		OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
+	messages := plivoadapter.NewMemoryMessages()
+	sms, err := plivoadapter.NewSMS(c,
+		plivoadapter.WithStatusURL(waStatusURL),
+		plivoadapter.WithMessages(messages),
+		plivoadapter.WithOnFailure(func(ctx context.Context, d plivoadapter.Delivery) {
 			if res, err := v.FallbackNext(context.WithoutCancel(ctx), d.Ref); err != nil || res.Status != otp.FallbackSent {
 				mu.Lock()
 				errs = append(errs, errors.Join(err, errors.New("fallback: "+string(res.Status))))
 				mu.Unlock()
 			}
-		},
-	})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wo := waOptions()
-	wo.Messages = messages
+	wo := waOptions(plivoadapter.WithMessages(messages))
 	if txnTemplate != "" {
-		wo.TransactionTemplate, wo.TransactionLanguages = txnTemplate, plivotest.WhatsAppLanguages()
+		wo = append(wo, plivoadapter.WithTransactionTemplate(plivoadapter.WhatsAppTemplate{Name: txnTemplate, Languages: plivotest.WhatsAppLanguages()}))
 	}
-	wa := newWhatsApp(t, srv, wo)
-	voice := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	wa := newWhatsApp(t, srv, wo...)
+	voice := newVoice(t, srv)
 	st := &countingStore{Store: memstore.New(memstore.WithClock(clk.Now), memstore.WithSweepInterval(0))}
 	t.Cleanup(func() { st.Close() })
 	chain := []sender.Channel{sender.WhatsApp, sender.SMS, sender.Call}

@@ -3,9 +3,12 @@ package plivoadapter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+
+	plivo "github.com/plivo/plivo-go/v7"
 )
 
 // maxAnswerBody bounds how much of Plivo's answer is read.
@@ -35,6 +38,20 @@ func newAPI(c Config) (api, error) {
 		a.origin = u
 	}
 	return a, nil
+}
+
+// newRESTClient returns plivo-go's REST client for c, which only builds
+// requests, and the api that sends them.
+func newRESTClient(c Config) (*plivo.Client, api, error) {
+	a, err := newAPI(c)
+	if err != nil {
+		return nil, api{}, err
+	}
+	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
+	if err != nil {
+		return nil, api{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return cl, a, nil
 }
 
 // do sends req (built by plivo-go) once with ctx attached and maps the

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/go2fa/go2fa/internal/ascii"
 	"github.com/go2fa/go2fa/sender"
 	plivo "github.com/plivo/plivo-go/v7"
 )
@@ -31,7 +32,7 @@ const DefaultAnswerGrace = 60 * time.Second
 // DefaultTimeLimit is the longest a code call may last once answered.
 const DefaultTimeLimit = 2 * time.Minute
 
-// Values of VoiceOptions.MachineDetection.
+// Values of WithMachineDetection.
 const (
 	// MachineHangup hangs up when an answering machine picks up, so the
 	// code is not left on voicemail (Plivo's machine_detection=hangup).
@@ -46,61 +47,6 @@ const (
 // TokenParam is the query parameter of the answer URL that carries the
 // one-time token.
 const TokenParam = "token"
-
-// VoiceOptions configures the direct voice sender. NewVoice copies it; the
-// Tokens and Nonces stores, Rand and Now are then used from any goroutine
-// and must be safe for concurrent use (crypto/rand.Reader and time.Now
-// are).
-type VoiceOptions struct {
-	// AnswerURL is the public URL at which Plivo reaches AnswerHandler,
-	// for example "https://example.com/plivo/answer". Required. Plivo
-	// fetches it when the callee picks up, so it must be reachable from the
-	// internet (behind a proxy, give the URL as Plivo sees it: the
-	// signature covers it). Each call adds "token=<one-time token>".
-	AnswerURL string
-	// TokenTTL is how long an answer URL stays usable. The default value is
-	// DefaultTokenTTL.
-	TokenTTL time.Duration
-	// Tokens keeps the prompts of calls in progress. The default value is
-	// NewMemoryTokens(DefaultMaxTokens, Now): right for one process; use a
-	// shared store when several instances serve the answer URL
-	// (plivoredis.Tokens on Redis).
-	Tokens TokenStore
-	// AnswerGrace is how long after the first fetch of an answer URL a
-	// signed re-fetch for the same call (same CallUUID) gets the same XML.
-	// The default value is DefaultAnswerGrace.
-	AnswerGrace time.Duration
-	// MachineDetection is MachineHangup, MachineDetect or MachineOff. The
-	// default value is MachineHangup.
-	MachineDetection string
-	// TimeLimit is the longest a call may last once answered (Plivo's
-	// time_limit, whole seconds). The default value is DefaultTimeLimit.
-	TimeLimit time.Duration
-	// CallerName is the caller name shown where the network passes it on
-	// (caller_name, at most 50 characters). The default value is "" (not
-	// sent: Plivo's default).
-	CallerName string
-	// Language is the <Speak> language when the Message has no Locale or
-	// one Plivo does not offer. The default value is "en-US".
-	Language string
-	// NonceWindow is how long callback nonces are remembered to refuse
-	// replays. The default value is DefaultNonceWindow.
-	NonceWindow time.Duration
-	// Nonces remembers the nonces of answer requests already accepted. The
-	// default value is NewMemoryNonces(DefaultMaxNonces, Now): right for one
-	// process, but a captured request can then be replayed after a restart
-	// or to another instance; several instances should share one
-	// NonceStore (plivoredis.Nonces on Redis), as they share Tokens. A
-	// store error refuses the request (403).
-	Nonces NonceStore
-	// Rand is the source of tokens. The default value is crypto/rand.Reader.
-	Rand io.Reader
-	// Now is the clock. The default value is time.Now.
-	Now func() time.Time
-	// Logger receives one line per refused answer request, never with a
-	// code or a full number. The default value is nil (no logs).
-	Logger *slog.Logger
-}
 
 // Voice reads codes out in a phone call: Send places the call with
 // Calls.Create, and AnswerHandler serves the Plivo XML that speaks the
@@ -124,75 +70,89 @@ type Voice struct {
 	log      *slog.Logger
 }
 
-// NewVoice returns a voice sender for the account in c. It checks c and o
-// and returns an error wrapping ErrInvalidConfig.
-func NewVoice(c Config, o VoiceOptions) (*Voice, error) {
+// NewVoice returns a voice sender for the account in c. answerURL is the
+// public URL at which Plivo reaches AnswerHandler, for example
+// "https://example.com/plivo/answer". Plivo fetches it when the callee
+// picks up, so it must be reachable from the internet (behind a proxy,
+// give the URL as Plivo sees it: the signature covers it); each call adds
+// "token=<one-time token>".
+//
+// NewVoice accepts WithTokenTTL, WithTokens, WithAnswerGrace,
+// WithMachineDetection, WithTimeLimit, WithCallerName, WithLanguage,
+// WithNonces, WithNonceWindow, WithRand, WithClock and WithLogger; the
+// stores, Rand and clock they give are then used from any goroutine. It
+// checks c, answerURL and opts and returns an error wrapping
+// ErrInvalidConfig that names the bad setting.
+func NewVoice(c Config, answerURL string, opts ...Option) (*Voice, error) {
+	o, err := collect("NewVoice", voiceOptions, opts)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.validate(true, false); err != nil {
 		return nil, err
 	}
-	if o.AnswerURL == "" {
-		return nil, fmt.Errorf("%w: AnswerURL is empty", ErrInvalidConfig)
+	if answerURL == "" {
+		return nil, fmt.Errorf("%w: answer URL is empty", ErrInvalidConfig)
 	}
-	u, err := publicURL("AnswerURL", o.AnswerURL)
+	u, err := publicURL("answer URL", answerURL)
 	if err != nil {
 		return nil, err
 	}
-	v := &Voice{from: c.Number, answer: u, ttl: o.TokenTTL, tokens: o.Tokens, rand: o.Rand, now: o.Now, log: o.Logger}
-	if v.ttl <= 0 {
-		v.ttl = DefaultTokenTTL
+	v := &Voice{from: c.Number, answer: u, rand: rand.Reader, log: o.logger, language: "en-US", machine: MachineHangup}
+	if v.now, err = o.clock(); err != nil {
+		return nil, err
 	}
-	if v.rand == nil {
-		v.rand = rand.Reader
+	if v.ttl, err = o.positive(optTokenTTL, o.tokenTTL, DefaultTokenTTL); err != nil {
+		return nil, err
 	}
-	if v.now == nil {
-		v.now = time.Now
+	if v.grace, err = o.positive(optAnswerGrace, o.answerGrace, DefaultAnswerGrace); err != nil {
+		return nil, err
 	}
-	if v.tokens == nil {
-		v.tokens = NewMemoryTokens(DefaultMaxTokens, v.now)
+	limit, err := o.positive(optTimeLimit, o.timeLimit, DefaultTimeLimit)
+	if err != nil {
+		return nil, err
 	}
-	v.language = "en-US"
-	if o.Language != "" {
-		l, ok := SpeakLanguage(o.Language)
+	v.limit = int64((limit + time.Second - 1) / time.Second)
+	if o.has(optRand) {
+		if o.rand == nil {
+			return nil, invalid(optRand, "nil reader")
+		}
+		v.rand = o.rand
+	}
+	v.tokens = o.tokens
+	if !o.has(optTokens) {
+		v.tokens = NewMemoryTokens(WithStoreClock(v.now))
+	} else if v.tokens == nil {
+		return nil, invalid(optTokens, "nil store")
+	}
+	if o.has(optLanguage) {
+		l, ok := SpeakLanguage(o.language)
 		if !ok {
-			return nil, fmt.Errorf("%w: Plivo does not speak %q", ErrInvalidConfig, o.Language)
+			return nil, invalid(optLanguage, "Plivo does not speak %q", ascii.Truncate(o.language, 16))
 		}
 		v.language = l
 	}
-	v.grace = o.AnswerGrace
-	if v.grace <= 0 {
-		v.grace = DefaultAnswerGrace
+	if o.has(optMachineDetection) {
+		switch v.machine = o.machine; v.machine {
+		case MachineHangup, MachineDetect, MachineOff:
+		default:
+			return nil, invalid(optMachineDetection, "must be %q, %q or %q", MachineHangup, MachineDetect, MachineOff)
+		}
 	}
-	switch v.machine = o.MachineDetection; v.machine {
-	case "":
-		v.machine = MachineHangup
-	case MachineHangup, MachineDetect, MachineOff:
-	default:
-		return nil, fmt.Errorf("%w: MachineDetection must be %q, %q or %q", ErrInvalidConfig, MachineHangup, MachineDetect, MachineOff)
+	if utf8.RuneCountInString(o.callerName) > 50 || strings.ContainsFunc(o.callerName, unicode.IsControl) {
+		return nil, invalid(optCallerName, "must be at most 50 printable characters")
 	}
-	limit := o.TimeLimit
-	if limit <= 0 {
-		limit = DefaultTimeLimit
-	}
-	v.limit = int64((limit + time.Second - 1) / time.Second)
-	if utf8.RuneCountInString(o.CallerName) > 50 || strings.ContainsFunc(o.CallerName, unicode.IsControl) {
-		return nil, fmt.Errorf("%w: CallerName must be at most 50 printable characters", ErrInvalidConfig)
-	}
-	v.caller = o.CallerName
-	a, err := newAPI(c)
+	v.caller = o.callerName
+	window, err := o.positive(optNonceWindow, o.nonceWindow, DefaultNonceWindow)
 	if err != nil {
 		return nil, err
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
+	nonces, err := o.nonceStore(v.now)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return nil, err
 	}
-	v.client, v.api = cl, a
-	nonces, window := o.Nonces, o.NonceWindow
-	if nonces == nil {
-		nonces = NewMemoryNonces(DefaultMaxNonces, v.now)
-	}
-	if window <= 0 {
-		window = DefaultNonceWindow
+	if v.client, v.api, err = newRESTClient(c); err != nil {
+		return nil, err
 	}
 	v.guard = &callbackGuard{authToken: c.AuthToken, public: &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}, nonces: nonces, window: window}
 	return v, nil
@@ -297,8 +257,8 @@ var (
 )
 
 // AnswerHandler returns the handler for the calls' answer URL; mount it
-// where VoiceOptions.AnswerURL points (any path prefix stripping is fine:
-// the signature is checked against AnswerURL). It accepts only
+// where NewVoice's answerURL points (any path prefix stripping is fine:
+// the signature is checked against answerURL). It accepts only
 // X-Plivo-Signature-V3 (403 if missing, forged, tampered or replayed, or
 // if the NonceStore fails), and needs the call's CallUUID (400 without).
 // The first fetch takes the token and answers Plivo XML that speaks the

@@ -8,10 +8,10 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
@@ -19,22 +19,54 @@ import (
 
 const answerURL = "https://example.com/plivo/answer"
 
-func newVoice(t *testing.T, srv *plivotest.Server, o plivoadapter.VoiceOptions) *plivoadapter.Voice {
+// newVoice is a voice sender on srv answering at answerURL, with opts.
+func newVoice(t *testing.T, srv *plivotest.Server, opts ...plivoadapter.Option) *plivoadapter.Voice {
 	t.Helper()
-	if o.AnswerURL == "" {
-		o.AnswerURL = answerURL
-	}
-	v, err := plivoadapter.NewVoice(config(srv), o)
+	v, err := plivoadapter.NewVoice(config(srv), answerURL, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
 }
 
+// answerWith plays Plivo fetching c's answer URL from h, signed V3 with
+// nonce.
+func answerWith(t *testing.T, h http.Handler, c plivotest.Call, nonce string) plivotest.Answer {
+	t.Helper()
+	r, err := plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c))
+	if err != nil {
+		t.Fatalf("building an answer request: %v", err)
+	}
+	a, _ := plivotest.Serve(h, r)
+	return a
+}
+
+// placeCall sends one call with v and returns the fake's record of it.
+func placeCall(t *testing.T, srv *plivotest.Server, v *plivoadapter.Voice) plivotest.Call {
+	t.Helper()
+	if err := v.Send(context.Background(), callMsg()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := srv.LastCall(dest)
+	return c
+}
+
+// placeCalls sends n calls with v and returns the fake's records of all
+// its calls.
+func placeCalls(t *testing.T, srv *plivotest.Server, v *plivoadapter.Voice, n int) []plivotest.Call {
+	t.Helper()
+	for range n {
+		if err := v.Send(context.Background(), callMsg()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return srv.Calls()
+}
+
 func TestVoiceRequest(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -62,7 +94,7 @@ func TestVoiceRequest(t *testing.T) {
 func TestVoiceTokensAreFresh(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	seen := map[string]bool{}
 	for i := 0; i < 20; i++ {
 		if err := v.Send(context.Background(), callMsg()); err != nil {
@@ -80,7 +112,7 @@ func TestVoiceTokensAreFresh(t *testing.T) {
 func TestVoiceAnswerSpeaksDigitsTwice(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	tests := []struct {
 		locale, lang, intro string
 	}{
@@ -129,12 +161,9 @@ func TestVoiceAnswerSpeaksDigitsTwice(t *testing.T) {
 func TestVoiceAnswerRetryGrace(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	clk := newClock()
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{Now: clk.Now, AnswerGrace: 30 * time.Second})
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	clk := testclock.New()
+	v := newVoice(t, srv, plivoadapter.WithClock(clk.Now), plivoadapter.WithAnswerGrace(30*time.Second))
+	c := placeCall(t, srv, v)
 	first, _ := plivotest.PlayAnswer(v.AnswerHandler(), c)
 	if first.StatusCode != http.StatusOK {
 		t.Fatalf("first answer = %d", first.StatusCode)
@@ -155,10 +184,7 @@ func TestVoiceAnswerRetryGrace(t *testing.T) {
 	}
 	// An answer request without CallUUID is refused and spends nothing,
 	// not even its nonce.
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ = srv.LastCall(dest)
+	c = placeCall(t, srv, v)
 	params := plivotest.AnswerParams(c)
 	params.Del("CallUUID")
 	nonce := plivotest.Nonce()
@@ -166,8 +192,7 @@ func TestVoiceAnswerRetryGrace(t *testing.T) {
 	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusBadRequest {
 		t.Errorf("no CallUUID: status = %d, want 400", a.StatusCode)
 	}
-	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, c.AnswerURL, plivotest.AnswerParams(c)))
-	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusOK {
+	if a := answerWith(t, v.AnswerHandler(), c, nonce); a.StatusCode != http.StatusOK {
 		t.Errorf("genuine answer after the refused one: status = %d, want 200", a.StatusCode)
 	}
 }
@@ -177,30 +202,15 @@ func TestVoiceAnswerRetryGrace(t *testing.T) {
 func TestVoiceTokenConcurrentAnswersServeOnce(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	v := newVoice(t, srv)
+	c := placeCall(t, srv, v)
 	h := v.AnswerHandler()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok := 0
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ci := c
-			ci.CallUUID = fmt.Sprintf("call-%02d", i)
-			a, _ := plivotest.PlayAnswer(h, ci)
-			if a.StatusCode == http.StatusOK {
-				mu.Lock()
-				ok++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	ok := concurrently(16, func(i int) bool {
+		ci := c
+		ci.CallUUID = fmt.Sprintf("call-%02d", i)
+		a, _ := plivotest.PlayAnswer(h, ci)
+		return a.StatusCode == http.StatusOK
+	})
 	if ok != 1 {
 		t.Errorf("answers served = %d, want exactly 1", ok)
 	}
@@ -209,22 +219,16 @@ func TestVoiceTokenConcurrentAnswersServeOnce(t *testing.T) {
 func TestVoiceTokenExpires(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	clk := newClock()
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{TokenTTL: time.Minute, Now: clk.Now})
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := srv.LastCall(dest)
+	clk := testclock.New()
+	v := newVoice(t, srv, plivoadapter.WithTokenTTL(time.Minute), plivoadapter.WithClock(clk.Now))
+	c := placeCall(t, srv, v)
 	clk.Advance(time.Minute)
 	a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c)
 	if a.StatusCode != http.StatusNotFound || len(a.Speak) != 0 {
 		t.Errorf("expired token: status = %d, body %q; want 404 and nothing spoken", a.StatusCode, a.Body)
 	}
 	// Just before expiry it still works.
-	if err := v.Send(context.Background(), callMsg()); err != nil {
-		t.Fatal(err)
-	}
-	c, _ = srv.LastCall(dest)
+	c = placeCall(t, srv, v)
 	clk.Advance(time.Minute - time.Nanosecond)
 	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), c); a.StatusCode != http.StatusOK {
 		t.Errorf("live token: status = %d, want 200", a.StatusCode)
@@ -262,11 +266,8 @@ func TestVoiceAnswerSignature(t *testing.T) {
 	}
 	for _, tt := range tests {
 		srv := fake(t)
-		v := newVoice(t, srv, plivoadapter.VoiceOptions{})
-		if err := v.Send(context.Background(), callMsg()); err != nil {
-			t.Fatal(err)
-		}
-		c, _ := srv.LastCall(dest)
+		v := newVoice(t, srv)
+		c := placeCall(t, srv, v)
 		a, _ := plivotest.Serve(v.AnswerHandler(), tt.build(c))
 		if a.StatusCode != tt.want || len(a.Speak) != 0 {
 			t.Errorf("%s: status = %d, body %q; want %d and nothing spoken", tt.name, a.StatusCode, a.Body, tt.want)
@@ -281,27 +282,19 @@ func TestVoiceAnswerSignature(t *testing.T) {
 func TestVoiceAnswerNonceReplay(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
-	for i := 0; i < 2; i++ {
-		if err := v.Send(context.Background(), callMsg()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	calls := srv.Calls()
+	v := newVoice(t, srv)
+	calls := placeCalls(t, srv, v, 2)
 	nonce := plivotest.Nonce()
-	r := ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0])))
-	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusOK {
+	if a := answerWith(t, v.AnswerHandler(), calls[0], nonce); a.StatusCode != http.StatusOK {
 		t.Fatalf("first: %d", a.StatusCode)
 	}
 	// The same signed request again, byte for byte.
-	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[0].AnswerURL, plivotest.AnswerParams(calls[0])))
-	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden {
+	if a := answerWith(t, v.AnswerHandler(), calls[0], nonce); a.StatusCode != http.StatusForbidden {
 		t.Errorf("replayed request: status = %d, want 403", a.StatusCode)
 	}
 	// A replayed nonce is refused even for another (valid) token, which
 	// stays usable.
-	r = ok(t)(plivotest.SignedRequestWith(plivotest.AuthToken, nonce, http.MethodPost, calls[1].AnswerURL, plivotest.AnswerParams(calls[1])))
-	if a, _ := plivotest.Serve(v.AnswerHandler(), r); a.StatusCode != http.StatusForbidden {
+	if a := answerWith(t, v.AnswerHandler(), calls[1], nonce); a.StatusCode != http.StatusForbidden {
 		t.Errorf("replayed nonce: status = %d, want 403", a.StatusCode)
 	}
 	if a, _ := plivotest.PlayAnswer(v.AnswerHandler(), calls[1]); a.StatusCode != http.StatusOK {
@@ -312,8 +305,8 @@ func TestVoiceAnswerNonceReplay(t *testing.T) {
 func TestVoiceFailedCallDropsToken(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	tokens := plivoadapter.NewMemoryTokens(0, nil)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: tokens})
+	tokens := plivoadapter.NewMemoryTokens()
+	v := newVoice(t, srv, plivoadapter.WithTokens(tokens))
 	srv.Fail(plivotest.BadRequest)
 	if err := v.Send(context.Background(), callMsg()); !errors.Is(err, plivoadapter.ErrPermanent) {
 		t.Fatalf("err = %v, want ErrPermanent", err)
@@ -326,7 +319,7 @@ func TestVoiceFailedCallDropsToken(t *testing.T) {
 func TestVoiceRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	if err := v.Send(context.Background(), smsMsg()); !errors.Is(err, sender.ErrUnsupportedChannel) {
 		t.Errorf("sms message: err = %v, want ErrUnsupportedChannel", err)
 	}
@@ -336,19 +329,22 @@ func TestVoiceRefusesBadInput(t *testing.T) {
 	if n := srv.RequestCount(); n != 0 {
 		t.Errorf("requests = %d, want 0", n)
 	}
-	for _, o := range []plivoadapter.VoiceOptions{
-		{AnswerURL: ""},
-		{AnswerURL: "/plivo/answer"},
-		{AnswerURL: "ftp://example.com/a"},
-		{AnswerURL: answerURL, Language: "tlh"},
+	for _, tc := range []struct {
+		answer string
+		opts   []plivoadapter.Option
+	}{
+		{"", nil},
+		{"/plivo/answer", nil},
+		{"ftp://example.com/a", nil},
+		{answerURL, []plivoadapter.Option{plivoadapter.WithLanguage("tlh")}},
 	} {
-		if _, err := plivoadapter.NewVoice(config(srv), o); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
-			t.Errorf("NewVoice(%+v) err = %v, want ErrInvalidConfig", o, err)
+		if _, err := plivoadapter.NewVoice(config(srv), tc.answer, tc.opts...); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+			t.Errorf("NewVoice(%q, %d options) err = %v, want ErrInvalidConfig", tc.answer, len(tc.opts), err)
 		}
 	}
 	c := config(srv)
 	c.Number = "Acme"
-	if _, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL}); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
+	if _, err := plivoadapter.NewVoice(c, answerURL); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
 		t.Errorf("sender id as caller: err = %v, want ErrInvalidConfig", err)
 	}
 }
@@ -356,11 +352,11 @@ func TestVoiceRefusesBadInput(t *testing.T) {
 func TestVoiceAnswerURLWithQuery(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{AnswerURL: "https://example.com:8443/2fa/answer?app=demo"})
-	if err := v.Send(context.Background(), callMsg()); err != nil {
+	v, err := plivoadapter.NewVoice(config(srv), "https://example.com:8443/2fa/answer?app=demo")
+	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := srv.LastCall(dest)
+	c := placeCall(t, srv, v)
 	if !strings.HasPrefix(c.AnswerURL, "https://example.com:8443/2fa/answer?app=demo&token=") {
 		t.Errorf("answer URL = %q", c.AnswerURL)
 	}
@@ -372,8 +368,8 @@ func TestVoiceAnswerURLWithQuery(t *testing.T) {
 func TestMemoryTokens(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := newClock()
-	s := plivoadapter.NewMemoryTokens(2, clk.Now)
+	clk := testclock.New()
+	s := plivoadapter.NewMemoryTokens(plivoadapter.WithCapacity(2), plivoadapter.WithStoreClock(clk.Now))
 	p := plivoadapter.Prompt{Code: code, Language: "en-US"}
 	if err := s.Put(ctx, "a", p, clk.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -427,7 +423,7 @@ func TestSpeakLanguage(t *testing.T) {
 func TestVoiceTokenStoreFullPlacesNoCall(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{Tokens: plivoadapter.NewMemoryTokens(1, nil)})
+	v := newVoice(t, srv, plivoadapter.WithTokens(plivoadapter.NewMemoryTokens(plivoadapter.WithCapacity(1))))
 	if err := v.Send(context.Background(), callMsg()); err != nil {
 		t.Fatal(err)
 	}

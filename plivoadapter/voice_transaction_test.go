@@ -49,7 +49,7 @@ func answerFor(t *testing.T, srv *plivotest.Server, v *plivoadapter.Voice, m sen
 func TestVoiceSpeaksTransaction(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	jpy := sender.Transaction{Amount: "1250", Currency: "JPY", Payee: "Yamada Shoten"}
 	bhd := sender.Transaction{Amount: "1.500", Currency: "BHD", Payee: "Gulf Trading W.L.L."}
 	tests := []struct {
@@ -101,7 +101,7 @@ func TestVoiceSpeaksTransaction(t *testing.T) {
 func TestVoiceTransactionPayeeEscaped(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	payees := []string{
 		`</Speak><Play>https://evil.example/a.mp3</Play><Speak>`,
 		`<break time="10s"/> 9 9 9 9 9 9`,
@@ -147,7 +147,7 @@ func TestVoiceTransactionNotInURLOrLogs(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	var logs bytes.Buffer
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	v := newVoice(t, srv, plivoadapter.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	tr := sender.Transaction{Amount: "4321.98", Currency: "EUR", Payee: "Zebulon Quartermaine"}
 	c, _ := answerFor(t, srv, v, txnCall("de", tr))
 	// An answer request for an unknown token is refused and logged.
@@ -182,7 +182,7 @@ func TestVoiceTransactionNotInURLOrLogs(t *testing.T) {
 func TestTransactionCarriers(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	v := newVoice(t, srv, plivoadapter.VoiceOptions{})
+	v := newVoice(t, srv)
 	if !sender.CarriesTransaction(v, sender.Call) || sender.CarriesTransaction(v, sender.SMS) {
 		t.Error("Voice: CarriesTransaction(call) must be true, (sms) false")
 	}

@@ -4,68 +4,28 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/ascii"
 	"github.com/go2fa/go2fa/sender"
 	plivo "github.com/plivo/plivo-go/v7"
 )
 
-// WhatsAppOptions configures the WhatsApp sender. NewWhatsApp copies it.
-type WhatsAppOptions struct {
-	// Number is the WhatsApp Business number, in E.164, that Plivo sends
-	// from (src): the number of the WhatsApp Business Account mapped to
-	// the Plivo account. The default value is Config.Number.
-	Number string
-	// Template is the name of an approved WhatsApp authentication template
-	// (category AUTHENTICATION, with a copy-code button): lowercase letters,
-	// digits and underscores. WhatsApp fixes its text ("123456 is your
-	// verification code."), so Message.Text is not used. Required.
-	Template string
+// WhatsAppTemplate is the approved WhatsApp authentication template that
+// NewWhatsApp sends. It is a plain value; NewWhatsApp copies it.
+type WhatsAppTemplate struct {
+	// Name is the template's name (category AUTHENTICATION, with a
+	// copy-code button): lowercase letters, digits and underscores.
+	// WhatsApp fixes its text ("123456 is your verification code."), so
+	// Message.Text is not used. Required.
+	Name string
 	// Languages lists the languages the template is approved in, as
 	// WhatsApp language codes ("en_US", "pt_BR", "es"). A message goes in
 	// the one that matches its Locale best (see WhatsAppLanguage); the
 	// first is used when none matches. At least one is required.
 	Languages []string
-	// TransactionTemplate is the name of an approved WhatsApp template
-	// (category UTILITY) for codes that confirm a payment: its body takes
-	// three text parameters, in this order, the code ({{1}}), the amount
-	// as "EUR 12.50" ({{2}}) and the payee ({{3}}), and it has no other
-	// parameter. An authentication template cannot carry them: WhatsApp
-	// fixes its text and takes the code alone. The default value is ""
-	// (none): a message with a Transaction is then refused with
-	// sender.ErrTransactionUnsupported, and CarriesTransaction is false.
-	TransactionTemplate string
-	// TransactionLanguages lists the languages TransactionTemplate is
-	// approved in, chosen as for Languages. Required with
-	// TransactionTemplate.
-	TransactionLanguages []string
-	// KeepInPlivoLogs lets Plivo keep the message content and the full
-	// destination number in its logs. By default every message is sent
-	// with Plivo's log=false. The default value is false.
-	KeepInPlivoLogs bool
-	// StatusURL is the public URL at which Plivo posts the message's
-	// delivery and read reports. Point it at the SMS sender's
-	// StatusHandler (SMSOptions.StatusURL) so that one signed handler
-	// serves both channels. The default value is "" (no reports).
-	StatusURL string
-	// StatusMethod is the HTTP method of the reports, "POST" or "GET".
-	// The default value is "POST".
-	StatusMethod string
-	// Messages remembers, under Plivo's message UUID, the messages sent
-	// with a StatusURL, until their code expires (Message.TTL, at most
-	// DefaultNonceWindow): the StatusHandler refuses (404) a report for a
-	// message its MessageStore does not hold, so pass the SMS sender's
-	// store (SMSOptions.Messages) here. The default value is nil, which
-	// NewWhatsApp refuses when StatusURL is set.
-	Messages MessageStore
-	// Now is the clock. The default value is time.Now.
-	Now func() time.Time
-	// Logger receives a line when the MessageStore fails, never with a
-	// code. The default value is nil (no logs).
-	Logger *slog.Logger
 }
 
 // WhatsApp sends codes as WhatsApp authentication template messages with
@@ -99,74 +59,68 @@ const (
 	copyCodeButtonSlot = "0"
 )
 
-// maxTemplateName bounds WhatsAppOptions.Template.
+// maxTemplateName bounds WhatsAppTemplate.Name.
 const maxTemplateName = 512
 
-// NewWhatsApp returns a WhatsApp sender for the account in c. It checks c
-// and o and returns an error wrapping ErrInvalidConfig.
-func NewWhatsApp(c Config, o WhatsAppOptions) (*WhatsApp, error) {
-	if o.Number != "" {
-		if !isPhone(o.Number) {
-			return nil, fmt.Errorf("%w: WhatsApp Number is not a phone number", ErrInvalidConfig)
+// NewWhatsApp returns a WhatsApp sender for the account in c that sends
+// template t. It accepts WithWhatsAppNumber, WithKeepInPlivoLogs,
+// WithStatusURL (which needs WithMessages: the SMS sender's store, whose
+// StatusHandler then serves both channels), WithStatusMethod, WithClock
+// and WithLogger. It checks c, t and opts and returns an error wrapping
+// ErrInvalidConfig that names the bad setting.
+func NewWhatsApp(c Config, t WhatsAppTemplate, opts ...Option) (*WhatsApp, error) {
+	o, err := collect("NewWhatsApp", whatsAppOptions, opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.has(optWhatsAppNumber) {
+		if !isPhone(o.whatsAppNumber) {
+			return nil, invalid(optWhatsAppNumber, "not a phone number")
 		}
-		c.Number = o.Number // Config.Number may be an SMS sender ID
+		c.Number = o.whatsAppNumber // Config.Number may be an SMS sender ID
 	}
 	if err := c.validate(true, false); err != nil {
 		return nil, err
 	}
-	w := &WhatsApp{from: c.Number, template: o.Template, keepLogs: o.KeepInPlivoLogs}
-	if !templateName(o.Template) {
-		return nil, fmt.Errorf("%w: WhatsApp Template must be 1-%d lowercase letters, digits or underscores", ErrInvalidConfig, maxTemplateName)
+	w := &WhatsApp{from: c.Number, template: t.Name, keepLogs: o.keepLogs, log: o.logger}
+	if !templateName(t.Name) {
+		return nil, fmt.Errorf("%w: WhatsApp template Name must be 1-%d lowercase letters, digits or underscores", ErrInvalidConfig, maxTemplateName)
 	}
-	if len(o.Languages) == 0 {
-		return nil, fmt.Errorf("%w: WhatsApp Languages is empty", ErrInvalidConfig)
+	if len(t.Languages) == 0 {
+		return nil, fmt.Errorf("%w: WhatsApp template Languages is empty", ErrInvalidConfig)
 	}
-	var err error
-	if w.languages, err = languageCodes(o.Languages); err != nil {
+	if w.languages, err = languageCodes(t.Languages); err != nil {
 		return nil, err
 	}
-	if o.TransactionTemplate != "" || len(o.TransactionLanguages) > 0 {
-		if !templateName(o.TransactionTemplate) {
-			return nil, fmt.Errorf("%w: WhatsApp TransactionTemplate must be 1-%d lowercase letters, digits or underscores", ErrInvalidConfig, maxTemplateName)
+	if o.has(optTransactionTemplate) {
+		tt := o.transactionTemplate
+		if !templateName(tt.Name) {
+			return nil, invalid(optTransactionTemplate, "Name must be 1-%d lowercase letters, digits or underscores", maxTemplateName)
 		}
-		if len(o.TransactionLanguages) == 0 {
-			return nil, fmt.Errorf("%w: WhatsApp TransactionLanguages is empty", ErrInvalidConfig)
+		if len(tt.Languages) == 0 {
+			return nil, invalid(optTransactionTemplate, "Languages is empty")
 		}
-		if w.txnLangs, err = languageCodes(o.TransactionLanguages); err != nil {
-			return nil, err
+		if w.txnLangs, err = languageCodes(tt.Languages); err != nil {
+			return nil, fmt.Errorf("%w (%s)", err, optTransactionTemplate)
 		}
-		w.txnName = o.TransactionTemplate
+		w.txnName = tt.Name
 	}
-	w.method = strings.ToUpper(o.StatusMethod)
-	if w.method == "" {
-		w.method = http.MethodPost
-	}
-	if w.method != http.MethodPost && w.method != http.MethodGet {
-		return nil, fmt.Errorf("%w: StatusMethod must be POST or GET", ErrInvalidConfig)
-	}
-	if o.StatusURL != "" {
-		u, err := publicURL("StatusURL", o.StatusURL)
-		if err != nil {
-			return nil, err
-		}
-		w.status = u
-		if o.Messages == nil {
-			return nil, fmt.Errorf("%w: WhatsApp StatusURL needs Messages, the SMS sender's MessageStore", ErrInvalidConfig)
-		}
-	}
-	w.messages, w.now, w.log = o.Messages, o.Now, o.Logger
-	if w.now == nil {
-		w.now = time.Now
-	}
-	a, err := newAPI(c)
-	if err != nil {
+	if w.method, w.status, err = o.statusTarget(); err != nil {
 		return nil, err
 	}
-	cl, err := plivo.NewClient(c.AuthID, c.AuthToken, &plivo.ClientOptions{HttpClient: a.hc})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	if o.has(optMessages) && o.messages == nil {
+		return nil, invalid(optMessages, "nil store")
 	}
-	w.client, w.api = cl, a
+	if w.status != nil && o.messages == nil {
+		return nil, fmt.Errorf("%w: %s needs %s, the SMS sender's MessageStore", ErrInvalidConfig, optStatusURL, optMessages)
+	}
+	w.messages = o.messages
+	if w.now, err = o.clock(); err != nil {
+		return nil, err
+	}
+	if w.client, w.api, err = newRESTClient(c); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -175,7 +129,7 @@ func languageCodes(ls []string) ([]string, error) {
 	out := make([]string, 0, len(ls))
 	for _, l := range ls {
 		if !languageCode(l) {
-			return nil, fmt.Errorf("%w: WhatsApp language %q is not a code such as en or en_US", ErrInvalidConfig, truncateText(l, 16))
+			return nil, fmt.Errorf("%w: WhatsApp language %q is not a code such as en or en_US", ErrInvalidConfig, ascii.Truncate(l, 16))
 		}
 		out = append(out, l)
 	}
@@ -183,7 +137,7 @@ func languageCodes(ls []string) ([]string, error) {
 }
 
 // CarriesTransaction reports whether w shows a Message.Transaction on c:
-// on WhatsApp, when a TransactionTemplate is configured.
+// on WhatsApp, when NewWhatsApp was given WithTransactionTemplate.
 func (w *WhatsApp) CarriesTransaction(c sender.Channel) bool {
 	return c == sender.WhatsApp && w.txnName != ""
 }
@@ -199,10 +153,10 @@ func (w *WhatsApp) Language(locale string) string { return WhatsAppLanguage(loca
 // (after checking m as Send does): src, dst, type "whatsapp", the
 // template with the code as the body's parameter and as the copy-code
 // button's parameter (WhatsApp requires both), log=false unless
-// KeepInPlivoLogs, message_expiry from m.TTL, and the status URL and
-// method. A message with a Transaction goes in the TransactionTemplate
-// instead, with the code, the amount ("EUR 12.50") and the payee as the
-// body's three parameters; without a TransactionTemplate it fails with
+// WithKeepInPlivoLogs, message_expiry from m.TTL, and the status URL and
+// method. A message with a Transaction goes in the WithTransactionTemplate
+// template instead, with the code, the amount ("EUR 12.50") and the payee
+// as the body's three parameters; without one it fails with
 // sender.ErrTransactionUnsupported.
 func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 	if err := m.Validate(); err != nil {
@@ -227,7 +181,7 @@ func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 	}
 	if t := m.Transaction; t != nil {
 		if w.txnName == "" {
-			return plivo.MessageCreateParams{}, fmt.Errorf("plivoadapter: whatsapp sender: %w: no TransactionTemplate", sender.ErrTransactionUnsupported)
+			return plivo.MessageCreateParams{}, fmt.Errorf("plivoadapter: whatsapp sender: %w: no transaction template", sender.ErrTransactionUnsupported)
 		}
 		tpl = &plivo.Template{
 			Name:     w.txnName,
@@ -262,13 +216,12 @@ func (w *WhatsApp) Params(m sender.Message) (plivo.MessageCreateParams, error) {
 // An SMS or Call message fails with sender.ErrUnsupportedChannel, a
 // message with a Text (which the template cannot show) with
 // sender.ErrInvalidMessage, and a message with a Transaction but no
-// TransactionTemplate with sender.ErrTransactionUnsupported, before any
-// request. Plivo
-// failures are *Error: a 4xx answer (a destination or template WhatsApp
+// WithTransactionTemplate with sender.ErrTransactionUnsupported, before any
+// request. Plivo failures are *Error: a 4xx answer (a destination or template WhatsApp
 // refuses) wraps ErrPermanent, so a failover moves on instead of retrying.
 // A message that Plivo accepts and WhatsApp cannot deliver (for example to
 // a number without WhatsApp) is reported later, as "failed" or
-// "undelivered", to the StatusURL. With a StatusURL, the message is
+// "undelivered", to the status URL. With WithStatusURL, the message is
 // remembered in the MessageStore under its UUID, with m.Ref and the
 // channel, until its code expires; a store error is logged and does not
 // fail Send, but a report for that message will then be refused.
@@ -369,11 +322,4 @@ func languageCode(s string) bool {
 		}
 	}
 	return true
-}
-
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

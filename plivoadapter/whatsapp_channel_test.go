@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/sender"
 )
 
@@ -20,18 +19,7 @@ func TestSMSVoicePHLORefuseWhatsApp(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
 	c := config(srv)
-	s, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plivoadapter.NewPHLO(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v, p := newSenders(t, c)
 	for name, snd := range map[string]sender.Sender{"sms": s, "voice": v, "phlo": p} {
 		if err := snd.Send(context.Background(), waMsg()); !errors.Is(err, sender.ErrUnsupportedChannel) {
 			t.Errorf("%s: Send(whatsapp) = %v, want ErrUnsupportedChannel", name, err)

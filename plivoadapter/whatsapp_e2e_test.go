@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
@@ -28,7 +29,7 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	srv := fake(t)
 	srv.NoWhatsApp(dest)
-	clk := newClock() // the Verifier's and the store's; Plivo's callbacks carry real times
+	clk := testclock.New() // the Verifier's and the store's; Plivo's callbacks carry real times
 	c := config(srv)
 
 	var (
@@ -37,10 +38,12 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 		errs     []error
 		statuses []otp.FallbackStatus
 	)
-	messages := plivoadapter.NewMemoryMessages(0, nil) // one store for both senders
-	sms, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{
-		StatusURL: waStatusURL, Messages: messages,
-		OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
+	messages := plivoadapter.NewMemoryMessages() // one store for both senders
+	sms, err := plivoadapter.NewSMS(
+		c,
+		plivoadapter.WithStatusURL(waStatusURL),
+		plivoadapter.WithMessages(messages),
+		plivoadapter.WithOnFailure(func(ctx context.Context, d plivoadapter.Delivery) {
 			res, err := v.FallbackNext(context.WithoutCancel(ctx), d.Ref)
 			mu.Lock()
 			defer mu.Unlock()
@@ -49,15 +52,12 @@ func TestWhatsAppSMSVoiceFallbackEndToEnd(t *testing.T) {
 				return
 			}
 			statuses = append(statuses, res.Status)
-		},
-	})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wo := waOptions() // reports to waStatusURL too
-	wo.Messages = messages
-	wa := newWhatsApp(t, srv, wo)
-	voice, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
+	wa := newWhatsApp(t, srv, waOptions(plivoadapter.WithMessages(messages))...) // reports to waStatusURL too
+	voice, err := plivoadapter.NewVoice(c, answerURL)
 	if err != nil {
 		t.Fatal(err)
 	}

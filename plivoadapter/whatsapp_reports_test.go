@@ -20,21 +20,21 @@ func TestWhatsAppReportsThroughSMSStatusHandler(t *testing.T) {
 		srv := fake(t)
 		var mu sync.Mutex
 		var failed []plivoadapter.Delivery
-		messages := plivoadapter.NewMemoryMessages(0, nil) // one store for both senders
-		sms, err := plivoadapter.NewSMS(config(srv), plivoadapter.SMSOptions{
-			StatusURL: waStatusURL, StatusMethod: method, Messages: messages,
-			OnFailure: func(ctx context.Context, d plivoadapter.Delivery) {
+		messages := plivoadapter.NewMemoryMessages() // one store for both senders
+		sms, err := plivoadapter.NewSMS(
+			config(srv),
+			plivoadapter.WithStatusURL(waStatusURL),
+			plivoadapter.WithStatusMethod(method),
+			plivoadapter.WithMessages(messages),
+			plivoadapter.WithOnFailure(func(ctx context.Context, d plivoadapter.Delivery) {
 				mu.Lock()
 				failed = append(failed, d)
 				mu.Unlock()
-			},
-		})
+			}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := waOptions()
-		o.StatusMethod, o.Messages = method, messages
-		wa := newWhatsApp(t, srv, o)
+		wa := newWhatsApp(t, srv, waOptions(plivoadapter.WithStatusMethod(method), plivoadapter.WithMessages(messages))...)
 		if err := wa.Send(context.Background(), waMsg()); err != nil {
 			t.Fatal(err)
 		}

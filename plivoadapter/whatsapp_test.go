@@ -12,23 +12,30 @@ import (
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 )
 
 const waStatusURL = "https://example.com/plivo/status"
 
-func waOptions() plivoadapter.WhatsAppOptions {
-	return plivoadapter.WhatsAppOptions{
-		Number:    plivotest.WhatsAppNumber,
-		Template:  plivotest.WhatsAppTemplate,
-		Languages: plivotest.WhatsAppLanguages(),
-		StatusURL: waStatusURL,
-		Messages:  plivoadapter.NewMemoryMessages(0, nil),
-	}
+// waTemplate is the template the fake has approved.
+func waTemplate() plivoadapter.WhatsAppTemplate {
+	return plivoadapter.WhatsAppTemplate{Name: plivotest.WhatsAppTemplate, Languages: plivotest.WhatsAppLanguages()}
 }
 
-func newWhatsApp(t *testing.T, srv *plivotest.Server, o plivoadapter.WhatsAppOptions) *plivoadapter.WhatsApp {
+// waOptions are the fake's WhatsApp number, a status URL and a message
+// store, then extra.
+func waOptions(extra ...plivoadapter.Option) []plivoadapter.Option {
+	return append([]plivoadapter.Option{
+		plivoadapter.WithWhatsAppNumber(plivotest.WhatsAppNumber),
+		plivoadapter.WithStatusURL(waStatusURL),
+		plivoadapter.WithMessages(plivoadapter.NewMemoryMessages()),
+	}, extra...)
+}
+
+// newWhatsApp is a WhatsApp sender of waTemplate on srv with opts.
+func newWhatsApp(t *testing.T, srv *plivotest.Server, opts ...plivoadapter.Option) *plivoadapter.WhatsApp {
 	t.Helper()
-	w, err := plivoadapter.NewWhatsApp(config(srv), o)
+	w, err := plivoadapter.NewWhatsApp(config(srv), waTemplate(), opts...)
 	if err != nil {
 		t.Fatalf("NewWhatsApp: %v", err)
 	}
@@ -42,7 +49,7 @@ func newWhatsApp(t *testing.T, srv *plivotest.Server, o plivoadapter.WhatsAppOpt
 func TestWhatsAppRequest(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	w := newWhatsApp(t, srv, waOptions())
+	w := newWhatsApp(t, srv, waOptions()...)
 	m := waMsg()
 	m.Locale = "pt-BR"
 	if err := w.Send(context.Background(), m); err != nil {
@@ -85,10 +92,7 @@ func TestWhatsAppRequest(t *testing.T) {
 func TestWhatsAppKeepInPlivoLogsAndNoTTL(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	o := waOptions()
-	o.KeepInPlivoLogs = true
-	o.StatusURL = ""
-	w := newWhatsApp(t, srv, o)
+	w := newWhatsApp(t, srv, plivoadapter.WithWhatsAppNumber(plivotest.WhatsAppNumber), plivoadapter.WithKeepInPlivoLogs())
 	m := waMsg()
 	m.TTL = 0
 	if err := w.Send(context.Background(), m); err != nil {
@@ -105,7 +109,7 @@ func TestWhatsAppKeepInPlivoLogsAndNoTTL(t *testing.T) {
 func TestWhatsAppMessageExpiryBounds(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	w := newWhatsApp(t, srv, waOptions())
+	w := newWhatsApp(t, srv, waOptions()...)
 	for _, c := range []struct {
 		ttl  time.Duration
 		want int
@@ -148,33 +152,39 @@ func TestWhatsAppLanguage(t *testing.T) {
 func TestWhatsAppConfigChecks(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	tests := map[string]func(*plivoadapter.WhatsAppOptions){
-		"no template":         func(o *plivoadapter.WhatsAppOptions) { o.Template = "" },
-		"template with caps":  func(o *plivoadapter.WhatsAppOptions) { o.Template = "Go2FA_otp" },
-		"template with dash":  func(o *plivoadapter.WhatsAppOptions) { o.Template = "go2fa-otp" },
-		"template too long":   func(o *plivoadapter.WhatsAppOptions) { o.Template = strings.Repeat("a", 513) },
-		"no languages":        func(o *plivoadapter.WhatsAppOptions) { o.Languages = nil },
-		"language not a code": func(o *plivoadapter.WhatsAppOptions) { o.Languages = []string{"english"} },
-		"language with dash":  func(o *plivoadapter.WhatsAppOptions) { o.Languages = []string{"en-US"} },
-		"number not a phone":  func(o *plivoadapter.WhatsAppOptions) { o.Number = "Acme" },
-		"relative status url": func(o *plivoadapter.WhatsAppOptions) { o.StatusURL = "/plivo/status" },
-		"bad status method":   func(o *plivoadapter.WhatsAppOptions) { o.StatusMethod = "PUT" },
+	tmpl := func(name string, langs ...string) plivoadapter.WhatsAppTemplate {
+		return plivoadapter.WhatsAppTemplate{Name: name, Languages: langs}
 	}
-	for name, mutate := range tests {
-		o := waOptions()
-		mutate(&o)
-		if _, err := plivoadapter.NewWhatsApp(config(srv), o); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
-			t.Errorf("%s: NewWhatsApp = %v, want ErrInvalidConfig", name, err)
+	tests := map[string]struct {
+		t      plivoadapter.WhatsAppTemplate
+		opts   []plivoadapter.Option
+		naming string
+	}{
+		"no template":          {tmpl("", "en_US"), nil, "Name"},
+		"template with caps":   {tmpl("Go2FA_otp", "en_US"), nil, "Name"},
+		"template with dash":   {tmpl("go2fa-otp", "en_US"), nil, "Name"},
+		"template too long":    {tmpl(strings.Repeat("a", 513), "en_US"), nil, "Name"},
+		"no languages":         {tmpl(plivotest.WhatsAppTemplate), nil, "Languages"},
+		"language not a code":  {tmpl(plivotest.WhatsAppTemplate, "english"), nil, "language"},
+		"language with dash":   {tmpl(plivotest.WhatsAppTemplate, "en-US"), nil, "language"},
+		"number not a phone":   {waTemplate(), []plivoadapter.Option{plivoadapter.WithWhatsAppNumber("Acme")}, "WithWhatsAppNumber"},
+		"relative status url":  {waTemplate(), waOptions(plivoadapter.WithStatusURL("/plivo/status")), "WithStatusURL"},
+		"bad status method":    {waTemplate(), waOptions(plivoadapter.WithStatusMethod("PUT")), "WithStatusMethod"},
+		"status without store": {waTemplate(), []plivoadapter.Option{plivoadapter.WithWhatsAppNumber(plivotest.WhatsAppNumber), plivoadapter.WithStatusURL(waStatusURL)}, "WithMessages"},
+		"nil store":            {waTemplate(), waOptions(plivoadapter.WithMessages(nil)), "WithMessages"},
+		"sms option":           {waTemplate(), waOptions(plivoadapter.WithTemplate("{code}")), "WithTemplate does not apply to NewWhatsApp"},
+	}
+	for name, tc := range tests {
+		if _, err := plivoadapter.NewWhatsApp(config(srv), tc.t, tc.opts...); !errors.Is(err, plivoadapter.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.naming) {
+			t.Errorf("%s: NewWhatsApp = %v, want ErrInvalidConfig naming %s", name, err, tc.naming)
 		}
 	}
-	// Without WhatsAppOptions.Number the sender uses Config.Number.
+	// Without WithWhatsAppNumber the sender uses Config.Number.
 	c := config(srv)
 	c.Number = plivotest.WhatsAppNumber
-	o := waOptions()
-	o.Number = ""
-	w, err := plivoadapter.NewWhatsApp(c, o)
+	w, err := plivoadapter.NewWhatsApp(c, waTemplate())
 	if err != nil {
-		t.Fatalf("NewWhatsApp without Number: %v", err)
+		t.Fatalf("NewWhatsApp without a WhatsApp number: %v", err)
 	}
 	if p, _ := w.Params(waMsg()); p.Src != plivotest.WhatsAppNumber {
 		t.Errorf("src = %q, want Config.Number", p.Src)
@@ -182,7 +192,7 @@ func TestWhatsAppConfigChecks(t *testing.T) {
 	// An SMS sender ID as Config.Number does not stop a WhatsApp number.
 	c = config(srv)
 	c.Number = "Acme"
-	if w, err := plivoadapter.NewWhatsApp(c, waOptions()); err != nil {
+	if w, err := plivoadapter.NewWhatsApp(c, waTemplate(), waOptions()...); err != nil {
 		t.Errorf("NewWhatsApp with a sender ID in Config.Number: %v", err)
 	} else if p, _ := w.Params(waMsg()); p.Src != plivotest.WhatsAppNumber {
 		t.Errorf("src = %q, want the WhatsApp number", p.Src)
@@ -197,7 +207,7 @@ func TestWhatsAppConfigChecks(t *testing.T) {
 func TestWhatsAppRefusesOtherChannels(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	w := newWhatsApp(t, srv, waOptions())
+	w := newWhatsApp(t, srv, waOptions()...)
 	for _, m := range []sender.Message{smsMsg(), callMsg()} {
 		if err := w.Send(context.Background(), m); !errors.Is(err, sender.ErrUnsupportedChannel) {
 			t.Errorf("Send(%s) = %v, want ErrUnsupportedChannel", m.Channel, err)
@@ -242,9 +252,9 @@ func TestWhatsAppErrors(t *testing.T) {
 		{plivotest.ServerError, 500, false},
 	} {
 		srv := fake(t)
-		w := newWhatsApp(t, srv, waOptions())
+		w := newWhatsApp(t, srv, waOptions()...)
 		srv.FailNext(c.failure, 1)
-		var backup sender.Recorder
+		var backup sendertest.Recorder
 		err := sender.Failover(w, &backup).Send(context.Background(), waMsg())
 		if err != nil {
 			t.Errorf("%d: Failover = %v, want the backup to deliver", c.status, err)
@@ -270,15 +280,16 @@ func TestWhatsAppErrors(t *testing.T) {
 func TestWhatsAppRefusedByPlivo(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	tests := map[string]func(*plivoadapter.Config, *plivoadapter.WhatsAppOptions){
-		"unknown template":      func(c *plivoadapter.Config, o *plivoadapter.WhatsAppOptions) { o.Template = "not_approved" },
-		"unapproved language":   func(c *plivoadapter.Config, o *plivoadapter.WhatsAppOptions) { o.Languages = []string{"fr"} },
-		"src not whatsapp-able": func(c *plivoadapter.Config, o *plivoadapter.WhatsAppOptions) { o.Number = plivotest.Number },
+	tests := map[string]struct {
+		t      plivoadapter.WhatsAppTemplate
+		number string
+	}{
+		"unknown template":      {plivoadapter.WhatsAppTemplate{Name: "not_approved", Languages: plivotest.WhatsAppLanguages()}, plivotest.WhatsAppNumber},
+		"unapproved language":   {plivoadapter.WhatsAppTemplate{Name: plivotest.WhatsAppTemplate, Languages: []string{"fr"}}, plivotest.WhatsAppNumber},
+		"src not whatsapp-able": {waTemplate(), plivotest.Number},
 	}
-	for name, mutate := range tests {
-		c, o := config(srv), waOptions()
-		mutate(&c, &o)
-		w, err := plivoadapter.NewWhatsApp(c, o)
+	for name, tc := range tests {
+		w, err := plivoadapter.NewWhatsApp(config(srv), tc.t, plivoadapter.WithWhatsAppNumber(tc.number))
 		if err != nil {
 			t.Fatalf("%s: NewWhatsApp: %v", name, err)
 		}

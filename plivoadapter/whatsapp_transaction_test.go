@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/go2fa/go2fa/plivoadapter"
@@ -18,14 +19,14 @@ func txnWhatsApp(locale string, t sender.Transaction) sender.Message {
 	return m
 }
 
-// Without a TransactionTemplate, a transaction is refused before any
+// Without WithTransactionTemplate, a transaction is refused before any
 // request: the authentication template could show the code alone.
 func TestWhatsAppTransactionWithoutTemplate(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	w := newWhatsApp(t, srv, waOptions())
+	w := newWhatsApp(t, srv, waOptions()...)
 	if sender.CarriesTransaction(w, sender.WhatsApp) {
-		t.Error("CarriesTransaction(whatsapp) = true without a TransactionTemplate")
+		t.Error("CarriesTransaction(whatsapp) = true without a transaction template")
 	}
 	err := w.Send(context.Background(), txnWhatsApp("de", acmePayment))
 	if !errors.Is(err, sender.ErrTransactionUnsupported) || !errors.Is(err, sender.ErrInvalidMessage) {
@@ -37,7 +38,7 @@ func TestWhatsAppTransactionWithoutTemplate(t *testing.T) {
 	}
 }
 
-// With a TransactionTemplate, the message goes in that utility template,
+// With WithTransactionTemplate, the message goes in that utility template,
 // in the language that matches the locale, with the code, the amount and
 // the payee as the body's parameters, through plivo-go to the fake, which
 // checks the template's parameter count; a code without a transaction
@@ -45,10 +46,9 @@ func TestWhatsAppTransactionWithoutTemplate(t *testing.T) {
 func TestWhatsAppTransactionTemplate(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	o := waOptions()
-	o.TransactionTemplate = plivotest.WhatsAppPaymentTemplate
-	o.TransactionLanguages = plivotest.WhatsAppLanguages()
-	w := newWhatsApp(t, srv, o)
+	w := newWhatsApp(t, srv, waOptions(plivoadapter.WithTransactionTemplate(plivoadapter.WhatsAppTemplate{
+		Name: plivotest.WhatsAppPaymentTemplate, Languages: plivotest.WhatsAppLanguages(),
+	}))...)
 	if !sender.CarriesTransaction(w, sender.WhatsApp) || sender.CarriesTransaction(w, sender.SMS) {
 		t.Error("CarriesTransaction must be true for whatsapp only")
 	}
@@ -83,25 +83,21 @@ func TestWhatsAppTransactionTemplate(t *testing.T) {
 	}
 }
 
-// A TransactionTemplate is checked like Template, and needs languages.
+// WithTransactionTemplate's template is checked like the authentication
+// template, and needs languages.
 func TestWhatsAppTransactionConfig(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	tests := map[string]func(*plivoadapter.WhatsAppOptions){
-		"languages without template": func(o *plivoadapter.WhatsAppOptions) { o.TransactionLanguages = []string{"en"} },
-		"template without languages": func(o *plivoadapter.WhatsAppOptions) { o.TransactionTemplate = "go2fa_payment" },
-		"template with caps": func(o *plivoadapter.WhatsAppOptions) {
-			o.TransactionTemplate, o.TransactionLanguages = "Go2fa_payment", []string{"en"}
-		},
-		"language not a code": func(o *plivoadapter.WhatsAppOptions) {
-			o.TransactionTemplate, o.TransactionLanguages = "go2fa_payment", []string{"en-US"}
-		},
+	tests := map[string]plivoadapter.WhatsAppTemplate{
+		"languages without name": {Languages: []string{"en"}},
+		"name without languages": {Name: "go2fa_payment"},
+		"name with caps":         {Name: "Go2fa_payment", Languages: []string{"en"}},
+		"language not a code":    {Name: "go2fa_payment", Languages: []string{"en-US"}},
 	}
-	for name, mutate := range tests {
-		o := waOptions()
-		mutate(&o)
-		if _, err := plivoadapter.NewWhatsApp(config(srv), o); !errors.Is(err, plivoadapter.ErrInvalidConfig) {
-			t.Errorf("%s: NewWhatsApp = %v, want ErrInvalidConfig", name, err)
+	for name, tt := range tests {
+		_, err := plivoadapter.NewWhatsApp(config(srv), waTemplate(), waOptions(plivoadapter.WithTransactionTemplate(tt))...)
+		if !errors.Is(err, plivoadapter.ErrInvalidConfig) || !strings.Contains(err.Error(), "WithTransactionTemplate") {
+			t.Errorf("%s: NewWhatsApp = %v, want ErrInvalidConfig naming WithTransactionTemplate", name, err)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
 	plivo "github.com/plivo/plivo-go/v7"
@@ -37,18 +38,17 @@ func TestWhatsAppWireMatchesPlivoGo(t *testing.T) {
 			t.Parallel()
 			ours, theirs := fake(t), fake(t)
 
-			o := waOptions()
-			o.StatusURL, o.StatusMethod = c.status, c.method
-			w := newWhatsApp(t, ours, o)
+			o := []plivoadapter.Option{plivoadapter.WithWhatsAppNumber(plivotest.WhatsAppNumber)}
+			if c.status != "" {
+				o = waOptions(plivoadapter.WithStatusURL(c.status), plivoadapter.WithStatusMethod(c.method))
+			}
+			w := newWhatsApp(t, ours, o...)
 			m := sender.Message{To: dest, Channel: sender.WhatsApp, Code: code, TTL: c.ttl, Locale: c.locale}
 			if err := w.Send(context.Background(), m); err != nil {
 				t.Fatalf("our Send: %v", err)
 			}
 
-			cl, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: theirs.Client()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			cl := plivoGo(t, theirs.Client())
 			tpl, err := plivo.CreateWhatsappTemplate(fmt.Sprintf(`{
 				"name": %q, "language": %q,
 				"components": [
@@ -114,15 +114,12 @@ func TestWhatsAppWireMatchesPlivoGo(t *testing.T) {
 func TestWhatsAppParamsFeedMessagesCreate(t *testing.T) {
 	t.Parallel()
 	srv := fake(t)
-	w := newWhatsApp(t, srv, waOptions())
+	w := newWhatsApp(t, srv, waOptions()...)
 	p, err := w.Params(waMsg())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: srv.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := plivoGo(t, srv.Client())
 	if _, err := cl.Messages.Create(p); err != nil {
 		t.Fatalf("Messages.Create(Params): %v", err)
 	}

@@ -34,6 +34,17 @@ type capture struct {
 	reqs []wire
 }
 
+// plivoGo is plivo-go's own REST client with the test account, sending
+// through hc: the reference our requests are compared with.
+func plivoGo(t *testing.T, hc *http.Client) *plivo.Client {
+	t.Helper()
+	cl, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 func newCapture(t *testing.T) *capture {
 	t.Helper()
 	c := &capture{}
@@ -146,7 +157,7 @@ func captureConfig(c *capture) plivoadapter.Config {
 func TestWireMessageCreateMatchesPlivoGo(t *testing.T) {
 	t.Parallel()
 	c := newCapture(t)
-	s, err := plivoadapter.NewSMS(captureConfig(c), plivoadapter.SMSOptions{StatusURL: "https://example.com/plivo/status"})
+	s, err := plivoadapter.NewSMS(captureConfig(c), plivoadapter.WithStatusURL("https://example.com/plivo/status"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,10 +166,7 @@ func TestWireMessageCreateMatchesPlivoGo(t *testing.T) {
 	}
 	ours := one(t, "ours", c.take())
 
-	pc, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: c.client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := plivoGo(t, c.client())
 	if _, err := pc.Messages.Create(plivo.MessageCreateParams{
 		Src: plivotest.Number, Dst: dest, Text: "Your verification code is " + code + ". It expires in 5 minutes.",
 		URL: "https://example.com/plivo/status", Method: "POST", Log: false, MessageExpiry: 300,
@@ -183,7 +191,7 @@ func TestWireMessageCreatePowerpackDLT(t *testing.T) {
 	c := newCapture(t)
 	const pp = "d35f2e82-d387-427f-8594-6fa07613c43a"
 	dlt := plivoadapter.DLT{EntityID: "1201159141994639834", TemplateID: "1207160760347486327", TemplateCategory: "service_implicit"}
-	s, err := plivoadapter.NewSMS(captureConfig(c), plivoadapter.SMSOptions{PowerpackUUID: pp, DLT: dlt})
+	s, err := plivoadapter.NewSMS(captureConfig(c), plivoadapter.WithPowerpack(pp), plivoadapter.WithDLT(dlt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,10 +201,7 @@ func TestWireMessageCreatePowerpackDLT(t *testing.T) {
 		t.Fatal(err)
 	}
 	ours := one(t, "ours", c.take())
-	pc, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: c.client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := plivoGo(t, c.client())
 	if _, err := pc.Messages.Create(plivo.MessageCreateParams{
 		PowerpackUUID: pp, Dst: m.To, Text: "Your verification code is " + code + ". It expires in 1 minute.",
 		Log: false, MessageExpiry: 90,
@@ -216,7 +221,7 @@ func TestWireMessageCreatePowerpackDLT(t *testing.T) {
 func TestWireCallCreateMatchesPlivoGo(t *testing.T) {
 	t.Parallel()
 	c := newCapture(t)
-	v, err := plivoadapter.NewVoice(captureConfig(c), plivoadapter.VoiceOptions{AnswerURL: answerURL, CallerName: "Acme"})
+	v, err := plivoadapter.NewVoice(captureConfig(c), answerURL, plivoadapter.WithCallerName("Acme"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,10 +231,7 @@ func TestWireCallCreateMatchesPlivoGo(t *testing.T) {
 	ours := one(t, "ours", c.take())
 	au, _ := ours.Body["answer_url"].(string)
 
-	pc, err := plivo.NewClient(plivotest.AuthID, plivotest.AuthToken, &plivo.ClientOptions{HttpClient: c.client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := plivoGo(t, c.client())
 	if _, err := pc.Calls.Create(plivo.CallCreateParams{
 		From: plivotest.Number, To: dest, AnswerURL: au, AnswerMethod: "POST",
 		MachineDetection: "hangup", TimeLimit: 120, CallerName: "Acme",
@@ -297,18 +299,7 @@ func TestAPIURLOriginForEverySender(t *testing.T) {
 	c := config(srv)
 	c.APIURL = srv.URL()
 	c.HTTPClient = &http.Client{Timeout: 10 * time.Second} // a plain client: only APIURL leads to the fake
-	s, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plivoadapter.NewPHLO(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v, p := newSenders(t, c)
 	ctx := context.Background()
 	if err := s.Send(ctx, smsMsg()); err != nil {
 		t.Errorf("sms: %v", err)
@@ -364,9 +355,9 @@ func TestAPIURLValidation(t *testing.T) {
 		c := config(srv)
 		c.APIURL = tt.url
 		for name, mk := range map[string]func() error{
-			"sms": func() error { _, err := plivoadapter.NewSMS(c, plivoadapter.SMSOptions{}); return err },
+			"sms": func() error { _, err := plivoadapter.NewSMS(c); return err },
 			"voice": func() error {
-				_, err := plivoadapter.NewVoice(c, plivoadapter.VoiceOptions{AnswerURL: answerURL})
+				_, err := plivoadapter.NewVoice(c, answerURL)
 				return err
 			},
 			"phlo": func() error { _, err := plivoadapter.NewPHLO(c); return err },

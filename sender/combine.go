@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/go2fa/go2fa/internal/ascii"
 )
 
 // Server is implemented by senders that know which channels they serve.
@@ -49,7 +51,7 @@ func ByChannel(routes map[Channel]Sender) *Router {
 // Send implements Sender.
 func (r *Router) Send(ctx context.Context, msg Message) error {
 	if !msg.Channel.Valid() {
-		return fmt.Errorf("%w: %q", ErrInvalidChannel, truncate(string(msg.Channel), 16))
+		return fmt.Errorf("%w: %q", ErrInvalidChannel, ascii.Truncate(string(msg.Channel), 16))
 	}
 	s, ok := r.routes[msg.Channel]
 	if !ok {
@@ -137,7 +139,7 @@ func (f *failover) CarriesTransaction(c Channel) bool {
 
 func (f *failover) Send(ctx context.Context, msg Message) error {
 	if !msg.Channel.Valid() {
-		return fmt.Errorf("%w: %q", ErrInvalidChannel, truncate(string(msg.Channel), 16))
+		return fmt.Errorf("%w: %q", ErrInvalidChannel, ascii.Truncate(string(msg.Channel), 16))
 	}
 	var errs []error
 	for i, s := range f.list {
@@ -192,7 +194,7 @@ func FailoverChannels(s Sender, order ...Channel) (Sender, error) {
 	}
 	for i, c := range order {
 		if !c.Valid() || slices.Contains(order[:i], c) {
-			return nil, fmt.Errorf("%w: %q (invalid or repeated)", ErrInvalidChannel, truncate(string(c), 16))
+			return nil, fmt.Errorf("%w: %q (invalid or repeated)", ErrInvalidChannel, ascii.Truncate(string(c), 16))
 		}
 		if !Serves(s, c) {
 			return nil, fmt.Errorf("%w: the sender does not serve %s", ErrUnsupportedChannel, c)

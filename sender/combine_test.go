@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 )
 
 // picky serves one channel and refuses the others the way the Plivo
@@ -15,7 +16,7 @@ import (
 // sender.Server.
 type picky struct {
 	ch  sender.Channel
-	rec sender.Recorder
+	rec sendertest.Recorder
 	err error
 }
 

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go2fa/go2fa/internal/ascii"
 )
 
 // Channel is the way a code reaches its destination.
@@ -52,7 +54,7 @@ func ParseChannel(s string) (Channel, error) {
 	case SMS, Call, WhatsApp:
 		return c, nil
 	}
-	return "", fmt.Errorf("%w: %q (want %q, %q or %q)", ErrInvalidChannel, truncate(s, 16), SMS, Call, WhatsApp)
+	return "", fmt.Errorf("%w: %q (want %q, %q or %q)", ErrInvalidChannel, ascii.Truncate(s, 16), SMS, Call, WhatsApp)
 }
 
 // Valid reports whether c is SMS, Call or WhatsApp.
@@ -101,10 +103,10 @@ type Message struct {
 func (m Message) Validate() error {
 	switch {
 	case !m.Channel.Valid():
-		return fmt.Errorf("%w: %q", ErrInvalidChannel, truncate(string(m.Channel), 16))
-	case len(m.To) < 2 || m.To[0] != '+' || !digits(m.To[1:]) || len(m.To) > 16:
+		return fmt.Errorf("%w: %q", ErrInvalidChannel, ascii.Truncate(string(m.Channel), 16))
+	case len(m.To) < 2 || m.To[0] != '+' || !ascii.Digits(m.To[1:]) || len(m.To) > 16:
 		return fmt.Errorf("%w: destination is not an E.164 number", ErrInvalidMessage)
-	case m.Code == "" || !digits(m.Code):
+	case m.Code == "" || !ascii.Digits(m.Code):
 		return fmt.Errorf("%w: code is not digits", ErrInvalidMessage)
 	case utf8.RuneCountInString(m.Text) > MaxTextLen:
 		return fmt.Errorf("%w: text longer than %d characters", ErrInvalidMessage, MaxTextLen)
@@ -187,22 +189,3 @@ type Func func(ctx context.Context, m Message) error
 
 // Send calls f(ctx, m).
 func (f Func) Send(ctx context.Context, m Message) error { return f(ctx, m) }
-
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

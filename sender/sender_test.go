@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 )
 
 var msg = sender.Message{To: "+14155550100", Channel: sender.SMS, Code: "123456", TTL: 5 * time.Minute, Ref: "abc"}
@@ -128,54 +129,9 @@ func TestWriter(t *testing.T) {
 	}
 }
 
-func TestRecorder(t *testing.T) {
-	t.Parallel()
-	var r sender.Recorder
-	ctx := context.Background()
-	done := make(chan sender.Message)
-	go func() {
-		m, err := r.WaitFor(ctx, msg.To)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- m
-	}()
-	if err := r.Send(ctx, msg); err != nil {
-		t.Fatal(err)
-	}
-	if got := <-done; got.Code != msg.Code {
-		t.Errorf("WaitFor = %v, want the sent message", got)
-	}
-	other := msg
-	other.To, other.Code = "+14155550101", "654321"
-	if err := r.Send(ctx, other); err != nil {
-		t.Fatal(err)
-	}
-	if m, ok := r.Last(msg.To); !ok || m.Code != "123456" {
-		t.Errorf("Last = %v, %v", m, ok)
-	}
-	if r.Len() != 2 || len(r.Messages()) != 2 {
-		t.Errorf("Len = %d, want 2", r.Len())
-	}
-	boom := errors.New("boom")
-	r.FailWith(boom)
-	if err := r.Send(ctx, msg); !errors.Is(err, boom) || r.Len() != 2 {
-		t.Errorf("Send after FailWith = %v (len %d), want boom and nothing recorded", err, r.Len())
-	}
-	r.Reset()
-	if r.Len() != 0 {
-		t.Errorf("Len after Reset = %d", r.Len())
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := r.WaitFor(wctx, "+14155550199"); !errors.Is(err, context.Canceled) {
-		t.Errorf("WaitFor(cancelled) = %v, want context.Canceled", err)
-	}
-}
-
 func TestByChannel(t *testing.T) {
 	t.Parallel()
-	var sms, call sender.Recorder
+	var sms, call sendertest.Recorder
 	s := sender.ByChannel(map[sender.Channel]sender.Sender{sender.SMS: &sms, sender.Call: &call, "fax": nil})
 	ctx := context.Background()
 	voice := msg
@@ -220,7 +176,7 @@ func TestFailover(t *testing.T) {
 	errA, errB := errors.New("vendor A down"), errors.New("vendor B down")
 
 	a, b := &failing{err: errA}, &failing{err: errB}
-	var c sender.Recorder
+	var c sendertest.Recorder
 	if err := sender.Failover(a, nil, b, &c).Send(ctx, msg); err != nil {
 		t.Fatalf("Failover with a working third sender: %v", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go2fa/go2fa/internal/ascii"
 )
 
 // Transaction is the payment a code confirms (PSD2 dynamic linking): the
@@ -43,7 +45,7 @@ func (t Transaction) validate() error {
 		return bad("currency is not an upper-case ISO 4217 code")
 	}
 	whole, frac, dot := strings.Cut(t.Amount, ".")
-	if !digits(whole) || (dot && !digits(frac)) {
+	if !ascii.Digits(whole) || (dot && !ascii.Digits(frac)) {
 		return bad("amount is not digits with an optional '.'")
 	}
 	n := utf8.RuneCountInString(t.Payee)

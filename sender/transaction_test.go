@@ -8,21 +8,14 @@ import (
 	"testing"
 
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 )
-
-// carrier declares the channels on which it shows a transaction.
-type carrier struct {
-	sender.Recorder
-	shows map[sender.Channel]bool
-}
-
-func (c *carrier) CarriesTransaction(ch sender.Channel) bool { return c.shows[ch] }
 
 func TestCarriesTransaction(t *testing.T) {
 	t.Parallel()
-	plain := &sender.Recorder{}
-	voice := &carrier{shows: map[sender.Channel]bool{sender.Call: true}}
-	mute := &carrier{shows: map[sender.Channel]bool{}}
+	plain := &sendertest.Recorder{}
+	voice := &sendertest.Carrier{Shows: []sender.Channel{sender.Call}}
+	mute := &sendertest.Carrier{}
 	router := sender.ByChannel(map[sender.Channel]sender.Sender{sender.SMS: plain, sender.Call: voice, sender.WhatsApp: mute})
 	chain, err := sender.FailoverChannels(router, sender.SMS, sender.Call)
 	if err != nil {
@@ -48,7 +41,7 @@ func TestCarriesTransaction(t *testing.T) {
 		{"router whatsapp", router, sender.WhatsApp, false},
 		{"router without route", sender.ByChannel(nil), sender.SMS, false},
 		{"failover all carry", sender.Failover(voice, voice), sender.Call, true},
-		{"failover one mute", sender.Failover(voice, &carrier{shows: map[sender.Channel]bool{}}), sender.Call, false},
+		{"failover one mute", sender.Failover(voice, &sendertest.Carrier{}), sender.Call, false},
 		{"channel chain sms then call", chain, sender.SMS, true},
 		{"chain whatsapp first", waChain, sender.WhatsApp, false},
 		{"chain from a later channel", waChain, sender.SMS, true},

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 )
 
 func TestWhatsAppChannel(t *testing.T) {
@@ -34,7 +35,7 @@ func TestWhatsAppChannel(t *testing.T) {
 // ErrUnsupportedChannel and hands it to no sender.
 func TestByChannelWithoutWhatsApp(t *testing.T) {
 	t.Parallel()
-	var sms, call sender.Recorder
+	var sms, call sendertest.Recorder
 	r := sender.ByChannel(map[sender.Channel]sender.Sender{sender.SMS: &sms, sender.Call: &call})
 	m := sender.Message{To: "+14155550100", Channel: sender.WhatsApp, Code: "123456"}
 	if err := r.Send(context.Background(), m); !errors.Is(err, sender.ErrUnsupportedChannel) {
@@ -43,7 +44,7 @@ func TestByChannelWithoutWhatsApp(t *testing.T) {
 	if sms.Len()+call.Len() != 0 {
 		t.Errorf("sent %d sms and %d calls for a whatsapp message, want none", sms.Len(), call.Len())
 	}
-	var wa sender.Recorder
+	var wa sendertest.Recorder
 	r = sender.ByChannel(map[sender.Channel]sender.Sender{sender.SMS: &sms, sender.WhatsApp: &wa})
 	if err := r.Send(context.Background(), m); err != nil || wa.Len() != 1 || sms.Len() != 0 {
 		t.Errorf("Send(whatsapp) with a whatsapp route = %v, whatsapp %d, sms %d; want nil, 1, 0", err, wa.Len(), sms.Len())

@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 
 	"github.com/go2fa/go2fa/examples/internal/prompt"
 	"github.com/go2fa/go2fa/otp"
@@ -66,26 +65,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, client 
 		return err
 	}
 
-	cfg := plivoadapter.Config{HTTPClient: client}
-	var missing []string
-	for _, v := range []struct {
-		name string
-		dst  *string
-	}{
-		{plivoadapter.EnvAuthID, &cfg.AuthID},
-		{plivoadapter.EnvAuthToken, &cfg.AuthToken},
-		{plivoadapter.EnvNumber, &cfg.Number},
-		{plivoadapter.EnvPHLOID, &cfg.PHLOID},
-	} {
-		*v.dst = strings.TrimSpace(getenv(v.name))
-		if *v.dst == "" {
-			missing = append(missing, v.name)
-		}
+	cfg, err := plivoadapter.ConfigFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("%w (see the number and the PHLO in the Plivo console)", err)
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing settings: %s (see the PHLO and number in the Plivo console)", strings.Join(missing, ", "))
-	}
-	phlo, err := plivoadapter.NewPHLO(cfg)
+	cfg.HTTPClient = client
+	phlo, err := plivoadapter.NewPHLO(cfg) // refuses an empty PHLO_ID
 	if err != nil {
 		return err
 	}

@@ -69,12 +69,12 @@ func TestSendsThroughPHLO(t *testing.T) {
 func TestMissingSettings(t *testing.T) {
 	t.Parallel()
 	err := run(t.Context(), []string{"+14155550100"}, func(string) string { return "" }, nil, strings.NewReader(""), io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER, PHLO_ID") {
-		t.Fatalf("err = %v", err)
+	if !errors.Is(err, plivoadapter.ErrInvalidConfig) || !strings.Contains(err.Error(), "PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PLIVO_NUMBER") {
+		t.Fatalf("nothing set: err = %v, want ErrInvalidConfig naming the three variables", err)
 	}
 	err = run(t.Context(), []string{"+14155550100"}, settings("PHLO_ID"), nil, strings.NewReader(""), io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "missing settings: PHLO_ID") {
-		t.Fatalf("err = %v", err)
+	if !errors.Is(err, plivoadapter.ErrInvalidConfig) || !strings.Contains(err.Error(), "PHLO_ID") {
+		t.Fatalf("PHLO_ID unset: err = %v, want ErrInvalidConfig naming PHLO_ID", err)
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 var staticFiles embed.FS
 
 // appConfig is what newApp needs; main fills it from the environment and
-// tests fill it with a memory store and a sender.Recorder.
+// tests fill it with a memory store and a sendertest.Recorder.
 type appConfig struct {
 	Store  store.Store
 	Sender sender.Sender

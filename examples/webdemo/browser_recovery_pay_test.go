@@ -9,7 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/go2fa/go2fa/otp"
-	"github.com/go2fa/go2fa/otp/totp"
 )
 
 // TestBrowserRecoveryAndPayment drives the page in headless Chromium: the
@@ -29,14 +28,7 @@ func TestBrowserRecoveryAndPayment(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#enroll`)),
 		chromedp.WaitVisible(chromedp.CSS(`#totp-secret`)),
 	)
-	secret, err := totp.DecodeSecret(text(t, ctx, `#totp-secret`))
-	if err != nil {
-		t.Fatalf("secret on the page: %v", err)
-	}
-	code, err := totp.Key{Secret: secret}.Code(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	code := pageTOTPCode(t, ctx)
 	do(t, ctx, "totp verify shows recovery codes",
 		chromedp.SendKeys(chromedp.CSS(`#totp-code`), code+"\n"),
 		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)),

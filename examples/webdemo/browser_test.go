@@ -283,14 +283,7 @@ func TestBrowser(t *testing.T) {
 		until(`document.querySelector("#qr").complete && document.querySelector("#qr").naturalWidth > 0`),
 		shot(dir, "06-totp-enroll.png"),
 	)
-	secret, err := totp.DecodeSecret(text(t, ctx, `#totp-secret`))
-	if err != nil {
-		t.Fatalf("secret on the page: %v", err)
-	}
-	code, err := totp.Key{Secret: secret}.Code(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	code := pageTOTPCode(t, ctx)
 	do(t, ctx, "totp wrong code",
 		chromedp.SendKeys(chromedp.CSS(`#totp-code`), wrongCode(code)),
 		chromedp.Click(chromedp.CSS(`#totp-verify`)),
@@ -313,4 +306,19 @@ func wrongCode(code string) string {
 		b[i] = '0' + (b[i]-'0'+5)%10
 	}
 	return string(b)
+}
+
+// pageTOTPCode is the current TOTP code of the secret the page shows in
+// #totp-secret after enrolment.
+func pageTOTPCode(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	secret, err := totp.DecodeSecret(text(t, ctx, `#totp-secret`))
+	if err != nil {
+		t.Fatalf("secret on the page: %v", err)
+	}
+	code, err := totp.Key{Secret: secret}.Code(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
 }

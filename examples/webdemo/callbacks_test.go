@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -31,11 +30,7 @@ func TestPlivoCallbacksSharedThroughRedis(t *testing.T) {
 		"REDIS_URL": "redis://" + mr.Addr() + "/0", "REDIS_AUTOPIPELINE": "0",
 	}
 	instance := func() appConfig {
-		cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, fake.Client())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(cleanup)
+		cfg := testConfig(t, vars, fake.Client())
 		return cfg
 	}
 	a, b := instance(), instance()

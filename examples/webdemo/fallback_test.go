@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
@@ -45,39 +45,19 @@ func newFallbackDemo(t *testing.T, backend string) *fallbackDemo {
 		d.advance = func(dt time.Duration) { now = now.Add(dt); m.SetTime(now) }
 		vars["REDIS_URL"] = "redis://" + m.Addr() + "/0"
 	}
-	cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, d.fake.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
+	cfg := testConfig(t, vars, d.fake.Client())
 	if cfg.Fallback == nil {
 		t.Fatal("PLIVO_* and PUBLIC_URL set, but the fallback is off")
 	}
 	if backend == "memory" {
-		clk := &fakeClock{now: time.Now()}
+		clk := testclock.At(time.Now())
 		st := memstore.New(memstore.WithClock(clk.Now))
 		t.Cleanup(func() { st.Close() })
 		cfg.Store = st
-		d.advance = clk.Advance
+		d.advance = func(dt time.Duration) { clk.Advance(dt) }
 	}
-	if d.app, err = newApp(cfg); err != nil {
-		t.Fatal(err)
-	}
-	d.srv = httptest.NewServer(d.app)
-	t.Cleanup(d.srv.Close)
+	d.app, d.srv = serve(t, cfg)
 	return d
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 // browser returns a client with a session cookie from the page.

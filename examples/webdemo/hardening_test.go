@@ -1,12 +1,13 @@
 package main
 
-// Fault tests of issue 6 ("Hardening"), run against the real app over
-// HTTP (newApp: otphttp on a real otp.Verifier): Redis killed and
-// restarted under load, Redis slow, and Plivo failing in every way the
-// fake can. Each fault must end in a clean status from the API (a 503 for
-// the store, a 502 for the sender, never a 500, never an approval), leave
-// no valid code behind for a message that was not sent, and give full
-// service once it ends. The no-leak test is in leak_test.go.
+// Fault tests for the "infrastructure faults" row of SECURITY.md ("What
+// go2fa protects against"), run against the real app over HTTP (newApp:
+// otphttp on a real otp.Verifier): Redis killed and restarted under load,
+// Redis slow, and Plivo failing in every way the fake can. Each fault must
+// end in a clean status from the API (a 503 for the store, a 502 for the
+// sender, never a 500, never an approval), leave no valid code behind for a
+// message that was not sent, and give full service once it ends. The
+// no-leak test is in leak_test.go.
 
 import (
 	"context"
@@ -33,6 +34,7 @@ import (
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/redisstore"
 	"github.com/go2fa/go2fa/store/redisstore/redistest"
@@ -74,7 +76,7 @@ func TestFaultRedisKilledMidLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	cfg.Sender, cfg.Policy = rec, faultPolicy()
 	cfg.CheckBudget = 1 << 20 // the load is one client
 	app, err := newApp(cfg)
@@ -307,7 +309,7 @@ func TestFaultRedisSlow(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs syncBuffer
-			rec := &sender.Recorder{}
+			rec := &sendertest.Recorder{}
 			cfg := appConfig{Store: st, Sender: rec, Secret: testSecret, Policy: faultPolicy(),
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)), CheckBudget: 1 << 20}
 			app, err := newApp(cfg)

@@ -1,8 +1,9 @@
 package main
 
-// The no-leak test of issue 6: one full run through the demo with
-// everything it emits captured, then a search of all of it for the codes,
-// the secret and the phone numbers.
+// The no-leak test for the "the code in a URL or a log" and "a stolen Redis
+// dump" rows of SECURITY.md ("What go2fa protects against"): one full run
+// through the demo with everything it emits captured, then a search of all
+// of it for the codes, the secret and the phone numbers.
 
 import (
 	"bytes"

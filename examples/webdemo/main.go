@@ -64,7 +64,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -321,26 +320,11 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	if getenv(plivoadapter.EnvAuthID) == "" && getenv(plivoadapter.EnvAuthToken) == "" && getenv(plivoadapter.EnvNumber) == "" {
 		return nil, nil, nil, nil
 	}
-	pc := plivoadapter.Config{
-		AuthID:     strings.TrimSpace(getenv(plivoadapter.EnvAuthID)),
-		AuthToken:  strings.TrimSpace(getenv(plivoadapter.EnvAuthToken)),
-		Number:     strings.TrimSpace(getenv(plivoadapter.EnvNumber)),
-		PHLOID:     strings.TrimSpace(getenv(plivoadapter.EnvPHLOID)),
-		HTTPClient: plivoHTTP,
-		// Another origin for the Plivo API, and the main account's token
-		// for subaccounts; both optional.
-		APIURL:        strings.TrimSpace(getenv(plivoadapter.EnvAPIURL)),
-		MainAuthToken: strings.TrimSpace(getenv(plivoadapter.EnvMainAuthToken)),
+	pc, err := plivoadapter.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	var missing []string
-	for name, v := range map[string]string{plivoadapter.EnvAuthID: pc.AuthID, plivoadapter.EnvAuthToken: pc.AuthToken, plivoadapter.EnvNumber: pc.Number} {
-		if v == "" {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, nil, nil, fmt.Errorf("plivo: %s must be set too", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
-	}
+	pc.HTTPClient = plivoHTTP
 	mounts := map[string]http.Handler{}
 	if pc.PHLOID != "" {
 		p, err := plivoadapter.NewPHLO(pc)
@@ -354,10 +338,14 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	smsOpts := plivoadapter.SMSOptions{Logger: log}
-	voiceOpts := plivoadapter.VoiceOptions{AnswerURL: public + "/plivo/answer", Logger: log}
+	smsOpts := []plivoadapter.Option{plivoadapter.WithLogger(log)}
+	voiceOpts := []plivoadapter.Option{plivoadapter.WithLogger(log)}
+	// One message store for every sender whose reports reach
+	// /plivo/status: the status handler refuses a message its store does
+	// not hold.
+	var messages plivoadapter.MessageStore = plivoadapter.NewMemoryMessages()
 	if callbacks != nil {
-		messages, err := plivoredis.NewMessages(*callbacks)
+		shared, err := plivoredis.NewMessages(*callbacks)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -369,26 +357,25 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		smsOpts.Messages, smsOpts.Nonces = messages, nonces
-		voiceOpts.Tokens, voiceOpts.Nonces = tokens, nonces
+		messages = shared
+		smsOpts = append(smsOpts, plivoadapter.WithNonces(nonces))
+		voiceOpts = append(voiceOpts, plivoadapter.WithTokens(tokens), plivoadapter.WithNonces(nonces))
 		log.Info("webdemo: plivo callback state: redis")
 	}
-	if smsOpts.Messages == nil {
-		// One store for every sender whose reports reach /plivo/status:
-		// the status handler refuses a message its store does not hold.
-		smsOpts.Messages = plivoadapter.NewMemoryMessages(plivoadapter.DefaultMaxMessages, nil)
-	}
+	smsOpts = append(smsOpts, plivoadapter.WithMessages(messages))
+	statusURL := ""
 	if public != "" {
-		smsOpts.StatusURL = public + "/plivo/status"
-		smsOpts.OnFailure = func(ctx context.Context, d plivoadapter.Delivery) {
-			if hub == nil {
-				log.Warn("webdemo: sms not delivered", "delivery", d)
-				return
-			}
-			hub.undelivered(ctx, d)
-		}
+		statusURL = public + "/plivo/status"
+		smsOpts = append(smsOpts, plivoadapter.WithStatusURL(statusURL),
+			plivoadapter.WithOnFailure(func(ctx context.Context, d plivoadapter.Delivery) {
+				if hub == nil {
+					log.Warn("webdemo: sms not delivered", "delivery", d)
+					return
+				}
+				hub.undelivered(ctx, d)
+			}))
 	}
-	sms, err := plivoadapter.NewSMS(pc, smsOpts)
+	sms, err := plivoadapter.NewSMS(pc, smsOpts...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -397,15 +384,15 @@ func senderFromEnv(getenv func(string) string, log *slog.Logger, plivoHTTP *http
 	}
 	routes := map[sender.Channel]sender.Sender{sender.SMS: sms}
 	channels := []sender.Channel{sender.SMS}
-	if wa, err := whatsappFromEnv(getenv, pc, smsOpts.StatusURL, smsOpts.Messages); err != nil {
+	if wa, err := whatsappFromEnv(getenv, pc, statusURL, messages); err != nil {
 		return nil, nil, nil, err
 	} else if wa != nil {
 		routes[sender.WhatsApp] = wa
 		channels = append(channels, sender.WhatsApp)
-		log.Info("webdemo: sender: plivo WhatsApp", "reports", smsOpts.StatusURL != "")
+		log.Info("webdemo: sender: plivo WhatsApp", "reports", statusURL != "")
 	}
 	if public != "" {
-		voice, err := plivoadapter.NewVoice(pc, voiceOpts)
+		voice, err := plivoadapter.NewVoice(pc, public+"/plivo/answer", voiceOpts...)
 		if err != nil {
 			return nil, nil, nil, err
 		}

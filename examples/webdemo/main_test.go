@@ -23,6 +23,7 @@ import (
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 	"github.com/go2fa/go2fa/store/pgstore"
 	"github.com/go2fa/go2fa/store/redisstore"
@@ -33,9 +34,9 @@ const testNumber = "+14155550100"
 var testSecret = bytes.Repeat([]byte{0x42}, 32)
 
 // newTestApp serves the demo with a memory store and a Recorder.
-func newTestApp(t *testing.T, policy otp.Policy) (*httptest.Server, *sender.Recorder) {
+func newTestApp(t *testing.T, policy otp.Policy) (*httptest.Server, *sendertest.Recorder) {
 	t.Helper()
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
 	app, err := newApp(appConfig{Store: st, Sender: rec, Secret: testSecret, Policy: policy})
@@ -288,6 +289,30 @@ func TestParseSecret(t *testing.T) {
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// testConfig is the demo's configuration read from vars as main reads the
+// environment, with Plivo's requests through client (nil: the default).
+func testConfig(t *testing.T, vars map[string]string, client *http.Client) appConfig {
+	t.Helper()
+	cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	return cfg
+}
+
+// serve serves the demo built from cfg.
+func serve(t *testing.T, cfg appConfig) (http.Handler, *httptest.Server) {
+	t.Helper()
+	app, err := newApp(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	return app, srv
+}
+
 var discard = slog.New(slog.DiscardHandler)
 
 func TestConfigFromEnvDefaults(t *testing.T) {
@@ -347,11 +372,7 @@ func TestRedis(t *testing.T) {
 	for _, pipelined := range []string{"", "0"} {
 		t.Run("REDIS_AUTOPIPELINE="+pipelined, func(t *testing.T) {
 			vars := map[string]string{"REDIS_URL": url, "REDIS_AUTOPIPELINE": pipelined}
-			cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(cleanup)
+			cfg := testConfig(t, vars, nil)
 			switch cfg.Store.(type) {
 			case splitStore:
 				if pipelined == "0" {
@@ -375,11 +396,7 @@ func TestPostgres(t *testing.T) {
 	if url == "" {
 		t.Skip("DATABASE_URL not set: skipping the webdemo test against a real PostgreSQL")
 	}
-	cfg, cleanup, err := configFromEnv(t.Context(), env(map[string]string{"DATABASE_URL": url}), io.Discard, discard, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
+	cfg := testConfig(t, map[string]string{"DATABASE_URL": url}, nil)
 	if _, ok := cfg.Store.(*pgstore.Store); !ok {
 		t.Fatalf("store = %T, want a pgstore", cfg.Store)
 	}
@@ -389,14 +406,9 @@ func TestPostgres(t *testing.T) {
 // testRedisFlow runs a start, a wrong check and 24 concurrent right checks
 // against a shared store (Redis or PostgreSQL).
 func testRedisFlow(t *testing.T, cfg appConfig) {
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	cfg.Sender = rec
-	app, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
+	_, srv := serve(t, cfg)
 	// A number unlikely to collide with other runs sharing the server.
 	to := fmt.Sprintf("+1415555%04d", time.Now().UnixNano()%10000)
 	r := post(t, srv.Client(), srv.URL+"/api/verifications", fmt.Sprintf(`{"to":%q}`, to))
@@ -438,21 +450,12 @@ func TestPlivoDirect(t *testing.T) {
 		"PLIVO_AUTH_ID": plivotest.AuthID, "PLIVO_AUTH_TOKEN": plivotest.AuthToken, "PLIVO_NUMBER": plivotest.Number,
 		"PUBLIC_URL": "https://demo.example/", "GO2FA_SECRET": fmt.Sprintf("%x", testSecret),
 	}
-	cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, fake.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
+	cfg := testConfig(t, vars, fake.Client())
 	if cfg.Mounts["/plivo/answer"] == nil || cfg.Mounts["/plivo/status"] == nil {
 		t.Fatalf("mounts = %v, want the answer and status handlers", cfg.Mounts)
 	}
 	cfg.Policy.Cooldown = -1
-	app, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
+	app, srv := serve(t, cfg)
 
 	if r := post(t, srv.Client(), srv.URL+"/api/verifications", `{"to":"+14155550100","channel":"sms"}`); r.status != http.StatusAccepted {
 		t.Fatalf("sms start = %d %v", r.status, r.body)
@@ -501,18 +504,9 @@ func TestPlivoAPIURL(t *testing.T) {
 		"PLIVO_AUTH_ID": plivotest.AuthID, "PLIVO_AUTH_TOKEN": plivotest.AuthToken, "PLIVO_NUMBER": plivotest.Number,
 		"PLIVO_API_URL": fake.URL(), "PUBLIC_URL": "http://127.0.0.1:8080", "GO2FA_SECRET": fmt.Sprintf("%x", testSecret),
 	}
-	cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
+	cfg := testConfig(t, vars, nil)
 	cfg.Policy.Cooldown = -1
-	app, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
+	app, srv := serve(t, cfg)
 	if r := post(t, srv.Client(), srv.URL+"/api/verifications", `{"to":"+14155550100","channel":"sms"}`); r.status != http.StatusAccepted {
 		t.Fatalf("sms start = %d %v", r.status, r.body)
 	}
@@ -659,11 +653,7 @@ func TestSessionCookieSecure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			vars := map[string]string{"GO2FA_SECRET": fmt.Sprintf("%x", testSecret), "PUBLIC_URL": tc.publicURL}
-			cfg, cleanup, err := configFromEnv(t.Context(), env(vars), io.Discard, discard, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(cleanup)
+			cfg := testConfig(t, vars, nil)
 			app, err := newApp(cfg)
 			if err != nil {
 				t.Fatal(err)

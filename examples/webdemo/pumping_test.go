@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -28,7 +28,7 @@ func TestPumpingGuardVisible(t *testing.T) {
 	var logs syncBuffer
 	const token = "admin-token-0123456789"
 	app, err := newApp(appConfig{
-		Store: st, Sender: &sender.Recorder{}, Secret: testSecret, Now: now,
+		Store: st, Sender: &sendertest.Recorder{}, Secret: testSecret, Now: now,
 		TrustedHeader: "X-Forwarded-For", AdminToken: token,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})

@@ -36,7 +36,9 @@ func whatsappFromEnv(getenv func(string) string, pc plivoadapter.Config, statusU
 			}
 		}
 	}
-	return plivoadapter.NewWhatsApp(pc, plivoadapter.WhatsAppOptions{
-		Number: number, Template: template, Languages: langs, StatusURL: statusURL, Messages: messages,
-	})
+	opts := []plivoadapter.Option{plivoadapter.WithWhatsAppNumber(number), plivoadapter.WithMessages(messages)}
+	if statusURL != "" {
+		opts = append(opts, plivoadapter.WithStatusURL(statusURL))
+	}
+	return plivoadapter.NewWhatsApp(pc, plivoadapter.WhatsAppTemplate{Name: template, Languages: langs}, opts...)
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 )
 
 // waitChannel waits for the newest message to to, on channel ch.
-func waitChannel(t *testing.T, ctx context.Context, rec *sender.Recorder, to string, ch sender.Channel) sender.Message {
+func waitChannel(t *testing.T, ctx context.Context, rec *sendertest.Recorder, to string, ch sender.Channel) sender.Message {
 	t.Helper()
 	for {
 		m, err := rec.WaitFor(ctx, to)

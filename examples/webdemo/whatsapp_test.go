@@ -3,9 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 
@@ -30,20 +28,11 @@ func TestPlivoWhatsApp(t *testing.T) {
 	t.Parallel()
 	fake := plivotest.NewServer()
 	t.Cleanup(fake.Close)
-	cfg, cleanup, err := configFromEnv(t.Context(), env(whatsappVars()), io.Discard, discard, fake.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
+	cfg := testConfig(t, whatsappVars(), fake.Client())
 	if !slices.Contains(cfg.Policy.Channels, sender.WhatsApp) {
 		t.Fatalf("channels = %v, want whatsapp among them", cfg.Policy.Channels)
 	}
-	app, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
+	app, srv := serve(t, cfg)
 
 	resp, err := srv.Client().Get(srv.URL + "/api/config")
 	if err != nil {
@@ -114,17 +103,8 @@ func TestPlivoWhatsAppFallbackChain(t *testing.T) {
 	fake := plivotest.NewServer()
 	t.Cleanup(fake.Close)
 	fake.NoWhatsApp(testNumber)
-	cfg, cleanup, err := configFromEnv(t.Context(), env(whatsappVars()), io.Discard, discard, fake.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	app, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
+	cfg := testConfig(t, whatsappVars(), fake.Client())
+	app, srv := serve(t, cfg)
 	if r := post(t, srv.Client(), srv.URL+"/api/verifications", `{"to":"+14155550100","channel":"whatsapp"}`); r.status != http.StatusAccepted {
 		t.Fatalf("whatsapp start = %d %v", r.status, r.body)
 	}

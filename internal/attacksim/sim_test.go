@@ -17,6 +17,7 @@ import (
 	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 	"github.com/go2fa/go2fa/store/redisstore"
@@ -125,7 +126,7 @@ type outcome struct {
 func run(t *testing.T, w world, horizon, step, probe time.Duration) outcome {
 	t.Helper()
 	ctx := context.Background()
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	p := w.policy()
 	v, err := otp.NewVerifier(otp.Config{Store: w.store, Sender: rec, Secret: secret, Policy: p, Now: w.now})
 	if err != nil {

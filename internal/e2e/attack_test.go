@@ -23,6 +23,7 @@ import (
 	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 	"github.com/go2fa/go2fa/store/redisstore"
@@ -89,9 +90,9 @@ func allStores() []storeCase {
 	}
 }
 
-func attackVerifier(t *testing.T, st store.Store, p otp.Policy) (*otp.Verifier, *sender.Recorder) {
+func attackVerifier(t *testing.T, st store.Store, p otp.Policy) (*otp.Verifier, *sendertest.Recorder) {
 	t.Helper()
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: testSecret, Policy: p})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/go2fa/go2fa/internal/otptest"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 	"github.com/go2fa/go2fa/store/redisstore"
@@ -23,9 +24,9 @@ import (
 
 // fallbackVerifier returns a Verifier with Policy.Fallback on st, and the
 // recorders of its SMS and voice routes.
-func fallbackVerifier(t *testing.T, st store.Store, p otp.Policy) (v *otp.Verifier, sms, call *sender.Recorder) {
+func fallbackVerifier(t *testing.T, st store.Store, p otp.Policy) (v *otp.Verifier, sms, call *sendertest.Recorder) {
 	t.Helper()
-	sms, call = &sender.Recorder{}, &sender.Recorder{}
+	sms, call = &sendertest.Recorder{}, &sendertest.Recorder{}
 	p.Fallback = true
 	v, err := otp.NewVerifier(otp.Config{
 		Store:  st,
@@ -40,7 +41,7 @@ func fallbackVerifier(t *testing.T, st store.Store, p otp.Policy) (v *otp.Verifi
 }
 
 // startSMS starts a bound verification by SMS and returns the message sent.
-func startSMS(t *testing.T, v *otp.Verifier, sms *sender.Recorder, binding string) sender.Message {
+func startSMS(t *testing.T, v *otp.Verifier, sms *sendertest.Recorder, binding string) sender.Message {
 	t.Helper()
 	if _, err := v.Start(t.Context(), alice, sender.SMS, otp.WithBinding(binding)); err != nil {
 		t.Fatal(err)
@@ -192,7 +193,7 @@ func TestFallbackBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherSecret, err := otp.NewVerifier(otp.Config{Store: st, Sender: &sender.Recorder{}, Secret: []byte(strings.Repeat("z", 32)), Policy: otp.Policy{Fallback: true}})
+	otherSecret, err := otp.NewVerifier(otp.Config{Store: st, Sender: &sendertest.Recorder{}, Secret: []byte(strings.Repeat("z", 32)), Policy: otp.Policy{Fallback: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +291,7 @@ func TestFallbackBudgets(t *testing.T) {
 func TestFallbackConfig(t *testing.T) {
 	// A store without Fallback cannot be used with Policy.Fallback.
 	type plain struct{ store.Store }
-	_, err := otp.NewVerifier(otp.Config{Store: plain{memstore.New()}, Sender: &sender.Recorder{}, Secret: testSecret, Policy: otp.Policy{Fallback: true}})
+	_, err := otp.NewVerifier(otp.Config{Store: plain{memstore.New()}, Sender: &sendertest.Recorder{}, Secret: testSecret, Policy: otp.Policy{Fallback: true}})
 	if !errors.Is(err, otp.ErrInvalidConfig) {
 		t.Fatalf("NewVerifier(Fallback, store without it) = %v, want ErrInvalidConfig", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 	"github.com/go2fa/go2fa/store/redisstore"
@@ -110,7 +111,7 @@ func TestFallbackAfterSilenceSurvivesRestart(t *testing.T) {
 	m.SetTime(now)
 	m.ClockTTL(true)
 	advance := func(d time.Duration) { now = now.Add(d); m.SetTime(now) }
-	process := func() (*otp.Verifier, *sender.Recorder, *sender.Recorder, *otp.FallbackWorker) {
+	process := func() (*otp.Verifier, *sendertest.Recorder, *sendertest.Recorder, *otp.FallbackWorker) {
 		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		t.Cleanup(func() { c.Close() })
 		st, err := redisstore.New(c, redisstore.WithPrefix("silence"))
@@ -167,7 +168,7 @@ func TestFallbackAfterValidation(t *testing.T) {
 	}
 	// A store without a queue cannot serve FallbackAfter.
 	type noQueue struct{ store.FallbackStore }
-	_, err := otp.NewVerifier(otp.Config{Store: noQueue{memstore.New()}, Sender: &sender.Recorder{}, Secret: testSecret,
+	_, err := otp.NewVerifier(otp.Config{Store: noQueue{memstore.New()}, Sender: &sendertest.Recorder{}, Secret: testSecret,
 		Policy: otp.Policy{Fallback: true, FallbackAfter: time.Minute}})
 	if !errors.Is(err, otp.ErrInvalidConfig) {
 		t.Fatalf("NewVerifier(FallbackAfter, no queue) = %v, want ErrInvalidConfig", err)

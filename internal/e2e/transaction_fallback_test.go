@@ -11,20 +11,17 @@ import (
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 )
 
-// speaker is a call sender that shows a Message.Transaction (as the
-// Plivo voice sender speaks it).
-type speaker struct{ sender.Recorder }
-
-func (*speaker) CarriesTransaction(c sender.Channel) bool { return c == sender.Call }
-
 // paymentFallback returns a Verifier with Policy.Fallback over SMS, call
 // and WhatsApp on st, where WhatsApp's sender cannot show a transaction.
-func paymentFallback(t *testing.T, st store.Store) (*otp.Verifier, *sender.Recorder, *speaker, *sender.Recorder) {
+func paymentFallback(t *testing.T, st store.Store) (*otp.Verifier, *sendertest.Recorder, *sendertest.Carrier, *sendertest.Recorder) {
 	t.Helper()
-	sms, call, wa := &sender.Recorder{}, &speaker{}, &sender.Recorder{}
+	// The call sender shows a Message.Transaction, as the Plivo voice
+	// sender speaks it.
+	sms, call, wa := &sendertest.Recorder{}, &sendertest.Carrier{Shows: []sender.Channel{sender.Call}}, &sendertest.Recorder{}
 	chain := []sender.Channel{sender.SMS, sender.Call, sender.WhatsApp}
 	v, err := otp.NewVerifier(otp.Config{
 		Store:  st,

@@ -232,7 +232,7 @@ func (o *Observer) spans(ctx context.Context, now time.Time, e otp.Event, op, ou
 
 // RecordDelivery counts a delivery report for a message sent on ch to a
 // number of region (ISO 3166-1 alpha-2): call it from a delivery-status
-// callback (plivoadapter.SMSOptions.OnFailure for failures, or your own
+// callback (plivoadapter.WithOnFailure for failures, or your own
 // status handler for deliveries).
 func (o *Observer) RecordDelivery(ctx context.Context, ch sender.Channel, region string, delivered bool) {
 	outcome := "failed"

@@ -17,6 +17,7 @@ import (
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otelobserver"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -112,7 +113,7 @@ func TestFunnelMetricsAndSpans(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	fail := errors.New("provider down")
 	var failing bool
 	snd := sender.Func(func(ctx context.Context, m sender.Message) error {

@@ -11,13 +11,14 @@ import (
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
 // Mount the API on a service's own mux; here a Recorder stands in for a real
 // sender so the example can read the code that was "sent".
 func Example() {
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	v, stop := newVerifier(rec) // an otp.Verifier on memstore
 	defer stop()
 	api, err := otphttp.New(v)
@@ -41,7 +42,7 @@ func Example() {
 // the server's own state for the session, the SMS shows it, and the code
 // approves only that payment.
 func ExampleWithTransaction() {
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	v, stop := newVerifier(rec) // an otp.Verifier on memstore
 	defer stop()
 	// In a real service: look up the payment the session's user is

@@ -19,6 +19,7 @@ import (
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
 )
@@ -32,7 +33,7 @@ var secret = []byte("0123456789abcdef0123456789abcdef")
 
 type env struct {
 	h   *otphttp.Handler
-	rec *sender.Recorder
+	rec *sendertest.Recorder
 }
 
 type setup struct {
@@ -44,7 +45,7 @@ type setup struct {
 
 func newEnv(t *testing.T, s setup) *env {
 	t.Helper()
-	e := &env{rec: &sender.Recorder{}}
+	e := &env{rec: &sendertest.Recorder{}}
 	st := s.store
 	if st == nil {
 		ms := memstore.New(memstore.WithSweepInterval(0))
@@ -575,7 +576,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	t.Parallel()
 	ms := memstore.New(memstore.WithSweepInterval(0))
 	t.Cleanup(func() { ms.Close() })
-	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: &sender.Recorder{}, Secret: secret})
+	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: &sendertest.Recorder{}, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +628,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 func BenchmarkCheckExpired(b *testing.B) {
 	ms := memstore.New(memstore.WithSweepInterval(0))
 	b.Cleanup(func() { ms.Close() })
-	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: &sender.Recorder{}, Secret: secret})
+	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: &sendertest.Recorder{}, Secret: secret})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -669,7 +670,7 @@ func FuzzRequests(f *testing.F) {
 	}
 	ms := memstore.New(memstore.WithSweepInterval(0))
 	f.Cleanup(func() { ms.Close() })
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	v, err := otp.NewVerifier(otp.Config{Store: ms, Sender: rec, Secret: secret, Policy: otp.Policy{Cooldown: -1, SendsPerWindow: 1000, KeySends: 1 << 30}})
 	if err != nil {
 		f.Fatal(err)

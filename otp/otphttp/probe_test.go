@@ -13,6 +13,7 @@ import (
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/otp/otphttp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -22,7 +23,7 @@ func TestCheckBudget(t *testing.T) {
 	t.Parallel()
 	st := memstore.New(memstore.WithSweepInterval(0))
 	t.Cleanup(func() { st.Close() })
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	// 60 codes to one prefix that nobody enters is what the pumping guard
 	// throttles; this test is about the check budget alone.
 	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: secret, Policy: otp.Policy{Pumping: otp.PumpingPolicy{Disabled: true}}})

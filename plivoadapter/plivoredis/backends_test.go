@@ -11,32 +11,13 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter/plivoredis"
 	"github.com/redis/go-redis/v9"
 )
 
 // secret is the test stores' Config.Secret.
 var secret = []byte("0123456789abcdef0123456789abcdef")
-
-// clock is a fake time source tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // redisEnv is one Redis the tests run against: a client, a key prefix of
 // the test's own, and, on miniredis, a way to move Redis's clock.
@@ -52,7 +33,7 @@ type redisEnv struct {
 }
 
 // config returns a Config for e's client and prefix with clock clk.
-func (e *redisEnv) config(clk *clock) plivoredis.Config {
+func (e *redisEnv) config(clk *testclock.Clock) plivoredis.Config {
 	c := plivoredis.Config{Client: e.rdb, Prefix: e.prefix, Secret: secret}
 	if clk != nil {
 		c.Now = clk.Now

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivoredis"
 	"github.com/go2fa/go2fa/sender"
@@ -17,7 +18,7 @@ type stores struct {
 	messages plivoadapter.MessageStore
 	nonces   plivoadapter.NonceStore
 	tokens   plivoadapter.TokenStore
-	clk      *clock
+	clk      *testclock.Clock
 	// ff moves the backend's own clock (Redis TTLs) as clk moves; nil
 	// when the backend's clock cannot be moved (a real server).
 	ff func(time.Duration)
@@ -36,22 +37,22 @@ func eachImplementation(t *testing.T, f func(t *testing.T, s *stores)) {
 	t.Helper()
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
-		clk := newClock()
+		clk := testclock.New()
 		f(t, &stores{
-			messages: plivoadapter.NewMemoryMessages(0, clk.Now),
-			nonces:   plivoadapter.NewMemoryNonces(0, clk.Now),
-			tokens:   plivoadapter.NewMemoryTokens(0, clk.Now),
+			messages: plivoadapter.NewMemoryMessages(plivoadapter.WithStoreClock(clk.Now)),
+			nonces:   plivoadapter.NewMemoryNonces(plivoadapter.WithStoreClock(clk.Now)),
+			tokens:   plivoadapter.NewMemoryTokens(plivoadapter.WithStoreClock(clk.Now)),
 			clk:      clk,
 			ff:       func(time.Duration) {},
 		})
 	})
 	eachRedis(t, func(t *testing.T, e *redisEnv) {
-		clk := newClock()
+		clk := testclock.New()
 		f(t, newRedisStores(t, e, clk))
 	})
 }
 
-func newRedisStores(t *testing.T, e *redisEnv, clk *clock) *stores {
+func newRedisStores(t *testing.T, e *redisEnv, clk *testclock.Clock) *stores {
 	t.Helper()
 	m, err := plivoredis.NewMessages(e.config(clk))
 	if err != nil {
@@ -138,6 +139,9 @@ func TestNonceStoreConformance(t *testing.T) {
 		if seen("nonce:v2:a", time.Minute) || seen("failed:a", 0) {
 			t.Error("other keys: seen = true")
 		}
+		if seen("nonce:v3:b", 2*time.Minute) {
+			t.Error("new key with a longer ttl: seen = true")
+		}
 		if s.ff == nil {
 			t.Skip("expiry: Redis's clock cannot be moved on a real server (covered on miniredis)")
 		}
@@ -148,6 +152,9 @@ func TestNonceStoreConformance(t *testing.T) {
 		s.advance(time.Millisecond)
 		if seen("nonce:v3:a", time.Minute) {
 			t.Error("after its ttl: seen = true")
+		}
+		if !seen("nonce:v3:b", 2*time.Minute) {
+			t.Error("within its longer ttl: seen = false")
 		}
 		// ttl <= 0 is DefaultNonceWindow.
 		if seen("failed:b", 0) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivoredis"
 	"github.com/go2fa/go2fa/plivoadapter/plivotest"
@@ -41,7 +42,7 @@ func (f *failures) count() int {
 	return f.n
 }
 
-func newInstance(t *testing.T, e *redisEnv, srv *plivotest.Server, clk *clock, f *failures) *instance {
+func newInstance(t *testing.T, e *redisEnv, srv *plivotest.Server, clk *testclock.Clock, f *failures) *instance {
 	t.Helper()
 	c := plivoredis.Config{Client: e.another(t), Prefix: e.prefix, Secret: secret, Now: clk.Now}
 	messages, err := plivoredis.NewMessages(c)
@@ -57,20 +58,24 @@ func newInstance(t *testing.T, e *redisEnv, srv *plivotest.Server, clk *clock, f
 		t.Fatal(err)
 	}
 	pc := plivoadapter.Config{AuthID: plivotest.AuthID, AuthToken: plivotest.AuthToken, Number: plivotest.Number, HTTPClient: srv.Client()}
-	sms, err := plivoadapter.NewSMS(pc, plivoadapter.SMSOptions{
-		StatusURL: statusURL, Nonces: nonces, Messages: messages,
-		OnFailure: func(context.Context, plivoadapter.Delivery) {
+	sms, err := plivoadapter.NewSMS(
+		pc,
+		plivoadapter.WithStatusURL(statusURL),
+		plivoadapter.WithNonces(nonces),
+		plivoadapter.WithMessages(messages),
+		plivoadapter.WithOnFailure(func(context.Context, plivoadapter.Delivery) {
 			f.mu.Lock()
 			f.n++
 			f.mu.Unlock()
-		},
-	})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	voice, err := plivoadapter.NewVoice(pc, plivoadapter.VoiceOptions{
-		AnswerURL: answerURL, Tokens: tokens, Nonces: nonces, Now: clk.Now, AnswerGrace: 30 * time.Second,
-	})
+	voice, err := plivoadapter.NewVoice(pc, answerURL,
+		plivoadapter.WithTokens(tokens),
+		plivoadapter.WithNonces(nonces),
+		plivoadapter.WithClock(clk.Now),
+		plivoadapter.WithAnswerGrace(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +91,7 @@ func TestTwoInstancesStatusCallbacks(t *testing.T) {
 	eachRedis(t, func(t *testing.T, e *redisEnv) {
 		srv := plivotest.NewServer()
 		t.Cleanup(srv.Close)
-		clk := &clock{t: time.Now()} // reports carry the real MessageTime
+		clk := testclock.At(time.Now()) // reports carry the real MessageTime
 		var f failures
 		a, b := newInstance(t, e, srv, clk, &f), newInstance(t, e, srv, clk, &f)
 		if err := a.sms.Send(context.Background(), sender.Message{To: dest, Channel: sender.SMS, Code: code, TTL: 5 * time.Minute, Ref: "fp-4f2a91"}); err != nil {
@@ -149,7 +154,7 @@ func TestTwoInstancesVoiceAnswer(t *testing.T) {
 	eachRedis(t, func(t *testing.T, e *redisEnv) {
 		srv := plivotest.NewServer()
 		t.Cleanup(srv.Close)
-		clk := newClock()
+		clk := testclock.New()
 		var f failures
 		a, b := newInstance(t, e, srv, clk, &f), newInstance(t, e, srv, clk, &f)
 		if err := a.voice.Send(context.Background(), sender.Message{To: dest, Channel: sender.Call, Code: code, TTL: 5 * time.Minute}); err != nil {
@@ -231,7 +236,7 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	e := newMiniredis(t)
 	srv := plivotest.NewServer()
 	t.Cleanup(srv.Close)
-	clk := &clock{t: time.Now()}
+	clk := testclock.At(time.Now())
 	var f failures
 	a := newInstance(t, e, srv, clk, &f)
 	if err := a.sms.Send(context.Background(), sender.Message{To: dest, Channel: sender.SMS, Code: code, TTL: 5 * time.Minute}); err != nil {

@@ -41,12 +41,12 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pc := plivoadapter.Config{AuthID: plivotest.AuthID, AuthToken: plivotest.AuthToken, Number: plivotest.Number} // or plivoadapter.ConfigFromEnv()
-	sms, err := plivoadapter.NewSMS(pc, plivoadapter.SMSOptions{StatusURL: "https://example.com/plivo/status", Messages: messages, Nonces: nonces})
+	pc := plivoadapter.Config{AuthID: plivotest.AuthID, AuthToken: plivotest.AuthToken, Number: plivotest.Number} // or plivoadapter.ConfigFromEnv(os.Getenv)
+	sms, err := plivoadapter.NewSMS(pc, plivoadapter.WithStatusURL("https://example.com/plivo/status"), plivoadapter.WithMessages(messages), plivoadapter.WithNonces(nonces))
 	if err != nil {
 		log.Fatal(err)
 	}
-	voice, err := plivoadapter.NewVoice(pc, plivoadapter.VoiceOptions{AnswerURL: "https://example.com/plivo/answer", Tokens: tokens, Nonces: nonces})
+	voice, err := plivoadapter.NewVoice(pc, "https://example.com/plivo/answer", plivoadapter.WithTokens(tokens), plivoadapter.WithNonces(nonces))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/testclock"
 	"github.com/go2fa/go2fa/plivoadapter"
 	"github.com/go2fa/go2fa/plivoadapter/plivoredis"
 	"github.com/go2fa/go2fa/sender"
@@ -108,7 +109,7 @@ func TestRedisHoldsNothingInClear(t *testing.T) {
 func TestRedisTTLsDropEntries(t *testing.T) {
 	t.Parallel()
 	e := newMiniredis(t)
-	clk := newClock()
+	clk := testclock.New()
 	s := newRedisStores(t, e, clk)
 	ctx := context.Background()
 	if err := s.messages.Put(ctx, "uuid", plivoadapter.Sent{Ref: "r", Expires: clk.Now().Add(2 * time.Minute)}); err != nil {

@@ -44,6 +44,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go2fa/go2fa/internal/ascii"
 	plivo "github.com/plivo/plivo-go/v7"
 )
 
@@ -473,15 +474,7 @@ func (s *Server) knowsPHLO(id string) bool {
 
 func validNumber(n string) bool {
 	n = strings.TrimPrefix(n, "+")
-	if len(n) < 7 || len(n) > 15 {
-		return false
-	}
-	for _, c := range n {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	return len(n) >= 7 && len(n) <= 15 && ascii.Digits(n)
 }
 
 func (s *Server) message(body []byte) (int, any) {
@@ -803,11 +796,16 @@ func StatusRequestAs(sig Signature, m Message, status, errorCode string) (*http.
 	if m.URL == "" {
 		return nil, errors.New("plivotest: message has no status-callback URL")
 	}
-	method := m.Method
+	return statusRequest(sig, m.Method, m.URL, StatusParams(m, status, errorCode))
+}
+
+// statusRequest signs a status callback to uri with a fresh nonce, by
+// method (POST when empty).
+func statusRequest(sig Signature, method, uri string, params url.Values) (*http.Request, error) {
 	if method == "" {
 		method = http.MethodPost
 	}
-	return SignedRequestAs(sig, AuthToken, AuthToken, Nonce(), method, m.URL, StatusParams(m, status, errorCode))
+	return SignedRequestAs(sig, AuthToken, AuthToken, Nonce(), method, uri, params)
 }
 
 // Answer is what an answer URL served; a plain value, safe to share.

@@ -352,9 +352,5 @@ func WhatsAppStatusRequestAs(sig Signature, m WhatsAppMessage, status, errorCode
 	if m.URL == "" {
 		return nil, errors.New("plivotest: whatsapp message has no status-callback URL")
 	}
-	method := m.Method
-	if method == "" {
-		method = http.MethodPost
-	}
-	return SignedRequestAs(sig, AuthToken, AuthToken, Nonce(), method, m.URL, WhatsAppStatusParams(m, status, errorCode))
+	return statusRequest(sig, m.Method, m.URL, WhatsAppStatusParams(m, status, errorCode))
 }

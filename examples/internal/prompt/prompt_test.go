@@ -11,6 +11,7 @@ import (
 	"github.com/go2fa/go2fa/examples/internal/prompt"
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
+	"github.com/go2fa/go2fa/sender/sendertest"
 	"github.com/go2fa/go2fa/store/memstore"
 )
 
@@ -19,7 +20,7 @@ func verifier(t *testing.T) (v *otp.Verifier, to, code string) {
 	t.Helper()
 	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
-	rec := &sender.Recorder{}
+	rec := &sendertest.Recorder{}
 	v, err := otp.NewVerifier(otp.Config{Store: st, Sender: rec, Secret: []byte(strings.Repeat("s", 32))})
 	if err != nil {
 		t.Fatal(err)
