@@ -215,9 +215,12 @@ func WithBinding(b string) Option {
 	}
 }
 
-// WithLimitKey charges the send to an extra budget (Policy.KeySends per
-// Policy.KeyWindow) named by key, such as the caller's IP address or
-// account id. The key is stored only as an HMAC. Start only.
+// WithLimitKey names the client that calls, such as its IP address or
+// account id. Start charges the send to the key's budget (Policy.KeySends
+// per Policy.KeyWindow), and keeps the destination's cooldown and send
+// budget per client key; Check counts failures per client key (see
+// Policy.MaxFailures). Calls without one share the empty client key. The
+// key is stored only as an HMAC.
 func WithLimitKey(key string) Option {
 	return func(o *callOptions) {
 		if key == "" || len(key) > MaxLimitKeyLen {
@@ -268,10 +271,10 @@ const withdrawTimeout = 2 * time.Second
 // withdraw makes the unsent code with digest unusable after cause, and
 // returns cause joined with the withdrawal's own failure, if any. The
 // cleanup outlives a cancelled request.
-func (v *Verifier) withdraw(ctx context.Context, key string, digest []byte, cause error) error {
+func (v *Verifier) withdraw(ctx context.Context, key string, scope, digest []byte, cause error) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawTimeout)
 	defer cancel()
-	if werr := v.store.Withdraw(wctx, key, digest); werr != nil {
+	if werr := v.store.Withdraw(wctx, key, scope, digest); werr != nil {
 		return errors.Join(cause, fmt.Errorf("%w: withdrawing the unsent code: %w", ErrStoreUnavailable, werr))
 	}
 	return cause
@@ -322,7 +325,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 			req.Cooldown = p.Cooldown
 		}
 		req.Window, req.WindowMax = p.SendWindow, p.SendsPerWindow
-		req.FailureMax = p.MaxFailures
+		req.FailureMax, req.FailureCeiling = p.MaxFailures, p.FailureCeiling
 		if o.limitKey != "" {
 			req.Limits = append(req.Limits, store.Limit{Key: v.keys.limitKey(o.limitKey), Max: p.KeySends, Window: p.KeyWindow})
 			extra = append(extra, LimitKey)
@@ -344,6 +347,9 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	req.Digest = v.keys.digest(make([]byte, 0, 32), num.E164, o.binding, code)
 	req.Scope = v.keys.scope(num.E164, o.binding)
+	if o.limitKey != "" {
+		req.Client = v.keys.limitKey(o.limitKey)
+	}
 	if req.KeepPending {
 		if req.Sealed, err = v.keys.seal(code, key); err != nil {
 			return StartResult{}, err
@@ -359,7 +365,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		// The store may still have saved the code (a timeout on the way
 		// back, a request executed late): make sure the unsent code cannot
 		// be approved.
-		err = v.withdraw(ctx, key, req.Digest, err)
+		err = v.withdraw(ctx, key, req.Scope, req.Digest, err)
 		ev.Kind, ev.Err = EventStoreError, err
 		v.observe(ctx, ev)
 		return StartResult{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
@@ -383,7 +389,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		// too; before any message is sent.
 		if err := v.before(ctx, SendRequest{Number: num, Channel: ch, LimitKey: o.limitKey}); err != nil {
 			if res.Outcome == store.Issued {
-				err = v.withdraw(ctx, key, req.Digest, err)
+				err = v.withdraw(ctx, key, req.Scope, req.Digest, err)
 			}
 			ev.Kind, ev.Err = EventVetoed, err
 			v.observe(ctx, ev)
@@ -419,7 +425,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		ev.Kind, ev.Err = EventSendFailed, err
 		if res.Outcome == store.Issued {
 			// The new code never reached the user: make it unusable.
-			err = v.withdraw(ctx, key, req.Digest, err)
+			err = v.withdraw(ctx, key, req.Scope, req.Digest, err)
 		}
 		v.observe(ctx, ev)
 		return StartResult{}, fmt.Errorf("%w: %w", ErrSendFailed, err)
@@ -454,13 +460,19 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...Option) (
 		e164 = num.E164
 	}
 	var buf [32]byte
+	var client string
+	if o.limitKey != "" {
+		client = v.keys.limitKey(o.limitKey)
+	}
 	res, err := v.store.Check(ctx, store.CheckRequest{
-		Key:           v.keys.storeKey(e164),
-		Digest:        v.keys.digest(buf[:0], e164, o.binding, code),
-		Scope:         v.keys.scope(e164, o.binding),
-		MaxAttempts:   v.policy.MaxAttempts,
-		FailureMax:    v.policy.MaxFailures,
-		FailureWindow: v.policy.FailureWindow,
+		Client:         client,
+		FailureCeiling: v.policy.FailureCeiling,
+		Key:            v.keys.storeKey(e164),
+		Digest:         v.keys.digest(buf[:0], e164, o.binding, code),
+		Scope:          v.keys.scope(e164, o.binding),
+		MaxAttempts:    v.policy.MaxAttempts,
+		FailureMax:     v.policy.MaxFailures,
+		FailureWindow:  v.policy.FailureWindow,
 	})
 	if err != nil {
 		v.observeCheck(ctx, e164, EventStoreError, 0, err)

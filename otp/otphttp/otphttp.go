@@ -389,7 +389,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	var opts []otp.Option
+	// The client key goes with the check too: the failure caps are kept
+	// per client key, so other clients' wrong guesses do not refuse this one.
+	opts := []otp.Option{otp.WithLimitKey(key)}
 	if h.binding != nil {
 		if b := h.binding(r); b != "" {
 			opts = append(opts, otp.WithBinding(b))
