@@ -42,53 +42,58 @@ func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.Fa
 	limited := func(why store.LimitReason, idx int, retry int64) store.FallbackResult {
 		return store.FallbackResult{Outcome: store.FallbackLimited, Reason: why, LimitIndex: idx, RetryAfter: time.Duration(retry)}
 	}
-	if req.FailureMax > 0 && e.failCount(now) >= int64(req.FailureMax) {
-		return limited(store.LimitFailures, 0, e.failExp-now)
+	cl := e.client(req.Client, now, false)
+	if no, retry := e.refused(cl, now, req.FailureMax, req.FailureCeiling); no {
+		return limited(store.LimitFailures, 0, retry)
 	}
-	if e.code(now) != pending || !store.HasTag(e.sealed, req.Tag) {
+	c := e.code(req.Scope, now)
+	if c == nil || c.state != pending || !store.HasTag(c.sealed, req.Tag) {
 		return store.FallbackResult{Outcome: store.FallbackNotPending}
 	}
 	step := byte(min(max(req.Step, 1), store.MaxStep)) //nolint:gosec // 1..MaxStep (16), Validate refused the rest
-	if len(e.taken) == len(req.Tag)+1 && store.HasTag(e.taken, req.Tag) && e.taken[len(req.Tag)] >= step {
+	if len(c.taken) == len(req.Tag)+1 && store.HasTag(c.taken, req.Tag) && c.taken[len(req.Tag)] >= step {
 		return store.FallbackResult{Outcome: store.FallbackSpent}
 	}
-	if req.WindowMax > 0 && e.winExp > now && int64(e.winCount) >= int64(req.WindowMax) {
-		return limited(store.LimitWindow, 0, e.winExp-now)
+	if cl != nil && req.WindowMax > 0 && cl.winExp > now && int64(cl.winCount) >= int64(req.WindowMax) {
+		return limited(store.LimitWindow, 0, cl.winExp-now)
 	}
 	for i, l := range req.Limits {
-		if c := s.limits[s.shard(l.Key)].m[l.Key]; c != nil && c.exp > now && c.n >= int64(l.Max) {
-			return limited(store.LimitExtra, i, c.exp-now)
+		if lc := s.limits[s.shard(l.Key)].m[l.Key]; lc != nil && lc.exp > now && lc.n >= int64(l.Max) {
+			return limited(store.LimitExtra, i, lc.exp-now)
 		}
 	}
 
 	// Charge every limit, as Issue does.
 	for _, l := range req.Limits {
 		ls := &s.limits[s.shard(l.Key)]
-		c := ls.m[l.Key]
-		if c == nil {
-			c = &counter{}
-			ls.m[strings.Clone(l.Key)] = c
+		lc := ls.m[l.Key]
+		if lc == nil {
+			lc = &counter{}
+			ls.m[strings.Clone(l.Key)] = lc
 			ls.high = max(ls.high, len(ls.m))
 		}
-		if c.exp <= now {
-			c.n, c.exp = 0, now+int64(l.Window)
+		if lc.exp <= now {
+			lc.n, lc.exp = 0, now+int64(l.Window)
 		}
-		c.n++
+		lc.n++
 	}
-	if req.Cooldown > 0 {
-		e.coolExp = now + int64(req.Cooldown)
-	}
-	if req.WindowMax > 0 {
-		if e.winExp <= now {
-			e.winCount, e.winExp = 0, now+int64(req.Window)
+	if req.Cooldown > 0 || req.WindowMax > 0 {
+		cl = e.client(req.Client, now, true)
+		if req.Cooldown > 0 {
+			cl.coolExp = now + int64(req.Cooldown)
 		}
-		inc(&e.winCount)
+		if req.WindowMax > 0 {
+			if cl.winExp <= now {
+				cl.winCount, cl.winExp = 0, now+int64(req.Window)
+			}
+			inc(&cl.winCount)
+		}
 	}
-	e.taken = append(slices.Clone(req.Tag), step) // the tag, then the furthest step taken
+	c.taken = append(slices.Clone(req.Tag), step) // the tag, then the furthest step taken
 	return store.FallbackResult{
 		Outcome:   store.FallbackTaken,
-		Sealed:    slices.Clone(e.sealed),
-		Attempts:  int(e.attempts),
-		ExpiresIn: time.Duration(e.codeExp - now),
+		Sealed:    slices.Clone(c.sealed),
+		Attempts:  int(c.attempts),
+		ExpiresIn: time.Duration(c.exp - now),
 	}
 }

@@ -358,7 +358,7 @@ func TestZeroStore(t *testing.T) {
 		errs := map[string]error{}
 		_, errs["Issue"] = s.Issue(ctx, store.IssueRequest{Key: "k", Digest: []byte("d"), TTL: time.Minute})
 		_, errs["Check"] = s.Check(ctx, store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: 3})
-		errs["Withdraw"] = s.Withdraw(ctx, "k", []byte("d"))
+		errs["Withdraw"] = s.Withdraw(ctx, "k", nil, []byte("d"))
 		_, errs["Attempt"] = s.Attempt(ctx, store.AttemptRequest{Key: "k", MaxFailures: 3, FailureWindow: time.Minute})
 		for call, err := range errs {
 			if err == nil || !strings.Contains(err.Error(), "memstore.New") {

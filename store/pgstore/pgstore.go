@@ -368,7 +368,8 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 }
 
 // Withdraw implements store.Store: one UPDATE statement.
-func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
+func (s *Store) Withdraw(ctx context.Context, key string, scope, digest []byte) error {
+	_ = scope // a digest is bound to its scope: equal digests have equal scopes
 	switch {
 	case key == "":
 		return wrap("withdraw", fmt.Errorf("%w: empty key", store.ErrInvalidRequest))

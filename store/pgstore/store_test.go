@@ -278,7 +278,7 @@ func TestOneStatement(t *testing.T) {
 		{"CheckOtherScope", func() error { r := chk(d); r.Scope = []byte("other"); _, err := s.Check(ctx, r); return err }},
 		{"CheckRight", func() error { _, err := s.Check(ctx, chk(d)); return err }},
 		{"CheckNothing", func() error { _, err := s.Check(ctx, chk(d)); return err }},
-		{"Withdraw", func() error { return s.Withdraw(ctx, k, d) }},
+		{"Withdraw", func() error { return s.Withdraw(ctx, k, nil, d) }},
 		{"AttemptWrong", func() error {
 			_, err := s.Attempt(ctx, store.AttemptRequest{Key: k, MaxFailures: 9, FailureWindow: time.Hour})
 			return err
@@ -496,7 +496,7 @@ func TestStoredValues(t *testing.T) {
 	if len(gsc) != 32 || bytes.Contains(gsc, scope) {
 		t.Fatalf("stored scope is %d bytes, want a 32-byte hash, not the Scope", len(gsc))
 	}
-	if err := s.Withdraw(t.Context(), k, d); err != nil {
+	if err := s.Withdraw(t.Context(), k, nil, d); err != nil {
 		t.Fatal(err)
 	}
 	if err := pool.QueryRow(t.Context(), "SELECT digest, sealed FROM "+schema+".dest").Scan(&gd, &gs); err != nil {

@@ -10,21 +10,22 @@ import (
 	"github.com/go2fa/go2fa/store"
 )
 
-// fallbackSrc is the Fallback script. Besides the keys of scripts.go it
-// writes P:{K}:b, a string holding the Tag of the code a Fallback took,
-// which expires with that code (SET ... PXAT), so it outlives neither the
-// code nor a replacement of it.
+// fallbackLua is the Fallback script. Besides the keys of scripts.go it
+// writes P:{K}:b (P:{K}:b:S for Scope S), a string holding the Tag of the
+// code of the Scope a Fallback took, which expires with that code (SET
+// ... PXAT), so it outlives neither the code nor a replacement of it.
 //
 //go:embed fallback.lua
 var fallbackLua string
 
-var fallbackScript = redis.NewScript(pendingLib + fallbackLua)
+var fallbackScript = redis.NewScript(pendingLib + failLib + fallbackLua)
 
 var _ store.FallbackStore = (*Store)(nil)
 
-// fallbackKey is the string that marks a code a Fallback took.
-func (s *Store) fallbackKey(key string) string {
-	return s.prefix + ":{" + key + "}:b"
+// fallbackKey is the string that marks the code of scope a Fallback took:
+// the pending code's key with "b" for "p".
+func fallbackKey(dest, pending string) string {
+	return dest + ":b" + pending[len(dest)+2:]
 }
 
 // Fallback implements store.FallbackStore with one EVALSHA, except on a
@@ -39,8 +40,8 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 	if err := ctx.Err(); err != nil {
 		return store.FallbackResult{}, fail(ctx, op, err)
 	}
-	dest, pending := s.destKeys(req.Key)
-	keys := []string{dest, pending, s.fallbackKey(req.Key)}
+	dest, pending := s.destKeys(req.Key, req.Scope)
+	keys := []string{dest, pending, fallbackKey(dest, pending)}
 	if !s.split || len(req.Limits) == 0 {
 		args := fallbackArgs(req, -1, 0)
 		for _, l := range req.Limits {
@@ -84,9 +85,9 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 
 func fallbackArgs(req store.FallbackRequest, refused int, retry int64) []any {
 	ints := packInts(msec(req.Cooldown), msec(req.Window), int64(req.WindowMax),
-		int64(req.FailureMax), int64(refused), retry, int64(max(req.Step, 1)))
-	args := make([]any, 0, 2+2*len(req.Limits))
-	return append(args, req.Tag, ints)
+		int64(req.FailureMax), int64(req.FailureCeiling), int64(refused), retry, int64(max(req.Step, 1)))
+	args := make([]any, 0, 3+2*len(req.Limits))
+	return append(args, req.Tag, ints, clientTag(req.Client))
 }
 
 func (s *Store) runFallback(ctx context.Context, keys []string, args []any) (store.FallbackResult, error) {

@@ -1,27 +1,32 @@
--- Fallback: KEYS[1] destination hash P:{K}, KEYS[2] pending code P:{K}:p,
--- KEYS[3] fallback mark P:{K}:b (the tag, then one byte: the furthest
--- step taken), KEYS[4..] extra limits (standalone only).
--- ARGV: tag, then "cooldown ms:window ms:window max:failure max:refused
--- extra limit index (-1: none):its retry ms:step", then max and window ms of
--- each extra limit in KEYS. Reply: {outcome, reason, limit index, retry ms,
--- attempts, expires ms, sealed}. The pending value's layout is described in
--- scripts.go; pdec and penc come from pendingLib, prepended in Go.
+-- Fallback: KEYS[1] destination hash P:{K}, KEYS[2] pending code of the
+-- Scope P:{K}:p[:S], KEYS[3] its fallback mark P:{K}:b[:S] (the tag, then
+-- one byte: the furthest step taken), KEYS[4..] extra limits (standalone
+-- only).
+-- ARGV: tag, then "cooldown ms:window ms:window max:failure max:failure
+-- ceiling:refused extra limit index (-1: none):its retry ms:step", the
+-- client key, then max and window ms of each extra limit in KEYS. Reply:
+-- {outcome, reason, limit index, retry ms, attempts, expires ms, sealed}.
+-- The pending value's layout and the hash's fields are described in
+-- scripts.go; pdec, extend and refused come from pendingLib and failLib,
+-- prepended in Go.
 local k, kp, kb = KEYS[1], KEYS[2], KEYS[3]
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local cd, win, wmax, fmax, ext, eretry, step =
-  string.match(ARGV[2], '^(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+):(%d+)$')
+local cd, win, wmax, fmax, fceil, ext, eretry, step =
+  string.match(ARGV[2], '^(%d+):(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+):(%d+)$')
 step = tonumber(step)
 cd, win, wmax = tonumber(cd), tonumber(win), tonumber(wmax)
-fmax, ext = tonumber(fmax), tonumber(ext)
-local v = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
-local c, x, g, mm = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0, tonumber(v[6]) or 0
-local f, w = 0, 0
-if g > now then f = tonumber(v[4]) or 0 else g = 0 end
+fmax, fceil, ext = tonumber(fmax), tonumber(fceil), tonumber(ext)
+local cl = ARGV[3]
+local v = redis.call('HMGET', k, 'c:' .. cl, 'w:' .. cl, 'x:' .. cl, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl)
+local c, x, g = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0
+local f, cf, w = 0, 0, 0
+if g > now then
+  f = tonumber(v[4]) or 0
+  if v[8] and v[8] == v[6] then cf = tonumber(v[7]) or 0 end
+end
 if x > now then w = tonumber(v[2]) or 0 else x = 0 end
-if c <= now then c = 0 end
-if mm <= now then mm = 0 end
-if fmax > 0 and f >= fmax then return {4, 1, 0, g - now, 0, 0, ''} end
+if refused(f, cf, fmax, fceil) then return {4, 1, 0, g - now, 0, 0, ''} end
 local p = redis.call('GET', kp)
 if not p or #p < 25 then return {2, 0, 0, 0, 0, 0, ''} end
 local pfl, pa, pe = pdec(p)
@@ -40,7 +45,7 @@ if ext >= 0 then return {4, 4, ext, tonumber(eretry), 0, 0, ''} end
 if #KEYS > 3 then
   local lim = {}
   for i = 4, #KEYS do
-    local lmax, lwin = tonumber(ARGV[3 + 2 * (i - 4)]), tonumber(ARGV[4 + 2 * (i - 4)])
+    local lmax, lwin = tonumber(ARGV[4 + 2 * (i - 4)]), tonumber(ARGV[5 + 2 * (i - 4)])
     local lv = redis.call('HMGET', KEYS[i], 'n', 't')
     local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
     if lt <= now then ln = 0; lt = 0 end
@@ -59,18 +64,19 @@ if #KEYS > 3 then
     end
   end
 end
-local set, n = {}, 0
+local set, n, hi = {}, 0, 0
 if cd > 0 then
   c = now + cd
-  set[1] = 'c'; set[2] = c; n = 2
+  set[1] = 'c:' .. cl; set[2] = c; n = 2; hi = c
 end
 if wmax > 0 then
   if w == 0 then x = now + win end
-  set[n + 1] = 'w'; set[n + 2] = w + 1; set[n + 3] = 'x'; set[n + 4] = x; n = n + 4
+  set[n + 1] = 'w:' .. cl; set[n + 2] = w + 1; set[n + 3] = 'x:' .. cl; set[n + 4] = x; n = n + 4
+  if x > hi then hi = x end
 end
 if n > 0 then
   redis.call('HSET', k, unpack(set))
-  redis.call('PEXPIREAT', k, math.max(c, x, g, mm))
+  extend(k, now, hi)
 end
 redis.call('SET', kb, tag .. string.char(step), 'PXAT', pe)
 return {1, 0, 0, 0, pa, pe - now, sealed}

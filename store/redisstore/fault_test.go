@@ -163,7 +163,7 @@ func allOps(ctx context.Context, s *Store) map[string]error {
 		err = fmt.Errorf("Check = %+v, %v; want an error and a zero result", res, err) //nolint:errorlint // see above
 	}
 	errs["Check"] = err
-	errs["Withdraw"] = s.Withdraw(ctx, "k", []byte("d"))
+	errs["Withdraw"] = s.Withdraw(ctx, "k", nil, []byte("d"))
 	_, errs["Attempt"] = s.Attempt(ctx, store.AttemptRequest{Key: "k", MaxFailures: 3, FailureWindow: time.Minute})
 	return errs
 }

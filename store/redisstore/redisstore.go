@@ -3,6 +3,8 @@ package redisstore
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -40,22 +42,23 @@ type Store struct {
 }
 
 // checkLimits is the Check script's second argument for one policy:
-// "max attempts:failure max:failure window ms".
+// "max attempts:failure max:failure ceiling:failure window ms".
 type checkLimits struct {
-	maxAttempts, failureMax int
-	failureWindow           int64
-	arg                     any
+	maxAttempts, failureMax, failureCeiling int
+	failureWindow                           int64
+	arg                                     any
 }
 
 // limitsArg returns the Check limits argument for req, from the cache when
 // the policy is the last one seen.
 func (s *Store) limitsArg(req store.CheckRequest) any {
 	fw := msec(req.FailureWindow)
-	if c := s.limits.Load(); c != nil && c.maxAttempts == req.MaxAttempts && c.failureMax == req.FailureMax && c.failureWindow == fw {
+	if c := s.limits.Load(); c != nil && c.maxAttempts == req.MaxAttempts && c.failureMax == req.FailureMax &&
+		c.failureCeiling == req.FailureCeiling && c.failureWindow == fw {
 		return c.arg
 	}
-	arg := packInts(int64(req.MaxAttempts), int64(req.FailureMax), fw)
-	c := &checkLimits{maxAttempts: req.MaxAttempts, failureMax: req.FailureMax, failureWindow: fw, arg: arg}
+	arg := packInts(int64(req.MaxAttempts), int64(req.FailureMax), int64(req.FailureCeiling), fw)
+	c := &checkLimits{maxAttempts: req.MaxAttempts, failureMax: req.FailureMax, failureCeiling: req.FailureCeiling, failureWindow: fw, arg: arg}
 	s.limits.Store(c)
 	return c.arg
 }
@@ -121,23 +124,31 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// destKeys returns a destination's two keys, built with one allocation: the
-// hash P:{K} and the pending code's string P:{K}:p. The opaque key is the
-// hash tag, so both live in one slot.
-func (s *Store) destKeys(key string) (dest, pending string) {
-	pending = s.prefix + ":{" + key + "}:p"
-	return pending[:len(pending)-2], pending
+// destKeys returns a destination's two keys for one Scope: the hash P:{K}
+// and the pending code's string, P:{K}:p without a Scope, P:{K}:p:S with
+// one (S: the hex of the first 16 bytes of its SHA-256). The opaque key is
+// the hash tag, so all of them live in one slot.
+func (s *Store) destKeys(key string, scope []byte) (dest, pending string) {
+	dest = s.prefix + ":{" + key + "}"
+	if len(scope) == 0 {
+		return dest, dest + ":p"
+	}
+	h := sha256.Sum256(scope)
+	return dest, dest + ":p:" + hex.EncodeToString(h[:fingerprintLen])
 }
+
+func pendingOf(_, pending string) string { return pending }
 
 // destKey is the hash of one destination.
 func (s *Store) destKey(key string) string {
-	dest, _ := s.destKeys(key)
+	dest, _ := s.destKeys(key, nil)
 	return dest
 }
 
-// pendingKey is the string that holds the pending code of one destination.
+// pendingKey is the string that holds the pending code of one destination
+// without a Scope.
 func (s *Store) pendingKey(key string) string {
-	_, pending := s.destKeys(key)
+	_, pending := s.destKeys(key, nil)
 	return pending
 }
 
@@ -162,6 +173,17 @@ func codeArg(digest, scope []byte) []byte {
 	}
 	s := sha256.Sum256(scope)
 	return append(h[:fingerprintLen:fingerprintLen], s[:fingerprintLen]...)
+}
+
+// clientTag is what the hash's field names carry of a client key: 96 bits
+// of its SHA-256, base64url (12 bytes), so the five fields a client can
+// leave stay small whatever the key's length. Empty stays empty.
+func clientTag(client string) string {
+	if client == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(client))
+	return base64.RawURLEncoding.EncodeToString(h[:9])
 }
 
 // limitKey is the hash of one extra limit.
@@ -247,7 +269,7 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 		return s.issueSplit(ctx, req)
 	}
 	keys := make([]string, 2, 2+len(req.Limits))
-	keys[0], keys[1] = s.destKeys(req.Key)
+	keys[0], keys[1] = s.destKeys(req.Key, req.Scope)
 	args := issueArgs(req, -1, 0)
 	for _, l := range req.Limits {
 		keys = append(keys, s.limitKey(l.Key))
@@ -263,9 +285,9 @@ func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
 		keep = 1
 	}
 	ints := packInts(keep, msec(req.TTL), msec(req.Cooldown), msec(req.Window),
-		int64(req.WindowMax), int64(req.FailureMax), int64(refused), retry)
-	args := make([]any, 0, 3+2*len(req.Limits))
-	return append(args, codeArg(req.Digest, req.Scope), req.Sealed, ints)
+		int64(req.WindowMax), int64(req.FailureMax), int64(req.FailureCeiling), int64(refused), retry)
+	args := make([]any, 0, 4+2*len(req.Limits))
+	return append(args, codeArg(req.Digest, req.Scope), req.Sealed, ints, clientTag(req.Client))
 }
 
 // packInts joins integers with ':' into one script argument: each argument
@@ -352,7 +374,7 @@ func (s *Store) issueSplit(ctx context.Context, req store.IssueRequest) (store.I
 		}
 		charged = append(charged, charge{key, n[1]})
 	}
-	dest, pending := s.destKeys(req.Key)
+	dest, pending := s.destKeys(req.Key, req.Scope)
 	res, retried, err := s.runIssue(ctx, []string{dest, pending}, issueArgs(req, refused, retry))
 	if err != nil {
 		return res, err
@@ -387,9 +409,9 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	if err := ctx.Err(); err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
-	dest, pending := s.destKeys(req.Key)
+	dest, pending := s.destKeys(req.Key, req.Scope)
 	v, err := checkScript.Run(ctx, s.client, []string{dest, pending},
-		codeArg(req.Digest, req.Scope), s.limitsArg(req)).Result()
+		codeArg(req.Digest, req.Scope), s.limitsArg(req), clientTag(req.Client)).Result()
 	if err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
@@ -423,18 +445,20 @@ func checkReply(n int64, maxAttempts int) (store.CheckResult, bool) {
 }
 
 // Withdraw implements store.Store with one EVALSHA.
-func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
+func (s *Store) Withdraw(ctx context.Context, key string, scope, digest []byte) error {
 	const op = "withdraw"
 	switch {
 	case key == "":
 		return fmt.Errorf("redisstore: %s: %w: empty key", op, store.ErrInvalidRequest)
 	case len(digest) == 0:
 		return fmt.Errorf("redisstore: %s: %w: empty digest", op, store.ErrInvalidRequest)
+	case len(scope) > store.MaxScopeLen:
+		return fmt.Errorf("redisstore: %s: %w: Scope too long", op, store.ErrInvalidRequest)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, op, err)
 	}
-	if err := withdrawScript.Run(ctx, s.client, []string{s.pendingKey(key)}, fingerprint(digest)).Err(); err != nil {
+	if err := withdrawScript.Run(ctx, s.client, []string{pendingOf(s.destKeys(key, scope))}, fingerprint(digest)).Err(); err != nil {
 		return fail(ctx, op, err)
 	}
 	return nil
@@ -449,8 +473,7 @@ func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.At
 	if err := ctx.Err(); err != nil {
 		return store.AttemptResult{}, fail(ctx, op, err)
 	}
-	dest, pending := s.destKeys(req.Key)
-	v, err := attemptScript.Run(ctx, s.client, []string{dest, pending},
+	v, err := attemptScript.Run(ctx, s.client, []string{s.destKey(req.Key)},
 		req.Marker, msec(req.MarkerTTL), req.MaxFailures, msec(req.FailureWindow)).Result()
 	if err != nil {
 		return store.AttemptResult{}, fail(ctx, op, err)

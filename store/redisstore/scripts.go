@@ -2,15 +2,20 @@ package redisstore
 
 import "github.com/redis/go-redis/v9"
 
-// Key layout (P is the prefix, K an IssueRequest.Key, L a Limit.Key):
+// Key layout (P is the prefix, K an IssueRequest.Key, S the hex of the
+// first 16 bytes of a Scope's SHA-256, C the tag of a client key (see
+// clientTag), L a Limit.Key):
 //
-//	P:{K}:p  string: the pending code, its attempts and expiry; the key
-//	         expires with the code (SET ... PXAT), so Check needs no clock
-//	         to tell a live code from an expired one
-//	P:{K}    hash: what outlives a code
-//	  c  end of the cooldown, unix ms
-//	  w  sends in the window; x its end, unix ms
-//	  f  failure counter; g its end, unix ms
+//	P:{K}:p    string: the pending code without a Scope, its attempts and
+//	P:{K}:p:S  expiry (with Scope S); the key expires with the code (SET
+//	           ... PXAT), so Check needs no clock to tell a live code from
+//	           an expired one
+//	P:{K}      hash: what outlives a code
+//	  c:C  end of client C's cooldown, unix ms
+//	  w:C  client C's sends in its window; x:C its end, unix ms
+//	  f    the key's failure counter; g its end, unix ms; E its run
+//	  f:C  client C's failures in run e:C (they count while e:C = E
+//	       and g has not passed)
 //	  m:<marker>  end of an accepted Attempt marker, unix ms
 //	  M  latest end of any marker
 //	P:l:{L}  hash: one extra limit
@@ -19,9 +24,8 @@ import "github.com/redis/go-redis/v9"
 // The pending value is binary, 25 bytes (so Redis keeps it inline with its
 // object header) plus the optional Sealed value:
 //
-//	byte  1     flags: bit 1 when the failure counter may be non-zero, so
-//	            a right code must first be checked against the failure
-//	            cap; bit 2 when the code has a Scope
+//	byte  1     flags: bit 2 when the code has a Scope (bit 1 is set by
+//	            failures and no longer read)
 //	bytes 2-3   wrong guesses against the code, big-endian
 //	bytes 4-9   expiry of the code, unix ms, big-endian
 //	bytes 10-25 fingerprint of the digest: the first 16 bytes of its SHA-256
@@ -29,26 +33,22 @@ import "github.com/redis/go-redis/v9"
 //	then        Sealed
 //
 // A withdrawn code keeps bytes 1-9 only: its attempts live on until its
-// expiry and carry over to the next code.
+// expiry and carry over to the next code of its Scope.
 //
-// A hash part whose time has passed counts as absent; a later write
-// overwrites or removes it, and it goes at the latest with the hash. Issue and
-// Attempt set the hash's expiry (PEXPIREAT) to the latest time still to come
-// among its parts; Check, the hot path, only ever extends it (when it counts
-// a failure whose counter would outlive the hash). So every key has a TTL, and
-// none outlives the longest lifetime it was given. Times come from
-// redis.call('TIME') on the node that owns the key, so application servers
-// with skewed clocks agree.
+// A hash field whose time has passed counts as absent; a later write
+// overwrites it, and it goes at the latest with the hash. The scripts only
+// ever extend the hash's expiry (PEXPIREAT), to the latest end they write,
+// so every key has a TTL and none outlives the longest lifetime it was
+// given. The hash holds a few fields per client key that sent or failed
+// while it lived. Times come from redis.call('TIME') on the node that owns
+// the key, so application servers with skewed clocks agree.
 //
-// The scripts keep their redis.call count low: on Redis 7.0 each costs
-// about half a microsecond to a microsecond and a half of server time
-// (measured: TIME 0.8 µs, a five-field HMGET 1.3 µs, an HDEL 0.25 µs, against
-// 0.83 µs for a whole `return 1` script), which is most of what separates
-// these scripts from a trivial one. A Check with the right code, when no
-// failure is counted, is a single GETDEL: no TIME, no hash. Every other
-// Check adds TIME, an HMGET of the failure counter and the writes it needs.
+// A Check with the right code, when no failure was ever counted in the
+// hash, is a GETDEL and an HMGET: no TIME. Every other Check adds TIME and
+// the writes it needs.
 
-// pendingLib decodes and encodes the head of a pending value.
+// pendingLib decodes and encodes the head of a pending value, and extends
+// a key's expiry.
 const pendingLib = `
 local function pdec(p)
   local b1, b2, b3, b4, b5, b6, b7, b8, b9 = string.byte(p, 1, 9)
@@ -59,53 +59,31 @@ local function penc(fl, a, e)
   for i = 6, 1, -1 do t[i] = x % 256; x = math.floor(x / 256) end
   return string.char(fl, math.floor(a / 256), a % 256, t[1], t[2], t[3], t[4], t[5], t[6])
 end
-`
-
-// prelude (Attempt only) loads the destination hash into locals and defines
-// commit, which writes back what changed in at most three calls (HDEL, HSET,
-// PEXPIREAT), or deletes the hash when nothing in it is alive.
-const prelude = `
-local k = KEYS[1]
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local r = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
-local c = tonumber(r[1]) or 0
-local w, x = tonumber(r[2]) or 0, tonumber(r[3]) or 0
-local f, g = tonumber(r[4]) or 0, tonumber(r[5]) or 0
-local mm = tonumber(r[6]) or 0
-local mm0 = mm
-local old = math.max(c, x, g, mm)
-local set, del = {}, {}
-local function put(n, v) set[#set + 1] = n; set[#set + 1] = v end
-local function drop(...) for _, n in ipairs({...}) do del[#del + 1] = n end end
-if c > 0 and c <= now then drop('c'); c = 0 end
-if x > 0 and x <= now then drop('w', 'x'); w = 0; x = 0 end
-if g > 0 and g <= now then drop('f', 'g'); f = 0; g = 0 end
-if mm > 0 and mm <= now then mm = 0 end
-local function commit()
-  local new = math.max(c, x, g, mm)
-  if new <= now then
-    if old > 0 then redis.call('DEL', k) end
-    return
-  end
-  if #del > 0 then redis.call('HDEL', k, unpack(del)) end
-  if #set > 0 then redis.call('HSET', k, unpack(set)) end
-  if new ~= old then redis.call('PEXPIREAT', k, new) end
+local function extend(k, now, t)
+  local pt = redis.call('PTTL', k)
+  if pt < 0 or now + pt < t then redis.call('PEXPIREAT', k, t) end
 end
 `
 
-// issueSrc: KEYS[1] destination hash, KEYS[2] pending code, KEYS[3..] extra
-// limits (standalone only). ARGV: fingerprint (16 bytes, then 16 of the
-// Scope's fingerprint when there is one), sealed, then one argument
-// "keep (1/0):ttl ms:cooldown ms:window ms:window max:failure max:refused
-// extra limit index (-1: none):its retry ms", then max and window ms of each
-// extra limit in KEYS. Reply: {outcome, reason, limit index, retry ms,
-// attempts, expires ms, sealed}.
-//
-// It sets the hash's lifetime exactly: the latest time still to come among
-// the cooldown, window, failure counter and markers; the pending code's key
-// expires with the code.
-const issueSrc = pendingLib + `
+// failLib reads the failure caps. refused reports whether they refuse a
+// client with cf failures in the run when the key has f: its own count at
+// the cap, the key's at the cap and the client has failed in the run, or
+// the key's at the ceiling.
+const failLib = `
+local function refused(f, cf, fmax, fceil)
+  return fmax > 0 and (cf >= fmax or (f >= fmax and cf > 0) or (fceil > 0 and f >= fceil))
+end
+`
+
+// issueSrc: KEYS[1] destination hash, KEYS[2] pending code of the Scope,
+// KEYS[3..] extra limits (standalone only). ARGV: fingerprint (16 bytes,
+// then 16 of the Scope's fingerprint when there is one), sealed, then one
+// argument "keep (1/0):ttl ms:cooldown ms:window ms:window max:failure
+// max:failure ceiling:refused extra limit index (-1: none):its retry ms",
+// the client key, then max and window ms of each extra limit in KEYS.
+// Reply: {outcome, reason, limit index, retry ms, attempts, expires ms,
+// sealed}.
+const issueSrc = pendingLib + failLib + `
 local k, kp = KEYS[1], KEYS[2]
 local tm = redis.call('TIME')
 local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
@@ -128,24 +106,27 @@ if pfp == string.sub(ARGV[1], 1, 16) then
   -- Reason 5 marks it, so a split Issue refunds the limits it charged.
   return {1, 5, 0, 0, pa, pe - now, ''}
 end
-local v = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
-local c, x, g, mm = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0, tonumber(v[6]) or 0
-local keep, ttl, cd, win, wmax, fmax, ext, eretry =
-  string.match(ARGV[3], '^([01]):(%d+):(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+)$')
+local cl = ARGV[4]
+local v = redis.call('HMGET', k, 'c:' .. cl, 'w:' .. cl, 'x:' .. cl, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl)
+local c, x, g = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0
+local keep, ttl, cd, win, wmax, fmax, fceil, ext, eretry =
+  string.match(ARGV[3], '^([01]):(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+)$')
 ttl, cd, win = tonumber(ttl), tonumber(cd), tonumber(win)
-wmax, fmax, ext = tonumber(wmax), tonumber(fmax), tonumber(ext)
-local f, w = 0, 0
-if g > now then f = tonumber(v[4]) or 0 else g = 0 end
+wmax, fmax, fceil, ext = tonumber(wmax), tonumber(fmax), tonumber(fceil), tonumber(ext)
+local f, cf, w = 0, 0, 0
+if g > now then
+  f = tonumber(v[4]) or 0
+  if v[8] and v[8] == v[6] then cf = tonumber(v[7]) or 0 end
+end
 if x > now then w = tonumber(v[2]) or 0 else x = 0 end
-if mm <= now then mm = 0 end
-if fmax > 0 and f >= fmax then return {3, 1, 0, g - now, 0, 0, ''} end
+if refused(f, cf, fmax, fceil) then return {3, 1, 0, g - now, 0, 0, ''} end
 if c > now then return {3, 2, 0, c - now, 0, 0, ''} end
 if wmax > 0 and w >= wmax then return {3, 3, 0, x - now, 0, 0, ''} end
 if ext >= 0 then return {3, 4, ext, tonumber(eretry), 0, 0, ''} end
 if #KEYS > 2 then
   local lim = {}
   for i = 3, #KEYS do
-    local lmax, lwin = tonumber(ARGV[4 + 2 * (i - 3)]), tonumber(ARGV[5 + 2 * (i - 3)])
+    local lmax, lwin = tonumber(ARGV[5 + 2 * (i - 3)]), tonumber(ARGV[6 + 2 * (i - 3)])
     local lv = redis.call('HMGET', KEYS[i], 'n', 't')
     local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
     if lt <= now then ln = 0; lt = 0 end
@@ -164,55 +145,54 @@ if #KEYS > 2 then
     end
   end
 end
-local set, n = {}, 0
+local set, n, hi = {}, 0, 0
 if cd > 0 then
   c = now + cd
-  set[1] = 'c'; set[2] = c; n = 2
+  set[1] = 'c:' .. cl; set[2] = c; n = 2; hi = c
 end
 if wmax > 0 then
   if w == 0 then x = now + win end
-  set[n + 1] = 'w'; set[n + 2] = w + 1; set[n + 3] = 'x'; set[n + 4] = x; n = n + 4
+  set[n + 1] = 'w:' .. cl; set[n + 2] = w + 1; set[n + 3] = 'x:' .. cl; set[n + 4] = x; n = n + 4
+  if x > hi then hi = x end
 end
 if n > 0 then
   redis.call('HSET', k, unpack(set))
-  redis.call('PEXPIREAT', k, math.max(c, x, g, mm))
+  extend(k, now, hi)
 end
 if pfp and keep == '1' and psc == rsc then
   return {2, 0, 0, 0, pa, pe - now, string.sub(p, 26 + #psc)}
 end
 local e, fl = now + ttl, 0
-if f > 0 then fl = 1 end
-if #rsc > 0 then fl = fl + 2 end
+if #rsc > 0 then fl = 2 end
 redis.call('SET', kp, penc(fl, pa, e) .. ARGV[1] .. ARGV[2], 'PXAT', e)
 return {1, 0, 0, 0, pa, ttl, ''}
 `
 
-// checkSrc: KEYS[1] destination hash, KEYS[2] pending code. ARGV:
-// fingerprint (16 bytes, then 16 of the Scope's fingerprint when there is
-// one), then "max attempts:failure max:failure window ms" in one
-// argument (each argument costs Redis an object and Lua a string, and only
-// the slow path reads these). Reply: status + 16*remaining, one integer
-// (cheaper to build and to read than an array).
+// checkSrc: KEYS[1] destination hash, KEYS[2] pending code of the Scope.
+// ARGV: fingerprint (16 bytes, then 16 of the Scope's fingerprint when
+// there is one), "max attempts:failure max:failure ceiling:failure window
+// ms" in one argument, the client key. Reply: status + 16*remaining, one
+// integer (cheaper to build and to read than an array).
 //
-// Check is the hottest path. The pending code is taken with GETDEL: a right
-// code with no failure counted is approved there and then, in one call. Any
-// other case reads the clock and the failure counter, and puts back what
-// must stay (a wrong guess's code with one more attempt, a withdrawn code's
-// attempts), with the expiry it had. It never shortens the hash's lifetime
-// (a later Issue sets it exactly); it extends it when the failure counter,
-// which lives the failure window from its latest failure, would outlive it.
-const checkSrc = pendingLib + `
+// The pending code is taken with GETDEL and put back when it must stay (a
+// wrong guess's code with one more attempt, a withdrawn code's attempts,
+// another scope's code), with the expiry it had.
+const checkSrc = pendingLib + failLib + `
 local k, kp = KEYS[1], KEYS[2]
 local p = redis.call('GETDEL', kp)
-local fp = ARGV[1]
-if p and string.byte(p, 1) == (#fp > 16 and 2 or 0) and string.sub(p, 10, 9 + #fp) == fp then return 1 end
+local fp, cl = ARGV[1], ARGV[3]
+local v = redis.call('HMGET', k, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl)
+local sc = (#fp > 16) and 2 or 0
+if p and not v[1] and string.byte(p, 1) % 4 - string.byte(p, 1) % 2 == sc and string.sub(p, 10, 9 + #fp) == fp then return 1 end
 local tm = redis.call('TIME')
 local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
-local v = redis.call('HMGET', k, 'f', 'g')
-local ma, fm, fw = string.match(ARGV[2], '^(%d+):(%d+):(%d+)$')
-local maxa, fmax = tonumber(ma), tonumber(fm)
-local f, g = 0, tonumber(v[2]) or 0
-if g > now then f = tonumber(v[1]) or 0 end
+local ma, fm, fc, fw = string.match(ARGV[2], '^(%d+):(%d+):(%d+):(%d+)$')
+local maxa, fmax, fceil = tonumber(ma), tonumber(fm), tonumber(fc)
+local f, cf, g, run = 0, 0, tonumber(v[2]) or 0, v[3]
+if g > now then
+  f = tonumber(v[1]) or 0
+  if v[5] and v[5] == run then cf = tonumber(v[4]) or 0 end
+end
 local fl, a, e = 0, 0, 0
 if p then fl, a, e = pdec(p) end
 if p and #p < 25 and e > now then
@@ -220,7 +200,7 @@ if p and #p < 25 and e > now then
   redis.call('SET', kp, p, 'PXAT', e)
   p = false
 end
-if fmax > 0 and f >= fmax then return 4 end
+if refused(f, cf, fmax, fceil) then return 4 end
 if not p or e <= now then return 3 end
 local psc = ''
 if fl % 4 >= 2 then psc = string.sub(p, 26, 41) end
@@ -230,46 +210,66 @@ if psc ~= string.sub(fp, 17, 32) then
   return 3
 end
 if string.sub(p, 10, 25) == string.sub(fp, 1, 16) then
-  if v[1] then redis.call('HDEL', k, 'f', 'g') end
+  -- The client's own failures in the run are forgiven; others' stay.
+  if cf > 0 then redis.call('HSET', k, 'f', f - cf, 'f:' .. cl, 0) end
   return 1
 end
 a = a + 1
+local left = maxa - a
 if fmax > 0 then
-  -- The counter lives the failure window from its latest failure.
+  if g <= now then
+    -- A new run: the old one's client counts no longer apply.
+    run = tostring(now + 1)
+    f, cf = 0, 0
+  end
   g = now + tonumber(fw)
   f = f + 1
-  if fl % 2 == 0 then fl = fl + 1 end
+  cf = cf + 1
+  if (fceil > 0 and f >= fceil) or f >= fmax then
+    left = 0
+  else
+    left = math.min(left, fmax - cf, fmax - f)
+  end
+  redis.call('HSET', k, 'f', f, 'g', g, 'E', run, 'f:' .. cl, cf, 'e:' .. cl, run)
+  extend(k, now, g)
 end
-local res, left = 4, maxa - a
-if fmax > 0 and fmax - f < left then left = fmax - f end
 if left > 0 then
   redis.call('SET', kp, penc(fl, a, e) .. string.sub(p, 10), 'PXAT', e)
-  res = 2 + 16 * left
+  return 2 + 16 * left
 end
-if fmax > 0 then
-  redis.call('HSET', k, 'f', f, 'g', g)
-  local pt = redis.call('PTTL', k)
-  if pt < 0 or now + pt < g then redis.call('PEXPIREAT', k, g) end
-end
-return res
+return 4
 `
 
-// attemptSrc: KEYS[1] destination hash, KEYS[2] pending code. ARGV: marker,
-// marker ttl ms, max failures, failure window ms. Reply: {status, remaining,
-// retry ms}. A failure flags a pending code, so that Check consults the
-// failure counter before it approves.
-const attemptSrc = prelude + `
+// attemptSrc: KEYS[1] destination hash. ARGV: marker, marker ttl ms, max
+// failures, failure window ms. Reply: {status, remaining, retry ms}. A
+// failure counts for the key and for the empty client key, in the run.
+const attemptSrc = pendingLib + `
+local k = KEYS[1]
+local tm = redis.call('TIME')
+local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+local r = redis.call('HMGET', k, 'f', 'g', 'M', 'E', 'f:', 'e:')
+local f, g = tonumber(r[1]) or 0, tonumber(r[2]) or 0
+local mm = tonumber(r[3]) or 0
+local mm0, run, cf = mm, r[4], 0
+if g <= now then f = 0; g = 0 elseif r[6] and r[6] == run then cf = tonumber(r[5]) or 0 end
+if mm > 0 and mm <= now then mm = 0 end
+local set, del = {}, {}
+local function put(n, v) set[#set + 1] = n; set[#set + 1] = v end
+local function drop(n) del[#del + 1] = n end
+local function commit(hi)
+  if #del > 0 then redis.call('HDEL', k, unpack(del)) end
+  if #set > 0 then redis.call('HSET', k, unpack(set)) end
+  if hi > now then extend(k, now, hi) end
+end
 local marker, mttl = ARGV[1], tonumber(ARGV[2])
 local maxf, fw = tonumber(ARGV[3]), tonumber(ARGV[4])
 if f >= maxf then return {4, 0, g - now} end
 local function fail(status)
-  g = now + fw; put('g', g)
-  f = f + 1; put('f', f)
-  commit()
-  local p = redis.call('GET', KEYS[2])
-  if p and string.byte(p, 1) % 2 == 0 then
-    redis.call('SET', KEYS[2], string.char(string.byte(p, 1) + 1) .. string.sub(p, 2), 'KEEPTTL')
-  end
+  if g == 0 then run = tostring(now + 1); cf = 0 end
+  g = now + fw
+  f = f + 1
+  put('f', f); put('g', g); put('E', run); put('f:', cf + 1); put('e:', run)
+  commit(math.max(g, mm))
   if f >= maxf then return {4, 0, g - now} end
   return {status, maxf - f, 0}
 end
@@ -303,13 +303,13 @@ local t = now + mttl
 put(mk, t)
 if t > mm then mm = t end
 marks()
-if f > 0 then drop('f', 'g'); f = 0; g = 0 end
-commit()
+if f > 0 then drop('f'); drop('g') end
+commit(mm)
 return {1, 0, 0}
 `
 
-// withdrawSrc: KEYS[1] pending code, ARGV[1] fingerprint. The code's
-// expiry and attempts stay, so they carry over to the next code.
+// withdrawSrc: KEYS[1] pending code of the Scope, ARGV[1] fingerprint. The
+// code's expiry and attempts stay, so they carry over to the next code.
 const withdrawSrc = `
 local p = redis.call('GET', KEYS[1])
 if p and string.sub(p, 10, 25) == ARGV[1] then

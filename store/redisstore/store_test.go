@@ -96,10 +96,10 @@ func TestInvalidRequests(t *testing.T) {
 	if _, err := s.Check(ctx, store.CheckRequest{Key: "k", Digest: []byte("d")}); !errors.Is(err, store.ErrInvalidRequest) {
 		t.Errorf("Check without MaxAttempts: err = %v, want ErrInvalidRequest", err)
 	}
-	if err := s.Withdraw(ctx, "", []byte("d")); !errors.Is(err, store.ErrInvalidRequest) {
+	if err := s.Withdraw(ctx, "", nil, []byte("d")); !errors.Is(err, store.ErrInvalidRequest) {
 		t.Errorf("Withdraw with empty key: err = %v, want ErrInvalidRequest", err)
 	}
-	if err := s.Withdraw(ctx, "k", nil); !errors.Is(err, store.ErrInvalidRequest) {
+	if err := s.Withdraw(ctx, "k", nil, nil); !errors.Is(err, store.ErrInvalidRequest) {
 		t.Errorf("Withdraw with empty digest: err = %v, want ErrInvalidRequest", err)
 	}
 	if _, err := s.Attempt(ctx, store.AttemptRequest{Key: "k"}); !errors.Is(err, store.ErrInvalidRequest) {
@@ -305,15 +305,15 @@ func TestContract(t *testing.T) {
 			ctx := context.Background()
 			mustIssue(t, s, issueReq("k", "one"))
 			wantCheck(t, mustCheck(t, s, checkReq("k", "bad")), store.Rejected, 2)
-			if err := s.Withdraw(ctx, "k", []byte("other")); err != nil {
+			if err := s.Withdraw(ctx, "k", nil, []byte("other")); err != nil {
 				t.Fatal(err)
 			}
 			wantCheck(t, mustCheck(t, s, checkReq("k", "bad")), store.Rejected, 1)
-			if err := s.Withdraw(ctx, "k", []byte("one")); err != nil {
+			if err := s.Withdraw(ctx, "k", nil, []byte("one")); err != nil {
 				t.Fatal(err)
 			}
 			wantCheck(t, mustCheck(t, s, checkReq("k", "one")), store.Expired, 0)
-			if err := s.Withdraw(ctx, "k", []byte("one")); err != nil {
+			if err := s.Withdraw(ctx, "k", nil, []byte("one")); err != nil {
 				t.Fatalf("second Withdraw: %v", err)
 			}
 			if r := mustIssue(t, s, issueReq("k", "two")); r.Outcome != store.Issued || r.Attempts != 2 {
