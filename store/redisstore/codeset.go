@@ -2,10 +2,7 @@ package redisstore
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/go2fa/go2fa/store"
 )
@@ -19,19 +16,6 @@ import (
 //	          first increment
 //
 // ReplaceCodes and RedeemCode are one script each, CountCodes one SCARD.
-
-var (
-	//go:embed codeset_replace.lua
-	replaceCodesSrc string
-	//go:embed codeset_redeem.lua
-	redeemCodeSrc string
-
-	replaceCodesScript = redis.NewScript(replaceCodesSrc)
-	redeemCodeScript   = redis.NewScript(redeemCodeSrc)
-)
-
-// codeSetScripts are the code-set scripts, for Load.
-var codeSetScripts = []*redis.Script{replaceCodesScript, redeemCodeScript}
 
 var _ store.CodeSets = (*Store)(nil)
 

@@ -2,20 +2,12 @@ package redisstore
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/go2fa/go2fa/store"
 )
-
-//go:embed counters.lua
-var countersLua string
-
-var countersScript = redis.NewScript(countersLua)
 
 var _ store.Counters = (*Store)(nil)
 

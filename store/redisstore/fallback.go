@@ -2,23 +2,15 @@ package redisstore
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/go2fa/go2fa/store"
 )
 
-// fallbackLua is the Fallback script. Besides the keys of scripts.go it
+// Besides the keys of scripts.go, the Fallback script (fallback.lua)
 // writes P:{K}:b (P:{K}:b:S for Scope S), a string holding the Tag of the
 // code of the Scope a Fallback took, which expires with that code (SET
 // ... PXAT), so it outlives neither the code nor a replacement of it.
-//
-//go:embed fallback.lua
-var fallbackLua string
-
-var fallbackScript = redis.NewScript(pendingLib + failLib + fallbackLua)
 
 var _ store.FallbackStore = (*Store)(nil)
 
@@ -50,35 +42,13 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 		}
 		return s.runFallback(ctx, keys, args)
 	}
-	type charge struct {
-		key string
-		end int64
+	charges, err := s.chargeLimits(ctx, req.Limits)
+	if err != nil {
+		return store.FallbackResult{}, fail(ctx, op, err)
 	}
-	var charged []charge
-	refused, retry := -1, int64(0)
-	for i, l := range req.Limits {
-		key := s.limitKey(l.Key)
-		v, err := chargeScript.Run(ctx, s.client, []string{key}, l.Max, msec(l.Window)).Result()
-		if err != nil {
-			return store.FallbackResult{}, fail(ctx, op, err)
-		}
-		n, _, err := reply(v, 3, false)
-		if err != nil {
-			return store.FallbackResult{}, fail(ctx, op, err)
-		}
-		if n[0] != 1 {
-			refused, retry = i, n[2]
-			break
-		}
-		charged = append(charged, charge{key, n[1]})
-	}
-	res, err := s.runFallback(ctx, keys, fallbackArgs(req, refused, retry))
-	if err == nil && res.Outcome != store.FallbackTaken && len(charged) > 0 {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundTimeout)
-		defer cancel()
-		for _, c := range charged {
-			_ = refundScript.Run(rctx, s.client, []string{c.key}, c.end).Err()
-		}
+	res, err := s.runFallback(ctx, keys, fallbackArgs(req, charges.refused, charges.retry))
+	if err == nil && res.Outcome != store.FallbackTaken {
+		s.refund(ctx, charges)
 	}
 	return res, err
 }

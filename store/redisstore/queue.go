@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/go2fa/go2fa/store"
 )
 
@@ -16,36 +14,8 @@ import (
 // works on disappears. One key means one Cluster slot: the queue is small
 // (one entry per code sent with a fallback after silence, for less than the
 // code's lifetime).
-//
-// scheduleSrc: KEYS[1] queue; ARGV ref, delay ms, queue ttl ms.
-const scheduleSrc = `
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 0
-`
 
-// claimSrc: KEYS[1] queue; ARGV max, lease ms, queue ttl ms. Reply: the
-// refs claimed.
-const claimSrc = `
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-if #due == 0 then return due end
-local args = {}
-for i, ref in ipairs(due) do
-  args[2 * i - 1] = now + tonumber(ARGV[2]); args[2 * i] = ref
-end
-redis.call('ZADD', KEYS[1], unpack(args))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return due
-`
-
-var (
-	scheduleScript = redis.NewScript(scheduleSrc)
-	claimScript    = redis.NewScript(claimSrc)
-)
+// Schedule and Claim are one script each (schedule.lua, claim.lua).
 
 var _ store.FallbackQueue = (*Store)(nil)
 

@@ -304,10 +304,6 @@ func packInts(ns ...int64) string {
 	return string(b)
 }
 
-// reasonRetry is the reason the issue script gives an Issued reply when the
-// request repeated one that had already saved its code.
-const reasonRetry = 5
-
 // runIssue runs the destination's issue script. retried reports that the
 // request repeated one that had already saved its code.
 func (s *Store) runIssue(ctx context.Context, keys []string, args []any) (res store.IssueResult, retried bool, err error) {
@@ -352,44 +348,71 @@ const refundTimeout = 2 * time.Second
 // its code; after an error they stand.
 func (s *Store) issueSplit(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
 	const op = "issue"
-	type charge struct {
-		key string
-		end int64
-	}
-	charged := make([]charge, 0, len(req.Limits))
-	refused, retry := -1, int64(0)
-	for i, l := range req.Limits {
-		key := s.limitKey(l.Key)
-		v, err := chargeScript.Run(ctx, s.client, []string{key}, l.Max, msec(l.Window)).Result()
-		if err != nil {
-			return store.IssueResult{}, fail(ctx, op, err)
-		}
-		n, _, err := reply(v, 3, false)
-		if err != nil {
-			return store.IssueResult{}, fail(ctx, op, err)
-		}
-		if n[0] != 1 {
-			refused, retry = i, n[2]
-			break
-		}
-		charged = append(charged, charge{key, n[1]})
+	charges, err := s.chargeLimits(ctx, req.Limits)
+	if err != nil {
+		return store.IssueResult{}, fail(ctx, op, err)
 	}
 	dest, pending := s.destKeys(req.Key, req.Scope)
-	res, retried, err := s.runIssue(ctx, []string{dest, pending}, issueArgs(req, refused, retry))
+	res, retried, err := s.runIssue(ctx, []string{dest, pending}, issueArgs(req, charges.refused, charges.retry))
 	if err != nil {
 		return res, err
 	}
-	if (res.Outcome == store.Limited || retried) && len(charged) > 0 {
-		// Refunds outlive a cancelled request, so a client that hangs up
-		// cannot spend a shared budget without a send. A refund that still
-		// fails leaves the limit over-counted by one: the safe side.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundTimeout)
-		defer cancel()
-		for _, c := range charged {
-			_ = refundScript.Run(rctx, s.client, []string{c.key}, c.end).Err()
-		}
+	if res.Outcome == store.Limited || retried {
+		s.refund(ctx, charges)
 	}
 	return res, nil
+}
+
+// splitCharges is what chargeLimits did: the limits it charged, with the
+// window end each charge counted in, and the first limit that refused.
+type splitCharges struct {
+	keys    []string
+	ends    []int64
+	refused int   // index of the limit that refused, -1 when none did
+	retry   int64 // ms until that limit's window ends
+}
+
+// chargeLimits charges one send to each limit, in order, with one charge
+// script each, and stops at the first one that refuses.
+func (s *Store) chargeLimits(ctx context.Context, limits []store.Limit) (splitCharges, error) {
+	c := splitCharges{keys: make([]string, 0, len(limits)), ends: make([]int64, 0, len(limits)), refused: -1}
+	for i, l := range limits {
+		key := s.limitKey(l.Key)
+		v, err := chargeScript.Run(ctx, s.client, []string{key}, l.Max, msec(l.Window)).Result()
+		if err != nil {
+			return c, err
+		}
+		n, _, err := reply(v, 3, false)
+		if err != nil {
+			return c, err
+		}
+		switch n[0] {
+		case charged:
+			c.keys = append(c.keys, key)
+			c.ends = append(c.ends, n[1])
+		case notCharged:
+			c.refused, c.retry = i, n[2]
+			return c, nil
+		default:
+			return c, errReply
+		}
+	}
+	return c, nil
+}
+
+// refund gives back the sends chargeLimits charged. Refunds outlive a
+// cancelled request, so a client that hangs up cannot spend a shared
+// budget without a send. A refund that still fails leaves the limit
+// over-counted by one: the safe side.
+func (s *Store) refund(ctx context.Context, c splitCharges) {
+	if len(c.keys) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundTimeout)
+	defer cancel()
+	for i, key := range c.keys {
+		_ = refundScript.Run(rctx, s.client, []string{key}, c.ends[i]).Err()
+	}
 }
 
 // MaxAttempts is the largest store.CheckRequest.MaxAttempts a Store
@@ -415,33 +438,36 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	if err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
-	n, ok := v.(int64)
-	if !ok {
-		return store.CheckResult{}, fail(ctx, op, errReply)
-	}
-	res, ok := checkReply(n, req.MaxAttempts)
+	res, ok := checkReply(v, req.MaxAttempts)
 	if !ok {
 		return store.CheckResult{}, fail(ctx, op, errReply)
 	}
 	return res, nil
 }
 
-// checkReply reads the check script's reply. Only the exact values the
-// script writes are accepted: 1 (approved), 3 (expired), 4 (locked) and
-// 2 + 16*remaining with 1 <= remaining <= maxAttempts (rejected). Anything
-// else, an approval's low bits included, is not a result.
-func checkReply(n int64, maxAttempts int) (store.CheckResult, bool) {
-	switch {
-	case n == int64(store.Approved):
-		return store.CheckResult{Status: store.Approved}, true
-	case n == int64(store.Expired):
-		return store.CheckResult{Status: store.Expired}, true
-	case n == int64(store.Locked):
-		return store.CheckResult{Status: store.Locked}, true
-	case n%16 == int64(store.Rejected) && n/16 >= 1 && n/16 <= int64(maxAttempts):
-		return store.CheckResult{Status: store.Rejected, Remaining: int(n / 16)}, true
+// checkReply reads the check script's reply, {status, remaining}. Only the
+// pairs the script writes are accepted: Approved, Expired or Locked with 0,
+// and Rejected with 1 <= remaining <= maxAttempts. Anything else is not a
+// result.
+func checkReply(v any, maxAttempts int) (store.CheckResult, bool) {
+	n, _, err := reply(v, 2, false)
+	if err != nil {
+		return store.CheckResult{}, false
 	}
-	return store.CheckResult{}, false
+	status, remaining := store.CheckStatus(n[0]), n[1]
+	switch status {
+	case store.Approved, store.Expired, store.Locked:
+		if remaining != 0 {
+			return store.CheckResult{}, false
+		}
+	case store.Rejected:
+		if remaining < 1 || remaining > int64(maxAttempts) {
+			return store.CheckResult{}, false
+		}
+	default:
+		return store.CheckResult{}, false
+	}
+	return store.CheckResult{Status: status, Remaining: int(remaining)}, true
 }
 
 // Withdraw implements store.Store with one EVALSHA.
@@ -498,7 +524,7 @@ func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.At
 // again as EVAL.
 func (s *Store) Load(ctx context.Context) error {
 	load := func(ctx context.Context, c redis.Scripter) error {
-		for _, sc := range append([]*redis.Script{issueScript, checkScript, attemptScript, withdrawScript, chargeScript, refundScript, fallbackScript}, codeSetScripts...) {
+		for _, sc := range allScripts {
 			if err := sc.Load(ctx, c).Err(); err != nil {
 				return err
 			}

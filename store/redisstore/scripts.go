@@ -1,6 +1,14 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/go2fa/go2fa/store"
+)
 
 // Key layout (P is the prefix, K an IssueRequest.Key, S the hex of the
 // first 16 bytes of a Scope's SHA-256, C the tag of a client key (see
@@ -24,8 +32,8 @@ import "github.com/redis/go-redis/v9"
 // The pending value is binary, 25 bytes (so Redis keeps it inline with its
 // object header) plus the optional Sealed value:
 //
-//	byte  1     flags: bit 2 when the code has a Scope (bit 1 is set by
-//	            failures and no longer read)
+//	byte  1     flags: bit 2 when the code has a Scope (other bits are
+//	            ignored)
 //	bytes 2-3   wrong guesses against the code, big-endian
 //	bytes 4-9   expiry of the code, unix ms, big-endian
 //	bytes 10-25 fingerprint of the digest: the first 16 bytes of its SHA-256
@@ -47,311 +55,119 @@ import "github.com/redis/go-redis/v9"
 // hash, is a GETDEL and an HMGET: no TIME. Every other Check adds TIME and
 // the writes it needs.
 
-// pendingLib decodes and encodes the head of a pending value, and extends
-// a key's expiry.
-const pendingLib = `
-local function pdec(p)
-  local b1, b2, b3, b4, b5, b6, b7, b8, b9 = string.byte(p, 1, 9)
-  return b1, b2 * 256 + b3, ((((b4 * 256 + b5) * 256 + b6) * 256 + b7) * 256 + b8) * 256 + b9
-end
-local function penc(fl, a, e)
-  local t, x = {}, e
-  for i = 6, 1, -1 do t[i] = x % 256; x = math.floor(x / 256) end
-  return string.char(fl, math.floor(a / 256), a % 256, t[1], t[2], t[3], t[4], t[5], t[6])
-end
-local function extend(k, now, t)
-  local pt = redis.call('PTTL', k)
-  if pt < 0 or now + pt < t then redis.call('PEXPIREAT', k, t) end
-end
-`
+// Each script is a .lua file, run after the constants below and the
+// helper files it names: lib_clock.lua (now_ms), lib_pending.lua (the
+// pending value's head, extend_expiry, failures_refuse) and lib_send.lua
+// (the send limits of Issue and Fallback). Each file starts with its keys,
+// arguments and reply, field by field.
+var (
+	//go:embed lib_clock.lua
+	libClock string
+	//go:embed lib_pending.lua
+	libPending string
+	//go:embed lib_send.lua
+	libSend string
 
-// failLib reads the failure caps. refused reports whether they refuse a
-// client with cf failures in the run when the key has f: its own count at
-// the cap, the key's at the cap and the client has failed in the run, or
-// the key's at the ceiling.
-const failLib = `
-local function refused(f, cf, fmax, fceil)
-  return fmax > 0 and (cf >= fmax or (f >= fmax and cf > 0) or (fceil > 0 and f >= fceil))
-end
-`
+	//go:embed issue.lua
+	issueLua string
+	//go:embed check.lua
+	checkLua string
+	//go:embed attempt.lua
+	attemptLua string
+	//go:embed withdraw.lua
+	withdrawLua string
+	//go:embed charge.lua
+	chargeLua string
+	//go:embed refund.lua
+	refundLua string
+	//go:embed fallback.lua
+	fallbackLua string
+	//go:embed codeset_replace.lua
+	replaceCodesLua string
+	//go:embed codeset_redeem.lua
+	redeemCodeLua string
+	//go:embed counters.lua
+	countersLua string
+	//go:embed schedule.lua
+	scheduleLua string
+	//go:embed claim.lua
+	claimLua string
+)
 
-// issueSrc: KEYS[1] destination hash, KEYS[2] pending code of the Scope,
-// KEYS[3..] extra limits (standalone only). ARGV: fingerprint (16 bytes,
-// then 16 of the Scope's fingerprint when there is one), sealed, then one
-// argument "keep (1/0):ttl ms:cooldown ms:window ms:window max:failure
-// max:failure ceiling:refused extra limit index (-1: none):its retry ms",
-// the client key, then max and window ms of each extra limit in KEYS.
-// Reply: {outcome, reason, limit index, retry ms, attempts, expires ms,
-// sealed}.
-const issueSrc = pendingLib + failLib + `
-local k, kp = KEYS[1], KEYS[2]
-local tm = redis.call('TIME')
-local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
-local p = redis.call('GET', kp)
-local pa, pe, pfp, psc = 0, 0, false, ''
-if p then
-  local pfl
-  pfl, pa, pe = pdec(p)
-  if pe <= now then
-    pa, pe = 0, 0
-  elseif #p >= 25 then
-    pfp = string.sub(p, 10, 25)
-    if pfl % 4 >= 2 then psc = string.sub(p, 26, 41) end
-  end
-end
-local rsc = string.sub(ARGV[1], 17, 32)
-if pfp == string.sub(ARGV[1], 1, 16) then
-  -- A retry of an Issue that already saved this digest (the reply was
-  -- lost): idempotent, nothing charged.
-  -- Reason 5 marks it, so a split Issue refunds the limits it charged.
-  return {1, 5, 0, 0, pa, pe - now, ''}
-end
-local cl = ARGV[4]
-local v = redis.call('HMGET', k, 'c:' .. cl, 'w:' .. cl, 'x:' .. cl, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl)
-local c, x, g = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0
-local keep, ttl, cd, win, wmax, fmax, fceil, ext, eretry =
-  string.match(ARGV[3], '^([01]):(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+)$')
-ttl, cd, win = tonumber(ttl), tonumber(cd), tonumber(win)
-wmax, fmax, fceil, ext = tonumber(wmax), tonumber(fmax), tonumber(fceil), tonumber(ext)
-local f, cf, w = 0, 0, 0
-if g > now then
-  f = tonumber(v[4]) or 0
-  if v[8] and v[8] == v[6] then cf = tonumber(v[7]) or 0 end
-end
-if x > now then w = tonumber(v[2]) or 0 else x = 0 end
-if refused(f, cf, fmax, fceil) then return {3, 1, 0, g - now, 0, 0, ''} end
-if c > now then return {3, 2, 0, c - now, 0, 0, ''} end
-if wmax > 0 and w >= wmax then return {3, 3, 0, x - now, 0, 0, ''} end
-if ext >= 0 then return {3, 4, ext, tonumber(eretry), 0, 0, ''} end
-if #KEYS > 2 then
-  local lim = {}
-  for i = 3, #KEYS do
-    local lmax, lwin = tonumber(ARGV[5 + 2 * (i - 3)]), tonumber(ARGV[6 + 2 * (i - 3)])
-    local lv = redis.call('HMGET', KEYS[i], 'n', 't')
-    local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
-    if lt <= now then ln = 0; lt = 0 end
-    if ln >= lmax then return {3, 4, i - 3, lt - now, 0, 0, ''} end
-    lim[#lim + 1] = {KEYS[i], lt, lwin}
-  end
-  local fresh = {}
-  for _, l in ipairs(lim) do
-    if l[2] == 0 and not fresh[l[1]] then
-      fresh[l[1]] = true
-      local lt = now + l[3]
-      redis.call('HSET', l[1], 'n', 1, 't', lt)
-      redis.call('PEXPIREAT', l[1], lt)
-    else
-      redis.call('HINCRBY', l[1], 'n', 1)
-    end
-  end
-end
-local set, n, hi = {}, 0, 0
-if cd > 0 then
-  c = now + cd
-  set[1] = 'c:' .. cl; set[2] = c; n = 2; hi = c
-end
-if wmax > 0 then
-  if w == 0 then x = now + win end
-  set[n + 1] = 'w:' .. cl; set[n + 2] = w + 1; set[n + 3] = 'x:' .. cl; set[n + 4] = x; n = n + 4
-  if x > hi then hi = x end
-end
-if n > 0 then
-  redis.call('HSET', k, unpack(set))
-  extend(k, now, hi)
-end
-if pfp and keep == '1' and psc == rsc then
-  return {2, 0, 0, 0, pa, pe - now, string.sub(p, 26 + #psc)}
-end
-local e, fl = now + ttl, 0
-if #rsc > 0 then fl = 2 end
-redis.call('SET', kp, penc(fl, pa, e) .. ARGV[1] .. ARGV[2], 'PXAT', e)
-return {1, 0, 0, 0, pa, ttl, ''}
-`
+// reasonRetry is the reason the issue script gives an Issued reply when the
+// request repeated one that had already saved its code. It is negative, so
+// it is no store.LimitReason.
+const reasonRetry = -1
 
-// checkSrc: KEYS[1] destination hash, KEYS[2] pending code of the Scope.
-// ARGV: fingerprint (16 bytes, then 16 of the Scope's fingerprint when
-// there is one), "max attempts:failure max:failure ceiling:failure window
-// ms" in one argument, the client key. Reply: status + 16*remaining, one
-// integer (cheaper to build and to read than an array).
-//
-// The pending code is taken with GETDEL and put back when it must stay (a
-// wrong guess's code with one more attempt, a withdrawn code's attempts,
-// another scope's code), with the expiry it had.
-const checkSrc = pendingLib + failLib + `
-local k, kp = KEYS[1], KEYS[2]
-local p = redis.call('GETDEL', kp)
-local fp, cl = ARGV[1], ARGV[3]
-local v = redis.call('HMGET', k, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl)
-local sc = (#fp > 16) and 2 or 0
-if p and not v[1] and string.byte(p, 1) % 4 - string.byte(p, 1) % 2 == sc and string.sub(p, 10, 9 + #fp) == fp then return 1 end
-local tm = redis.call('TIME')
-local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
-local ma, fm, fc, fw = string.match(ARGV[2], '^(%d+):(%d+):(%d+):(%d+)$')
-local maxa, fmax, fceil = tonumber(ma), tonumber(fm), tonumber(fc)
-local f, cf, g, run = 0, 0, tonumber(v[2]) or 0, v[3]
-if g > now then
-  f = tonumber(v[1]) or 0
-  if v[5] and v[5] == run then cf = tonumber(v[4]) or 0 end
-end
-local fl, a, e = 0, 0, 0
-if p then fl, a, e = pdec(p) end
-if p and #p < 25 and e > now then
-  -- Withdrawn: its attempts stay until its expiry, locked or not.
-  redis.call('SET', kp, p, 'PXAT', e)
-  p = false
-end
-if refused(f, cf, fmax, fceil) then return 4 end
-if not p or e <= now then return 3 end
-local psc = ''
-if fl % 4 >= 2 then psc = string.sub(p, 26, 41) end
-if psc ~= string.sub(fp, 17, 32) then
-  -- Another scope's code: not pending for this caller; put it back as it was.
-  redis.call('SET', kp, p, 'PXAT', e)
-  return 3
-end
-if string.sub(p, 10, 25) == string.sub(fp, 1, 16) then
-  -- The client's own failures in the run are forgiven; others' stay.
-  if cf > 0 then redis.call('HSET', k, 'f', f - cf, 'f:' .. cl, 0) end
-  return 1
-end
-a = a + 1
-local left = maxa - a
-if fmax > 0 then
-  if g <= now then
-    -- A new run: the old one's client counts no longer apply.
-    run = tostring(now + 1)
-    f, cf = 0, 0
-  end
-  g = now + tonumber(fw)
-  f = f + 1
-  cf = cf + 1
-  if (fceil > 0 and f >= fceil) or f >= fmax then
-    left = 0
-  else
-    left = math.min(left, fmax - cf, fmax - f)
-  end
-  redis.call('HSET', k, 'f', f, 'g', g, 'E', run, 'f:' .. cl, cf, 'e:' .. cl, run)
-  extend(k, now, g)
-end
-if left > 0 then
-  redis.call('SET', kp, penc(fl, a, e) .. string.sub(p, 10), 'PXAT', e)
-  return 2 + 16 * left
-end
-return 4
-`
+// Replies of the charge script.
+const (
+	notCharged = 0
+	charged    = 1
+)
 
-// attemptSrc: KEYS[1] destination hash. ARGV: marker, marker ttl ms, max
-// failures, failure window ms. Reply: {status, remaining, retry ms}. A
-// failure counts for the key and for the empty client key, in the run.
-const attemptSrc = pendingLib + `
-local k = KEYS[1]
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local r = redis.call('HMGET', k, 'f', 'g', 'M', 'E', 'f:', 'e:')
-local f, g = tonumber(r[1]) or 0, tonumber(r[2]) or 0
-local mm = tonumber(r[3]) or 0
-local mm0, run, cf = mm, r[4], 0
-if g <= now then f = 0; g = 0 elseif r[6] and r[6] == run then cf = tonumber(r[5]) or 0 end
-if mm > 0 and mm <= now then mm = 0 end
-local set, del = {}, {}
-local function put(n, v) set[#set + 1] = n; set[#set + 1] = v end
-local function drop(n) del[#del + 1] = n end
-local function commit(hi)
-  if #del > 0 then redis.call('HDEL', k, unpack(del)) end
-  if #set > 0 then redis.call('HSET', k, unpack(set)) end
-  if hi > now then extend(k, now, hi) end
-end
-local marker, mttl = ARGV[1], tonumber(ARGV[2])
-local maxf, fw = tonumber(ARGV[3]), tonumber(ARGV[4])
-if f >= maxf then return {4, 0, g - now} end
-local function fail(status)
-  if g == 0 then run = tostring(now + 1); cf = 0 end
-  g = now + fw
-  f = f + 1
-  put('f', f); put('g', g); put('E', run); put('f:', cf + 1); put('e:', run)
-  commit(math.max(g, mm))
-  if f >= maxf then return {4, 0, g - now} end
-  return {status, maxf - f, 0}
-end
-if marker == '' then return fail(2) end
-local mk = 'm:' .. marker
-local all = redis.call('HGETALL', k)
-local seen = false
-mm = 0
-for i = 1, #all, 2 do
-  local n = all[i]
-  if string.sub(n, 1, 2) == 'm:' then
-    local t = tonumber(all[i + 1]) or 0
-    if t <= now then
-      drop(n)
-    else
-      if n == mk then seen = true end
-      if t > mm then mm = t end
-    end
-  end
-end
-local function marks()
-  if mm ~= mm0 then
-    if mm > 0 then put('M', mm) else drop('M') end
-  end
-end
-if seen then
-  marks()
-  return fail(5)
-end
-local t = now + mttl
-put(mk, t)
-if t > mm then mm = t end
-marks()
-if f > 0 then drop('f'); drop('g') end
-commit(mm)
-return {1, 0, 0}
-`
+// luaConstant is one Go constant a script replies with, under its Lua name.
+type luaConstant struct {
+	name  string
+	value int
+}
 
-// withdrawSrc: KEYS[1] pending code of the Scope, ARGV[1] fingerprint. The
-// code's expiry and attempts stay, so they carry over to the next code.
-const withdrawSrc = `
-local p = redis.call('GET', KEYS[1])
-if p and string.sub(p, 10, 25) == ARGV[1] then
-  redis.call('SET', KEYS[1], string.sub(p, 1, 9), 'KEEPTTL')
-end
-return 0
-`
+// luaConstants are declared as Lua locals at the top of every script, with
+// the values of the Go constants the replies are read with: a script
+// returns LOCKED and Go compares with store.Locked, so renumbering the Go
+// constants renumbers the scripts' replies too.
+var luaConstants = []luaConstant{
+	{"ISSUED", int(store.Issued)},
+	{"REUSED", int(store.Reused)},
+	{"LIMITED", int(store.Limited)},
+	{"NO_LIMIT", int(store.NoLimit)},
+	{"LIMIT_FAILURES", int(store.LimitFailures)},
+	{"LIMIT_COOLDOWN", int(store.LimitCooldown)},
+	{"LIMIT_WINDOW", int(store.LimitWindow)},
+	{"LIMIT_EXTRA", int(store.LimitExtra)},
+	{"REASON_RETRY", reasonRetry},
+	{"APPROVED", int(store.Approved)},
+	{"REJECTED", int(store.Rejected)},
+	{"EXPIRED", int(store.Expired)},
+	{"LOCKED", int(store.Locked)},
+	{"REPLAYED", int(store.Replayed)},
+	{"FALLBACK_TAKEN", int(store.FallbackTaken)},
+	{"FALLBACK_NOT_PENDING", int(store.FallbackNotPending)},
+	{"FALLBACK_SPENT", int(store.FallbackSpent)},
+	{"FALLBACK_LIMITED", int(store.FallbackLimited)},
+	{"CHARGED", charged},
+	{"NOT_CHARGED", notCharged},
+}
 
-// chargeSrc (split mode): KEYS[1] one extra limit. ARGV: max, window ms.
-// Reply: {charged 1/0, window end ms, retry ms}.
-const chargeSrc = `
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local k = KEYS[1]
-local v = redis.call('HMGET', k, 'n', 't')
-local n, t = tonumber(v[1]) or 0, tonumber(v[2]) or 0
-if t <= now then
-  t = now + tonumber(ARGV[2])
-  redis.call('HSET', k, 'n', 1, 't', t)
-  redis.call('PEXPIREAT', k, t)
-  return {1, t, 0}
-end
-if n >= tonumber(ARGV[1]) then return {0, t, t - now} end
-redis.call('HINCRBY', k, 'n', 1)
-return {1, t, 0}
-`
+// luaPrelude declares luaConstants in Lua.
+var luaPrelude = func() string {
+	var b strings.Builder
+	b.WriteString("-- Constants generated from Go (scripts.go).\n")
+	for _, c := range luaConstants {
+		fmt.Fprintf(&b, "local %s = %d\n", c.name, c.value)
+	}
+	return b.String()
+}()
 
-// refundSrc (split mode): KEYS[1] one extra limit, ARGV[1] the window end
-// the charge saw. It gives the send back only to that same window.
-const refundSrc = `
-local v = redis.call('HMGET', KEYS[1], 'n', 't')
-if v[2] and tonumber(v[2]) == tonumber(ARGV[1]) and (tonumber(v[1]) or 0) > 0 then
-  redis.call('HINCRBY', KEYS[1], 'n', -1)
-end
-return 0
-`
+// newScript joins the prelude and parts (helpers first, the script last).
+func newScript(parts ...string) *redis.Script {
+	return redis.NewScript(luaPrelude + strings.Join(parts, "\n"))
+}
 
 var (
-	issueScript    = redis.NewScript(issueSrc)
-	checkScript    = redis.NewScript(checkSrc)
-	attemptScript  = redis.NewScript(attemptSrc)
-	withdrawScript = redis.NewScript(withdrawSrc)
-	chargeScript   = redis.NewScript(chargeSrc)
-	refundScript   = redis.NewScript(refundSrc)
+	issueScript        = newScript(libClock, libPending, libSend, issueLua)
+	checkScript        = newScript(libClock, libPending, checkLua)
+	attemptScript      = newScript(libClock, libPending, attemptLua)
+	withdrawScript     = newScript(withdrawLua)
+	chargeScript       = newScript(libClock, chargeLua)
+	refundScript       = newScript(refundLua)
+	fallbackScript     = newScript(libClock, libPending, libSend, fallbackLua)
+	replaceCodesScript = newScript(replaceCodesLua)
+	redeemCodeScript   = newScript(redeemCodeLua)
+	countersScript     = newScript(countersLua)
+	scheduleScript     = newScript(libClock, scheduleLua)
+	claimScript        = newScript(libClock, claimLua)
 )
+
+// allScripts are the scripts Load caches.
+var allScripts = []*redis.Script{issueScript, checkScript, attemptScript, withdrawScript, chargeScript,
+	refundScript, fallbackScript, replaceCodesScript, redeemCodeScript, countersScript, scheduleScript, claimScript}
