@@ -68,10 +68,11 @@ type Store struct {
 	queue dueQueue // see queue.go
 }
 
-// Option configures a Store in New.
-type Option func(*config)
+// Option configures a Store in New. Every value is valid, so New cannot
+// fail.
+type Option func(*options)
 
-type config struct {
+type options struct {
 	clock func() time.Time
 	sweep time.Duration
 }
@@ -81,7 +82,7 @@ type config struct {
 // safe for concurrent use and never go backwards. The default value (also
 // used for a nil now) is the system's monotonic clock, as time.Now.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) { c.clock = now }
+	return func(o *options) { o.clock = now }
 }
 
 // WithSweepInterval sets how often the background sweeper removes expired
@@ -89,16 +90,16 @@ func WithClock(now func() time.Time) Option {
 // ignored; call Sweep to reclaim its memory). The default value is
 // DefaultSweepInterval (one minute).
 func WithSweepInterval(d time.Duration) Option {
-	return func(c *config) { c.sweep = d }
+	return func(o *options) { o.sweep = d }
 }
 
 // New returns an empty Store configured by opts. Unless disabled with
 // WithSweepInterval, it starts a background sweeper; stop it with Close.
 func New(opts ...Option) *Store {
-	c := config{sweep: DefaultSweepInterval}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
+	c := options{sweep: DefaultSweepInterval}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&c)
 		}
 	}
 	s := &Store{

@@ -51,10 +51,15 @@ type Store struct {
 	done     chan struct{}
 }
 
-// Option configures a Store in New (and the schema in Migrate).
-type Option func(*config) error
+// ErrInvalidOption is wrapped by the error New and Migrate return for an
+// option with an invalid value; the message names the option.
+var ErrInvalidOption = errors.New("pgstore: invalid option")
 
-type config struct {
+// Option configures a Store in New (and the schema in Migrate). An option
+// only records its value; New and Migrate check it.
+type Option func(*options)
+
+type options struct {
 	schema string
 	sweep  time.Duration
 	batch  int
@@ -65,13 +70,7 @@ type config struct {
 // lower-case identifier: a letter or underscore, then up to 62 letters,
 // digits or underscores. The default value is DefaultSchema, "go2fa".
 func WithSchema(schema string) Option {
-	return func(c *config) error {
-		if !schemaName.MatchString(schema) {
-			return errors.New("pgstore: schema must match [a-z_][a-z0-9_]{0,62}")
-		}
-		c.schema = schema
-		return nil
-	}
+	return func(o *options) { o.schema = schema }
 }
 
 // WithSweepInterval sets how often the background sweep deletes dead rows.
@@ -79,36 +78,32 @@ func WithSchema(schema string) Option {
 // deleted when an operation touches it; call Sweep to remove the rest). The
 // default value is DefaultSweepInterval (one minute).
 func WithSweepInterval(d time.Duration) Option {
-	return func(c *config) error {
-		c.sweep = d
-		return nil
-	}
+	return func(o *options) { o.sweep = d }
 }
 
 // WithSweepBatch sets how many rows one sweep statement deletes at most;
 // each statement is its own short transaction, so a sweep never holds many
-// locks for long. The default value is DefaultSweepBatch (500).
+// locks for long. It must be positive. The default value is
+// DefaultSweepBatch (500).
 func WithSweepBatch(n int) Option {
-	return func(c *config) error {
-		if n <= 0 {
-			return errors.New("pgstore: sweep batch must be positive")
-		}
-		c.batch = n
-		return nil
-	}
+	return func(o *options) { o.batch = n }
 }
 
-func configure(opts []Option) (config, error) {
-	c := config{schema: DefaultSchema, sweep: DefaultSweepInterval, batch: DefaultSweepBatch}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&c); err != nil {
-			return c, err
+// configure applies opts over the defaults and checks the result.
+func configure(opts []Option) (options, error) {
+	o := options{schema: DefaultSchema, sweep: DefaultSweepInterval, batch: DefaultSweepBatch}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
 		}
 	}
-	return c, nil
+	if !schemaName.MatchString(o.schema) {
+		return o, fmt.Errorf("%w: WithSchema: the schema must match [a-z_][a-z0-9_]{0,62}", ErrInvalidOption)
+	}
+	if o.batch <= 0 {
+		return o, fmt.Errorf("%w: WithSweepBatch: the batch must be positive", ErrInvalidOption)
+	}
+	return o, nil
 }
 
 // New returns a Store that keeps its state in the schema (see WithSchema)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -33,11 +34,16 @@ func newDigest() []byte {
 func TestNewValidates(t *testing.T) {
 	bad := []string{"", "Go2fa", "a-b", "1abc", `x"; DROP TABLE y; --`, "a b", strings.Repeat("a", 64), "é"}
 	for _, schema := range bad {
-		if _, err := pgstore.New(&pgxpool.Pool{}, pgstore.WithSchema(schema)); err == nil {
-			t.Errorf("New(WithSchema(%q)): no error", schema)
+		if _, err := pgstore.New(&pgxpool.Pool{}, pgstore.WithSchema(schema)); !errors.Is(err, pgstore.ErrInvalidOption) || !strings.Contains(err.Error(), "WithSchema") {
+			t.Errorf("New(WithSchema(%q)) error = %v, want ErrInvalidOption naming WithSchema", schema, err)
 		}
-		if err := pgstore.Migrate(t.Context(), &pgxpool.Pool{}, pgstore.WithSchema(schema)); err == nil {
-			t.Errorf("Migrate(WithSchema(%q)): no error", schema)
+		if err := pgstore.Migrate(t.Context(), &pgxpool.Pool{}, pgstore.WithSchema(schema)); !errors.Is(err, pgstore.ErrInvalidOption) {
+			t.Errorf("Migrate(WithSchema(%q)) error = %v, want ErrInvalidOption", schema, err)
+		}
+	}
+	for _, n := range []int{0, -1} {
+		if _, err := pgstore.New(&pgxpool.Pool{}, pgstore.WithSweepBatch(n)); !errors.Is(err, pgstore.ErrInvalidOption) || !strings.Contains(err.Error(), "WithSweepBatch") {
+			t.Errorf("New(WithSweepBatch(%d)) error = %v, want ErrInvalidOption naming WithSweepBatch", n, err)
 		}
 	}
 	for _, schema := range []string{"go2fa", "_x", "a1_b2", strings.Repeat("a", 63)} {

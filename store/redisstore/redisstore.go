@@ -65,8 +65,17 @@ func (s *Store) limitsArg(req store.CheckRequest) any {
 
 var _ store.Store = (*Store)(nil)
 
-// Option configures a Store in New.
-type Option func(*Store) error
+// ErrInvalidOption is wrapped by the error New returns for an option with
+// an invalid value; the message names the option.
+var ErrInvalidOption = errors.New("redisstore: invalid option")
+
+// Option configures a Store in New. An option only records its value; New
+// checks it.
+type Option func(*options)
+
+type options struct {
+	prefix string
+}
 
 // WithPrefix sets the prefix of every key the Store writes, so several
 // applications (or tests) can share one Redis. It must be 1 to MaxPrefixLen
@@ -74,18 +83,20 @@ type Option func(*Store) error
 // hash tags that keep a destination's keys in one Cluster slot). The default
 // value is DefaultPrefix, "go2fa".
 func WithPrefix(prefix string) Option {
-	return func(s *Store) error {
-		if prefix == "" || len(prefix) > MaxPrefixLen {
-			return fmt.Errorf("redisstore: prefix must be 1-%d bytes", MaxPrefixLen)
-		}
-		for i := 0; i < len(prefix); i++ {
-			if b := prefix[i]; b <= ' ' || b > '~' || b == '{' || b == '}' {
-				return errors.New("redisstore: prefix must be printable ASCII without spaces or braces")
-			}
-		}
-		s.prefix = prefix
-		return nil
+	return func(o *options) { o.prefix = prefix }
+}
+
+// validPrefix reports whether prefix is what WithPrefix accepts.
+func validPrefix(prefix string) bool {
+	if prefix == "" || len(prefix) > MaxPrefixLen {
+		return false
 	}
+	for i := 0; i < len(prefix); i++ {
+		if b := prefix[i]; b <= ' ' || b > '~' || b == '{' || b == '}' {
+			return false
+		}
+	}
+	return true
 }
 
 // New returns a Store that keeps its state in Redis through client: a
@@ -110,18 +121,18 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if nilClient {
 		return nil, errors.New("redisstore: nil client")
 	}
-	s := &Store{client: client, prefix: DefaultPrefix}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(s); err != nil {
-			return nil, err
+	o := options{prefix: DefaultPrefix}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
 		}
 	}
+	if !validPrefix(o.prefix) {
+		return nil, fmt.Errorf("%w: WithPrefix: the prefix must be 1-%d bytes of printable ASCII without spaces or braces",
+			ErrInvalidOption, MaxPrefixLen)
+	}
 	_, single := client.(*redis.Client)
-	s.split = !single
-	return s, nil
+	return &Store{client: client, prefix: o.prefix, split: !single}, nil
 }
 
 // destKeys returns a destination's two keys for one Scope: the hash P:{K}

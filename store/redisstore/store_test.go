@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,8 +69,8 @@ func TestNew(t *testing.T) {
 		t.Error("New((*redis.Client)(nil)) = nil error, want an error")
 	}
 	for _, p := range []string{"", "a{b", "a}b", "sp ace", "tab\t", "é", string(make([]byte, MaxPrefixLen+1))} {
-		if _, err := New(c, WithPrefix(p)); err == nil {
-			t.Errorf("WithPrefix(%q) accepted, want an error", p)
+		if _, err := New(c, WithPrefix(p)); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "WithPrefix") {
+			t.Errorf("New(WithPrefix(%q)) error = %v, want ErrInvalidOption naming WithPrefix", p, err)
 		}
 	}
 	s, err := New(c)
