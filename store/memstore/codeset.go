@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -56,11 +57,8 @@ func (c *codeSet) failCount(now int64) int64 {
 
 // ReplaceCodes implements store.CodeSets.
 func (s *Store) ReplaceCodes(ctx context.Context, req store.ReplaceCodesRequest) error {
-	if err := req.Validate(); err != nil {
-		return wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return wrap(err)
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return err
 	}
 	ds := make([][]byte, len(req.Digests))
 	for i, d := range req.Digests {
@@ -82,11 +80,8 @@ func (s *Store) ReplaceCodes(ctx context.Context, req store.ReplaceCodesRequest)
 // RedeemCode implements store.CodeSets. Every digest of the set is
 // compared, in constant time, whatever the outcome.
 func (s *Store) RedeemCode(ctx context.Context, req store.RedeemCodeRequest) (store.RedeemCodeResult, error) {
-	if err := req.Validate(); err != nil {
-		return store.RedeemCodeResult{}, wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.RedeemCodeResult{}, wrap(err)
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return store.RedeemCodeResult{}, err
 	}
 	cs := s.codes
 	cs.mu.Lock()
@@ -128,11 +123,12 @@ func (s *Store) RedeemCode(ctx context.Context, req store.RedeemCodeRequest) (st
 
 // CountCodes implements store.CodeSets.
 func (s *Store) CountCodes(ctx context.Context, key string) (int, error) {
+	var invalid error
 	if key == "" {
-		return 0, wrap(store.ErrInvalidRequest)
+		invalid = fmt.Errorf("%w: empty key", store.ErrInvalidRequest)
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, wrap(err)
+	if err := s.begin(ctx, invalid); err != nil {
+		return 0, err
 	}
 	cs := s.codes
 	cs.mu.Lock()

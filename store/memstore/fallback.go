@@ -15,22 +15,13 @@ var _ store.FallbackStore = (*Store)(nil)
 // Tag, kept with the destination's entry: a new code has a new Sealed
 // value, so the mark of an older code never matches it.
 func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.FallbackResult, error) {
-	if err := req.Validate(); err != nil {
-		return store.FallbackResult{}, wrap(err)
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return store.FallbackResult{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return store.FallbackResult{}, wrap(err)
-	}
-	sh := &s.keys[s.shard(req.Key)]
-	sh.mu.Lock()
 	var buf [8]uint8
-	lim := s.lockLimits(req.Limits, buf[:0])
-	res := s.fallbackLocked(sh, req)
-	for _, i := range lim {
-		s.limits[i].mu.Unlock()
-	}
-	sh.mu.Unlock()
-	return res, nil
+	sh, lim := s.lockSend(req.Key, req.Limits, buf[:0])
+	defer s.unlockSend(sh, lim)
+	return s.fallbackLocked(sh, req), nil
 }
 
 func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.FallbackResult {

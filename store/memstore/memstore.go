@@ -431,28 +431,49 @@ func wrap(err error) error { return fmt.Errorf("memstore: %w", err) }
 // errZero is returned by the methods of a Store that New did not make.
 var errZero = errors.New("memstore: zero Store: create one with memstore.New")
 
-// Issue implements store.Store.
-func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
-	if s == nil || s.keys == nil {
-		return store.IssueResult{}, errZero
-	}
-	if err := req.Validate(); err != nil {
-		return store.IssueResult{}, wrap(err)
+// begin starts every operation: a Store that New did not make, an invalid
+// request (invalid is what its validation returned) and a done context
+// are errors.
+func (s *Store) begin(ctx context.Context, invalid error) error {
+	switch {
+	case s == nil || s.keys == nil:
+		return errZero
+	case invalid != nil:
+		return wrap(invalid)
 	}
 	if err := ctx.Err(); err != nil {
-		return store.IssueResult{}, wrap(err)
+		return wrap(err)
 	}
-	sh := &s.keys[s.shard(req.Key)]
+	return nil
+}
+
+// lockSend locks key's shard, then the distinct shards of limits in
+// ascending order: the one lock order, so Issue and Fallback never
+// deadlock. buf is scratch space for the limit shards' indexes. Unlock
+// with unlockSend.
+func (s *Store) lockSend(key string, limits []store.Limit, buf []uint8) (*keyShard, []uint8) {
+	sh := &s.keys[s.shard(key)]
 	sh.mu.Lock()
-	// Lock order: the key's shard, then limit shards in ascending order.
-	var buf [8]uint8
-	lim := s.lockLimits(req.Limits, buf[:0])
-	res := s.issueLocked(sh, req)
-	for _, i := range lim {
+	return sh, s.lockLimits(limits, buf)
+}
+
+// unlockSend releases what lockSend locked.
+func (s *Store) unlockSend(sh *keyShard, limitShards []uint8) {
+	for _, i := range limitShards {
 		s.limits[i].mu.Unlock()
 	}
 	sh.mu.Unlock()
-	return res, nil
+}
+
+// Issue implements store.Store.
+func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return store.IssueResult{}, err
+	}
+	var buf [8]uint8
+	sh, lim := s.lockSend(req.Key, req.Limits, buf[:0])
+	defer s.unlockSend(sh, lim)
+	return s.issueLocked(sh, req), nil
 }
 
 // lockLimits locks the distinct limit shards of ls in ascending order and
@@ -582,14 +603,8 @@ func limited(why store.LimitReason, idx int, retry int64) store.IssueResult {
 
 // Check implements store.Store.
 func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckResult, error) {
-	if s == nil || s.keys == nil {
-		return store.CheckResult{}, errZero
-	}
-	if err := req.Validate(); err != nil {
-		return store.CheckResult{}, wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.CheckResult{}, wrap(err)
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return store.CheckResult{}, err
 	}
 	sh := &s.keys[s.shard(req.Key)]
 	sh.mu.Lock()
@@ -678,14 +693,8 @@ func (s *Store) Withdraw(ctx context.Context, key string, scope, digest []byte) 
 
 // Attempt implements store.Store.
 func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.AttemptResult, error) {
-	if s == nil || s.keys == nil {
-		return store.AttemptResult{}, errZero
-	}
-	if err := req.Validate(); err != nil {
-		return store.AttemptResult{}, wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.AttemptResult{}, wrap(err)
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return store.AttemptResult{}, err
 	}
 	sh := &s.keys[s.shard(req.Key)]
 	sh.mu.Lock()

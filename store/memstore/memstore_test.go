@@ -360,6 +360,15 @@ func TestZeroStore(t *testing.T) {
 		_, errs["Check"] = s.Check(ctx, store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: 3})
 		errs["Withdraw"] = s.Withdraw(ctx, "k", nil, []byte("d"))
 		_, errs["Attempt"] = s.Attempt(ctx, store.AttemptRequest{Key: "k", MaxFailures: 3, FailureWindow: time.Minute})
+		_, errs["Fallback"] = s.Fallback(ctx, store.FallbackRequest{Key: "k", Tag: []byte("t")})
+		errs["ReplaceCodes"] = s.ReplaceCodes(ctx, store.ReplaceCodesRequest{Key: "k", Digests: [][]byte{[]byte("d")}, TTL: time.Minute})
+		_, errs["RedeemCode"] = s.RedeemCode(ctx, store.RedeemCodeRequest{Key: "k", Digest: []byte("d"), MaxFailures: 3, FailureWindow: time.Minute})
+		_, errs["CountCodes"] = s.CountCodes(ctx, "k")
+		_, errs["AddCounts"] = s.AddCounts(ctx, store.CountRequest{Key: "k", Now: time.Unix(0, 0),
+			Series: []store.Series{{Width: time.Minute, Len: 2}}, Add: []int64{1}})
+		errs["Schedule"] = s.Schedule(ctx, "ref", time.Second)
+		errs["Cancel"] = s.Cancel(ctx, "ref")
+		_, errs["Claim"] = s.Claim(ctx, 1, time.Second)
 		for call, err := range errs {
 			if err == nil || !strings.Contains(err.Error(), "memstore.New") {
 				t.Errorf("%s Store: %s err = %v, want an error naming memstore.New", name, call, err)
