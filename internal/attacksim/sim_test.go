@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/go2fa/go2fa/otp"
 	"github.com/go2fa/go2fa/sender"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/memstore"
+	"github.com/go2fa/go2fa/store/pgstore"
 	"github.com/go2fa/go2fa/store/redisstore"
 )
 
@@ -120,6 +122,30 @@ func worlds(t *testing.T) map[string]func(t *testing.T) world {
 			t.Skip("REDIS_CLUSTER_ADDRS not set: skipping the Redis Cluster run")
 		}
 		return real(redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")}))
+	}
+	ws["pgstore"] = func(t *testing.T) world {
+		url := os.Getenv("DATABASE_URL")
+		if url == "" {
+			t.Skip("DATABASE_URL not set: skipping the PostgreSQL run")
+		}
+		ctx := context.Background()
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		schema := fmt.Sprintf("go2fa_attacksim_%d", time.Now().UnixNano())
+		t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") })
+		if err := pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema)); err != nil {
+			t.Fatal(err)
+		}
+		s, err := pgstore.New(pool, pgstore.WithSchema(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		// Real time, scaled as for redis-server.
+		return world{store: s, now: time.Now, advance: time.Sleep, scale: 3600}
 	}
 	return ws
 }

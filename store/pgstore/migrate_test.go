@@ -53,8 +53,8 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Fatalf("Migrate over version 1: %v", err)
 	}
 	var version int
-	if err := pool.QueryRow(ctx, "SELECT version FROM "+schema+".schema_version").Scan(&version); err != nil || version != 3 {
-		t.Fatalf("schema version after Migrate = %d, %v; want 3", version, err)
+	if err := pool.QueryRow(ctx, "SELECT version FROM "+schema+".schema_version").Scan(&version); err != nil || version != 4 {
+		t.Fatalf("schema version after Migrate = %d, %v; want 4", version, err)
 	}
 	var fns int
 	err = pool.QueryRow(ctx, `SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -44,7 +44,7 @@ type Store struct {
 	issueSQL, checkSQL, withdrawSQL, attemptSQL string
 	fb                                          fallbackSQLs
 	cs                                          codeSetSQLs
-	sweepSQL                                    [5]string
+	sweepSQL                                    [6]string
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -123,13 +123,16 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		pool:  pool,
 		batch: c.batch,
 		issueSQL: expand(`SELECT outcome, reason, limit_index, retry_us, attempts, expires_us, sealed
-			FROM {S}.issue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, q),
-		checkSQL:   expand(`SELECT status, remaining FROM {S}.check_code($1, $2, $3, $4, $5, $6)`, q),
+			FROM {S}.issue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, q),
+		checkSQL:   expand(`SELECT status, remaining FROM {S}.check_code($1, $2, $3, $4, $5, $6, $7, $8)`, q),
 		attemptSQL: expand(`SELECT status, remaining, retry_us FROM {S}.attempt($1, $2, $3, $4, $5)`, q),
 		// Withdraw is one statement: it keeps code_until and attempts, so
 		// they carry over to the next code.
-		withdrawSQL: expand(`UPDATE {S}.dest SET digest = NULL, sealed = NULL, scope = '', taken = NULL
-			WHERE key = $1 AND digest = $2 AND code_until > clock_timestamp()`, q),
+		// It locks the destination's row first, as every other operation
+		// does, so that it waits for one in progress on the key.
+		withdrawSQL: expand(`WITH d AS (SELECT 1 FROM {S}.dest WHERE key = $1 FOR UPDATE)
+			UPDATE {S}.dest_code SET digest = NULL, sealed = NULL, taken = NULL
+			WHERE key = $1 AND scope = $2 AND digest = $3 AND code_until > clock_timestamp() AND EXISTS (SELECT 1 FROM d)`, q),
 		fb:   newFallbackSQLs(q),
 		cs:   newCodeSetSQLs(q),
 		stop: make(chan struct{}),
@@ -140,6 +143,8 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	for i, sql := range [...]string{
 		`DELETE FROM {S}.dest WHERE key IN (
 			SELECT key FROM {S}.dest WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM {S}.dest_code WHERE (key, scope) IN (
+			SELECT key, scope FROM {S}.dest_code WHERE code_until <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 		`DELETE FROM {S}.marker WHERE (key, marker) IN (
 			SELECT key, marker FROM {S}.marker WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 		`DELETE FROM {S}.limit_counter WHERE key IN (
@@ -225,6 +230,16 @@ func scopeTag(scope []byte) []byte {
 	return h[:]
 }
 
+// clientTag is what the database holds of a client key: its SHA-256, or
+// an empty value (never NULL) for the empty client key.
+func clientTag(client string) []byte {
+	if client == "" {
+		return []byte{}
+	}
+	h := sha256.Sum256([]byte(client))
+	return h[:]
+}
+
 // us converts d to whole microseconds, rounding up so that a positive
 // duration never becomes zero.
 func us(d time.Duration) int64 {
@@ -304,8 +319,8 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 	)
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.issueSQL,
-			[]byte(req.Key), req.Digest, req.Sealed, scopeTag(req.Scope), req.KeepPending,
-			us(req.TTL), us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax),
+			[]byte(req.Key), req.Digest, req.Sealed, scopeTag(req.Scope), clientTag(req.Client), req.KeepPending,
+			us(req.TTL), us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax), int64(req.FailureCeiling),
 			keys, maxes, windows,
 		).Scan(&outcome, &reason, &index, &retry, &attempts, &expires, &kept)
 	})
@@ -348,7 +363,8 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	var status, remaining int32
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.checkSQL,
-			[]byte(req.Key), req.Digest, scopeTag(req.Scope), int64(req.MaxAttempts), int64(req.FailureMax), us(req.FailureWindow),
+			[]byte(req.Key), req.Digest, scopeTag(req.Scope), clientTag(req.Client),
+			int64(req.MaxAttempts), int64(req.FailureMax), int64(req.FailureCeiling), us(req.FailureWindow),
 		).Scan(&status, &remaining)
 	})
 	if err != nil {
@@ -364,7 +380,6 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 
 // Withdraw implements store.Store: one UPDATE statement.
 func (s *Store) Withdraw(ctx context.Context, key string, scope, digest []byte) error {
-	_ = scope // a digest is bound to its scope: equal digests have equal scopes
 	switch {
 	case key == "":
 		return wrap("withdraw", fmt.Errorf("%w: empty key", store.ErrInvalidRequest))
@@ -375,7 +390,7 @@ func (s *Store) Withdraw(ctx context.Context, key string, scope, digest []byte) 
 		return wrap("withdraw", err)
 	}
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
-		_, err := c.Exec(ctx, s.withdrawSQL, []byte(key), digest)
+		_, err := c.Exec(ctx, s.withdrawSQL, []byte(key), scopeTag(scope), digest)
 		return err
 	})
 	if err != nil {

@@ -483,17 +483,26 @@ func TestBackgroundSweep(t *testing.T) {
 }
 
 // TestStoredValues: the database holds the caller's opaque key and digest
-// and its sealed blob, a hash of the Scope, nothing else derived from a
-// code or a number.
+// and its sealed blob, hashes of the Scope and the client key, nothing else
+// derived from a code, a number or a client.
 func TestStoredValues(t *testing.T) {
 	pool := newPool(t, databaseURL(t), nil)
 	s, schema := newStore(t, pool, pgstore.WithSweepInterval(0))
 	k, d, sealed, scope := newKey(), newDigest(), []byte("sealed by the caller"), []byte("session binding")
-	if _, err := s.Issue(t.Context(), store.IssueRequest{Key: k, Digest: d, Sealed: sealed, Scope: scope, TTL: time.Minute}); err != nil {
+	const client = "ip:203.0.113.7"
+	if _, err := s.Issue(t.Context(), store.IssueRequest{Key: k, Digest: d, Sealed: sealed, Scope: scope, Client: client,
+		TTL: time.Minute, Cooldown: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
+	var gc []byte
+	if err := pool.QueryRow(t.Context(), "SELECT client FROM "+schema+".dest_client").Scan(&gc); err != nil {
+		t.Fatal(err)
+	}
+	if len(gc) != 32 || bytes.Contains(gc, []byte(client)) {
+		t.Fatalf("stored client is %d bytes, want a 32-byte hash, not the client key", len(gc))
+	}
 	var gk, gd, gs, gsc []byte
-	if err := pool.QueryRow(t.Context(), "SELECT key, digest, sealed, scope FROM "+schema+".dest").Scan(&gk, &gd, &gs, &gsc); err != nil {
+	if err := pool.QueryRow(t.Context(), "SELECT key, digest, sealed, scope FROM "+schema+".dest_code").Scan(&gk, &gd, &gs, &gsc); err != nil {
 		t.Fatal(err)
 	}
 	if string(gk) != k || string(gd) != string(d) || string(gs) != string(sealed) {
@@ -502,10 +511,10 @@ func TestStoredValues(t *testing.T) {
 	if len(gsc) != 32 || bytes.Contains(gsc, scope) {
 		t.Fatalf("stored scope is %d bytes, want a 32-byte hash, not the Scope", len(gsc))
 	}
-	if err := s.Withdraw(t.Context(), k, nil, d); err != nil {
+	if err := s.Withdraw(t.Context(), k, scope, d); err != nil {
 		t.Fatal(err)
 	}
-	if err := pool.QueryRow(t.Context(), "SELECT digest, sealed FROM "+schema+".dest").Scan(&gd, &gs); err != nil {
+	if err := pool.QueryRow(t.Context(), "SELECT digest, sealed FROM "+schema+".dest_code").Scan(&gd, &gs); err != nil {
 		t.Fatal(err)
 	}
 	if gd != nil || gs != nil {
