@@ -461,11 +461,16 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 // and Rejected with 1 <= remaining <= maxAttempts. Anything else is not a
 // result.
 func checkReply(v any, maxAttempts int) (store.CheckResult, bool) {
-	n, _, err := reply(v, 2, false)
-	if err != nil {
+	pair, ok := v.([]any)
+	if !ok || len(pair) != 2 {
 		return store.CheckResult{}, false
 	}
-	status, remaining := store.CheckStatus(n[0]), n[1]
+	code, ok1 := pair[0].(int64)
+	remaining, ok2 := pair[1].(int64)
+	if !ok1 || !ok2 {
+		return store.CheckResult{}, false
+	}
+	status := store.CheckStatus(code)
 	switch status {
 	case store.Approved, store.Expired, store.Locked:
 		if remaining != 0 {
