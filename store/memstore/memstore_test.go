@@ -30,24 +30,29 @@ func newFakeClock() *fakeClock {
 func (c *fakeClock) Now() time.Time          { return c.base.Add(time.Duration(c.off.Load())) }
 func (c *fakeClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Harness {
-		clock := newFakeClock()
-		s := memstore.New(memstore.WithClock(clock.Now))
-		t.Cleanup(func() { s.Close() })
-		return storetest.Harness{Store: s, Advance: clock.Advance}
-	})
+// newHarness returns a Store on a clock the suite moves.
+func newHarness(t *testing.T) storetest.Harness {
+	clock := newFakeClock()
+	s := memstore.New(memstore.WithClock(clock.Now))
+	t.Cleanup(func() { s.Close() })
+	return storetest.Harness{Store: s, Advance: clock.Advance}
 }
 
-func TestConformanceRealTime(t *testing.T) {
+// newRealTimeHarness returns a Store on the system clock; the suite
+// sleeps. It skips the test in -short mode.
+func newRealTimeHarness(t *testing.T) storetest.Harness {
 	if testing.Short() {
 		t.Skip("real-time conformance sleeps; skipped in -short mode")
 	}
-	storetest.Run(t, func(t *testing.T) storetest.Harness {
-		s := memstore.New()
-		t.Cleanup(func() { s.Close() })
-		return storetest.Harness{Store: s}
-	})
+	s := memstore.New()
+	t.Cleanup(func() { s.Close() })
+	return storetest.Harness{Store: s}
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, newHarness) }
+
+func TestConformanceRealTime(t *testing.T) {
+	storetest.Run(t, newRealTimeHarness)
 }
 
 func digest() []byte {

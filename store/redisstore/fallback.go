@@ -62,28 +62,24 @@ func fallbackArgs(req store.FallbackRequest, refused int, retry int64) []any {
 
 func (s *Store) runFallback(ctx context.Context, keys []string, args []any) (store.FallbackResult, error) {
 	const op = "fallback"
-	v, err := fallbackScript.Run(ctx, s.client, keys, args...).Result()
-	if err != nil {
-		return store.FallbackResult{}, fail(ctx, op, err)
-	}
-	n, sealed, err := reply(v, 6, true)
+	r, err := runSend(ctx, fallbackScript, s.client, keys, args)
 	if err != nil {
 		return store.FallbackResult{}, fail(ctx, op, err)
 	}
 	res := store.FallbackResult{
-		Outcome:    store.FallbackOutcome(n[0]),
-		Reason:     store.LimitReason(n[1]),
-		LimitIndex: int(n[2]),
-		RetryAfter: dur(n[3]),
-		Attempts:   int(n[4]),
-		ExpiresIn:  dur(n[5]),
+		Outcome:    store.FallbackOutcome(r.outcome),
+		Reason:     store.LimitReason(r.reason),
+		LimitIndex: r.limitIndex,
+		RetryAfter: r.retryAfter,
+		Attempts:   r.attempts,
+		ExpiresIn:  r.expiresIn,
 	}
 	switch res.Outcome {
 	case store.FallbackTaken:
-		if sealed == "" {
+		if r.sealed == "" {
 			return store.FallbackResult{}, fail(ctx, op, errReply)
 		}
-		res.Sealed = []byte(sealed)
+		res.Sealed = []byte(r.sealed)
 	case store.FallbackNotPending, store.FallbackSpent, store.FallbackLimited:
 	default:
 		return store.FallbackResult{}, fail(ctx, op, errReply)
