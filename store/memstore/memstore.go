@@ -123,8 +123,9 @@ func New(opts ...Option) *Store {
 		close(s.stop.done)
 		return s
 	}
-	// The sweeper holds the shards, not s, so an unreachable Store can be
-	// collected; its cleanup then stops the sweeper.
+	// The sweeper runs on a copy that shares s's state, not on s, so a Store
+	// dropped without Close is collected and its cleanup stops the sweeper
+	// (TestUnreachableStoreStopsSweeper).
 	sw := &Store{keys: s.keys, limits: s.limits, codes: s.codes, clock: s.clock, base: s.base}
 	go sw.sweepLoop(c.sweep, s.stop)
 	runtime.AddCleanup(s, func(st *stopper) { st.signal() }, s.stop)
@@ -251,14 +252,12 @@ type keyShard struct {
 	mu   sync.Mutex
 	m    map[string]*entry
 	high int // largest len(m) since the map was last rebuilt
-	_    [40]byte
 }
 
 type limitShard struct {
 	mu   sync.Mutex
 	m    map[string]*counter
 	high int
-	_    [40]byte
 }
 
 type counter struct {
