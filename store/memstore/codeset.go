@@ -21,6 +21,16 @@ type codeSets struct {
 	m  map[string]*codeSet
 }
 
+// get returns key's set, creating an empty one. The caller holds cs.mu.
+func (cs *codeSets) get(key string) *codeSet {
+	c := cs.m[key]
+	if c == nil {
+		c = &codeSet{}
+		cs.m[strings.Clone(key)] = c
+	}
+	return c
+}
+
 // codeSet is one key's set and its failure counter. Times are nanoseconds
 // since Store.base; a zero or past expiry means "absent".
 type codeSet struct {
@@ -68,11 +78,7 @@ func (s *Store) ReplaceCodes(ctx context.Context, req store.ReplaceCodesRequest)
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	now := s.now()
-	c := cs.m[req.Key]
-	if c == nil {
-		c = &codeSet{}
-		cs.m[strings.Clone(req.Key)] = c
-	}
+	c := cs.get(req.Key)
 	c.digests, c.exp = ds, now+int64(req.TTL)
 	return nil
 }
@@ -87,11 +93,7 @@ func (s *Store) RedeemCode(ctx context.Context, req store.RedeemCodeRequest) (st
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	now := s.now()
-	c := cs.m[req.Key]
-	if c == nil {
-		c = &codeSet{}
-		cs.m[strings.Clone(req.Key)] = c
-	}
+	c := cs.get(req.Key)
 	ds := c.live(now)
 	limit := int64(req.MaxFailures)
 	if c.failCount(now) >= limit {

@@ -3,7 +3,6 @@ package memstore
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go2fa/go2fa/store"
@@ -48,26 +47,10 @@ func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.Fa
 	if cl != nil && req.WindowMax > 0 && cl.winExp > now && int64(cl.winCount) >= int64(req.WindowMax) {
 		return limited(store.LimitWindow, 0, cl.winExp-now)
 	}
-	for i, l := range req.Limits {
-		if lc := s.limits[s.shard(l.Key)].m[l.Key]; lc != nil && lc.exp > now && lc.n >= int64(l.Max) {
-			return limited(store.LimitExtra, i, lc.exp-now)
-		}
+	if i, retry := s.fullLimit(req.Limits, now); i >= 0 {
+		return limited(store.LimitExtra, i, retry)
 	}
-
-	// Charge every limit, as Issue does.
-	for _, l := range req.Limits {
-		ls := &s.limits[s.shard(l.Key)]
-		lc := ls.m[l.Key]
-		if lc == nil {
-			lc = &counter{}
-			ls.m[strings.Clone(l.Key)] = lc
-			ls.high = max(ls.high, len(ls.m))
-		}
-		if lc.exp <= now {
-			lc.n, lc.exp = 0, now+int64(l.Window)
-		}
-		lc.n++
-	}
+	s.chargeLimits(req.Limits, now)
 	if req.Cooldown > 0 || req.WindowMax > 0 {
 		cl = e.client(req.Client, now, true)
 		if req.Cooldown > 0 {

@@ -456,6 +456,36 @@ func (s *Store) lockSend(key string, limits []store.Limit, buf []uint8) (*keySha
 	return sh, s.lockLimits(limits, buf)
 }
 
+// fullLimit returns the index of the first of limits with no send left at
+// now, and the time until its window ends; -1 when each has one left. The
+// caller holds the limits' shards (lockSend).
+func (s *Store) fullLimit(limits []store.Limit, now int64) (int, int64) {
+	for i, l := range limits {
+		if c := s.limits[s.shard(l.Key)].m[l.Key]; c != nil && c.exp > now && c.n >= int64(l.Max) {
+			return i, c.exp - now
+		}
+	}
+	return -1, 0
+}
+
+// chargeLimits counts one send against each of limits, starting a window
+// where the last one has ended. The caller holds the limits' shards.
+func (s *Store) chargeLimits(limits []store.Limit, now int64) {
+	for _, l := range limits {
+		ls := &s.limits[s.shard(l.Key)]
+		c := ls.m[l.Key]
+		if c == nil {
+			c = &counter{}
+			ls.m[strings.Clone(l.Key)] = c
+			ls.high = max(ls.high, len(ls.m))
+		}
+		if c.exp <= now {
+			c.n, c.exp = 0, now+int64(l.Window)
+		}
+		c.n++
+	}
+}
+
 // unlockSend releases what lockSend locked.
 func (s *Store) unlockSend(sh *keyShard, limitShards []uint8) {
 	for _, i := range limitShards {
@@ -519,30 +549,10 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 			return limited(store.LimitWindow, 0, cl.winExp-now)
 		}
 	}
-	for i, l := range req.Limits {
-		var n, exp int64
-		if c := s.limits[s.shard(l.Key)].m[l.Key]; c != nil && c.exp > now {
-			n, exp = c.n, c.exp
-		}
-		if n >= int64(l.Max) {
-			return limited(store.LimitExtra, i, exp-now)
-		}
+	if i, retry := s.fullLimit(req.Limits, now); i >= 0 {
+		return limited(store.LimitExtra, i, retry)
 	}
-
-	// Charge every limit.
-	for _, l := range req.Limits {
-		ls := &s.limits[s.shard(l.Key)]
-		c := ls.m[l.Key]
-		if c == nil {
-			c = &counter{}
-			ls.m[strings.Clone(l.Key)] = c
-			ls.high = max(ls.high, len(ls.m))
-		}
-		if c.exp <= now {
-			c.n, c.exp = 0, now+int64(l.Window)
-		}
-		c.n++
-	}
+	s.chargeLimits(req.Limits, now)
 	if e == nil {
 		e = &entry{}
 		sh.m[strings.Clone(req.Key)] = e

@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/go2fa/go2fa/store"
 )
@@ -26,11 +25,8 @@ func fallbackKey(dest, pending string) string {
 // Issue does.
 func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.FallbackResult, error) {
 	const op = "fallback"
-	if err := req.Validate(); err != nil {
-		return store.FallbackResult{}, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.FallbackResult{}, fail(ctx, op, err)
+	if err := begin(ctx, op, req.Validate()); err != nil {
+		return store.FallbackResult{}, err
 	}
 	dest, pending := s.destKeys(req.Key, req.Scope)
 	keys := []string{dest, pending, fallbackKey(dest, pending)}

@@ -42,11 +42,8 @@ func (s *Store) Schedule(ctx context.Context, ref string, delay time.Duration) e
 // Cancel implements store.FallbackQueue with one ZREM.
 func (s *Store) Cancel(ctx context.Context, ref string) error {
 	const op = "cancel"
-	if err := store.ValidateRef(ref); err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(ctx, op, err)
+	if err := begin(ctx, op, store.ValidateRef(ref)); err != nil {
+		return err
 	}
 	if err := s.client.ZRem(ctx, s.queueKey(), ref).Err(); err != nil {
 		return fail(ctx, op, err)
@@ -57,11 +54,8 @@ func (s *Store) Cancel(ctx context.Context, ref string) error {
 // Claim implements store.FallbackQueue with one EVALSHA.
 func (s *Store) Claim(ctx context.Context, n int, lease time.Duration) ([]string, error) {
 	const op = "claim"
-	if err := store.ValidateClaim(n, lease); err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fail(ctx, op, err)
+	if err := begin(ctx, op, store.ValidateClaim(n, lease)); err != nil {
+		return nil, err
 	}
 	v, err := claimScript.Run(ctx, s.client, []string{s.queueKey()}, n, msec(lease), msec(store.QueueTTL)).Result()
 	if err != nil {

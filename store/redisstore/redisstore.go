@@ -218,6 +218,18 @@ func dur(ms int64) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
+// begin starts an operation: an invalid request (invalid is what its
+// validation returned) and a done context are errors.
+func begin(ctx context.Context, op string, invalid error) error {
+	if invalid != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, invalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, op, err)
+	}
+	return nil
+}
+
 // fail wraps a backend error for op, and makes sure a done context is
 // visible to errors.Is even when go-redis reported something else.
 func fail(ctx context.Context, op string, err error) error {
@@ -270,11 +282,8 @@ func reply(v any, n int, withString bool) ([]int64, string, error) {
 // Ring client with extra limits (see the package documentation).
 func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
 	const op = "issue"
-	if err := req.Validate(); err != nil {
-		return store.IssueResult{}, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.IssueResult{}, fail(ctx, op, err)
+	if err := begin(ctx, op, req.Validate()); err != nil {
+		return store.IssueResult{}, err
 	}
 	if s.split && len(req.Limits) > 0 {
 		return s.issueSplit(ctx, req)
@@ -531,11 +540,8 @@ func (s *Store) Withdraw(ctx context.Context, key string, scope, digest []byte) 
 // Attempt implements store.Store with one EVALSHA.
 func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.AttemptResult, error) {
 	const op = "attempt"
-	if err := req.Validate(); err != nil {
-		return store.AttemptResult{}, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.AttemptResult{}, fail(ctx, op, err)
+	if err := begin(ctx, op, req.Validate()); err != nil {
+		return store.AttemptResult{}, err
 	}
 	v, err := attemptScript.Run(ctx, s.client, []string{s.destKey(req.Key)},
 		req.Marker, msec(req.MarkerTTL), req.MaxFailures, msec(req.FailureWindow)).Result()
