@@ -61,11 +61,7 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 	if err := ctx.Err(); err != nil {
 		return store.FallbackResult{}, wrap("fallback", err)
 	}
-	n := len(req.Limits)
-	keys, maxes, windows := make([][]byte, n), make([]int64, n), make([]int64, n)
-	for i, l := range req.Limits {
-		keys[i], maxes[i], windows[i] = []byte(l.Key), int64(l.Max), us(l.Window)
-	}
+	keys, maxes, windows := limitArrays(req.Limits)
 	var (
 		outcome, reason, index, attempts int32
 		retry, expires                   int64

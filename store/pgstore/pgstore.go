@@ -299,6 +299,16 @@ func (s *Store) run(ctx context.Context, fn func(c *pgxpool.Conn) error) error {
 	return err
 }
 
+// limitArrays splits limits into the three arrays the issue and fallback
+// functions take: keys, maxes and windows (microseconds).
+func limitArrays(limits []store.Limit) (keys [][]byte, maxes, windows []int64) {
+	keys, maxes, windows = make([][]byte, len(limits)), make([]int64, len(limits)), make([]int64, len(limits))
+	for i, l := range limits {
+		keys[i], maxes[i], windows[i] = []byte(l.Key), int64(l.Max), us(l.Window)
+	}
+	return keys, maxes, windows
+}
+
 // Issue implements store.Store: one call of the schema's issue function.
 func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
 	if err := req.Validate(); err != nil {
@@ -307,11 +317,7 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 	if err := ctx.Err(); err != nil {
 		return store.IssueResult{}, wrap("issue", err)
 	}
-	n := len(req.Limits)
-	keys, maxes, windows := make([][]byte, n), make([]int64, n), make([]int64, n)
-	for i, l := range req.Limits {
-		keys[i], maxes[i], windows[i] = []byte(l.Key), int64(l.Max), us(l.Window)
-	}
+	keys, maxes, windows := limitArrays(req.Limits)
 	var (
 		outcome, reason, index, attempts int32
 		retry, expires                   int64
