@@ -82,6 +82,32 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	}
 }
 
+// extensionTest is one test of the suite of an optional extension (store.CodeSets,
+// store.Counters), on its environment E.
+type extensionTest[E any] struct {
+	name string
+	fn   func(e E)
+}
+
+// runExtension runs tests as Run does, each in a parallel subtest with its
+// own harness, whose Store must implement the extension X (named name);
+// newEnv gives each test its environment.
+func runExtension[X, E any](t *testing.T, newHarness func(t *testing.T) Harness, name string,
+	tests []extensionTest[E], newEnv func(e env, x X) E) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			x, ok := h.Store.(X)
+			if !ok {
+				t.Fatalf("storetest: %T does not implement %s", h.Store, name)
+			}
+			tc.fn(newEnv(env{t: t, h: h, ctx: t.Context()}, x))
+		})
+	}
+}
+
 var tests = []struct {
 	name string
 	fn   func(e *env)
