@@ -18,8 +18,10 @@ step = tonumber(step)
 cd, win, wmax = tonumber(cd), tonumber(win), tonumber(wmax)
 fmax, fceil, ext = tonumber(fmax), tonumber(fceil), tonumber(ext)
 local cl = ARGV[3]
-local v = redis.call('HMGET', k, 'c:' .. cl, 'w:' .. cl, 'x:' .. cl, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl)
+local v = redis.call('HMGET', k, 'c:' .. cl, 'w:' .. cl, 'x:' .. cl, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl, 'n', 'y', 'u:' .. cl)
 local c, x, g = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0
+local sn, sy = tonumber(v[9]) or 0, tonumber(v[10]) or 0
+if sy <= now then sn = 0; sy = 0 end
 local f, cf, w = 0, 0, 0
 if g > now then
   f = tonumber(v[4]) or 0
@@ -41,6 +43,7 @@ local mark = redis.call('GET', kb)
 if mark and #mark == #tag + 1 and string.sub(mark, 1, #tag) == tag
   and string.byte(mark, #mark) >= step then return {3, 0, 0, 0, 0, 0, ''} end
 if wmax > 0 and w >= wmax then return {4, 3, 0, x - now, 0, 0, ''} end
+if wmax > 0 and sn >= wmax and v[11] and tonumber(v[11]) == sy then return {4, 3, 0, sy - now, 0, 0, ''} end
 if ext >= 0 then return {4, 4, ext, tonumber(eretry), 0, 0, ''} end
 if #KEYS > 3 then
   local lim = {}
@@ -71,8 +74,12 @@ if cd > 0 then
 end
 if wmax > 0 then
   if w == 0 then x = now + win end
-  set[n + 1] = 'w:' .. cl; set[n + 2] = w + 1; set[n + 3] = 'x:' .. cl; set[n + 4] = x; n = n + 4
+  if sy == 0 then sy = now + win end
+  set[n + 1] = 'w:' .. cl; set[n + 2] = w + 1; set[n + 3] = 'x:' .. cl; set[n + 4] = x
+  set[n + 5] = 'n'; set[n + 6] = sn + 1; set[n + 7] = 'y'; set[n + 8] = sy; set[n + 9] = 'u:' .. cl; set[n + 10] = sy
+  n = n + 10
   if x > hi then hi = x end
+  if sy > hi then hi = sy end
 end
 if n > 0 then
   redis.call('HSET', k, unpack(set))

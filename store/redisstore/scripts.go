@@ -16,6 +16,10 @@ import "github.com/redis/go-redis/v9"
 //	  f    the key's failure counter; g its end, unix ms; E its run
 //	  f:C  client C's failures in run e:C (they count while e:C = E
 //	       and g has not passed)
+//	  n    sends to the key from every client in the window ending at y,
+//	       unix ms (the send ceiling)
+//	  u:C  the y of the window in which client C sent without an
+//	       approval since (deleted by its approval)
 //	  m:<marker>  end of an accepted Attempt marker, unix ms
 //	  M  latest end of any marker
 //	P:l:{L}  hash: one extra limit
@@ -107,8 +111,10 @@ if pfp == string.sub(ARGV[1], 1, 16) then
   return {1, 5, 0, 0, pa, pe - now, ''}
 end
 local cl = ARGV[4]
-local v = redis.call('HMGET', k, 'c:' .. cl, 'w:' .. cl, 'x:' .. cl, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl)
+local v = redis.call('HMGET', k, 'c:' .. cl, 'w:' .. cl, 'x:' .. cl, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl, 'n', 'y', 'u:' .. cl)
 local c, x, g = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0
+local sn, sy = tonumber(v[9]) or 0, tonumber(v[10]) or 0
+if sy <= now then sn = 0; sy = 0 end
 local keep, ttl, cd, win, wmax, fmax, fceil, ext, eretry =
   string.match(ARGV[3], '^([01]):(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+)$')
 ttl, cd, win = tonumber(ttl), tonumber(cd), tonumber(win)
@@ -122,6 +128,7 @@ if x > now then w = tonumber(v[2]) or 0 else x = 0 end
 if refused(f, cf, fmax, fceil) then return {3, 1, 0, g - now, 0, 0, ''} end
 if c > now then return {3, 2, 0, c - now, 0, 0, ''} end
 if wmax > 0 and w >= wmax then return {3, 3, 0, x - now, 0, 0, ''} end
+if wmax > 0 and sn >= wmax and v[11] and tonumber(v[11]) == sy then return {3, 3, 0, sy - now, 0, 0, ''} end
 if ext >= 0 then return {3, 4, ext, tonumber(eretry), 0, 0, ''} end
 if #KEYS > 2 then
   local lim = {}
@@ -152,8 +159,12 @@ if cd > 0 then
 end
 if wmax > 0 then
   if w == 0 then x = now + win end
-  set[n + 1] = 'w:' .. cl; set[n + 2] = w + 1; set[n + 3] = 'x:' .. cl; set[n + 4] = x; n = n + 4
+  if sy == 0 then sy = now + win end
+  set[n + 1] = 'w:' .. cl; set[n + 2] = w + 1; set[n + 3] = 'x:' .. cl; set[n + 4] = x
+  set[n + 5] = 'n'; set[n + 6] = sn + 1; set[n + 7] = 'y'; set[n + 8] = sy; set[n + 9] = 'u:' .. cl; set[n + 10] = sy
+  n = n + 10
   if x > hi then hi = x end
+  if sy > hi then hi = sy end
 end
 if n > 0 then
   redis.call('HSET', k, unpack(set))
@@ -181,9 +192,13 @@ const checkSrc = pendingLib + failLib + `
 local k, kp = KEYS[1], KEYS[2]
 local p = redis.call('GETDEL', kp)
 local fp, cl = ARGV[1], ARGV[3]
-local v = redis.call('HMGET', k, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl)
+local v = redis.call('HMGET', k, 'f', 'g', 'E', 'f:' .. cl, 'e:' .. cl, 'u:' .. cl)
 local sc = (#fp > 16) and 2 or 0
-if p and not v[1] and string.byte(p, 1) % 4 - string.byte(p, 1) % 2 == sc and string.sub(p, 10, 9 + #fp) == fp then return 1 end
+if p and not v[1] and string.byte(p, 1) % 4 - string.byte(p, 1) % 2 == sc and string.sub(p, 10, 9 + #fp) == fp then
+  -- The client's sends are approved for the send ceiling.
+  if v[6] then redis.call('HDEL', k, 'u:' .. cl) end
+  return 1
+end
 local tm = redis.call('TIME')
 local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
 local ma, fm, fc, fw = string.match(ARGV[2], '^(%d+):(%d+):(%d+):(%d+)$')
@@ -212,6 +227,7 @@ end
 if string.sub(p, 10, 25) == string.sub(fp, 1, 16) then
   -- The client's own failures in the run are forgiven; others' stay.
   if cf > 0 then redis.call('HSET', k, 'f', f - cf, 'f:' .. cl, 0) end
+  if v[6] then redis.call('HDEL', k, 'u:' .. cl) end
   return 1
 end
 a = a + 1
