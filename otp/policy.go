@@ -29,7 +29,14 @@ type Policy struct {
 	// The default value is 30 seconds; a negative value disables it.
 	Cooldown time.Duration
 	// SendsPerWindow and SendWindow bound the sends to one destination
-	// from one client key. The default values are 5 sends per hour.
+	// from one client key. They also set the destination's send ceiling:
+	// once SendsPerWindow codes went to it from all client keys in a
+	// fixed SendWindow (from the first of them), a key that was sent a
+	// code in it and has had none approved since is refused until the
+	// window ends; a key that has not been sent one yet, or had its code
+	// approved, is not. So k keys get at most SendsPerWindow + k codes
+	// sent to one destination per window, plus one per approval. The
+	// default values are 5 sends per hour.
 	SendsPerWindow int
 	SendWindow     time.Duration
 	// MaxFailures caps failed checks for one destination (NIST SP 800-63B

@@ -33,13 +33,14 @@ type FallbackStore interface {
 	//     concurrent Fallbacks for one code and one Step, exactly one is
 	//     FallbackTaken, and none once a later Step has been taken;
 	//   - the Client's window budget for the destination (WindowMax) is
-	//     spent: FallbackLimited, Reason LimitWindow; then each extra
+	//     spent, or the send ceiling refuses the Client (see
+	//     Store.Issue): FallbackLimited, Reason LimitWindow; then each extra
 	//     Limit in order: FallbackLimited, Reason LimitExtra, LimitIndex;
 	//     nothing changes;
 	//   - otherwise the code is marked as taken up to Step for the rest
 	//     of its lifetime (the mark remembers the furthest Step taken),
-	//     the Client's window counter and every extra Limit are charged
-	//     as Issue charges them, the Client's cooldown restarts when
+	//     the Client's window counter, the send ceiling's count and every
+	//     extra Limit are charged as Issue charges them, the Client's cooldown restarts when
 	//     Cooldown > 0 (it is not checked: the fallback is exempt from
 	//     it), and the result is FallbackTaken with the code's Sealed
 	//     value, its Attempts and its remaining lifetime (ExpiresIn).

@@ -61,11 +61,19 @@ type Store interface {
 	//
 	// Order of checks: the failure caps (FailureMax, FailureCeiling; see
 	// Check: Issue refuses exactly when Check would refuse the request's
-	// Client), the cooldown, the window budget (WindowMax), then each
-	// extra Limit in order. The cooldown and the window budget are kept
-	// per (Key, Client): one client's sends never refuse another's. On
-	// success the Client's cooldown starts, every counter is incremented,
-	// and, in the request's Scope:
+	// Client), the cooldown, the window budget (WindowMax), the send
+	// ceiling, then each extra Limit in order. The cooldown and the window
+	// budget are kept per (Key, Client): one client's sends never refuse
+	// another's. The send ceiling counts the Key's sends from every client
+	// in a fixed window of Window that starts with the first of them; once
+	// it holds WindowMax, a Client that has sent in it and has had no
+	// Check approved since is refused (LimitWindow) until the window ends,
+	// while a Client that has not sent in it, or whose Check was approved
+	// after its send, is not. So k clients send at most WindowMax + k
+	// times in one such window (more only through approvals). On success
+	// the Client's cooldown starts, every counter is incremented, the
+	// Client's send is unapproved in the Key's window, and, in the
+	// request's Scope:
 	//
 	//   - with no code pending, the new Digest (and Sealed) is saved with a
 	//     fresh TTL and zero attempts (Outcome Issued);
@@ -114,8 +122,9 @@ type Store interface {
 	//   - no pending code in the Scope (never issued, expired, consumed,
 	//     withdrawn, or pending in another Scope only): Expired; nothing
 	//     changes;
-	//   - digest equal: the code is deleted and the Client's failures in
-	//     the run are forgiven (subtracted from F, f reset); other
+	//   - digest equal: the code is deleted, the Client's failures in
+	//     the run are forgiven (subtracted from F, f reset) and its sends
+	//     count as approved for the send ceiling (see Issue); other
 	//     Clients' failures stay. Approved. Of any number of concurrent
 	//     equal Checks exactly one is Approved; the others see Expired;
 	//   - digest different: the code's attempts are incremented and (when
@@ -188,8 +197,9 @@ type IssueRequest struct {
 	// from Client. Zero disables it.
 	Cooldown time.Duration
 	// Window and WindowMax bound the number of successful Issues for Key
-	// from Client in a fixed window that starts with the first of them.
-	// WindowMax zero disables the budget.
+	// from Client in a fixed window that starts with the first of them,
+	// and set the Key's send ceiling (see Store.Issue). WindowMax zero
+	// disables both.
 	Window    time.Duration
 	WindowMax int
 	// FailureMax and FailureCeiling refuse to issue while the failure

@@ -294,3 +294,129 @@ func TestTargetedLockout(t *testing.T) {
 		})
 	}
 }
+
+// floodOutcome is what one send flood measured.
+type floodOutcome struct {
+	worstDown    time.Duration // longest run of failed victim logins
+	bestSendWin  int           // most sends to the victim's number in any SendWindow
+	keys         int           // client keys that sent to it, the victim's included
+	victimLogins int
+	victimOK     int
+}
+
+// flood plays a send flood for horizon: every step each of the attacker's
+// 50 addresses, from a fresh session, asks for a code for the victim's
+// number (the limits decide how many go out; it never guesses); every
+// probe interval the victim, from its own session and address, asks for a
+// code and checks it.
+func flood(t *testing.T, w world, horizon, step, probe time.Duration) floodOutcome {
+	t.Helper()
+	ctx := context.Background()
+	rec := &sender.Recorder{}
+	p := w.policy()
+	v, err := otp.NewVerifier(otp.Config{Store: w.store, Sender: rec, Secret: secret, Policy: p, Now: w.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sends []time.Time
+	keys := map[string]bool{}
+	var out floodOutcome
+	start := w.now()
+	var downSince time.Time
+	nextProbe := start
+	session := 0
+	for w.now().Sub(start) < horizon {
+		for i := range 50 {
+			session++
+			ip := fmt.Sprintf("ip:198.51.100.%d", i)
+			_, err := v.Start(ctx, victim, sender.SMS, otp.WithBinding(fmt.Sprintf("attacker-%d", session)), otp.WithLimitKey(ip))
+			switch {
+			case err == nil:
+				sends = append(sends, w.now())
+				keys[ip] = true
+			case !errors.Is(err, otp.ErrRateLimited):
+				t.Fatal(err)
+			}
+		}
+		if now := w.now(); !now.Before(nextProbe) {
+			nextProbe = now.Add(probe)
+			out.victimLogins++
+			ok := false
+			vb, vk := otp.WithBinding("victim-session"), otp.WithLimitKey("ip:203.0.113.7")
+			if _, err := v.Start(ctx, victim, sender.SMS, vb, vk); err == nil {
+				sends = append(sends, w.now())
+				keys["victim"] = true
+				m, _ := rec.Last(victim)
+				res, err := v.Check(ctx, victim, m.Code, vb, vk)
+				ok = err == nil && res.Status == otp.Approved
+			}
+			switch {
+			case ok:
+				out.victimOK++
+				if !downSince.IsZero() {
+					out.worstDown = max(out.worstDown, now.Sub(downSince))
+				}
+				downSince = time.Time{}
+			case downSince.IsZero():
+				downSince = now
+			}
+		}
+		w.advance(step)
+	}
+	if !downSince.IsZero() {
+		out.worstDown = max(out.worstDown, w.now().Sub(downSince))
+	}
+	// The ceiling holds per window of the store, which is fixed and starts
+	// with the number's first send in it; the measure is a sliding span.
+	// In real time a burst of sends takes a while and the next window's
+	// burst follows within a step of the window's end, so for the
+	// real-time stores the span is shortened by a quarter: it cannot reach
+	// from one window's burst into the next's. (A sliding SendWindow can
+	// hold up to twice the bound, across the end of a window.)
+	margin := time.Duration(0)
+	if w.scale > 1 {
+		margin = p.SendWindow / 4
+	}
+	out.bestSendWin = mostIn(sends, nil, p.SendWindow-margin)
+	out.keys = len(keys)
+	return out
+}
+
+// TestSendFlood floods the victim's number with sends from 50 addresses as
+// fast as the limits allow, on every store, and asserts that no SendWindow
+// holds more sends to it than the send ceiling allows: SendsPerWindow, one
+// more for each client key used, and one more for each approval, of which
+// only the victim makes any (at most SendsPerWindow - 1 that its own
+// window budget leaves after its first send); while the victim is never
+// kept from being approved for more than 15 minutes.
+func TestSendFlood(t *testing.T) {
+	for name, mk := range worlds(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w := mk(t)
+			if w.scale > 1 {
+				// A burst of 50 sends takes real time: an hour becomes 4 s
+				// here, so that a burst is short beside a window.
+				w.scale = 900
+			}
+			p := w.policy()
+			scale := max(w.scale, 1)
+			horizon, step, probe := 3*p.SendWindow, p.Cooldown, 15*time.Minute/scale
+			if scale > 1 {
+				step = max(step, 2*time.Millisecond)
+				probe = max(probe, step)
+			}
+			out := flood(t, w, horizon, step, probe)
+			down := out.worstDown * scale
+			bound := p.SendsPerWindow + out.keys + p.SendsPerWindow - 1
+			t.Logf("%s: %d sends to the number in one SendWindow from %d client keys (bound %d); victim logins %d, approved %d; worst unavailability %s",
+				name, out.bestSendWin, out.keys, bound, out.victimLogins, out.victimOK, down.Round(time.Minute))
+			if out.bestSendWin > bound {
+				t.Errorf("%d sends to one number in one SendWindow, want at most SendsPerWindow + keys + approvals = %d", out.bestSendWin, bound)
+			}
+			if down > 15*time.Minute {
+				t.Errorf("the victim was kept from being approved for %s, want at most 15m0s", down.Round(time.Minute))
+			}
+		})
+	}
+}

@@ -47,21 +47,15 @@ func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.Fa
 	if cl != nil && req.WindowMax > 0 && cl.winExp > now && int64(cl.winCount) >= int64(req.WindowMax) {
 		return limited(store.LimitWindow, 0, cl.winExp-now)
 	}
+	if no, retry := e.ceiling(cl, now, req.WindowMax); no {
+		return limited(store.LimitWindow, 0, retry)
+	}
 	if i, retry := s.fullLimit(req.Limits, now); i >= 0 {
 		return limited(store.LimitExtra, i, retry)
 	}
 	s.chargeLimits(req.Limits, now)
 	if req.Cooldown > 0 || req.WindowMax > 0 {
-		cl = e.client(req.Client, now, true)
-		if req.Cooldown > 0 {
-			cl.coolExp = now + int64(req.Cooldown)
-		}
-		if req.WindowMax > 0 {
-			if cl.winExp <= now {
-				cl.winCount, cl.winExp = 0, now+int64(req.Window)
-			}
-			inc(&cl.winCount)
-		}
+		e.send(e.client(req.Client, now, true), now, req.Cooldown, req.Window, req.WindowMax)
 	}
 	c.taken = append(slices.Clone(req.Tag), step) // the tag, then the furthest step taken
 	return store.FallbackResult{

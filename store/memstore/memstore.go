@@ -286,6 +286,7 @@ type code struct {
 type client struct {
 	coolExp  int64
 	winExp   int64
+	unappr   int64 // sendExp of the key-wide window of its latest send, until an approval
 	epoch    int64 // the key-wide failure run its failures belong to
 	winCount int32
 	failures int32
@@ -300,7 +301,9 @@ type entry struct {
 
 	failExp  int64 // the key-wide failure counter
 	epoch    int64 // when its run started, plus one; stale once failExp passes
+	sendExp  int64 // the key-wide send window
 	failures int32
+	sends    int32
 }
 
 type marker struct {
@@ -310,14 +313,14 @@ type marker struct {
 
 // deadline is the time after which nothing in e is alive.
 func (e *entry) deadline() int64 {
-	d := e.failExp
+	d := max(e.failExp, e.sendExp)
 	for _, c := range e.codes {
 		if c.state != noCode {
 			d = max(d, c.exp)
 		}
 	}
 	for _, c := range e.clients {
-		d = max(d, c.coolExp, c.winExp)
+		d = max(d, c.coolExp, c.winExp, c.unappr)
 	}
 	if e.markers != nil {
 		for _, m := range *e.markers {
@@ -349,7 +352,7 @@ func (c *code) clear() {
 // client returns the live state of client key k, creating it when create.
 func (e *entry) client(k string, now int64, create bool) *client {
 	c := e.clients[k]
-	if c != nil && max(c.coolExp, c.winExp) <= now && e.clientFails(c, now) == 0 {
+	if c != nil && max(c.coolExp, c.winExp, c.unappr) <= now && e.clientFails(c, now) == 0 {
 		*c = client{}
 	}
 	if c == nil && create {
@@ -416,6 +419,39 @@ func (e *entry) refused(c *client, now int64, capN, ceiling int) (bool, int64) {
 		return true, e.failExp - now
 	}
 	return false, 0
+}
+
+// ceiling reports whether the key-wide send count refuses client c (see
+// store.IssueRequest.WindowMax): the key's window holds max sends, and c
+// has sent in it without an approval since.
+func (e *entry) ceiling(c *client, now int64, max int) (bool, int64) {
+	if max <= 0 || e.sendExp <= now || int64(e.sends) < int64(max) {
+		return false, 0
+	}
+	if c == nil || c.unappr != e.sendExp {
+		return false, 0
+	}
+	return true, e.sendExp - now
+}
+
+// send charges one send from client c (created) to the key: c's cooldown
+// and window, and the key-wide window, in which c's send is unapproved
+// until c has a code approved.
+func (e *entry) send(c *client, now int64, cooldown, window time.Duration, max int) {
+	if cooldown > 0 {
+		c.coolExp = now + int64(cooldown)
+	}
+	if max > 0 {
+		if c.winExp <= now {
+			c.winCount, c.winExp = 0, now+int64(window)
+		}
+		inc(&c.winCount)
+		if e.sendExp <= now {
+			e.sends, e.sendExp = 0, now+int64(window)
+		}
+		inc(&e.sends)
+		c.unappr = e.sendExp
+	}
 }
 
 // inc increments a counter, saturating instead of wrapping around.
@@ -548,6 +584,9 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 		if cl != nil && req.WindowMax > 0 && cl.winExp > now && int64(cl.winCount) >= int64(req.WindowMax) {
 			return limited(store.LimitWindow, 0, cl.winExp-now)
 		}
+		if no, retry := e.ceiling(cl, now, req.WindowMax); no {
+			return limited(store.LimitWindow, 0, retry)
+		}
 	}
 	if i, retry := s.fullLimit(req.Limits, now); i >= 0 {
 		return limited(store.LimitExtra, i, retry)
@@ -559,16 +598,7 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 		sh.high = max(sh.high, len(sh.m))
 	}
 	if req.Cooldown > 0 || req.WindowMax > 0 {
-		cl := e.client(req.Client, now, true)
-		if req.Cooldown > 0 {
-			cl.coolExp = now + int64(req.Cooldown)
-		}
-		if req.WindowMax > 0 {
-			if cl.winExp <= now {
-				cl.winCount, cl.winExp = 0, now+int64(req.Window)
-			}
-			inc(&cl.winCount)
-		}
+		e.send(e.client(req.Client, now, true), now, req.Cooldown, req.Window, req.WindowMax)
 	}
 
 	c := e.code(req.Scope, now)
@@ -648,6 +678,9 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 		if cf := e.clientFails(cl, now); cf > 0 {
 			e.failures -= int32(cf)
 			cl.failures = 0
+		}
+		if cl != nil {
+			cl.unappr = 0
 		}
 		return store.CheckResult{Status: store.Approved}
 	}

@@ -250,15 +250,15 @@ $$;
 
 -- lock_dest locks the destination's row and returns it with what has
 -- expired forgotten, and the time the lock was granted; fresh when there
--- is no row (or only a dead one, which it deletes, and with it the key's
--- codes and clients).
-CREATE OR REPLACE FUNCTION {S}.lock_dest(key_ bytea, OUT d {S}.dest, OUT fresh boolean, OUT now_ timestamptz)
+-- is no row (or, with purge, only a dead one, which it deletes, and with
+-- it the key's codes and clients).
+CREATE OR REPLACE FUNCTION {S}.lock_dest(key_ bytea, purge boolean, OUT d {S}.dest, OUT fresh boolean, OUT now_ timestamptz)
 LANGUAGE plpgsql AS $$
 BEGIN
 	SELECT * INTO d FROM {S}.dest WHERE key = key_ FOR UPDATE;
 	fresh := NOT FOUND;
 	now_ := clock_timestamp();
-	IF NOT fresh AND d.expires_at <= now_ THEN
+	IF purge AND NOT fresh AND d.expires_at <= now_ THEN
 		DELETE FROM {S}.dest WHERE key = key_;
 		fresh := true;
 	END IF;
@@ -293,6 +293,39 @@ BEGIN
 	IF cl.unapproved_until <= now_ THEN cl.unapproved_until := NULL; END IF;
 	cf := CASE WHEN d.fail_until IS NOT NULL AND cl.fail_run = d.run THEN cl.fail_count ELSE 0 END;
 	IF cf = 0 THEN cl.fail_count := 0; END IF;
+END $$;
+
+-- ceiling_refuses reports whether the destination's send ceiling refuses
+-- a client (see store.Store.Issue): the destination's window holds
+-- window_max sends, and the client sent in it without an approval since.
+CREATE OR REPLACE FUNCTION {S}.ceiling_refuses(d {S}.dest, cl {S}.dest_client, window_max bigint)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT window_max > 0 AND d.send_until IS NOT NULL AND d.send_count >= window_max
+		AND cl.unapproved_until IS NOT NULL AND cl.unapproved_until = d.send_until
+$$;
+
+-- charge_send charges one send from a client to a destination: the
+-- client's cooldown and window, and the destination's send window, in
+-- which the client's send is unapproved until it has a code approved.
+CREATE OR REPLACE FUNCTION {S}.charge_send(INOUT d {S}.dest, INOUT cl {S}.dest_client, now_ timestamptz,
+	cooldown_us bigint, window_us bigint, window_max bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF cooldown_us > 0 THEN
+		cl.cool_until := now_ + cooldown_us * interval '1 microsecond';
+	END IF;
+	IF window_max > 0 THEN
+		IF cl.win_until IS NULL THEN
+			cl.win_until := now_ + window_us * interval '1 microsecond';
+		END IF;
+		cl.win_count := cl.win_count + 1;
+		IF d.send_until IS NULL THEN
+			d.send_until := now_ + window_us * interval '1 microsecond';
+		END IF;
+		d.send_count := d.send_count + 1;
+		cl.unapproved_until := d.send_until;
+	END IF;
 END $$;
 
 -- save_client writes a client's row; its expiry covers its failures for
@@ -353,7 +386,7 @@ BEGIN
 	<<judge>>
 	LOOP
 		outcome := 3; reason := 0; limit_index := 0; retry_us := 0; attempts := 0; expires_us := 0; sealed := NULL;
-		SELECT * INTO r FROM {S}.lock_dest(key_);
+		SELECT * INTO r FROM {S}.lock_dest(key_, true);
 		d := r.d; fresh := r.fresh; now_ := r.now_;
 		c := NULL; has_c := false;
 		IF NOT fresh THEN
@@ -379,18 +412,13 @@ BEGIN
 		ELSIF window_max > 0 AND cl.win_count >= window_max THEN
 			reason := 3; retry_us := {S}.us(cl.win_until - now_);
 			RETURN;
+		ELSIF {S}.ceiling_refuses(d, cl, window_max) THEN
+			reason := 3; retry_us := {S}.us(d.send_until - now_);
+			RETURN;
 		END IF;
 
-		-- Charge the client.
-		IF cooldown_us > 0 THEN
-			cl.cool_until := now_ + cooldown_us * interval '1 microsecond';
-		END IF;
-		IF window_max > 0 THEN
-			IF cl.win_until IS NULL THEN
-				cl.win_until := now_ + window_us * interval '1 microsecond';
-			END IF;
-			cl.win_count := cl.win_count + 1;
-		END IF;
+		SELECT * INTO r FROM {S}.charge_send(d, cl, now_, cooldown_us, window_us, window_max);
+		d := r.d; cl := r.cl;
 		IF has_c AND c.digest IS NOT NULL AND keep_pending THEN
 			-- Keep the scope's pending code, its expiry and its attempts.
 			outcome := 2; attempts := c.attempts; expires_us := {S}.us(c.code_until - now_); sealed := c.sealed;
@@ -457,7 +485,7 @@ DECLARE
 	left_ bigint;
 BEGIN
 	status := 3; remaining := 0; -- Expired
-	SELECT * INTO r FROM {S}.lock_dest(key_);
+	SELECT * INTO r FROM {S}.lock_dest(key_, true);
 	d := r.d; fresh := r.fresh; now_ := r.now_;
 	IF fresh THEN
 		RETURN; -- nothing pending, no failure counted
@@ -544,7 +572,7 @@ BEGIN
 	<<judge>>
 	LOOP
 		remaining := 0; retry_us := 0;
-		SELECT * INTO r FROM {S}.lock_dest(key_);
+		SELECT * INTO r FROM {S}.lock_dest(key_, false);
 		d := r.d; fresh := r.fresh; now_ := r.now_;
 
 		IF d.fail_count >= max_failures THEN
@@ -625,7 +653,7 @@ DECLARE
 	lretry  bigint;
 BEGIN
 	outcome := 2; reason := 0; limit_index := 0; retry_us := 0; attempts := 0; expires_us := 0; sealed := NULL;
-	SELECT * INTO r FROM {S}.lock_dest(key_);
+	SELECT * INTO r FROM {S}.lock_dest(key_, true);
 	d := r.d; fresh := r.fresh; now_ := r.now_;
 	IF fresh THEN
 		RETURN; -- not pending
@@ -653,6 +681,10 @@ BEGIN
 		outcome := 4; reason := 3; retry_us := {S}.us(cl.win_until - now_);
 		RETURN;
 	END IF;
+	IF {S}.ceiling_refuses(d, cl, window_max) THEN
+		outcome := 4; reason := 3; retry_us := {S}.us(d.send_until - now_);
+		RETURN;
+	END IF;
 	SELECT * INTO refused, lretry FROM {S}.take_limits(limit_keys, limit_max, now_);
 	IF refused >= 0 THEN
 		outcome := 4; reason := 4; limit_index := refused; retry_us := lretry;
@@ -660,17 +692,11 @@ BEGIN
 	END IF;
 	PERFORM {S}.charge_limits(limit_keys, limit_window_us, now_);
 
-	-- Take the code: charge the client's window, restart its cooldown (not
-	-- checked), mark the code; its digest, expiry and attempts stay.
-	IF cooldown_us > 0 THEN
-		cl.cool_until := now_ + cooldown_us * interval '1 microsecond';
-	END IF;
-	IF window_max > 0 THEN
-		IF cl.win_until IS NULL THEN
-			cl.win_until := now_ + window_us * interval '1 microsecond';
-		END IF;
-		cl.win_count := cl.win_count + 1;
-	END IF;
+	-- Take the code: charge the client's window and the send ceiling,
+	-- restart its cooldown (not checked), mark the code; its digest, expiry
+	-- and attempts stay.
+	SELECT * INTO r FROM {S}.charge_send(d, cl, now_, cooldown_us, window_us, window_max);
+	d := r.d; cl := r.cl;
 	IF cooldown_us > 0 OR window_max > 0 THEN
 		d.expires_at := greatest(d.expires_at, {S}.save_client(cl, d.fail_until));
 		UPDATE {S}.dest SET send_count = d.send_count, send_until = d.send_until,

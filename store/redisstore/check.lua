@@ -17,15 +17,21 @@
 -- wrong guess's code with one more attempt, a withdrawn code's attempts,
 -- another Scope's code), with the expiry it had. A right code when the
 -- hash holds no failure counter returns before TIME.
+--
+-- An approval deletes the client's u:C mark: its sends no longer count
+-- against it for the send ceiling (see issue.lua).
 local dest_key, pending_key = KEYS[1], KEYS[2]
 local code_arg, packed_arg, client = ARGV[1], ARGV[2], ARGV[3]
 
 local pending = redis.call('GETDEL', pending_key)
-local fields = redis.call('HMGET', dest_key, 'f', 'g', 'E', 'f:' .. client, 'e:' .. client)
+local fields = redis.call('HMGET', dest_key, 'f', 'g', 'E', 'f:' .. client, 'e:' .. client, 'u:' .. client)
+local unapproved = fields[6]
 if pending and not fields[1] then
   local request_has_scope = #code_arg > 16
   if has_scope(string.byte(pending, 1)) == request_has_scope
     and string.sub(pending, 10, 9 + #code_arg) == code_arg then
+    -- The client's sends count as approved for the send ceiling.
+    if unapproved then redis.call('HDEL', dest_key, 'u:' .. client) end
     return {APPROVED, 0}
   end
 end
@@ -61,6 +67,7 @@ if string.sub(pending, 10, 25) == string.sub(code_arg, 1, 16) then
   if client_failures > 0 then
     redis.call('HSET', dest_key, 'f', failures - client_failures, 'f:' .. client, 0)
   end
+  if unapproved then redis.call('HDEL', dest_key, 'u:' .. client) end
   return {APPROVED, 0}
 end
 

@@ -36,9 +36,9 @@ local cooldown, window, window_max, max_failures, failure_ceiling, refused_limit
 cooldown, window, window_max, step = tonumber(cooldown), tonumber(window), tonumber(window_max), tonumber(step)
 max_failures, failure_ceiling, refused_limit = tonumber(max_failures), tonumber(failure_ceiling), tonumber(refused_limit)
 
-local _, window_sends, window_end, failures, client_failures, failures_end = read_send_state(dest_key, client, now)
-if failures_refuse(failures, client_failures, max_failures, failure_ceiling) then
-  return {FALLBACK_LIMITED, LIMIT_FAILURES, 0, failures_end - now, 0, 0, ''}
+local state = read_send_state(dest_key, client, now)
+if failures_refuse(state.failures, state.client_failures, max_failures, failure_ceiling) then
+  return {FALLBACK_LIMITED, LIMIT_FAILURES, 0, state.failures_end - now, 0, 0, ''}
 end
 local pending = redis.call('GET', pending_key)
 if not pending or #pending < 25 then return {FALLBACK_NOT_PENDING, NO_LIMIT, 0, 0, 0, 0, ''} end
@@ -55,14 +55,13 @@ local mark = redis.call('GET', mark_key)
 if mark and #mark == #tag + 1 and string.sub(mark, 1, #tag) == tag and string.byte(mark, #mark) >= step then
   return {FALLBACK_SPENT, NO_LIMIT, 0, 0, 0, 0, ''}
 end
-if window_max > 0 and window_sends >= window_max then
-  return {FALLBACK_LIMITED, LIMIT_WINDOW, 0, window_end - now, 0, 0, ''}
-end
+local window_retry = window_refuses(state, window_max, now)
+if window_retry then return {FALLBACK_LIMITED, LIMIT_WINDOW, 0, window_retry, 0, 0, ''} end
 if refused_limit >= 0 then
   return {FALLBACK_LIMITED, LIMIT_EXTRA, refused_limit, tonumber(refused_retry), 0, 0, ''}
 end
 local full_limit, limit_retry = charge_extra_limits(FIRST_LIMIT_KEY, FIRST_LIMIT_ARG, now)
 if full_limit then return {FALLBACK_LIMITED, LIMIT_EXTRA, full_limit, limit_retry, 0, 0, ''} end
-record_send(dest_key, client, now, cooldown, window, window_max, window_sends, window_end)
+record_send(dest_key, client, now, cooldown, window, window_max, state)
 redis.call('SET', mark_key, tag .. string.char(step), 'PXAT', expires_at)
 return {FALLBACK_TAKEN, NO_LIMIT, 0, 0, attempts, expires_at - now, sealed}

@@ -1,5 +1,7 @@
 -- Issue: saves a new code for a destination and Scope, or reuses the
--- pending one, after the send limits allow it.
+-- pending one, after the send limits allow it: the failure caps, the
+-- client's cooldown, its window budget and the key's send ceiling (both
+-- LIMIT_WINDOW), then the extra limits.
 --
 -- KEYS[1]     destination hash P:{K}
 -- KEYS[2]     pending code of the Scope, P:{K}:p[:S]
@@ -57,19 +59,17 @@ local keep, ttl, cooldown, window, window_max, max_failures, failure_ceiling, re
 ttl, cooldown, window, window_max = tonumber(ttl), tonumber(cooldown), tonumber(window), tonumber(window_max)
 max_failures, failure_ceiling, refused_limit = tonumber(max_failures), tonumber(failure_ceiling), tonumber(refused_limit)
 
-local cooldown_end, window_sends, window_end, failures, client_failures, failures_end =
-  read_send_state(dest_key, client, now)
-if failures_refuse(failures, client_failures, max_failures, failure_ceiling) then
-  return {LIMITED, LIMIT_FAILURES, 0, failures_end - now, 0, 0, ''}
+local state = read_send_state(dest_key, client, now)
+if failures_refuse(state.failures, state.client_failures, max_failures, failure_ceiling) then
+  return {LIMITED, LIMIT_FAILURES, 0, state.failures_end - now, 0, 0, ''}
 end
-if cooldown_end > now then return {LIMITED, LIMIT_COOLDOWN, 0, cooldown_end - now, 0, 0, ''} end
-if window_max > 0 and window_sends >= window_max then
-  return {LIMITED, LIMIT_WINDOW, 0, window_end - now, 0, 0, ''}
-end
+if state.cooldown_end > now then return {LIMITED, LIMIT_COOLDOWN, 0, state.cooldown_end - now, 0, 0, ''} end
+local window_retry = window_refuses(state, window_max, now)
+if window_retry then return {LIMITED, LIMIT_WINDOW, 0, window_retry, 0, 0, ''} end
 if refused_limit >= 0 then return {LIMITED, LIMIT_EXTRA, refused_limit, tonumber(refused_retry), 0, 0, ''} end
 local full_limit, limit_retry = charge_extra_limits(FIRST_LIMIT_KEY, FIRST_LIMIT_ARG, now)
 if full_limit then return {LIMITED, LIMIT_EXTRA, full_limit, limit_retry, 0, 0, ''} end
-record_send(dest_key, client, now, cooldown, window, window_max, window_sends, window_end)
+record_send(dest_key, client, now, cooldown, window, window_max, state)
 
 if pending_fingerprint and keep == '1' and pending_scope == request_scope then
   return {REUSED, NO_LIMIT, 0, 0, attempts, expires_at - now, string.sub(pending, 26 + #pending_scope)}

@@ -154,9 +154,10 @@ func TestNoScriptFallback(t *testing.T) {
 
 // TestCheckServerCalls counts, with INFO commandstats on a redis-server of
 // its own, the commands a Check runs inside its script: a right code with no
-// failure counted is one GETDEL, without TIME or a hash read; a right code
-// after a wrong guess takes the full path, which reads the failure counter
-// (and resets it) before it approves.
+// failure counted is one GETDEL, one HMGET of the failure fields and one
+// HDEL of the client's unapproved send (the send ceiling's mark), without
+// TIME; a right code after a wrong guess takes the full path, which reads
+// the clock and forgives the client's failure before it approves.
 func TestCheckServerCalls(t *testing.T) {
 	srv := redistest.StartServer(t)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
@@ -187,13 +188,13 @@ func TestCheckServerCalls(t *testing.T) {
 	}
 
 	issue("fast")
-	if got, want := check("fast", "good", store.Approved), map[string]int{"getdel": 1, "hmget": 1}; !maps.Equal(got, want) {
+	if got, want := check("fast", "good", store.Approved), map[string]int{"getdel": 1, "hmget": 1, "hdel": 1}; !maps.Equal(got, want) {
 		t.Errorf("right code, no failure: Redis ran %v, want %v", got, want)
 	}
 	issue("flagged")
 	check("flagged", "bad", store.Rejected)
 	got := check("flagged", "good", store.Approved)
-	if want := map[string]int{"getdel": 1, "hmget": 1, "time": 1, "hset": 1}; !maps.Equal(got, want) {
+	if want := map[string]int{"getdel": 1, "hmget": 1, "time": 1, "hset": 1, "hdel": 1}; !maps.Equal(got, want) {
 		t.Errorf("right code after a wrong guess: Redis ran %v, want %v (the client's failure forgiven)", got, want)
 	}
 }

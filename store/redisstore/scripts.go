@@ -24,6 +24,10 @@ import (
 //	  f    the key's failure counter; g its end, unix ms; E its run
 //	  f:C  client C's failures in run e:C (they count while e:C = E
 //	       and g has not passed)
+//	  n    sends to the key from every client in the window ending at y,
+//	       unix ms (the send ceiling)
+//	  u:C  the y of the window in which client C sent without an
+//	       approval since (deleted by its approval)
 //	  m:<marker>  end of an accepted Attempt marker, unix ms
 //	  M  latest end of any marker
 //	P:l:{L}  hash: one extra limit

@@ -130,6 +130,9 @@ var tests = []struct {
 	{"ScopeKeepPending", testScopeKeepPending},
 	{"ScopePending", testScopePending},
 	{"ClientSendLimits", testClientSendLimits},
+	{"SendCeiling", testSendCeiling},
+	{"SendCeilingApproval", testSendCeilingApproval},
+	{"SendCeilingWindow", testSendCeilingWindow},
 	{"FailureRun", testFailureRun},
 	{"FailureRunApproval", testFailureRunApproval},
 	{"FailureRunOutlivesClient", testFailureRunOutlivesClient},
@@ -721,11 +724,6 @@ func testClientSendLimits(e *env) {
 	iss := func(client string) store.IssueRequest {
 		return store.IssueRequest{Key: k, Digest: digest(), Client: client, TTL: long, Cooldown: long, Window: long, WindowMax: 2}
 	}
-	e.issued(iss("client-a"), 0)
-	e.limited(iss("client-a"), store.LimitCooldown, 0, long)
-	e.issued(iss("client-b"), 0)
-	e.issued(iss(""), 0)
-	e.limited(iss(""), store.LimitCooldown, 0, long)
 	win := func(client string) store.IssueRequest {
 		r := iss(client)
 		r.Cooldown = 0
@@ -734,7 +732,99 @@ func testClientSendLimits(e *env) {
 	e.issued(win("client-c"), 0)
 	e.issued(win("client-c"), 0)
 	e.limited(win("client-c"), store.LimitWindow, 0, long)
+	// The Key's send ceiling (2) is reached: clients that have not sent
+	// are still served, once each (see testSendCeiling).
 	e.issued(win("client-d"), 0)
+	e.issued(iss("client-a"), 0)
+	e.limited(iss("client-a"), store.LimitCooldown, 0, long)
+	e.issued(iss("client-b"), 0)
+	e.issued(iss(""), 0)
+	e.limited(iss(""), store.LimitCooldown, 0, long)
+}
+
+// testSendCeiling: once the Key's window holds WindowMax sends from all
+// clients, a client that has sent in it without an approval since is
+// refused, even with its own window budget left; a client that has not
+// sent yet gets one send. k clients get at most WindowMax + k sends.
+func testSendCeiling(e *env) {
+	k := key()
+	iss := func(client string) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), TTL: long, Window: long, WindowMax: 3}
+	}
+	chk := func(client string) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), MaxAttempts: 5,
+			FailureMax: 20, FailureWindow: long}
+	}
+	e.issued(iss("a"), 0)
+	e.issued(iss("a"), 0)
+	e.issued(iss("b"), 0) // the Key's third send: the ceiling
+	// a has window budget left (2 of 3) but sent without an approval, and
+	// its wrong guesses change nothing.
+	e.check(chk("a"), store.Rejected, 4)
+	e.limited(iss("a"), store.LimitWindow, 0, long)
+	e.limited(iss("b"), store.LimitWindow, 0, long)
+	// A client that has not sent yet gets one send, then it is refused too.
+	e.issued(iss("fresh"), 0)
+	e.limited(iss("fresh"), store.LimitWindow, 0, long)
+	sent := 4
+	for i := range 5 {
+		c := fmt.Sprintf("client-%d", i)
+		for range 3 {
+			if res := e.issue(iss(c)); res.Outcome == store.Issued {
+				sent++
+			}
+		}
+	}
+	if limit := 3 + 8; sent > limit {
+		e.t.Errorf("8 clients sent %d times in one window, want at most WindowMax + 8 = %d", sent, limit)
+	}
+	if sent != 9 {
+		e.t.Errorf("8 clients sent %d times, want 9 (3 before the ceiling, then one for each new client)", sent)
+	}
+}
+
+// testSendCeilingApproval: a client whose Check was approved after its
+// send is served again at the ceiling; a send without approval refuses
+// its client until it is approved; an approval frees no other client.
+func testSendCeilingApproval(e *env) {
+	k := key()
+	iss := func(client string, d []byte) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), TTL: long, Window: long, WindowMax: 3}
+	}
+	chk := func(client string, d []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 5}
+	}
+	for range 3 {
+		e.issued(iss("attacker", digest()), 0) // the third reaches the ceiling
+	}
+	for range 2 {
+		d := digest()
+		e.issued(iss("owner", d), 0)
+		e.check(chk("owner", d), store.Approved, 0)
+	}
+	e.limited(iss("attacker", digest()), store.LimitWindow, 0, long)
+	d := digest()
+	e.issued(iss("other", d), 0)
+	e.limited(iss("other", digest()), store.LimitWindow, 0, long)
+	e.check(chk("other", d), store.Approved, 0)
+	e.issued(iss("other", digest()), 0)
+	e.limited(iss("attacker", digest()), store.LimitWindow, 0, long)
+}
+
+// testSendCeilingWindow: the ceiling's count ends with its window; a
+// client refused by it is served again in the next one.
+func testSendCeilingWindow(e *env) {
+	k := key()
+	iss := func(client string) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), TTL: long, Window: short, WindowMax: 2}
+	}
+	e.issued(iss("a"), 0)
+	e.issued(iss("a"), 0)
+	e.issued(iss("b"), 0)
+	e.limited(iss("b"), store.LimitWindow, 0, short)
+	e.wait(short)
+	e.issued(iss("b"), 0)
+	e.issued(iss("a"), 0)
 }
 
 // testFailureRun: failures count for their client and for the Key. Once
