@@ -44,10 +44,7 @@ func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.Fa
 	if len(c.taken) == len(req.Tag)+1 && store.HasTag(c.taken, req.Tag) && c.taken[len(req.Tag)] >= step {
 		return store.FallbackResult{Outcome: store.FallbackSpent}
 	}
-	if cl != nil && req.WindowMax > 0 && cl.winExp > now && int64(cl.winCount) >= int64(req.WindowMax) {
-		return limited(store.LimitWindow, 0, cl.winExp-now)
-	}
-	if no, retry := e.ceiling(cl, now, req.WindowMax); no {
+	if no, retry := e.windowRefuses(cl, now, req.WindowMax); no {
 		return limited(store.LimitWindow, 0, retry)
 	}
 	if i, retry := s.fullLimit(req.Limits, now); i >= 0 {

@@ -421,6 +421,16 @@ func (e *entry) refused(c *client, now int64, capN, ceiling int) (bool, int64) {
 	return false, 0
 }
 
+// windowRefuses reports whether the window budget refuses client c (nil:
+// it never sent), and for how long: c's own window holds max sends, or the
+// key's send ceiling refuses it.
+func (e *entry) windowRefuses(c *client, now int64, max int) (bool, int64) {
+	if c != nil && max > 0 && c.winExp > now && int64(c.winCount) >= int64(max) {
+		return true, c.winExp - now
+	}
+	return e.ceiling(c, now, max)
+}
+
 // ceiling reports whether the key-wide send count refuses client c (see
 // store.IssueRequest.WindowMax): the key's window holds max sends, and c
 // has sent in it without an approval since.
@@ -581,10 +591,7 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 		if cl != nil && cl.coolExp > now {
 			return limited(store.LimitCooldown, 0, cl.coolExp-now)
 		}
-		if cl != nil && req.WindowMax > 0 && cl.winExp > now && int64(cl.winCount) >= int64(req.WindowMax) {
-			return limited(store.LimitWindow, 0, cl.winExp-now)
-		}
-		if no, retry := e.ceiling(cl, now, req.WindowMax); no {
+		if no, retry := e.windowRefuses(cl, now, req.WindowMax); no {
 			return limited(store.LimitWindow, 0, retry)
 		}
 	}

@@ -37,9 +37,7 @@ if pending and not fields[1] then
 end
 
 local now = now_ms()
-local max_attempts, max_failures, failure_ceiling, failure_window =
-  string.match(packed_arg, '^(%d+):(%d+):(%d+):(%d+)$')
-max_attempts, max_failures, failure_ceiling = tonumber(max_attempts), tonumber(max_failures), tonumber(failure_ceiling)
+local max_attempts, max_failures, failure_ceiling, failure_window = packed_ints(packed_arg, 4)
 local failures, client_failures, failures_end, run = 0, 0, tonumber(fields[2]) or 0, fields[3]
 if failures_end > now then
   failures = tonumber(fields[1]) or 0
@@ -79,7 +77,7 @@ if max_failures > 0 then
     run = tostring(now + 1)
     failures, client_failures = 0, 0
   end
-  failures_end = now + tonumber(failure_window)
+  failures_end = now + failure_window
   failures = failures + 1
   client_failures = client_failures + 1
   if (failure_ceiling > 0 and failures >= failure_ceiling) or failures >= max_failures then

@@ -32,9 +32,7 @@ local FIRST_LIMIT_KEY, FIRST_LIMIT_ARG = 4, 4
 
 local now = now_ms()
 local cooldown, window, window_max, max_failures, failure_ceiling, refused_limit, refused_retry, step =
-  string.match(packed_arg, '^(%d+):(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+):(%d+)$')
-cooldown, window, window_max, step = tonumber(cooldown), tonumber(window), tonumber(window_max), tonumber(step)
-max_failures, failure_ceiling, refused_limit = tonumber(max_failures), tonumber(failure_ceiling), tonumber(refused_limit)
+  packed_ints(packed_arg, 8)
 
 local state = read_send_state(dest_key, client, now)
 if failures_refuse(state.failures, state.client_failures, max_failures, failure_ceiling) then
@@ -58,7 +56,7 @@ end
 local window_retry = window_refuses(state, window_max, now)
 if window_retry then return {FALLBACK_LIMITED, LIMIT_WINDOW, 0, window_retry, 0, 0, ''} end
 if refused_limit >= 0 then
-  return {FALLBACK_LIMITED, LIMIT_EXTRA, refused_limit, tonumber(refused_retry), 0, 0, ''}
+  return {FALLBACK_LIMITED, LIMIT_EXTRA, refused_limit, refused_retry, 0, 0, ''}
 end
 local full_limit, limit_retry = charge_extra_limits(FIRST_LIMIT_KEY, FIRST_LIMIT_ARG, now)
 if full_limit then return {FALLBACK_LIMITED, LIMIT_EXTRA, full_limit, limit_retry, 0, 0, ''} end

@@ -55,9 +55,7 @@ if pending_fingerprint == string.sub(code_arg, 1, 16) then
 end
 
 local keep, ttl, cooldown, window, window_max, max_failures, failure_ceiling, refused_limit, refused_retry =
-  string.match(packed_arg, '^([01]):(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+)$')
-ttl, cooldown, window, window_max = tonumber(ttl), tonumber(cooldown), tonumber(window), tonumber(window_max)
-max_failures, failure_ceiling, refused_limit = tonumber(max_failures), tonumber(failure_ceiling), tonumber(refused_limit)
+  packed_ints(packed_arg, 9)
 
 local state = read_send_state(dest_key, client, now)
 if failures_refuse(state.failures, state.client_failures, max_failures, failure_ceiling) then
@@ -66,12 +64,12 @@ end
 if state.cooldown_end > now then return {LIMITED, LIMIT_COOLDOWN, 0, state.cooldown_end - now, 0, 0, ''} end
 local window_retry = window_refuses(state, window_max, now)
 if window_retry then return {LIMITED, LIMIT_WINDOW, 0, window_retry, 0, 0, ''} end
-if refused_limit >= 0 then return {LIMITED, LIMIT_EXTRA, refused_limit, tonumber(refused_retry), 0, 0, ''} end
+if refused_limit >= 0 then return {LIMITED, LIMIT_EXTRA, refused_limit, refused_retry, 0, 0, ''} end
 local full_limit, limit_retry = charge_extra_limits(FIRST_LIMIT_KEY, FIRST_LIMIT_ARG, now)
 if full_limit then return {LIMITED, LIMIT_EXTRA, full_limit, limit_retry, 0, 0, ''} end
 record_send(dest_key, client, now, cooldown, window, window_max, state)
 
-if pending_fingerprint and keep == '1' and pending_scope == request_scope then
+if pending_fingerprint and keep == 1 and pending_scope == request_scope then
   return {REUSED, NO_LIMIT, 0, 0, attempts, expires_at - now, string.sub(pending, 26 + #pending_scope)}
 end
 local new_expiry, flags = now + ttl, 0

@@ -60,13 +60,16 @@ import (
 // the writes it needs.
 
 // Each script is a .lua file, run after the constants below and the
-// helper files it names: lib_clock.lua (now_ms), lib_pending.lua (the
+// helper files it names: lib_clock.lua (now_ms), lib_args.lua
+// (packed_ints), lib_pending.lua (the
 // pending value's head, extend_expiry, failures_refuse) and lib_send.lua
 // (the send limits of Issue and Fallback). Each file starts with its keys,
 // arguments and reply, field by field.
 var (
 	//go:embed lib_clock.lua
 	libClock string
+	//go:embed lib_args.lua
+	libArgs string
 	//go:embed lib_pending.lua
 	libPending string
 	//go:embed lib_send.lua
@@ -158,13 +161,13 @@ func newScript(parts ...string) *redis.Script {
 }
 
 var (
-	issueScript        = newScript(libClock, libPending, libSend, issueLua)
-	checkScript        = newScript(libClock, libPending, checkLua)
+	issueScript        = newScript(libClock, libArgs, libPending, libSend, issueLua)
+	checkScript        = newScript(libClock, libArgs, libPending, checkLua)
 	attemptScript      = newScript(libClock, libPending, attemptLua)
 	withdrawScript     = newScript(withdrawLua)
 	chargeScript       = newScript(libClock, chargeLua)
 	refundScript       = newScript(refundLua)
-	fallbackScript     = newScript(libClock, libPending, libSend, fallbackLua)
+	fallbackScript     = newScript(libClock, libArgs, libPending, libSend, fallbackLua)
 	replaceCodesScript = newScript(replaceCodesLua)
 	redeemCodeScript   = newScript(redeemCodeLua)
 	countersScript     = newScript(countersLua)

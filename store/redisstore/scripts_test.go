@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/go2fa/go2fa/store"
 )
 
 var (
@@ -68,5 +70,26 @@ func TestScriptsReplyWithGoConstants(t *testing.T) {
 				t.Errorf("%s = reasonRetry (%d): the retried Issue would read as that reason", c.name, c.value)
 			}
 		}
+	}
+}
+
+// TestPackedArgumentMalformed: a packed argument that is not exactly the
+// integers a script wants fails the script (an error, never a reply read
+// with zeros for the missing limits).
+func TestPackedArgumentMalformed(t *testing.T) {
+	c := miniBackend().client(t)
+	s := newTestStore(t, c)
+	ctx := t.Context()
+	dest, pending := s.destKeys("k", nil)
+	keys := []string{dest, pending}
+	fp := codeArg([]byte("d"), nil)
+	for _, packed := range []string{"", "5:20:0", "5:20:0:1:2", "5::20:0:1", "5:20:0:1:", ":5:20:0:1", "5:x:0:1", "5:20:0:1.5"} {
+		if err := checkScript.Run(ctx, c, keys, fp, packed, "").Err(); err == nil {
+			t.Errorf("check script with packed argument %q: no error", packed)
+		}
+	}
+	v, err := checkScript.Run(ctx, c, keys, fp, "5:20:0:60000", "").Result()
+	if res, ok := checkReply(v, 5); err != nil || !ok || res.Status != store.Expired {
+		t.Errorf("check script with a well-formed argument = %v, %v; want Expired", v, err)
 	}
 }
