@@ -18,6 +18,8 @@ import (
 //	P:{K}:p:S  expiry (with Scope S); the key expires with the code (SET
 //	           ... PXAT), so Check needs no clock to tell a live code from
 //	           an expired one
+//	P:{K}:b    string: the fallback mark of the code of P:{K}:p (P:{K}:b:S
+//	P:{K}:b:S  of P:{K}:p:S); see fallback.go
 //	P:{K}      hash: what outlives a code
 //	  c:C  end of client C's cooldown, unix ms
 //	  w:C  client C's sends in its window; x:C its end, unix ms
