@@ -35,19 +35,19 @@
 // holds what outlives a code: per client key (a 96-bit tag of
 // store.IssueRequest.Client) the cooldown, the send window, its failures
 // in the current run and its unapproved send; the destination's failure
-// counter and run and its send ceiling's count; accepted Attempt markers. Each part of the hash carries its own end time;
-// a part whose time has passed counts as absent. The scripts only ever
-// extend the hash's expiry, to the latest end they write, so every key has
-// a TTL and none outlives the longest lifetime it was given.
+// counter and run and its send ceiling's count; accepted Attempt markers.
+// Each part of the hash carries its own end time; a part whose time has
+// passed counts as absent. The scripts only ever extend the hash's expiry,
+// to the latest end they write, so every key has a TTL and none outlives
+// the longest lifetime it was given.
 //
 // One pending verification under the otp package's default policy, from
 // one client key (code, cooldown, window counter, and after a wrong guess
-// the failure counters) takes 320 to 416 bytes as reported by MEMORY
-// USAGE, within a budget of 416 that a test holds it to; with
-// Policy.KeepCode the sealed code makes it 352 to 448 (see docs/redis.md).
-// Each further client key that sends or fails adds its fields to the hash.
+// the failure counters), is held by TestMemoryPerVerification to a budget
+// of MEMORY USAGE bytes, a larger one with Policy.KeepCode's sealed code;
+// docs/redis.md has the figures. Each further client key that sends or fails adds its fields to the hash.
 // An extra limit (store.IssueRequest.Limits) is one more small hash,
-// P:l:{L} (about 120 bytes), shared by every Issue that names it.
+// P:l:{L}, shared by every Issue that names it.
 //
 // Redis holds no code and no phone number: keys are built from the opaque
 // keys the caller derives with an HMAC, and values are fingerprints of the
