@@ -150,6 +150,48 @@ func worlds(t *testing.T) map[string]func(t *testing.T) world {
 	return ws
 }
 
+// owner is the victim, who logs in from its own session and address, and
+// what its logins measured.
+type owner struct {
+	logins, ok int
+	worstDown  time.Duration // longest run of failed logins
+	downSince  time.Time     // start of the current run of failed logins
+}
+
+// login asks for a code for the victim's number and checks it, at now; it
+// reports whether a code was sent.
+func (o *owner) login(t *testing.T, v *otp.Verifier, rec *sender.Recorder, now time.Time) (sent bool) {
+	t.Helper()
+	ctx := context.Background()
+	o.logins++
+	approved := false
+	vb, vk := otp.WithBinding("victim-session"), otp.WithLimitKey("ip:203.0.113.7")
+	if _, err := v.Start(ctx, victim, sender.SMS, vb, vk); err == nil {
+		sent = true
+		m, _ := rec.Last(victim)
+		res, err := v.Check(ctx, victim, m.Code, vb, vk)
+		approved = err == nil && res.Status == otp.Approved
+	}
+	switch {
+	case approved:
+		o.ok++
+		if !o.downSince.IsZero() {
+			o.worstDown = max(o.worstDown, now.Sub(o.downSince))
+		}
+		o.downSince = time.Time{}
+	case o.downSince.IsZero():
+		o.downSince = now
+	}
+	return sent
+}
+
+// end closes a run of failed logins still open at now.
+func (o *owner) end(now time.Time) {
+	if !o.downSince.IsZero() {
+		o.worstDown = max(o.worstDown, now.Sub(o.downSince))
+	}
+}
+
 // outcome is what one simulation measured.
 type outcome struct {
 	worstDown    time.Duration // longest run of failed victim logins
@@ -174,8 +216,8 @@ func run(t *testing.T, w world, horizon, step, probe time.Duration) outcome {
 	}
 	var guesses []time.Time
 	var out outcome
+	var vic owner
 	start := w.now()
-	var downSince time.Time
 	nextProbe := start
 	session := 0
 	for w.now().Sub(start) < horizon {
@@ -205,30 +247,12 @@ func run(t *testing.T, w world, horizon, step, probe time.Duration) outcome {
 		// The victim.
 		if now := w.now(); !now.Before(nextProbe) {
 			nextProbe = now.Add(probe)
-			out.victimLogins++
-			ok := false
-			vb := otp.WithBinding("victim-session")
-			if _, err := v.Start(ctx, victim, sender.SMS, vb, otp.WithLimitKey("ip:203.0.113.7")); err == nil {
-				m, _ := rec.Last(victim)
-				res, err := v.Check(ctx, victim, m.Code, vb, otp.WithLimitKey("ip:203.0.113.7"))
-				ok = err == nil && res.Status == otp.Approved
-			}
-			switch {
-			case ok:
-				out.victimOK++
-				if !downSince.IsZero() {
-					out.worstDown = max(out.worstDown, now.Sub(downSince))
-				}
-				downSince = time.Time{}
-			case downSince.IsZero():
-				downSince = now
-			}
+			vic.login(t, v, rec, now)
 		}
 		w.advance(step)
 	}
-	if !downSince.IsZero() {
-		out.worstDown = max(out.worstDown, w.now().Sub(downSince))
-	}
+	vic.end(w.now())
+	out.worstDown, out.victimLogins, out.victimOK = vic.worstDown, vic.logins, vic.ok
 	// Real time is read by the client, a little after the server's: the
 	// spans are shortened by a margin so no guess is counted in the wrong
 	// window.
@@ -321,8 +345,8 @@ func flood(t *testing.T, w world, horizon, step, probe time.Duration) floodOutco
 	var sends []time.Time
 	keys := map[string]bool{}
 	var out floodOutcome
+	var vic owner
 	start := w.now()
-	var downSince time.Time
 	nextProbe := start
 	session := 0
 	for w.now().Sub(start) < horizon {
@@ -340,32 +364,15 @@ func flood(t *testing.T, w world, horizon, step, probe time.Duration) floodOutco
 		}
 		if now := w.now(); !now.Before(nextProbe) {
 			nextProbe = now.Add(probe)
-			out.victimLogins++
-			ok := false
-			vb, vk := otp.WithBinding("victim-session"), otp.WithLimitKey("ip:203.0.113.7")
-			if _, err := v.Start(ctx, victim, sender.SMS, vb, vk); err == nil {
+			if vic.login(t, v, rec, now) {
 				sends = append(sends, w.now())
 				keys["victim"] = true
-				m, _ := rec.Last(victim)
-				res, err := v.Check(ctx, victim, m.Code, vb, vk)
-				ok = err == nil && res.Status == otp.Approved
-			}
-			switch {
-			case ok:
-				out.victimOK++
-				if !downSince.IsZero() {
-					out.worstDown = max(out.worstDown, now.Sub(downSince))
-				}
-				downSince = time.Time{}
-			case downSince.IsZero():
-				downSince = now
 			}
 		}
 		w.advance(step)
 	}
-	if !downSince.IsZero() {
-		out.worstDown = max(out.worstDown, w.now().Sub(downSince))
-	}
+	vic.end(w.now())
+	out.worstDown, out.victimLogins, out.victimOK = vic.worstDown, vic.logins, vic.ok
 	// The ceiling holds per window of the store, which is fixed and starts
 	// with the number's first send in it; the measure is a sliding span.
 	// In real time a burst of sends takes a while and the next window's

@@ -475,7 +475,7 @@ CREATE OR REPLACE FUNCTION {S}.check_code(
 	OUT status integer, OUT remaining integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-	r       record;
+	r     record;
 	d     {S}.dest;
 	c     {S}.dest_code;
 	cl    {S}.dest_client;
@@ -562,7 +562,7 @@ CREATE OR REPLACE FUNCTION {S}.attempt(
 	OUT status integer, OUT remaining integer, OUT retry_us bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-	r       record;
+	r     record;
 	d     {S}.dest;
 	cl    {S}.dest_client;
 	cf    integer;
