@@ -73,6 +73,6 @@ if pending_fingerprint and keep == 1 and pending_scope == request_scope then
   return {REUSED, NO_LIMIT, 0, 0, attempts, expires_at - now, string.sub(pending, 26 + #pending_scope)}
 end
 local new_expiry, flags = now + ttl, 0
-if #request_scope > 0 then flags = 2 end
+if #request_scope > 0 then flags = 2 end -- bit 2: the code has a Scope (see has_scope)
 redis.call('SET', pending_key, encode_head(flags, attempts, new_expiry) .. code_arg .. sealed_arg, 'PXAT', new_expiry)
 return {ISSUED, NO_LIMIT, 0, 0, attempts, ttl, ''}
