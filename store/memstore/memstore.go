@@ -402,7 +402,7 @@ func (e *entry) failClient(c *client, now int64, window time.Duration) (int64, i
 	}
 	cf := e.clientFails(c, now)
 	f := fail(&e.failures, &e.failExp, now, window)
-	c.epoch, c.failures = e.epoch, int32(min(cf+1, math.MaxInt32))
+	c.epoch, c.failures = e.epoch, int32(min(cf+1, math.MaxInt32)) //nolint:gosec // at most MaxInt32 by the min
 	return f, int64(c.failures)
 }
 
@@ -683,7 +683,7 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 		// The client's own failures in the run are forgiven; other
 		// clients' stay counted.
 		if cf := e.clientFails(cl, now); cf > 0 {
-			e.failures -= int32(cf)
+			e.failures -= int32(cf) //nolint:gosec // cf is c.failures, an int32
 			cl.failures = 0
 		}
 		if cl != nil {
