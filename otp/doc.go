@@ -58,8 +58,8 @@
 // # Options
 //
 // Start takes StartOptions (WithBinding, WithLimitKey, WithLocale,
-// WithTextOptions), Check takes CheckOptions (WithBinding): an option that
-// only shapes a send cannot be passed to Check.
+// WithTextOptions), Check takes CheckOptions (WithBinding, WithLimitKey):
+// an option that only shapes a send cannot be passed to Check.
 //
 // # Observing
 //

@@ -95,10 +95,11 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	if !v.policy.Fallback {
 		return FallbackResult{}, fmt.Errorf("%w: Policy.Fallback is off", ErrInvalidConfig)
 	}
-	key, tag, from, ok := v.keys.parseRef(ref)
+	r, ok := v.keys.parseRef(ref)
 	if !ok {
 		return FallbackResult{}, ErrInvalidRef
 	}
+	key, tag, from := r.key, r.tag, r.ch
 	switch {
 	case !next.Valid():
 		return FallbackResult{}, fmt.Errorf("%w: %q (want %q, %q or %q)", ErrInvalidChannel, limitText(string(next)), sender.SMS, sender.Call, sender.WhatsApp)
@@ -111,9 +112,9 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	}
 	p := v.policy
 	req := store.FallbackRequest{
-		Key: key, Tag: tag, Step: p.fallbackStep(next),
+		Key: key, Scope: r.scope, Client: r.client, Tag: tag, Step: p.fallbackStep(next),
 		Window: p.SendWindow, WindowMax: p.SendsPerWindow,
-		FailureMax: p.MaxFailures,
+		FailureMax: p.MaxFailures, FailureCeiling: p.FailureCeiling,
 	}
 	if p.Cooldown > 0 {
 		req.Cooldown = p.Cooldown
@@ -174,7 +175,7 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	// The re-sent message names its own channel, so that a report that it
 	// was not delivered either moves the code one step further along the
 	// chain (FallbackNext).
-	msg := sender.Message{To: e164, Channel: next, Code: code, Locale: sealed.locale, TTL: res.ExpiresIn, Ref: v.keys.makeRef(key, tag, next)}
+	msg := sender.Message{To: e164, Channel: next, Code: code, Locale: sealed.locale, TTL: res.ExpiresIn, Ref: v.keys.makeRef(refParts{key: key, tag: tag, ch: next, scope: r.scope, client: r.client})}
 	transactionMessage(&msg, sealed.txn)
 	if err := v.send.Send(ctx, msg); err != nil {
 		ev.Kind, ev.Err = EventSendFailed, err
@@ -255,14 +256,17 @@ func fallbackTag(sealed []byte, res store.IssueResult) []byte {
 }
 
 // Reference layout: store key (16 bytes), tag (the 12-byte AES-GCM nonce
-// of the code's seal, random per code), channel (1 byte), then the first
-// 16 bytes of HMAC-SHA256(ref key, the 29 bytes before); base64url, 60
-// characters.
+// of the code's seal, random per code), channel (1 byte); when the code
+// has a Scope or a client key, a flags byte (bit 0: a 16-byte Scope
+// follows, bit 1: the 16 bytes of a client key follow) and those parts;
+// then the first 16 bytes of HMAC-SHA256(ref key, all the bytes before).
+// Base64url: 60 characters, 62 with flags, plus 22 per part.
 const (
-	keyLen = 16
-	tagLen = 12
-	macLen = 16
-	refLen = keyLen + tagLen + 1 + macLen
+	keyLen  = 16
+	tagLen  = 12
+	macLen  = 16
+	partLen = 16
+	refLen  = keyLen + tagLen + 1 + macLen
 )
 
 var channelByte = map[sender.Channel]byte{sender.SMS: 's', sender.Call: 'c', sender.WhatsApp: 'w'}
@@ -277,36 +281,83 @@ func (p Policy) fallbackStep(next sender.Channel) int {
 	return min(i+1, store.MaxStep)
 }
 
-func (k *keyring) makeRef(key string, tag []byte, ch sender.Channel) string {
-	raw, err := base64.RawURLEncoding.DecodeString(key)
-	if err != nil || len(raw) != keyLen || len(tag) != tagLen {
+// refParts is what a reference names: the code (store key, scope, tag), the
+// client key it was issued for and the channel it went on.
+type refParts struct {
+	key    string
+	tag    []byte
+	ch     sender.Channel
+	scope  []byte // nil or partLen bytes
+	client string // "" or a limitKey
+}
+
+const clientPrefix = "k-"
+
+func (k *keyring) makeRef(r refParts) string {
+	raw, err := base64.RawURLEncoding.DecodeString(r.key)
+	if err != nil || len(raw) != keyLen || len(r.tag) != tagLen || (r.scope != nil && len(r.scope) != partLen) {
 		return ""
 	}
-	b := make([]byte, 0, refLen)
+	var client []byte
+	if r.client != "" {
+		client, err = base64.RawURLEncoding.DecodeString(strings.TrimPrefix(r.client, clientPrefix))
+		if err != nil || len(client) != partLen {
+			return ""
+		}
+	}
+	b := make([]byte, 0, refLen+1+2*partLen)
 	b = append(b, raw...)
-	b = append(b, tag...)
-	b = append(b, channelByte[ch])
-	b = k.ref.sum(b, string(b))[:refLen]
+	b = append(b, r.tag...)
+	b = append(b, channelByte[r.ch])
+	if r.scope != nil || client != nil {
+		var flags byte
+		if r.scope != nil {
+			flags |= 1
+		}
+		if client != nil {
+			flags |= 2
+		}
+		b = append(b, flags)
+		b = append(b, r.scope...)
+		b = append(b, client...)
+	}
+	b = k.ref.sum(b, string(b))[:len(b)+macLen]
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (k *keyring) parseRef(ref string) (key string, tag []byte, ch sender.Channel, ok bool) {
-	if len(ref) != base64.RawURLEncoding.EncodedLen(refLen) {
-		return "", nil, "", false
+func (k *keyring) parseRef(s string) (r refParts, ok bool) {
+	if len(s) > base64.RawURLEncoding.EncodedLen(refLen+1+2*partLen) {
+		return refParts{}, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(ref)
-	if err != nil || len(b) != refLen {
-		return "", nil, "", false
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < refLen {
+		return refParts{}, false
 	}
-	body, mac := b[:refLen-macLen], b[refLen-macLen:]
+	body, mac := b[:len(b)-macLen], b[len(b)-macLen:]
 	var buf [32]byte
 	if !hmac.Equal(k.ref.sum(buf[:0], string(body))[:macLen], mac) {
-		return "", nil, "", false
+		return refParts{}, false
 	}
 	for c, x := range channelByte {
 		if body[keyLen+tagLen] == x {
-			ch = c
+			r.ch = c
 		}
 	}
-	return base64.RawURLEncoding.EncodeToString(body[:keyLen]), body[keyLen : keyLen+tagLen], ch, true
+	r.key = base64.RawURLEncoding.EncodeToString(body[:keyLen])
+	r.tag = body[keyLen : keyLen+tagLen]
+	rest := body[keyLen+tagLen+1:]
+	if len(rest) == 0 {
+		return r, true
+	}
+	flags, rest := rest[0], rest[1:]
+	if flags&1 != 0 && len(rest) >= partLen {
+		r.scope, rest = rest[:partLen], rest[partLen:]
+	}
+	if flags&2 != 0 && len(rest) >= partLen {
+		r.client, rest = clientPrefix+base64.RawURLEncoding.EncodeToString(rest[:partLen]), rest[partLen:]
+	}
+	if flags&^3 != 0 || flags == 0 || len(rest) != 0 || (flags&1 != 0) != (r.scope != nil) || (flags&2 != 0) != (r.client != "") {
+		return refParts{}, false
+	}
+	return r, true
 }

@@ -24,23 +24,42 @@ type Policy struct {
 	// MaxAttempts is the number of wrong guesses that lock a code, 1–10.
 	// A resend or a channel switch keeps the count. The default value is 5.
 	MaxAttempts int
-	// Cooldown is the minimum time between two sends to one destination.
+	// Cooldown is the minimum time between two sends to one destination
+	// from one client key (WithLimitKey; calls without one share a key).
 	// The default value is 30 seconds; a negative value disables it.
 	Cooldown time.Duration
-	// SendsPerWindow and SendWindow bound the sends to one destination. The
+	// SendsPerWindow and SendWindow bound the sends to one destination
+	// from one client key. They also set the destination's send ceiling:
+	// once SendsPerWindow codes went to it from all client keys in a
+	// fixed SendWindow (from the first of them), a key that was sent a
+	// code in it and has had none approved since is refused until the
+	// window ends; a key that has not been sent one yet, or had its code
+	// approved, is not. So k keys get at most SendsPerWindow + k codes
+	// sent to one destination per window, plus one per approval. The
 	// default values are 5 sends per hour.
 	SendsPerWindow int
 	SendWindow     time.Duration
-	// MaxFailures caps consecutive failed checks for one destination across
-	// codes (NIST SP 800-63B 5.2.2: at most 100); it is reset by an
-	// approval. Failures are remembered for FailureWindow after the latest
-	// one, so no FailureWindow ever holds more than MaxFailures of them. The
-	// failure that reaches the cap is Locked, and so is every check after
-	// it (even with the right code); sends are refused until FailureWindow
-	// has passed since that failure. A Rejected result's Remaining counts
-	// down to whichever comes first. Only checks in the code's binding
-	// count (see WithBinding). The default value is 20; the maximum is 100.
+	// MaxFailures caps failed checks for one destination (NIST SP 800-63B
+	// 5.2.2: at most 100), per client key (WithLimitKey) within a run of
+	// the destination's failures. A run lasts until FailureWindow passes
+	// without a failed check from any client. A client key is refused
+	// (checks Locked even with the right code, sends refused) when its own
+	// failures in the run reach MaxFailures, or when the destination's
+	// failures reach MaxFailures and the key has failed in the run. A key
+	// that has not failed in the run, such as the owner's, is still served
+	// and compared; so each key is new to a run at most once, and k keys
+	// get at most MaxFailures + k compared failures in it. An approval
+	// forgives its own key's failures only. Only checks in the code's
+	// binding count (see WithBinding). A Rejected result's Remaining
+	// counts down to whichever limit comes first. The default value is
+	// 20; the maximum is 100.
 	MaxFailures int
+	// FailureCeiling is the most failed checks one destination takes from
+	// all clients together in any FailureWindow; at the ceiling every
+	// check and send for it is refused until FailureWindow has passed
+	// since the latest failure. The default value is 100; it must be
+	// between MaxFailures and 100.
+	FailureCeiling int
 	// FailureWindow is how long failed checks are remembered after the
 	// latest one. The default value is 24 hours.
 	FailureWindow time.Duration
@@ -126,6 +145,7 @@ func (p Policy) withDefaults() Policy {
 	def(&p.SendsPerWindow, 5)
 	defD(&p.SendWindow, time.Hour)
 	def(&p.MaxFailures, 20)
+	def(&p.FailureCeiling, 100)
 	defD(&p.FailureWindow, 24*time.Hour)
 	def(&p.KeySends, 10)
 	defD(&p.KeyWindow, time.Hour)
@@ -158,6 +178,8 @@ func (p Policy) Validate() error {
 		return bad("SendsPerWindow and SendWindow must be positive")
 	case p.MaxFailures < 1 || p.MaxFailures > 100:
 		return bad("MaxFailures %d not in 1–100", p.MaxFailures)
+	case p.FailureCeiling < p.MaxFailures || p.FailureCeiling > 100:
+		return bad("FailureCeiling %d not in MaxFailures–100", p.FailureCeiling)
 	case p.FailureWindow < time.Second:
 		return bad("FailureWindow must be at least 1s")
 	case p.KeySends < 1 || p.KeyWindow < time.Second:
@@ -191,21 +213,14 @@ func (p Policy) Validate() error {
 }
 
 // GuessOdds is the chance that an attacker who cannot read the messages
-// guesses a valid code for one destination within one SendWindow: every
-// allowed guess on every code the window allows, over 10^CodeLength,
-// capped by MaxFailures. Per code it is MaxAttempts / 10^CodeLength. The
-// MaxFailures cap counts consecutive failures: an approval by the owner
-// resets it, so a window in which the owner is also approved can hold up
-// to MaxAttempts * SendsPerWindow guesses (the owner's codes count against
-// SendsPerWindow too).
+// guesses a valid code: perCode = MaxAttempts / 10^CodeLength for one
+// code, and perWindow = FailureCeiling / 10^CodeLength for one
+// destination within any FailureWindow, whatever the number of clients and
+// sessions: no more than FailureCeiling failed checks are compared in it.
 func (p Policy) GuessOdds() (perCode, perWindow float64) {
 	p = p.withDefaults()
 	space := math.Pow10(p.CodeLength)
-	guesses := p.MaxAttempts * p.SendsPerWindow
-	if p.MaxFailures < guesses {
-		guesses = p.MaxFailures
-	}
-	return float64(p.MaxAttempts) / space, float64(guesses) / space
+	return float64(p.MaxAttempts) / space, float64(p.FailureCeiling) / space
 }
 
 func (p Policy) allowsChannel(c sender.Channel) bool {

@@ -20,8 +20,8 @@ import (
 )
 
 // Check's options are a type of their own: the options that shape a send
-// (WithLimitKey, WithLocale) cannot be passed to Check, WithBinding can be
-// passed to both.
+// (WithLocale) cannot be passed to Check; WithBinding and WithLimitKey
+// (Check counts failures per client key) can be passed to both.
 func TestCheckRefusesStartOnlyOptions(t *testing.T) {
 	t.Parallel()
 	vt := reflect.TypeFor[*otp.Verifier]()
@@ -39,7 +39,7 @@ func TestCheckRefusesStartOnlyOptions(t *testing.T) {
 		start, check bool
 	}{
 		{"WithBinding", otp.WithBinding("s"), true, true},
-		{"WithLimitKey", otp.WithLimitKey("k"), true, false},
+		{"WithLimitKey", otp.WithLimitKey("k"), true, true},
 		{"WithLocale", otp.WithLocale("de-DE"), true, false},
 	} {
 		typ := reflect.TypeOf(tc.opt)

@@ -45,7 +45,8 @@ func (v *Verifier) FallbackNext(ctx context.Context, ref string) (FallbackResult
 	if !v.policy.Fallback {
 		return FallbackResult{}, fmt.Errorf("%w: Policy.Fallback is off", ErrInvalidConfig)
 	}
-	_, _, from, ok := v.keys.parseRef(ref)
+	r, ok := v.keys.parseRef(ref)
+	from := r.ch
 	if !ok {
 		return FallbackResult{}, ErrInvalidRef
 	}
@@ -64,7 +65,7 @@ func (v *Verifier) Delivered(ctx context.Context, ref string) error {
 	if !v.policy.Fallback {
 		return fmt.Errorf("%w: Policy.Fallback is off", ErrInvalidConfig)
 	}
-	if _, _, _, ok := v.keys.parseRef(ref); !ok {
+	if _, ok := v.keys.parseRef(ref); !ok {
 		return ErrInvalidRef
 	}
 	if v.policy.FallbackAfter <= 0 {

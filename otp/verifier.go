@@ -215,15 +215,16 @@ type StartOption interface {
 	applyStart(*callOptions)
 }
 
-// CheckOption modifies one Check call. Only WithBinding returns one: the
-// options that shape a send (WithLimitKey, WithLocale) are StartOptions
-// alone, so passing one to Check does not compile.
+// CheckOption modifies one Check call. WithBinding, WithLimitKey and
+// WithTransaction return one: the options that shape a send (WithLocale,
+// WithTextOptions, WithProof) are StartOptions alone, so passing one to
+// Check does not compile.
 type CheckOption interface {
 	applyCheck(*callOptions)
 }
 
 // Option modifies one Start or Check call: it is both a StartOption and a
-// CheckOption. WithBinding returns one.
+// CheckOption. WithBinding, WithLimitKey and WithTransaction return one.
 type Option func(*callOptions)
 
 func (o Option) applyStart(c *callOptions) { o(c) }
@@ -265,17 +266,20 @@ func WithBinding(b string) Option {
 	}
 }
 
-// WithLimitKey charges the send to an extra budget (Policy.KeySends per
-// Policy.KeyWindow) named by key, such as the caller's IP address or
-// account id. The key is stored only as an HMAC.
-func WithLimitKey(key string) StartOption {
-	return startOnly(func(o *callOptions) {
+// WithLimitKey names the client that calls, such as its IP address or
+// account id. Start charges the send to the key's budget (Policy.KeySends
+// per Policy.KeyWindow), and keeps the destination's cooldown and send
+// budget per client key; Check counts failures per client key (see
+// Policy.MaxFailures). Calls without one share the empty client key. The
+// key is stored only as an HMAC.
+func WithLimitKey(key string) Option {
+	return func(o *callOptions) {
 		if key == "" || len(key) > MaxLimitKeyLen {
 			o.err = fmt.Errorf("%w: limit key must be 1–%d bytes", ErrInvalidOption, MaxLimitKeyLen)
 			return
 		}
 		o.limitKey = key
-	})
+	}
 }
 
 // WithLocale sets the language of the message, SMS and voice alike, as a
@@ -350,10 +354,10 @@ const withdrawTimeout = 2 * time.Second
 // withdraw makes the unsent code with digest unusable after cause, and
 // returns cause joined with the withdrawal's own failure, if any. The
 // cleanup outlives a cancelled request.
-func (v *Verifier) withdraw(ctx context.Context, key string, digest []byte, cause error) error {
+func (v *Verifier) withdraw(ctx context.Context, key string, scope, digest []byte, cause error) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawTimeout)
 	defer cancel()
-	if werr := v.store.Withdraw(wctx, key, digest); werr != nil {
+	if werr := v.store.Withdraw(wctx, key, scope, digest); werr != nil {
 		return errors.Join(cause, fmt.Errorf("%w: withdrawing the unsent code: %w", ErrStoreUnavailable, werr))
 	}
 	return cause
@@ -412,7 +416,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 			req.Cooldown = p.Cooldown
 		}
 		req.Window, req.WindowMax = p.SendWindow, p.SendsPerWindow
-		req.FailureMax = p.MaxFailures
+		req.FailureMax, req.FailureCeiling = p.MaxFailures, p.FailureCeiling
 		if o.limitKey != "" {
 			req.Limits = append(req.Limits, store.Limit{Key: v.keys.limitKey(o.limitKey), Max: p.KeySends, Window: p.KeyWindow})
 			extra = append(extra, LimitKey)
@@ -434,6 +438,9 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	req.Digest = v.keys.digest(make([]byte, 0, 32), num.E164, o.digestBinding(), code)
 	req.Scope = v.keys.scope(num.E164, o.binding)
+	if o.limitKey != "" {
+		req.Client = v.keys.limitKey(o.limitKey)
+	}
 	// With a fallback, the seal keeps the transaction too, so that the
 	// re-send states the payment the code confirms.
 	if req.KeepPending || (p.Fallback && !isTest) {
@@ -454,7 +461,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		// The store may still have saved the code (a timeout on the way
 		// back, a request executed late): make sure the unsent code cannot
 		// be approved.
-		kind, err := storeFailure(ctx, v.withdraw(ctx, key, req.Digest, err))
+		kind, err := storeFailure(ctx, v.withdraw(ctx, key, req.Scope, req.Digest, err))
 		ev.Kind, ev.Err = kind, err
 		v.observe(ctx, begin, ev)
 		return StartResult{}, err
@@ -480,7 +487,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		// prefix's conversion.
 		if counted, err = v.guard.admit(ctx, num, o.proof, ev); err != nil {
 			if res.Outcome == store.Issued {
-				err = v.withdraw(ctx, key, req.Digest, err)
+				err = v.withdraw(ctx, key, req.Scope, req.Digest, err)
 			}
 			return StartResult{}, err
 		}
@@ -490,7 +497,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		// too; before any message is sent.
 		if err := v.before(ctx, SendRequest{Number: num, Channel: ch, LimitKey: o.limitKey}); err != nil {
 			if res.Outcome == store.Issued {
-				err = v.withdraw(ctx, key, req.Digest, err)
+				err = v.withdraw(ctx, key, req.Scope, req.Digest, err)
 			}
 			counted.undo(ctx)
 			ev.Kind, ev.Err = EventVetoed, err
@@ -525,7 +532,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	}
 	transactionMessage(&msg, o.txn)
 	if p.Fallback {
-		msg.Ref = v.keys.makeRef(key, fallbackTag(req.Sealed, res), ch)
+		msg.Ref = v.keys.makeRef(refParts{key: key, tag: fallbackTag(req.Sealed, res), ch: ch, scope: req.Scope, client: req.Client})
 	}
 	sendBegin := v.begin()
 	err = v.send.Send(ctx, msg)
@@ -537,7 +544,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		counted.undo(ctx)
 		if res.Outcome == store.Issued {
 			// The new code never reached the user: make it unusable.
-			err = v.withdraw(ctx, key, req.Digest, err)
+			err = v.withdraw(ctx, key, req.Scope, req.Digest, err)
 		}
 		v.observe(ctx, begin, ev)
 		return StartResult{}, fmt.Errorf("%w: %w", ErrSendFailed, err)
@@ -580,13 +587,19 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...CheckOpti
 		e164 = num.E164
 	}
 	var buf [32]byte
+	var client string
+	if o.limitKey != "" {
+		client = v.keys.limitKey(o.limitKey)
+	}
 	res, err := v.store.Check(ctx, store.CheckRequest{
-		Key:           v.keys.storeKey(e164),
-		Digest:        v.keys.digest(buf[:0], e164, o.digestBinding(), code),
-		Scope:         v.keys.scope(e164, o.binding),
-		MaxAttempts:   v.policy.MaxAttempts,
-		FailureMax:    v.policy.MaxFailures,
-		FailureWindow: v.policy.FailureWindow,
+		Key:            v.keys.storeKey(e164),
+		Digest:         v.keys.digest(buf[:0], e164, o.digestBinding(), code),
+		Scope:          v.keys.scope(e164, o.binding),
+		Client:         client,
+		MaxAttempts:    v.policy.MaxAttempts,
+		FailureMax:     v.policy.MaxFailures,
+		FailureCeiling: v.policy.FailureCeiling,
+		FailureWindow:  v.policy.FailureWindow,
 	})
 	if err != nil {
 		kind, err := storeFailure(ctx, err)

@@ -56,12 +56,12 @@ func (s *spyStore) Check(ctx context.Context, r store.CheckRequest) (store.Check
 	return s.Store.Check(ctx, r)
 }
 
-func (s *spyStore) Withdraw(ctx context.Context, key string, digest []byte) error {
+func (s *spyStore) Withdraw(ctx context.Context, key string, scope, digest []byte) error {
 	s.calls.Add(1)
 	s.mu.Lock()
 	s.withdraw++
 	s.mu.Unlock()
-	return s.Store.Withdraw(ctx, key, digest)
+	return s.Store.Withdraw(ctx, key, scope, digest)
 }
 
 // fixture is a Verifier on a memstore on the real clock. A test that moves
@@ -502,32 +502,35 @@ func TestBeforeSendVeto(t *testing.T) {
 		if got := f.check(t, alice, "123456"); got.Status != otp.Expired {
 			t.Errorf("Check(vetoed code) = %+v, want expired", got)
 		}
-		// The limits bound the hook: within the cooldown it is not called.
-		if _, err := f.v.Start(ctx, alice, sender.SMS); !errors.Is(err, otp.ErrRateLimited) {
+		// The limits bound the hook: within the client's cooldown it is not called.
+		if _, err := f.v.Start(ctx, alice, sender.SMS, otp.WithLimitKey("ip")); !errors.Is(err, otp.ErrRateLimited) {
 			t.Errorf("second Start err = %v, want rate limited", err)
 		}
 		if n := calls.Load(); n != 1 {
 			t.Errorf("BeforeSend called %d times, want 1 (the rate-limited Start must not reach it)", n)
 		}
 		time.Sleep(30 * time.Second)
-		f.start(t, alice, sender.Call)
+		f.start(t, alice, sender.Call, otp.WithLimitKey("ip"))
 	})
 }
 
 // TestKeepCodeWithBinding: a kept code is not re-sent to another binding
-// (it would not check there); the resend makes a new code for the new
-// binding and keeps the attempt count.
+// (it would not check there); the other binding gets a code of its own,
+// with its own attempts, and the first binding's code stays pending.
 func TestKeepCodeWithBinding(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Config) { c.Policy.KeepCode = true; c.Policy.Cooldown = -1 })
 	_, a := f.start(t, alice, sender.SMS, otp.WithBinding("session-A"))
 	f.check(t, alice, otptest.Wrong(a), otp.WithBinding("session-A"))
 	res, b := f.start(t, alice, sender.SMS, otp.WithBinding("session-B"))
-	if res.Reused || res.Remaining != 4 {
-		t.Errorf("resend to another binding: Reused=%v Remaining=%d, want a new code with 4 guesses left", res.Reused, res.Remaining)
+	if res.Reused || res.Remaining != 5 {
+		t.Errorf("send to another binding: Reused=%v Remaining=%d, want a new code with 5 guesses left", res.Reused, res.Remaining)
 	}
 	if got := f.check(t, alice, b, otp.WithBinding("session-B")); got.Status != otp.Approved {
 		t.Errorf("Check(session B's code in session B) = %+v, want approved", got)
+	}
+	if got := f.check(t, alice, a, otp.WithBinding("session-A")); got.Status != otp.Approved {
+		t.Errorf("Check(session A's code in session A) = %+v, want approved (not replaced by B's)", got)
 	}
 }
 
@@ -675,10 +678,9 @@ func TestNewVerifierConfig(t *testing.T) {
 func TestPolicyOdds(t *testing.T) {
 	t.Parallel()
 	perCode, perWindow := otp.DefaultPolicy().GuessOdds()
-	if perCode != 5e-6 || perWindow != 2e-5 {
-		// 5 guesses per code; 5 codes an hour would allow 25 guesses but
-		// the failure cap of 20 comes first.
-		t.Errorf("GuessOdds = %g, %g; want 5e-6, 2e-5", perCode, perWindow)
+	if perCode != 5e-6 || perWindow != 1e-4 {
+		// 5 guesses per code; FailureCeiling, 100, per FailureWindow.
+		t.Errorf("GuessOdds = %g, %g; want 5e-6, 1e-4", perCode, perWindow)
 	}
 	p := otp.DefaultPolicy()
 	if p.CodeLength != 6 || p.TTL != 5*time.Minute || p.MaxAttempts != 5 || p.Cooldown != 30*time.Second ||
@@ -696,7 +698,7 @@ func (s failingStore) Issue(context.Context, store.IssueRequest) (store.IssueRes
 func (s failingStore) Check(context.Context, store.CheckRequest) (store.CheckResult, error) {
 	return store.CheckResult{}, s.err
 }
-func (s failingStore) Withdraw(context.Context, string, []byte) error { return s.err }
+func (s failingStore) Withdraw(context.Context, string, []byte, []byte) error { return s.err }
 func (s failingStore) Attempt(context.Context, store.AttemptRequest) (store.AttemptResult, error) {
 	return store.AttemptResult{}, s.err
 }

@@ -13,37 +13,41 @@ import (
 type FallbackStore interface {
 	Store
 
-	// Fallback atomically takes the pending code of a destination for one
-	// re-send on another channel. The code itself does not change: its
-	// digest, expiry and attempts stay as they are, so a Check made with
-	// the code (and binding) the user already has still succeeds, and the
-	// wrong guesses already made still count. In order:
+	// Fallback atomically takes the pending code of a destination in the
+	// request's Scope for one re-send on another channel. The code itself
+	// does not change: its digest, expiry and attempts stay as they are,
+	// so a Check made with the code (and binding) the user already has
+	// still succeeds, and the wrong guesses already made still count. In
+	// order:
 	//
-	//   - failure counter at or above FailureMax (when > 0):
-	//     FallbackLimited, Reason LimitFailures; nothing changes;
-	//   - no pending code (never issued, expired, approved, locked,
-	//     withdrawn), or the pending code's Sealed value does not begin
-	//     with Tag (a newer code replaced the one the request names):
-	//     FallbackNotPending; nothing changes;
+	//   - the failure caps refuse the request's Client (FailureMax,
+	//     FailureCeiling; see Store.Check): FallbackLimited, Reason
+	//     LimitFailures; nothing changes;
+	//   - no pending code in the Scope (never issued, expired, approved,
+	//     locked, withdrawn), or the pending code's Sealed value does not
+	//     begin with Tag (a newer code replaced the one the request
+	//     names): FallbackNotPending; nothing changes;
 	//   - the pending code has already been taken by a Fallback with the
 	//     same Tag and a Step at or above this request's (Step 0 counts
 	//     as 1): FallbackSpent; nothing changes. Of any number of
 	//     concurrent Fallbacks for one code and one Step, exactly one is
 	//     FallbackTaken, and none once a later Step has been taken;
-	//   - the destination's window budget (WindowMax) is spent:
-	//     FallbackLimited, Reason LimitWindow; then each extra Limit in
-	//     order: FallbackLimited, Reason LimitExtra, LimitIndex; nothing
-	//     changes;
+	//   - the Client's window budget for the destination (WindowMax) is
+	//     spent, or the send ceiling refuses the Client (see
+	//     Store.Issue): FallbackLimited, Reason LimitWindow; then each extra
+	//     Limit in order: FallbackLimited, Reason LimitExtra, LimitIndex;
+	//     nothing changes;
 	//   - otherwise the code is marked as taken up to Step for the rest
-	//     of its lifetime (the mark remembers the furthest Step taken), the window counter and every extra Limit are charged as
-	//     Issue charges them, the cooldown restarts when Cooldown > 0 (it
-	//     is not checked: the fallback is exempt from it), and the result
-	//     is FallbackTaken with the code's Sealed value, its Attempts and
-	//     its remaining lifetime (ExpiresIn).
+	//     of its lifetime (the mark remembers the furthest Step taken),
+	//     the Client's window counter, the send ceiling's count and every
+	//     extra Limit are charged as Issue charges them, the Client's cooldown restarts when
+	//     Cooldown > 0 (it is not checked: the fallback is exempt from
+	//     it), and the result is FallbackTaken with the code's Sealed
+	//     value, its Attempts and its remaining lifetime (ExpiresIn).
 	//
 	// The mark belongs to the code: a new code (Issue without KeepPending)
 	// can be taken again from Step 1; a code kept by Issue with
-	// KeepPending keeps its mark.
+	// KeepPending keeps its mark. Codes of other Scopes are untouched.
 	// Tag is compared in constant time where the backend allows it.
 	Fallback(ctx context.Context, req FallbackRequest) (FallbackResult, error)
 }
@@ -53,6 +57,12 @@ type FallbackStore interface {
 type FallbackRequest struct {
 	// Key identifies the destination, as in IssueRequest. Required.
 	Key string
+	// Scope is the Scope the code was issued in (see IssueRequest.Scope).
+	Scope []byte
+	// Client is the client key the code was issued for (see
+	// IssueRequest.Client): its cooldown and window budget are the ones
+	// charged, and its failure caps the ones checked.
+	Client string
 	// Tag names one code: a prefix of the Sealed value it was issued with
 	// (the caller puts a random nonce there). Required, 1–64 bytes.
 	Tag []byte
@@ -64,11 +74,13 @@ type FallbackRequest struct {
 	// Cooldown restarts the destination's cooldown, as in IssueRequest,
 	// without being checked. Zero leaves the cooldown alone.
 	Cooldown time.Duration
-	// Window, WindowMax, FailureMax and Limits are as in IssueRequest.
-	Window     time.Duration
-	WindowMax  int
-	FailureMax int
-	Limits     []Limit
+	// Window, WindowMax, FailureMax, FailureCeiling and Limits are as in
+	// IssueRequest.
+	Window         time.Duration
+	WindowMax      int
+	FailureMax     int
+	FailureCeiling int
+	Limits         []Limit
 }
 
 // MaxTagLen is the longest FallbackRequest.Tag, in bytes.
@@ -136,9 +148,9 @@ func (r FallbackRequest) Validate() error {
 	// The limits follow IssueRequest's rules; borrow its validation with a
 	// placeholder digest and TTL.
 	return IssueRequest{
-		Key: r.Key, Digest: r.Tag, TTL: time.Second,
+		Key: r.Key, Digest: r.Tag, TTL: time.Second, Scope: r.Scope, Client: r.Client,
 		Cooldown: r.Cooldown, Window: r.Window, WindowMax: r.WindowMax,
-		FailureMax: r.FailureMax, Limits: r.Limits,
+		FailureMax: r.FailureMax, FailureCeiling: r.FailureCeiling, Limits: r.Limits,
 	}.Validate()
 }
 

@@ -55,10 +55,25 @@ type Store interface {
 	// limit counter is charged and the code is saved, or nothing changes
 	// and the result says why (Limited).
 	//
-	// Order of checks: the failure cap (FailureMax), the cooldown, the
-	// destination's window budget (WindowMax), then each extra Limit in
-	// order. On success the cooldown starts, every counter is incremented,
-	// and:
+	// Every pending code belongs to one Scope (see IssueRequest.Scope; an
+	// empty Scope is a Scope too): a Key holds at most one pending code per
+	// Scope, and an Issue reads and writes only its own Scope's code.
+	//
+	// Order of checks: the failure caps (FailureMax, FailureCeiling; see
+	// Check: Issue refuses exactly when Check would refuse the request's
+	// Client), the cooldown, the window budget (WindowMax), the send
+	// ceiling, then each extra Limit in order. The cooldown and the window
+	// budget are kept per (Key, Client): one client's sends never refuse
+	// another's. The send ceiling counts the Key's sends from every client
+	// in a fixed window of Window that starts with the first of them; once
+	// it holds WindowMax, a Client that has sent in it and has had no
+	// Check approved since is refused (LimitWindow) until the window ends,
+	// while a Client that has not sent in it, or whose Check was approved
+	// after its send, is not. So k clients send at most WindowMax + k
+	// times in one such window (more only through approvals). On success
+	// the Client's cooldown starts, every counter is incremented, the
+	// Client's send is unapproved in the Key's window, and, in the
+	// request's Scope:
 	//
 	//   - with no code pending, the new Digest (and Sealed) is saved with a
 	//     fresh TTL and zero attempts (Outcome Issued);
@@ -68,12 +83,11 @@ type Store interface {
 	//   - with a code pending and KeepPending true, the pending code, its
 	//     Sealed value, its expiry and its attempts are kept and returned
 	//     (Outcome Reused); the request's Digest and Sealed are discarded.
-	//     A pending code saved with another Scope is not kept: it is
-	//     replaced as with KeepPending false.
 	//
-	// A withdrawn code (see Withdraw) is not pending, but its attempts
-	// still carry over to the next code issued before it would have
-	// expired.
+	// Codes of other Scopes are neither replaced, kept nor changed. A
+	// withdrawn code (see Withdraw) is not pending, but its attempts still
+	// carry over to the next code of its Scope issued before it would
+	// have expired.
 	//
 	// Issue is idempotent: when the pending code's digest already equals
 	// the request's Digest (a digest is the HMAC of a fresh random code, so
@@ -84,40 +98,58 @@ type Store interface {
 	Issue(ctx context.Context, req IssueRequest) (IssueResult, error)
 
 	// Check atomically compares a candidate digest with the pending code of
-	// a destination and consumes, counts or locks:
+	// the request's Scope and consumes, counts or locks.
 	//
-	//   - failure counter at or above FailureMax (when > 0): Locked, and the
-	//     pending code, if any, is deleted; nothing is compared;
-	//   - no pending code (never issued, expired, consumed, withdrawn):
-	//     Expired; nothing changes;
-	//   - digest equal: the code is deleted and the failure counter is
-	//     reset; Approved. Of any number of concurrent equal Checks exactly
-	//     one is Approved; the others see Expired;
-	//   - digest different: attempts and (when FailureMax > 0) the failure
-	//     counter are incremented; if attempts reach MaxAttempts or the
-	//     failure counter reaches FailureMax, the code is deleted and the
-	//     result is Locked, otherwise Rejected with Remaining =
-	//     MaxAttempts - attempts, or FailureMax - failures when that is
-	//     smaller. Under any concurrency no more than MaxAttempts
-	//     mismatches are ever counted against one code.
+	// Failures (with FailureMax > 0) are counted in runs. The Key's
+	// failure counter F lives FailureWindow from its latest increment; a
+	// run is the time from the increment that finds F absent to F's
+	// expiry. Each Client's count f of failures belongs to one run and
+	// counts (is non-zero) only while that run lives, however long ago the
+	// Client's own latest failure was. The caps refuse a Client when
 	//
-	// One more case comes after the first two: a pending code saved with
-	// another Scope (see IssueRequest.Scope; an empty Scope is a Scope
-	// too) is Expired, and nothing changes: its attempts and the failure
-	// counter are untouched. A caller outside the code's scope can neither
-	// spend the code's attempts nor tell the code from no code at all.
+	//   - f >= FailureMax (its own cap), or
+	//   - F >= FailureMax and f > 0 (the Key's cap is spent: only clients
+	//     that have not failed in the run are still compared), or
+	//   - FailureCeiling > 0 and F >= FailureCeiling (every client).
+	//
+	// A Client with f = 0 is therefore compared until the ceiling, and
+	// each Client is new to a run at most once: with k clients a run holds
+	// at most FailureMax + k failures, and never more than FailureCeiling
+	// that no approval forgave. Then:
+	//
+	//   - the caps refuse the Client: Locked, and the Scope's pending
+	//     code, if any, is deleted; nothing is compared;
+	//   - no pending code in the Scope (never issued, expired, consumed,
+	//     withdrawn, or pending in another Scope only): Expired; nothing
+	//     changes;
+	//   - digest equal: the code is deleted, the Client's failures in
+	//     the run are forgiven (subtracted from F, f reset) and its sends
+	//     count as approved for the send ceiling (see Issue); other
+	//     Clients' failures stay. Approved. Of any number of concurrent
+	//     equal Checks exactly one is Approved; the others see Expired;
+	//   - digest different: the code's attempts are incremented and (when
+	//     FailureMax > 0) F and f are incremented (F re-anchored; a new
+	//     run when F was absent). If attempts reach MaxAttempts or the
+	//     caps now refuse the Client, the code is deleted and the result
+	//     is Locked; otherwise Rejected with Remaining = the smallest of
+	//     MaxAttempts - attempts, FailureMax - f and FailureMax - F. Under
+	//     any concurrency no more than MaxAttempts mismatches are ever
+	//     counted against one code.
+	//
+	// A Check in another Scope than a code's can neither spend the code's
+	// attempts nor tell the code from no code at all.
 	//
 	// Digests are compared in constant time where the backend allows it.
 	// (A digest is an HMAC under a secret the Store never sees, so its
 	// timing cannot guide a guesser either way.)
 	Check(ctx context.Context, req CheckRequest) (CheckResult, error)
 
-	// Withdraw makes the pending code of key unusable if, and only if, its
-	// digest equals digest (so a concurrent newer code is not touched).
-	// The attempts it used stay counted for the next code. Withdrawing a
-	// code that is not pending is not an error. Limit counters are not
-	// refunded.
-	Withdraw(ctx context.Context, key string, digest []byte) error
+	// Withdraw makes the pending code of key in scope unusable if, and
+	// only if, its digest equals digest (so a concurrent newer code is not
+	// touched). The attempts it used stay counted for the next code of the
+	// scope. Withdrawing a code that is not pending is not an error. Limit
+	// counters are not refunded.
+	Withdraw(ctx context.Context, key string, scope, digest []byte) error
 
 	// Attempt records one verification attempt against a long-lived secret
 	// (an authenticator app's TOTP), atomically:
@@ -126,8 +158,9 @@ type Store interface {
 	//     else changes;
 	//   - Marker empty (the caller found the code wrong): the failure
 	//     counter is incremented (living FailureWindow from this, its
-	//     latest, failure); Locked if it reaches MaxFailures, else Rejected with
-	//     Remaining;
+	//     latest, failure), and counted for the empty Client in the run
+	//     (see Check); Locked if it reaches MaxFailures, else Rejected
+	//     with Remaining;
 	//   - Marker set (the code was right for that time step): if Marker was
 	//     already recorded for Key, Replayed (a failure, counted as above);
 	//     otherwise the marker is recorded for MarkerTTL, the failure counter
@@ -150,22 +183,29 @@ type IssueRequest struct {
 	KeepPending bool
 	// Scope, optional, says who may check the code: an opaque tag of at
 	// most MaxScopeLen bytes that the caller derives from what the code is
-	// bound to (a session). It is saved with the code; a Check with another
-	// Scope finds nothing pending (see Store.Check).
+	// bound to (a session). Each Scope has its own pending code; a Check
+	// with another Scope finds nothing pending (see Store.Check).
 	Scope []byte
+	// Client, optional, is the opaque key of the client that asks (an
+	// address, an account), at most MaxScopeLen bytes; empty is a client
+	// too. The cooldown, the window budget and the failure caps are kept
+	// per (Key, Client).
+	Client string
 	// TTL is the lifetime of a newly saved code. Required, > 0.
 	TTL time.Duration
-	// Cooldown is the minimum time between two successful Issues for Key.
-	// Zero disables it.
+	// Cooldown is the minimum time between two successful Issues for Key
+	// from Client. Zero disables it.
 	Cooldown time.Duration
 	// Window and WindowMax bound the number of successful Issues for Key
-	// in a fixed window that starts with the first Issue. WindowMax zero
-	// disables the budget.
+	// from Client in a fixed window that starts with the first of them,
+	// and set the Key's send ceiling (see Store.Issue). WindowMax zero
+	// disables both.
 	Window    time.Duration
 	WindowMax int
-	// FailureMax refuses to issue while Key's failure counter (see Check)
-	// is at or above it. Zero disables it.
-	FailureMax int
+	// FailureMax and FailureCeiling refuse to issue while the failure
+	// caps refuse Client (see Store.Check). Zero disables them.
+	FailureMax     int
+	FailureCeiling int
 	// Limits are extra budgets charged with the same Issue (a client IP, an
 	// account, a global budget). Their keys are opaque, independent of Key,
 	// and distinct from each other.
@@ -267,14 +307,19 @@ type CheckRequest struct {
 	// Scope is compared with the pending code's Scope (see
 	// IssueRequest.Scope); empty matches only a code saved without one.
 	Scope []byte
+	// Client is the opaque key of the client that asks, as in
+	// IssueRequest.
+	Client string
 	// MaxAttempts is the number of mismatches that lock a code. Required, > 0.
 	MaxAttempts int
-	// FailureMax caps consecutive mismatches for Key across codes (reset on
-	// approval). Zero disables it.
+	// FailureMax caps the mismatches counted for Key and for Client in a
+	// run (see Store.Check). Zero disables the caps.
 	FailureMax int
-	// FailureWindow is how long the failure counter lives after its latest
-	// increment, so that no stretch of FailureWindow holds more than
-	// FailureMax failures. Required when FailureMax > 0.
+	// FailureCeiling, when > 0 (and >= FailureMax), refuses every client
+	// once Key's failure counter reaches it.
+	FailureCeiling int
+	// FailureWindow is how long a failure counter lives after its latest
+	// increment. Required when FailureMax > 0.
 	FailureWindow time.Duration
 }
 
@@ -356,6 +401,10 @@ func (r IssueRequest) Validate() error {
 		return invalid("TTL must be positive")
 	case len(r.Scope) > MaxScopeLen:
 		return invalid("Scope too long")
+	case len(r.Client) > MaxScopeLen:
+		return invalid("Client too long")
+	case r.FailureCeiling < 0, r.FailureCeiling > 0 && r.FailureCeiling < r.FailureMax:
+		return invalid("FailureCeiling must be 0 or at least FailureMax")
 	case r.Cooldown < 0, r.Window < 0, r.WindowMax < 0, r.FailureMax < 0:
 		return invalid("negative limit")
 	case r.WindowMax > 0 && r.Window <= 0:
@@ -385,6 +434,10 @@ func (r CheckRequest) Validate() error {
 		return invalid("MaxAttempts must be positive")
 	case len(r.Scope) > MaxScopeLen:
 		return invalid("Scope too long")
+	case len(r.Client) > MaxScopeLen:
+		return invalid("Client too long")
+	case r.FailureCeiling < 0, r.FailureCeiling > 0 && r.FailureCeiling < r.FailureMax:
+		return invalid("FailureCeiling must be 0 or at least FailureMax")
 	case r.FailureMax < 0:
 		return invalid("negative FailureMax")
 	case r.FailureMax > 0 && r.FailureWindow <= 0:

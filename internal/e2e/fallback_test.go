@@ -185,6 +185,17 @@ func TestFallbackBadInput(t *testing.T) {
 		b[i] ^= 1
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
+	// A reference that names a Scope and a client key as well.
+	if _, err := v.Start(ctx, bob, sender.SMS, otp.WithBinding("s"), otp.WithLimitKey("ip")); err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := sms.Last(bob)
+	rawb, _ := base64.RawURLEncoding.DecodeString(mb.Ref)
+	flipb := func(i int) string {
+		b := append([]byte(nil), rawb...)
+		b[i] ^= 1
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
 	smsOnly, err := otp.NewVerifier(otp.Config{Store: st, Sender: sender.ByChannel(map[sender.Channel]sender.Sender{sender.SMS: sms}), Secret: testSecret, Policy: otp.Policy{Fallback: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +221,10 @@ func TestFallbackBadInput(t *testing.T) {
 		"altered tag":     {v, flip(20), sender.Call, otp.ErrInvalidRef},
 		"altered channel": {v, flip(28), sender.Call, otp.ErrInvalidRef},
 		"altered mac":     {v, flip(len(raw) - 1), sender.Call, otp.ErrInvalidRef},
+		"altered flags":   {v, flipb(29), sender.Call, otp.ErrInvalidRef},
+		"altered scope":   {v, flipb(30), sender.Call, otp.ErrInvalidRef},
+		"altered client":  {v, flipb(50), sender.Call, otp.ErrInvalidRef},
+		"no client part":  {v, base64.RawURLEncoding.EncodeToString(append(rawb[:46:46], rawb[len(rawb)-16:]...)), sender.Call, otp.ErrInvalidRef},
 		"fingerprint ref": {v, "0123456789abcdef", sender.Call, otp.ErrInvalidRef},
 		"other secret":    {otherSecret, m.Ref, sender.Call, otp.ErrInvalidRef},
 		"unknown channel": {v, m.Ref, "fax", otp.ErrInvalidChannel},
@@ -229,8 +244,8 @@ func TestFallbackBadInput(t *testing.T) {
 			t.Errorf("%s: Fallback = %+v, %v; want %v", name, res, err, tc.want)
 		}
 	}
-	if call.Len() != 0 || sms.Len() != 1 {
-		t.Fatalf("bad input sent %d calls and %d SMS, want none beyond the first SMS", call.Len(), sms.Len()-1)
+	if call.Len() != 0 || sms.Len() != 2 {
+		t.Fatalf("bad input sent %d calls and %d SMS, want none beyond the first two SMS", call.Len(), sms.Len()-2)
 	}
 	// None of that touched the code: it still falls back, once.
 	if res, err := v.Fallback(ctx, m.Ref, sender.Call); err != nil || res.Status != otp.FallbackSent {
@@ -271,6 +286,34 @@ func TestFallbackBudgets(t *testing.T) {
 		var rl *otp.RateLimitError
 		if _, err := v.Start(ctx, alice, sender.SMS); !errors.As(err, &rl) || rl.Reason != otp.LimitCooldown {
 			t.Fatalf("Start right after a fallback: %v; want the cooldown", err)
+		}
+	})
+	t.Run("client key", func(t *testing.T) {
+		// The fallback of a code asked for with a binding and a client key
+		// takes the code of that binding and charges that key's window:
+		// the reference carries both.
+		st := memstore.New()
+		t.Cleanup(func() { st.Close() })
+		v, sms, call := fallbackVerifier(t, st, otp.Policy{SendsPerWindow: 2, Cooldown: -1})
+		s1, ip1 := otp.WithBinding("s1"), otp.WithLimitKey("ip-1")
+		if _, err := v.Start(ctx, alice, sender.SMS, s1, ip1); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := sms.Last(alice)
+		res, err := v.Fallback(ctx, m.Ref, sender.Call)
+		if c, _ := call.Last(alice); err != nil || res.Status != otp.FallbackSent || c.Code != m.Code {
+			t.Fatalf("Fallback of a bound code with a client key = %+v, %v; want its code sent by call", res, err)
+		}
+		if r, err := v.Check(ctx, alice, m.Code, s1, ip1); err != nil || r.Status != otp.Approved {
+			t.Fatalf("Check of the called code in its session = %+v, %v; want approved", r, err)
+		}
+		// ip-1's window (2) is spent by its send and its fallback.
+		var rl *otp.RateLimitError
+		if _, err := v.Start(ctx, alice, sender.SMS, s1, ip1); !errors.As(err, &rl) || rl.Reason != otp.LimitWindow {
+			t.Fatalf("Start from ip-1 after its send and fallback: %v; want its window spent", err)
+		}
+		if _, err := v.Start(ctx, alice, sender.SMS, otp.WithBinding("s2"), otp.WithLimitKey("ip-2")); err != nil {
+			t.Fatalf("Start from ip-2: %v; want a send", err)
 		}
 	})
 	t.Run("failed call", func(t *testing.T) {

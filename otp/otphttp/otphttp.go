@@ -33,8 +33,9 @@
 // reply, and marks every reply Cache-Control: no-store. Request bodies are
 // limited (4 KiB by default) and unknown fields are refused.
 //
-// The caller's IP address is passed to Start as otp.WithLimitKey, so one
-// client cannot spend the whole send budget; by default it is read from
+// The caller's IP address is passed to Start and Check as
+// otp.WithLimitKey, so one client can neither spend the whole send budget
+// nor fill a number's failure cap for others; by default it is read from
 // r.RemoteAddr, and a proxy header is trusted only when WithTrustedHeader
 // names it (see ClientKey). IPv6 clients are keyed by their /64 network.
 // WithClientKey replaces the key. A request for which no key can be derived
@@ -504,7 +505,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	var opts []otp.CheckOption
+	// The client key goes with the check too: the failure caps are kept
+	// per client key, so other clients' wrong guesses do not refuse this one.
+	opts := []otp.CheckOption{otp.WithLimitKey(key)}
 	if h.binding != nil {
 		if b := h.binding(r); b != "" {
 			opts = append(opts, otp.WithBinding(b))

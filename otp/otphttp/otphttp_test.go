@@ -363,7 +363,7 @@ func (failingStore) Issue(context.Context, store.IssueRequest) (store.IssueResul
 func (failingStore) Check(context.Context, store.CheckRequest) (store.CheckResult, error) {
 	return store.CheckResult{}, errDown
 }
-func (failingStore) Withdraw(context.Context, string, []byte) error { return errDown }
+func (failingStore) Withdraw(context.Context, string, []byte, []byte) error { return errDown }
 func (failingStore) Attempt(context.Context, store.AttemptRequest) (store.AttemptResult, error) {
 	return store.AttemptResult{}, errDown
 }

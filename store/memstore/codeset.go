@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,16 @@ var _ store.CodeSets = (*Store)(nil)
 type codeSets struct {
 	mu sync.Mutex
 	m  map[string]*codeSet
+}
+
+// get returns key's set, creating an empty one. The caller holds cs.mu.
+func (cs *codeSets) get(key string) *codeSet {
+	c := cs.m[key]
+	if c == nil {
+		c = &codeSet{}
+		cs.m[strings.Clone(key)] = c
+	}
+	return c
 }
 
 // codeSet is one key's set and its failure counter. Times are nanoseconds
@@ -56,11 +67,8 @@ func (c *codeSet) failCount(now int64) int64 {
 
 // ReplaceCodes implements store.CodeSets.
 func (s *Store) ReplaceCodes(ctx context.Context, req store.ReplaceCodesRequest) error {
-	if err := req.Validate(); err != nil {
-		return wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return wrap(err)
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return err
 	}
 	ds := make([][]byte, len(req.Digests))
 	for i, d := range req.Digests {
@@ -70,11 +78,7 @@ func (s *Store) ReplaceCodes(ctx context.Context, req store.ReplaceCodesRequest)
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	now := s.now()
-	c := cs.m[req.Key]
-	if c == nil {
-		c = &codeSet{}
-		cs.m[strings.Clone(req.Key)] = c
-	}
+	c := cs.get(req.Key)
 	c.digests, c.exp = ds, now+int64(req.TTL)
 	return nil
 }
@@ -82,21 +86,14 @@ func (s *Store) ReplaceCodes(ctx context.Context, req store.ReplaceCodesRequest)
 // RedeemCode implements store.CodeSets. Every digest of the set is
 // compared, in constant time, whatever the outcome.
 func (s *Store) RedeemCode(ctx context.Context, req store.RedeemCodeRequest) (store.RedeemCodeResult, error) {
-	if err := req.Validate(); err != nil {
-		return store.RedeemCodeResult{}, wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.RedeemCodeResult{}, wrap(err)
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return store.RedeemCodeResult{}, err
 	}
 	cs := s.codes
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	now := s.now()
-	c := cs.m[req.Key]
-	if c == nil {
-		c = &codeSet{}
-		cs.m[strings.Clone(req.Key)] = c
-	}
+	c := cs.get(req.Key)
 	ds := c.live(now)
 	limit := int64(req.MaxFailures)
 	if c.failCount(now) >= limit {
@@ -128,11 +125,12 @@ func (s *Store) RedeemCode(ctx context.Context, req store.RedeemCodeRequest) (st
 
 // CountCodes implements store.CodeSets.
 func (s *Store) CountCodes(ctx context.Context, key string) (int, error) {
+	var invalid error
 	if key == "" {
-		return 0, wrap(store.ErrInvalidRequest)
+		invalid = fmt.Errorf("%w: empty key", store.ErrInvalidRequest)
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, wrap(err)
+	if err := s.begin(ctx, invalid); err != nil {
+		return 0, err
 	}
 	cs := s.codes
 	cs.mu.Lock()

@@ -9,25 +9,9 @@ import (
 	"github.com/go2fa/go2fa/store/storetest"
 )
 
-func TestCodeSetConformance(t *testing.T) {
-	storetest.RunCodeSets(t, func(t *testing.T) storetest.Harness {
-		clock := newFakeClock()
-		s := memstore.New(memstore.WithClock(clock.Now))
-		t.Cleanup(func() { s.Close() })
-		return storetest.Harness{Store: s, Advance: clock.Advance}
-	})
-}
+func TestCodeSetConformance(t *testing.T) { storetest.RunCodeSets(t, newHarness) }
 
-func TestCodeSetConformanceRealTime(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-time conformance sleeps; skipped in -short mode")
-	}
-	storetest.RunCodeSets(t, func(t *testing.T) storetest.Harness {
-		s := memstore.New()
-		t.Cleanup(func() { s.Close() })
-		return storetest.Harness{Store: s}
-	})
-}
+func TestCodeSetConformanceRealTime(t *testing.T) { storetest.RunCodeSets(t, newRealTimeHarness) }
 
 // An expired code set, and the failure counter it leaves, are reclaimed by
 // Sweep; a live one is not.

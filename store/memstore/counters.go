@@ -2,7 +2,6 @@ package memstore
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -33,11 +32,8 @@ type countEntry struct {
 // its last addition (by the Store's clock, see WithClock); the request's Now
 // only picks buckets. It is safe for concurrent use.
 func (s *Store) AddCounts(ctx context.Context, req store.CountRequest) (store.Counts, error) {
-	if err := req.Validate(); err != nil {
+	if err := s.begin(ctx, req.Validate()); err != nil {
 		return store.Counts{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return store.Counts{}, fmt.Errorf("memstore: %w", err)
 	}
 	var span time.Duration
 	write := false

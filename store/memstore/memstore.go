@@ -36,9 +36,6 @@ import (
 
 const (
 	shardCount = 64 // a power of two, at most 256 (lockLimits uses uint8 indexes)
-	// inlineDigest is the size of the digest kept inside an entry without a
-	// separate allocation (an HMAC-SHA256).
-	inlineDigest = 32
 	// shrinkMin is the high-water mark above which a shard's map is rebuilt
 	// once it has emptied to a quarter of it (Go maps never shrink).
 	shrinkMin = 256
@@ -71,10 +68,11 @@ type Store struct {
 	queue dueQueue // see queue.go
 }
 
-// Option configures a Store in New.
-type Option func(*config)
+// Option configures a Store in New. Every value is valid, so New cannot
+// fail.
+type Option func(*options)
 
-type config struct {
+type options struct {
 	clock func() time.Time
 	sweep time.Duration
 }
@@ -84,7 +82,7 @@ type config struct {
 // safe for concurrent use and never go backwards. The default value (also
 // used for a nil now) is the system's monotonic clock, as time.Now.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) { c.clock = now }
+	return func(o *options) { o.clock = now }
 }
 
 // WithSweepInterval sets how often the background sweeper removes expired
@@ -92,16 +90,16 @@ func WithClock(now func() time.Time) Option {
 // ignored; call Sweep to reclaim its memory). The default value is
 // DefaultSweepInterval (one minute).
 func WithSweepInterval(d time.Duration) Option {
-	return func(c *config) { c.sweep = d }
+	return func(o *options) { o.sweep = d }
 }
 
 // New returns an empty Store configured by opts. Unless disabled with
 // WithSweepInterval, it starts a background sweeper; stop it with Close.
 func New(opts ...Option) *Store {
-	c := config{sweep: DefaultSweepInterval}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
+	c := options{sweep: DefaultSweepInterval}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&c)
 		}
 	}
 	s := &Store{
@@ -125,8 +123,9 @@ func New(opts ...Option) *Store {
 		close(s.stop.done)
 		return s
 	}
-	// The sweeper holds the shards, not s, so an unreachable Store can be
-	// collected; its cleanup then stops the sweeper.
+	// The sweeper runs on a copy that shares s's state, not on s, so a Store
+	// dropped without Close is collected and its cleanup stops the sweeper
+	// (TestUnreachableStoreStopsSweeper).
 	sw := &Store{keys: s.keys, limits: s.limits, codes: s.codes, clock: s.clock, base: s.base}
 	go sw.sweepLoop(c.sweep, s.stop)
 	runtime.AddCleanup(s, func(st *stopper) { st.signal() }, s.stop)
@@ -253,14 +252,12 @@ type keyShard struct {
 	mu   sync.Mutex
 	m    map[string]*entry
 	high int // largest len(m) since the map was last rebuilt
-	_    [40]byte
 }
 
 type limitShard struct {
 	mu   sync.Mutex
 	m    map[string]*counter
 	high int
-	_    [40]byte
 }
 
 type counter struct {
@@ -272,28 +269,41 @@ type counter struct {
 const (
 	noCode    = iota
 	pending   // can be checked
-	withdrawn // unusable, but its attempts carry over until codeExp
+	withdrawn // unusable, but its attempts carry over until exp
 )
+
+// code is the pending (or withdrawn) code of one Scope.
+type code struct {
+	digest   []byte
+	sealed   []byte
+	taken    []byte // Tag of the code a Fallback took, then its Step; see fallback.go
+	exp      int64
+	attempts int32
+	state    uint8
+}
+
+// client is what one client key has done to one key.
+type client struct {
+	coolExp  int64
+	winExp   int64
+	unappr   int64 // sendExp of the key-wide window of its latest send, until an approval
+	epoch    int64 // the key-wide failure run its failures belong to
+	winCount int32
+	failures int32
+}
 
 // entry is everything the Store keeps for one key. Times are nanoseconds
 // since Store.base; a zero or past expiry means "absent".
 type entry struct {
-	digest  []byte // points into inline when it fits
-	sealed  []byte
-	scope   []byte    // IssueRequest.Scope of the pending code
-	markers *[]marker // TOTP markers; nil for most entries
-	taken   []byte    // Tag of the code a Fallback took; see fallback.go
+	codes   map[string]*code   // by Scope
+	clients map[string]*client // by client key
+	markers *[]marker          // TOTP markers; nil for most entries
 
-	codeExp  int64
-	coolExp  int64
-	winExp   int64
-	failExp  int64
-	attempts int32
-	winCount int32
+	failExp  int64 // the key-wide failure counter
+	epoch    int64 // when its run started, plus one; stale once failExp passes
+	sendExp  int64 // the key-wide send window
 	failures int32
-	state    uint8
-
-	inline [inlineDigest]byte
+	sends    int32
 }
 
 type marker struct {
@@ -303,9 +313,14 @@ type marker struct {
 
 // deadline is the time after which nothing in e is alive.
 func (e *entry) deadline() int64 {
-	d := max(e.coolExp, e.winExp, e.failExp)
-	if e.state != noCode {
-		d = max(d, e.codeExp)
+	d := max(e.failExp, e.sendExp)
+	for _, c := range e.codes {
+		if c.state != noCode {
+			d = max(d, c.exp)
+		}
+	}
+	for _, c := range e.clients {
+		d = max(d, c.coolExp, c.winExp, c.unappr)
 	}
 	if e.markers != nil {
 		for _, m := range *e.markers {
@@ -315,24 +330,42 @@ func (e *entry) deadline() int64 {
 	return d
 }
 
-// code returns the state of e's code at now, forgetting an expired one.
-func (e *entry) code(now int64) uint8 {
-	if e.state != noCode && e.codeExp <= now {
-		e.dropCode()
+// code returns the code of scope at now, forgetting an expired one; nil
+// when there is none.
+func (e *entry) code(scope []byte, now int64) *code {
+	c := e.codes[string(scope)]
+	if c != nil && c.state != noCode && c.exp <= now {
+		c.clear()
 	}
-	return e.state
+	if c == nil || c.state == noCode {
+		return nil
+	}
+	return c
 }
 
-func (e *entry) dropCode() {
-	e.state = noCode
-	e.attempts = 0
-	e.sealed = nil
-	e.scope = nil
-	clear(e.inline[:])
-	e.digest = nil
+// clear forgets c's code but keeps the allocation for the scope's next one.
+func (c *code) clear() {
+	c.state, c.attempts, c.sealed = noCode, 0, nil
+	c.digest = c.digest[:0]
 }
 
-// failCount returns the live failure counter.
+// client returns the live state of client key k, creating it when create.
+func (e *entry) client(k string, now int64, create bool) *client {
+	c := e.clients[k]
+	if c != nil && max(c.coolExp, c.winExp, c.unappr) <= now && e.clientFails(c, now) == 0 {
+		*c = client{}
+	}
+	if c == nil && create {
+		if e.clients == nil {
+			e.clients = make(map[string]*client)
+		}
+		c = &client{}
+		e.clients[strings.Clone(k)] = c
+	}
+	return c
+}
+
+// failCount returns the live key-wide failure counter.
 func (e *entry) failCount(now int64) int64 {
 	if e.failExp <= now {
 		return 0
@@ -340,18 +373,96 @@ func (e *entry) failCount(now int64) int64 {
 	return int64(e.failures)
 }
 
-// fail increments the failure counter, which lives window from its latest
-// increment: no stretch of window then holds more failures than the cap.
-func (e *entry) fail(now int64, window time.Duration) int64 {
-	if e.failExp <= now {
-		e.failures = 0
+// clientFails returns c's failures in the key's live failure run: a
+// client's failures count as long as the key-wide counter does, so a
+// client is new to a run at most once.
+func (e *entry) clientFails(c *client, now int64) int64 {
+	if c == nil || e.failExp <= now || c.epoch != e.epoch {
+		return 0
 	}
-	e.failExp = now + int64(window)
-	inc(&e.failures)
-	return int64(e.failures)
+	return int64(c.failures)
 }
 
-func (e *entry) resetFailures() { e.failures, e.failExp = 0, 0 }
+// fail increments a failure counter, which lives window from its latest
+// increment: no stretch of window then holds more failures than the cap.
+func fail(n *int32, exp *int64, now int64, window time.Duration) int64 {
+	if *exp <= now {
+		*n = 0
+	}
+	*exp = now + int64(window)
+	inc(n)
+	return int64(*n)
+}
+
+// failClient counts one failure of c: the key-wide counter (starting a new
+// run when it has lapsed) and c's count in the run. It returns both.
+func (e *entry) failClient(c *client, now int64, window time.Duration) (int64, int64) {
+	if e.failExp <= now {
+		e.epoch = now + 1
+	}
+	cf := e.clientFails(c, now)
+	f := fail(&e.failures, &e.failExp, now, window)
+	c.epoch, c.failures = e.epoch, int32(min(cf+1, math.MaxInt32)) //nolint:gosec // at most MaxInt32 by the min
+	return f, int64(c.failures)
+}
+
+// refused reports whether the failure caps refuse client c of e (see
+// store.Store.Check): its own counter at the cap, the key's counter at the
+// cap and c has failed too, or the key's counter at the ceiling.
+func (e *entry) refused(c *client, now int64, capN, ceiling int) (bool, int64) {
+	if capN <= 0 {
+		return false, 0
+	}
+	f, cf := e.failCount(now), e.clientFails(c, now)
+	switch {
+	case cf >= int64(capN), f >= int64(capN) && cf > 0, ceiling > 0 && f >= int64(ceiling):
+		return true, e.failExp - now
+	}
+	return false, 0
+}
+
+// windowRefuses reports whether the window budget refuses client c (nil:
+// it never sent), and for how long: c's own window holds max sends, or the
+// key's send ceiling refuses it.
+func (e *entry) windowRefuses(c *client, now int64, max int) (bool, int64) {
+	if c != nil && max > 0 && c.winExp > now && int64(c.winCount) >= int64(max) {
+		return true, c.winExp - now
+	}
+	return e.ceiling(c, now, max)
+}
+
+// ceiling reports whether the key-wide send count refuses client c (see
+// store.IssueRequest.WindowMax): the key's window holds max sends, and c
+// has sent in it without an approval since.
+func (e *entry) ceiling(c *client, now int64, max int) (bool, int64) {
+	if max <= 0 || e.sendExp <= now || int64(e.sends) < int64(max) {
+		return false, 0
+	}
+	if c == nil || c.unappr != e.sendExp {
+		return false, 0
+	}
+	return true, e.sendExp - now
+}
+
+// send charges one send from client c (created) to the key: c's cooldown
+// and window, and the key-wide window, in which c's send is unapproved
+// until c has a code approved.
+func (e *entry) send(c *client, now int64, cooldown, window time.Duration, max int) {
+	if cooldown > 0 {
+		c.coolExp = now + int64(cooldown)
+	}
+	if max > 0 {
+		if c.winExp <= now {
+			c.winCount, c.winExp = 0, now+int64(window)
+		}
+		inc(&c.winCount)
+		if e.sendExp <= now {
+			e.sends, e.sendExp = 0, now+int64(window)
+		}
+		inc(&e.sends)
+		c.unappr = e.sendExp
+	}
+}
 
 // inc increments a counter, saturating instead of wrapping around.
 func inc(n *int32) {
@@ -365,28 +476,79 @@ func wrap(err error) error { return fmt.Errorf("memstore: %w", err) }
 // errZero is returned by the methods of a Store that New did not make.
 var errZero = errors.New("memstore: zero Store: create one with memstore.New")
 
-// Issue implements store.Store.
-func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
-	if s == nil || s.keys == nil {
-		return store.IssueResult{}, errZero
-	}
-	if err := req.Validate(); err != nil {
-		return store.IssueResult{}, wrap(err)
+// begin starts every operation: a Store that New did not make, an invalid
+// request (invalid is what its validation returned) and a done context
+// are errors.
+func (s *Store) begin(ctx context.Context, invalid error) error {
+	switch {
+	case s == nil || s.keys == nil:
+		return errZero
+	case invalid != nil:
+		return wrap(invalid)
 	}
 	if err := ctx.Err(); err != nil {
-		return store.IssueResult{}, wrap(err)
+		return wrap(err)
 	}
-	sh := &s.keys[s.shard(req.Key)]
+	return nil
+}
+
+// lockSend locks key's shard, then the distinct shards of limits in
+// ascending order: the one lock order, so Issue and Fallback never
+// deadlock. buf is scratch space for the limit shards' indexes. Unlock
+// with unlockSend.
+func (s *Store) lockSend(key string, limits []store.Limit, buf []uint8) (*keyShard, []uint8) {
+	sh := &s.keys[s.shard(key)]
 	sh.mu.Lock()
-	// Lock order: the key's shard, then limit shards in ascending order.
-	var buf [8]uint8
-	lim := s.lockLimits(req.Limits, buf[:0])
-	res := s.issueLocked(sh, req)
-	for _, i := range lim {
+	return sh, s.lockLimits(limits, buf)
+}
+
+// fullLimit returns the index of the first of limits with no send left at
+// now, and the time until its window ends; -1 when each has one left. The
+// caller holds the limits' shards (lockSend).
+func (s *Store) fullLimit(limits []store.Limit, now int64) (int, int64) {
+	for i, l := range limits {
+		if c := s.limits[s.shard(l.Key)].m[l.Key]; c != nil && c.exp > now && c.n >= int64(l.Max) {
+			return i, c.exp - now
+		}
+	}
+	return -1, 0
+}
+
+// chargeLimits counts one send against each of limits, starting a window
+// where the last one has ended. The caller holds the limits' shards.
+func (s *Store) chargeLimits(limits []store.Limit, now int64) {
+	for _, l := range limits {
+		ls := &s.limits[s.shard(l.Key)]
+		c := ls.m[l.Key]
+		if c == nil {
+			c = &counter{}
+			ls.m[strings.Clone(l.Key)] = c
+			ls.high = max(ls.high, len(ls.m))
+		}
+		if c.exp <= now {
+			c.n, c.exp = 0, now+int64(l.Window)
+		}
+		c.n++
+	}
+}
+
+// unlockSend releases what lockSend locked.
+func (s *Store) unlockSend(sh *keyShard, limitShards []uint8) {
+	for _, i := range limitShards {
 		s.limits[i].mu.Unlock()
 	}
 	sh.mu.Unlock()
-	return res, nil
+}
+
+// Issue implements store.Store.
+func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return store.IssueResult{}, err
+	}
+	var buf [8]uint8
+	sh, lim := s.lockSend(req.Key, req.Limits, buf[:0])
+	defer s.unlockSend(sh, lim)
+	return s.issueLocked(sh, req), nil
 }
 
 // lockLimits locks the distinct limit shards of ls in ascending order and
@@ -413,98 +575,67 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 	if e != nil && e.deadline() <= now {
 		*e = entry{} // dead: reuse the allocation
 	}
-	if e != nil && e.code(now) == pending && subtle.ConstantTimeCompare(e.digest, req.Digest) == 1 {
-		// A retry of an Issue that already saved this code: idempotent.
-		return store.IssueResult{Outcome: store.Issued, Attempts: int(e.attempts), ExpiresIn: time.Duration(e.codeExp - now)}
+	if e != nil {
+		if c := e.code(req.Scope, now); c != nil && c.state == pending && subtle.ConstantTimeCompare(c.digest, req.Digest) == 1 {
+			// A retry of an Issue that already saved this code: idempotent.
+			return store.IssueResult{Outcome: store.Issued, Attempts: int(c.attempts), ExpiresIn: time.Duration(c.exp - now)}
+		}
 	}
 
 	// Limits, in the contract's order; nothing changes until all pass.
 	if e != nil {
-		if req.FailureMax > 0 && e.failCount(now) >= int64(req.FailureMax) {
-			return limited(store.LimitFailures, 0, e.failExp-now)
+		cl := e.client(req.Client, now, false)
+		if no, retry := e.refused(cl, now, req.FailureMax, req.FailureCeiling); no {
+			return limited(store.LimitFailures, 0, retry)
 		}
-		if e.coolExp > now {
-			return limited(store.LimitCooldown, 0, e.coolExp-now)
+		if cl != nil && cl.coolExp > now {
+			return limited(store.LimitCooldown, 0, cl.coolExp-now)
 		}
-		if req.WindowMax > 0 && e.winExp > now && int64(e.winCount) >= int64(req.WindowMax) {
-			return limited(store.LimitWindow, 0, e.winExp-now)
-		}
-	}
-	for i, l := range req.Limits {
-		var n, exp int64
-		if c := s.limits[s.shard(l.Key)].m[l.Key]; c != nil && c.exp > now {
-			n, exp = c.n, c.exp
-		}
-		if n >= int64(l.Max) {
-			return limited(store.LimitExtra, i, exp-now)
+		if no, retry := e.windowRefuses(cl, now, req.WindowMax); no {
+			return limited(store.LimitWindow, 0, retry)
 		}
 	}
-
-	// Charge every limit.
-	for _, l := range req.Limits {
-		ls := &s.limits[s.shard(l.Key)]
-		c := ls.m[l.Key]
-		if c == nil {
-			c = &counter{}
-			ls.m[strings.Clone(l.Key)] = c
-			ls.high = max(ls.high, len(ls.m))
-		}
-		if c.exp <= now {
-			c.n, c.exp = 0, now+int64(l.Window)
-		}
-		c.n++
+	if i, retry := s.fullLimit(req.Limits, now); i >= 0 {
+		return limited(store.LimitExtra, i, retry)
 	}
+	s.chargeLimits(req.Limits, now)
 	if e == nil {
 		e = &entry{}
 		sh.m[strings.Clone(req.Key)] = e
 		sh.high = max(sh.high, len(sh.m))
 	}
-	if req.Cooldown > 0 {
-		e.coolExp = now + int64(req.Cooldown)
-	}
-	if req.WindowMax > 0 {
-		if e.winExp <= now {
-			e.winCount, e.winExp = 0, now+int64(req.Window)
-		}
-		inc(&e.winCount)
+	if req.Cooldown > 0 || req.WindowMax > 0 {
+		e.send(e.client(req.Client, now, true), now, req.Cooldown, req.Window, req.WindowMax)
 	}
 
-	switch e.code(now) {
-	case pending:
-		if req.KeepPending && sameScope(e.scope, req.Scope) {
-			return store.IssueResult{
-				Outcome:   store.Reused,
-				Attempts:  int(e.attempts),
-				ExpiresIn: time.Duration(e.codeExp - now),
-				Sealed:    slices.Clone(e.sealed), // the caller may modify it
-			}
+	c := e.code(req.Scope, now)
+	if c != nil && c.state == pending && req.KeepPending {
+		return store.IssueResult{
+			Outcome:   store.Reused,
+			Attempts:  int(c.attempts),
+			ExpiresIn: time.Duration(c.exp - now),
+			Sealed:    slices.Clone(c.sealed), // the caller may modify it
 		}
-	case noCode:
-		e.attempts = 0
+	}
+	if c == nil {
+		if c = e.codes[string(req.Scope)]; c == nil {
+			if e.codes == nil {
+				e.codes = make(map[string]*code)
+			}
+			c = &code{}
+			e.codes[string(req.Scope)] = c
+		}
 	}
 	// New code; a pending or withdrawn code's attempts carry over.
-	e.state = pending
-	e.codeExp = now + int64(req.TTL)
-	if len(req.Digest) <= inlineDigest {
-		e.digest = e.inline[:len(req.Digest)]
-		copy(e.digest, req.Digest)
-	} else {
-		e.digest = slices.Clone(req.Digest)
-	}
-	// A fresh slice, never reused in place: a Reused result returned a copy,
-	// but keep the stored value immutable anyway.
-	e.sealed = slices.Clone(req.Sealed)
-	e.scope = slices.Clone(req.Scope)
+	c.state = pending
+	c.exp = now + int64(req.TTL)
+	c.digest = append(c.digest[:0], req.Digest...)
+	c.sealed = slices.Clone(req.Sealed)
 	return store.IssueResult{
 		Outcome:   store.Issued,
-		Attempts:  int(e.attempts),
+		Attempts:  int(c.attempts),
 		ExpiresIn: req.TTL,
 	}
-}
-
-// sameScope reports whether two scopes are equal (nil and empty are).
-func sameScope(a, b []byte) bool {
-	return subtle.ConstantTimeCompare(a, b) == 1
 }
 
 func limited(why store.LimitReason, idx int, retry int64) store.IssueResult {
@@ -516,16 +647,10 @@ func limited(why store.LimitReason, idx int, retry int64) store.IssueResult {
 	}
 }
 
-// Check implements store.Store. It does not allocate.
+// Check implements store.Store.
 func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckResult, error) {
-	if s == nil || s.keys == nil {
-		return store.CheckResult{}, errZero
-	}
-	if err := req.Validate(); err != nil {
-		return store.CheckResult{}, wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.CheckResult{}, wrap(err)
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return store.CheckResult{}, err
 	}
 	sh := &s.keys[s.shard(req.Key)]
 	sh.mu.Lock()
@@ -540,39 +665,57 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 		return store.CheckResult{Status: store.Expired}
 	}
 	now := s.now()
-	if req.FailureMax > 0 && e.failCount(now) >= int64(req.FailureMax) {
-		// The pending code goes; a withdrawn one is not pending, and its
-		// attempts stay until its expiry.
-		if e.code(now) == pending {
-			e.dropCode()
+	c := e.code(req.Scope, now)
+	cl := e.client(req.Client, now, false)
+	if no, _ := e.refused(cl, now, req.FailureMax, req.FailureCeiling); no {
+		// The scope's pending code goes; a withdrawn one is not pending,
+		// and its attempts stay until its expiry.
+		if c != nil && c.state == pending {
+			c.clear()
 		}
 		return store.CheckResult{Status: store.Locked}
 	}
-	if e.code(now) != pending || !sameScope(e.scope, req.Scope) {
+	if c == nil || c.state != pending {
 		return store.CheckResult{Status: store.Expired}
 	}
-	if subtle.ConstantTimeCompare(e.digest, req.Digest) == 1 {
-		e.dropCode()
-		e.resetFailures()
+	if subtle.ConstantTimeCompare(c.digest, req.Digest) == 1 {
+		c.clear()
+		// The client's own failures in the run are forgiven; other
+		// clients' stay counted.
+		if cf := e.clientFails(cl, now); cf > 0 {
+			e.failures -= int32(cf) //nolint:gosec // cf is c.failures, an int32
+			cl.failures = 0
+		}
+		if cl != nil {
+			cl.unappr = 0
+		}
 		return store.CheckResult{Status: store.Approved}
 	}
-	inc(&e.attempts)
+	inc(&c.attempts)
+	remaining := int64(req.MaxAttempts) - int64(c.attempts)
 	if req.FailureMax > 0 {
-		e.fail(now, req.FailureWindow)
-	}
-	remaining := int64(req.MaxAttempts) - int64(e.attempts)
-	if req.FailureMax > 0 {
-		remaining = min(remaining, int64(req.FailureMax)-e.failCount(now))
+		cl = e.client(req.Client, now, true)
+		f, cf := e.failClient(cl, now, req.FailureWindow)
+		switch {
+		case req.FailureCeiling > 0 && f >= int64(req.FailureCeiling):
+			remaining = 0
+		case f >= int64(req.FailureMax):
+			// The key's cap is spent: only clients that have not failed
+			// are compared, so this client is done.
+			remaining = 0
+		default:
+			remaining = min(remaining, int64(req.FailureMax)-cf, int64(req.FailureMax)-f)
+		}
 	}
 	if remaining <= 0 {
-		e.dropCode()
+		c.clear()
 		return store.CheckResult{Status: store.Locked}
 	}
 	return store.CheckResult{Status: store.Rejected, Remaining: int(remaining)}
 }
 
 // Withdraw implements store.Store.
-func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
+func (s *Store) Withdraw(ctx context.Context, key string, scope, digest []byte) error {
 	if s == nil || s.keys == nil {
 		return errZero
 	}
@@ -587,10 +730,11 @@ func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
 	}
 	sh := &s.keys[s.shard(key)]
 	sh.mu.Lock()
-	if e := sh.m[key]; e != nil && e.code(s.now()) == pending &&
-		subtle.ConstantTimeCompare(e.digest, digest) == 1 {
-		e.state = withdrawn
-		e.sealed = nil
+	if e := sh.m[key]; e != nil {
+		if c := e.code(scope, s.now()); c != nil && c.state == pending && subtle.ConstantTimeCompare(c.digest, digest) == 1 {
+			c.state = withdrawn
+			c.sealed = nil
+		}
 	}
 	sh.mu.Unlock()
 	return nil
@@ -598,14 +742,8 @@ func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
 
 // Attempt implements store.Store.
 func (s *Store) Attempt(ctx context.Context, req store.AttemptRequest) (store.AttemptResult, error) {
-	if s == nil || s.keys == nil {
-		return store.AttemptResult{}, errZero
-	}
-	if err := req.Validate(); err != nil {
-		return store.AttemptResult{}, wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.AttemptResult{}, wrap(err)
+	if err := s.begin(ctx, req.Validate()); err != nil {
+		return store.AttemptResult{}, err
 	}
 	sh := &s.keys[s.shard(req.Key)]
 	sh.mu.Lock()
@@ -638,12 +776,14 @@ func (s *Store) attemptLocked(sh *keyShard, req store.AttemptRequest) store.Atte
 	if req.Marker != "" {
 		if !slices.ContainsFunc(*e.markers, func(m marker) bool { return m.m == req.Marker }) {
 			*e.markers = append(*e.markers, marker{m: strings.Clone(req.Marker), exp: now + int64(req.MarkerTTL)})
-			e.resetFailures()
+			e.failures, e.failExp = 0, 0
 			return store.AttemptResult{Status: store.Approved}
 		}
 		status = store.Replayed
 	}
-	if n := e.fail(now, req.FailureWindow); n < limit {
+	// A failure here counts for the empty client key, as a Check's without
+	// a Client would.
+	if n, _ := e.failClient(e.client("", now, true), now, req.FailureWindow); n < limit {
 		return store.AttemptResult{Status: status, Remaining: int(limit - n)}
 	}
 	return store.AttemptResult{Status: store.Locked, RetryAfter: time.Duration(e.failExp - now)}

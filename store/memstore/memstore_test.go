@@ -30,24 +30,29 @@ func newFakeClock() *fakeClock {
 func (c *fakeClock) Now() time.Time          { return c.base.Add(time.Duration(c.off.Load())) }
 func (c *fakeClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Harness {
-		clock := newFakeClock()
-		s := memstore.New(memstore.WithClock(clock.Now))
-		t.Cleanup(func() { s.Close() })
-		return storetest.Harness{Store: s, Advance: clock.Advance}
-	})
+// newHarness returns a Store on a clock the suite moves.
+func newHarness(t *testing.T) storetest.Harness {
+	clock := newFakeClock()
+	s := memstore.New(memstore.WithClock(clock.Now))
+	t.Cleanup(func() { s.Close() })
+	return storetest.Harness{Store: s, Advance: clock.Advance}
 }
 
-func TestConformanceRealTime(t *testing.T) {
+// newRealTimeHarness returns a Store on the system clock; the suite
+// sleeps. It skips the test in -short mode.
+func newRealTimeHarness(t *testing.T) storetest.Harness {
 	if testing.Short() {
 		t.Skip("real-time conformance sleeps; skipped in -short mode")
 	}
-	storetest.Run(t, func(t *testing.T) storetest.Harness {
-		s := memstore.New()
-		t.Cleanup(func() { s.Close() })
-		return storetest.Harness{Store: s}
-	})
+	s := memstore.New()
+	t.Cleanup(func() { s.Close() })
+	return storetest.Harness{Store: s}
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, newHarness) }
+
+func TestConformanceRealTime(t *testing.T) {
+	storetest.Run(t, newRealTimeHarness)
 }
 
 func digest() []byte {
@@ -358,8 +363,17 @@ func TestZeroStore(t *testing.T) {
 		errs := map[string]error{}
 		_, errs["Issue"] = s.Issue(ctx, store.IssueRequest{Key: "k", Digest: []byte("d"), TTL: time.Minute})
 		_, errs["Check"] = s.Check(ctx, store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: 3})
-		errs["Withdraw"] = s.Withdraw(ctx, "k", []byte("d"))
+		errs["Withdraw"] = s.Withdraw(ctx, "k", nil, []byte("d"))
 		_, errs["Attempt"] = s.Attempt(ctx, store.AttemptRequest{Key: "k", MaxFailures: 3, FailureWindow: time.Minute})
+		_, errs["Fallback"] = s.Fallback(ctx, store.FallbackRequest{Key: "k", Tag: []byte("t")})
+		errs["ReplaceCodes"] = s.ReplaceCodes(ctx, store.ReplaceCodesRequest{Key: "k", Digests: [][]byte{[]byte("d")}, TTL: time.Minute})
+		_, errs["RedeemCode"] = s.RedeemCode(ctx, store.RedeemCodeRequest{Key: "k", Digest: []byte("d"), MaxFailures: 3, FailureWindow: time.Minute})
+		_, errs["CountCodes"] = s.CountCodes(ctx, "k")
+		_, errs["AddCounts"] = s.AddCounts(ctx, store.CountRequest{Key: "k", Now: time.Unix(0, 0),
+			Series: []store.Series{{Width: time.Minute, Len: 2}}, Add: []int64{1}})
+		errs["Schedule"] = s.Schedule(ctx, "ref", time.Second)
+		errs["Cancel"] = s.Cancel(ctx, "ref")
+		_, errs["Claim"] = s.Claim(ctx, 1, time.Second)
 		for call, err := range errs {
 			if err == nil || !strings.Contains(err.Error(), "memstore.New") {
 				t.Errorf("%s Store: %s err = %v, want an error naming memstore.New", name, call, err)

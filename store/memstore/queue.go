@@ -29,14 +29,12 @@ type dueEntry struct {
 
 // Schedule implements store.FallbackQueue.
 func (s *Store) Schedule(ctx context.Context, ref string, delay time.Duration) error {
-	if err := store.ValidateRef(ref); err != nil {
-		return wrap(err)
+	invalid := store.ValidateRef(ref)
+	if invalid == nil && delay < 0 {
+		invalid = fmt.Errorf("%w: negative delay", store.ErrInvalidRequest)
 	}
-	if delay < 0 {
-		return wrap(fmt.Errorf("%w: negative delay", store.ErrInvalidRequest))
-	}
-	if err := ctx.Err(); err != nil {
-		return wrap(err)
+	if err := s.begin(ctx, invalid); err != nil {
+		return err
 	}
 	q := &s.queue
 	q.mu.Lock()
@@ -51,11 +49,8 @@ func (s *Store) Schedule(ctx context.Context, ref string, delay time.Duration) e
 
 // Cancel implements store.FallbackQueue.
 func (s *Store) Cancel(ctx context.Context, ref string) error {
-	if err := store.ValidateRef(ref); err != nil {
-		return wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return wrap(err)
+	if err := s.begin(ctx, store.ValidateRef(ref)); err != nil {
+		return err
 	}
 	q := &s.queue
 	q.mu.Lock()
@@ -66,11 +61,8 @@ func (s *Store) Cancel(ctx context.Context, ref string) error {
 
 // Claim implements store.FallbackQueue.
 func (s *Store) Claim(ctx context.Context, n int, lease time.Duration) ([]string, error) {
-	if err := store.ValidateClaim(n, lease); err != nil {
-		return nil, wrap(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, wrap(err)
+	if err := s.begin(ctx, store.ValidateClaim(n, lease)); err != nil {
+		return nil, err
 	}
 	q := &s.queue
 	q.mu.Lock()

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/go2fa/go2fa/internal/benchfloor"
 	"github.com/go2fa/go2fa/store"
 	"github.com/go2fa/go2fa/store/pgstore"
 )
@@ -41,102 +41,11 @@ func hasParam(url, p string) bool {
 	return false
 }
 
-// timed runs fn(base) .. fn(base+m-1) from n goroutines and returns the
-// wall time it took.
-func timed(n, base, m int, fn func(i int) error) (time.Duration, error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	start := time.Now()
-	for range n {
-		wg.Go(func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(m) {
-					return
-				}
-				if err := fn(base + int(i)); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					next.Store(int64(m))
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return time.Since(start), first
-}
-
-// versus runs lib b.N times and each floor b.N times, from n goroutines
-// each, in alternating chunks (so a change of load on the machine hits all
-// alike), and reports the throughput of each and lib's share of the
-// floor's. Only lib's time counts as the benchmark's ns/op.
-//
-// floor is a prepared SELECT 1, the floor the Store is measured against;
-// commit is a prepared one-row INSERT into a table without indexes, the
-// cheapest write transaction (under synchronous_commit it waits for its
-// WAL to reach the disk, as every Store operation that changes something
-// does).
-func versus(b *testing.B, n int, floor, commit, lib func(i int) error) {
-	b.Helper()
-	chunks := 20
-	if b.N < chunks*n {
-		chunks = 1
-	}
-	per := (b.N + chunks - 1) / chunks
-	// Warm up: open n connections and prepare the floors' statements
-	// before the clock starts, as the Store's are by its setup.
-	for _, fn := range []func(int) error{floor, commit} {
-		if _, err := timed(n, 0, 4*n, fn); err != nil {
-			b.Fatalf("warm-up: %v", err)
-		}
-	}
-	var tFloor, tCommit, tLib time.Duration
-	b.ResetTimer()
-	b.StopTimer()
-	for k, done := 0, 0; done < b.N; k++ {
-		m := min(per, b.N-done)
-		runFloor := func() {
-			d, err := timed(n, done, m, floor)
-			if err != nil {
-				b.Fatalf("floor: %v", err)
-			}
-			tFloor += d
-			d, err = timed(n, done, m, commit)
-			if err != nil {
-				b.Fatalf("commit floor: %v", err)
-			}
-			tCommit += d
-		}
-		runLib := func() {
-			b.StartTimer()
-			d, err := timed(n, done, m, lib)
-			b.StopTimer()
-			if err != nil {
-				b.Fatal(err)
-			}
-			tLib += d
-		}
-		if k%2 == 0 {
-			runFloor()
-			runLib()
-		} else {
-			runLib()
-			runFloor()
-		}
-		done += m
-	}
-	b.ReportMetric(float64(b.N)/tLib.Seconds(), "ops/s")
-	b.ReportMetric(float64(b.N)/tFloor.Seconds(), "floor-ops/s")
-	b.ReportMetric(100*tFloor.Seconds()/tLib.Seconds(), "%floor")
-	b.ReportMetric(float64(b.N)/tCommit.Seconds(), "commit-ops/s")
-	b.ReportMetric(100*tCommit.Seconds()/tLib.Seconds(), "%commit")
-}
+// The floors: floor is a prepared SELECT 1, the floor the Store is
+// measured against; commit is a prepared one-row INSERT into a table
+// without indexes, the cheapest write transaction (under
+// synchronous_commit it waits for its WAL to reach the disk, as every
+// Store operation that changes something does).
 
 // defaultIssue is an Issue with the otp package's default policy.
 func defaultIssue(key string, digest []byte) store.IssueRequest {
@@ -189,20 +98,20 @@ func BenchmarkCheck(b *testing.B) {
 			// One pending code per Check, issued before the clock starts;
 			// every Check approves (the path that consumes the code).
 			run := "c" + strconv.FormatInt(benchRun.Add(1), 10)
-			if _, err := timed(64, 0, b.N, func(i int) error {
+			if _, err := benchfloor.Timed(64, 0, b.N, func(i int) error {
 				_, err := s.Issue(ctx, defaultIssue(benchKey(run, i), digest))
 				return err
 			}); err != nil {
 				b.Fatal(err)
 			}
-			versus(b, n, floor, commit, func(i int) error {
+			benchfloor.Versus(b, n, 20, func(i int) error {
 				res, err := s.Check(ctx, store.CheckRequest{Key: benchKey(run, i), Digest: digest,
 					MaxAttempts: 5, FailureMax: 20, FailureWindow: 24 * time.Hour})
 				if err == nil && res.Status != store.Approved {
 					err = fmt.Errorf("Check = %v, want approved", res.Status)
 				}
 				return err
-			})
+			}, benchfloor.Floor{Name: "floor", Run: floor}, benchfloor.Floor{Name: "commit", Run: commit})
 			truncate(b, pool, schema)
 		})
 	}
@@ -215,13 +124,13 @@ func BenchmarkIssue(b *testing.B) {
 	for _, n := range []int{1, 64} {
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			run := "i" + strconv.FormatInt(benchRun.Add(1), 10)
-			versus(b, n, floor, commit, func(i int) error {
+			benchfloor.Versus(b, n, 20, func(i int) error {
 				res, err := s.Issue(ctx, defaultIssue(benchKey(run, i), digest))
 				if err == nil && res.Outcome != store.Issued {
 					err = fmt.Errorf("Issue = %v, want issued", res.Outcome)
 				}
 				return err
-			})
+			}, benchfloor.Floor{Name: "floor", Run: floor}, benchfloor.Floor{Name: "commit", Run: commit})
 			truncate(b, pool, schema)
 		})
 	}
@@ -239,7 +148,7 @@ func BenchmarkStorage(b *testing.B) {
 	for range b.N {
 		truncate(b, pool, schema)
 		run := "s" + strconv.FormatInt(benchRun.Add(1), 10)
-		if _, err := timed(16, 0, n, func(i int) error {
+		if _, err := benchfloor.Timed(16, 0, n, func(i int) error {
 			k := benchKey(run, i)
 			d := make([]byte, 32)
 			copy(d, strconv.Itoa(i))

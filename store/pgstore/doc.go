@@ -13,41 +13,48 @@
 // # Schema
 //
 // Migrate creates a schema (DefaultSchema, "go2fa", or the one WithSchema
-// names) holding five tables and the functions that operate on them:
-// dest, one row per destination (the pending code's digest, Sealed value,
-// Scope hash and fallback mark, its expiry and attempts, the cooldown, the
-// send window and the failure counter, each with its own end time); marker,
-// the accepted Attempt markers; limit_counter, the extra limits;
-// fallback_queue, the FallbackQueue's refs; and code_set, one row per
-// owner of a code set (its digests and its own failure counter). Migrate
-// is idempotent and safe to run from several instances at once: it takes a
-// transaction-level advisory lock on the schema's name, creates what is
-// missing and replaces the functions. Run it at every start, or once per deployment. Once the
-// schema exists, its owner can migrate it without the right to create
-// schemas in the database. Migrate upgrades a schema an earlier version
-// created, keeping its state, and drops the functions whose signatures
+// names) holding seven tables and the functions that operate on them:
+// dest, one row per destination (its failure counter and run, its send
+// count, each with its own end time); dest_code, one row per destination
+// and Scope with a code (digest, Sealed value, Scope hash, fallback mark,
+// expiry, attempts); dest_client, one row per destination and client key
+// (the client key's hash, its cooldown, send window and failures in the
+// run); marker, the accepted Attempt markers; limit_counter, the extra
+// limits; fallback_queue, the FallbackQueue's refs; and code_set, one row
+// per owner of a code set (its digests and its own failure counter). A
+// destination's code and client rows go with its dest row (ON DELETE
+// CASCADE). Migrate is idempotent and safe to run from several instances
+// at once: it takes a transaction-level advisory lock on the schema's
+// name, creates what is missing and replaces the functions. Run it at
+// every start, or once per deployment. Once the schema exists, its owner
+// can migrate it without the right to create schemas in the database.
+// Migrate upgrades a schema an earlier version created, keeping its state
+// (a schema of versions 1 to 3 kept one code per destination in dest: it
+// moves to dest_code, and the send limits and failures to the empty client
+// key's dest_client row), and drops the functions whose signatures
 // changed: after it runs, instances of the earlier version get errors from
 // Issue and Check until they are restarted on this one.
 //
 // The database holds no code and no phone number: keys are the opaque
 // keys the caller derives with an HMAC, digests are the caller's HMACs, and
 // the Sealed value is the caller's encrypted blob, all stored as bytea, the
-// same values the other stores keep. A code's Scope is stored only as its
-// SHA-256.
+// same values the other stores keep. A code's Scope and a client key are
+// stored only as their SHA-256.
 //
 // # One round trip, one transaction
 //
 // Issue, Check, Attempt, Fallback, ReplaceCodes and RedeemCode are each one
 // call of a PL/pgSQL function the schema holds (SELECT ... FROM
 // go2fa.check_code($1, ...)); Withdraw, Schedule, Cancel, Claim and
-// CountCodes are one SQL statement each. Each runs as one statement in its own implicit transaction: no
+// CountCodes are one SQL statement each. Each runs as one statement in its
+// own implicit transaction: no
 // transaction is held open across round trips, and nothing is read by the
 // application and written back. pgx prepares each statement once per
 // connection, so after the first call on a connection every operation is one
 // round trip.
 //
 // Every function first locks the destination's row if there is one
-// (SELECT ... FOR UPDATE, or the UPDATE that approves a right code); a call
+// (SELECT ... FOR UPDATE; Withdraw's statement does the same); a call
 // that finds none and must write one inserts it, and a concurrent insert of
 // the same key waits for it and then judges again against that row (an
 // Attempt's marker is likewise one row under a unique key). So calls on one
@@ -55,8 +62,9 @@
 // isolation: of any
 // number of concurrent right Checks exactly one approves, and no more than
 // MaxAttempts wrong guesses are ever counted against one code. Locks are
-// taken in one order (a destination row, then its markers or the extra
-// limits in key order), so calls never deadlock. Time comes from the
+// taken in one order (a destination row, then its code and client rows,
+// then its markers or the extra limits in key order), so calls never
+// deadlock. Time comes from the
 // database's clock (clock_timestamp(), read once the row is locked), so
 // application servers with skewed clocks agree.
 //

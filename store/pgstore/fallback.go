@@ -24,7 +24,7 @@ type fallbackSQLs struct {
 func newFallbackSQLs(q string) fallbackSQLs {
 	return fallbackSQLs{
 		fallback: expand(`SELECT outcome, reason, limit_index, retry_us, attempts, expires_us, sealed
-			FROM {S}.fallback($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, q),
+			FROM {S}.fallback($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, q),
 		// $2: delay, $3: store.QueueTTL, both in microseconds.
 		schedule: expand(`INSERT INTO {S}.fallback_queue AS f (ref, due_at, forget_at)
 			VALUES ($1, clock_timestamp() + $2 * interval '1 microsecond', clock_timestamp() + $3 * interval '1 microsecond')
@@ -52,9 +52,8 @@ func newFallbackSQLs(q string) fallbackSQLs {
 
 // Fallback implements store.FallbackStore: one call of the schema's
 // fallback function. The mark of a taken code is the request's Tag and the
-// furthest Step taken, kept in the destination's row and cleared with the
-// code. The Tag is compared
-// with bytea equality inside PostgreSQL.
+// furthest Step taken, kept in the code's row and cleared with the code.
+// The Tag is compared with bytea equality inside PostgreSQL.
 func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.FallbackResult, error) {
 	if err := req.Validate(); err != nil {
 		return store.FallbackResult{}, wrap("fallback", err)
@@ -62,11 +61,7 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 	if err := ctx.Err(); err != nil {
 		return store.FallbackResult{}, wrap("fallback", err)
 	}
-	n := len(req.Limits)
-	keys, maxes, windows := make([][]byte, n), make([]int64, n), make([]int64, n)
-	for i, l := range req.Limits {
-		keys[i], maxes[i], windows[i] = []byte(l.Key), int64(l.Max), us(l.Window)
-	}
+	keys, maxes, windows := limitArrays(req.Limits)
 	var (
 		outcome, reason, index, attempts int32
 		retry, expires                   int64
@@ -74,7 +69,8 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 	)
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.fb.fallback,
-			[]byte(req.Key), req.Tag, us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax),
+			[]byte(req.Key), scopeTag(req.Scope), clientTag(req.Client), req.Tag,
+			us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax), int64(req.FailureCeiling),
 			keys, maxes, windows, int32(min(max(req.Step, 0), store.MaxStep)), //nolint:gosec // 0..MaxStep, Validate refused the rest
 		).Scan(&outcome, &reason, &index, &retry, &attempts, &expires, &sealed)
 	})

@@ -68,7 +68,7 @@ func faultOps(s *pgstore.Store, k string, d []byte) []struct {
 			_, err := s.Issue(ctx, store.IssueRequest{Key: k, Digest: newDigest(), TTL: time.Minute})
 			return false, err
 		}},
-		{"Withdraw", func(ctx context.Context) (bool, error) { return false, s.Withdraw(ctx, k, d) }},
+		{"Withdraw", func(ctx context.Context) (bool, error) { return false, s.Withdraw(ctx, k, nil, d) }},
 		{"Attempt", func(ctx context.Context) (bool, error) {
 			res, err := s.Attempt(ctx, store.AttemptRequest{Key: k, Marker: "m", MarkerTTL: time.Minute, MaxFailures: 5, FailureWindow: time.Minute})
 			return res.Status == store.Approved, err

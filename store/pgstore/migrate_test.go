@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"crypto/sha256"
 	"os"
 	"strings"
 	"testing"
@@ -53,8 +54,8 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Fatalf("Migrate over version 1: %v", err)
 	}
 	var version int
-	if err := pool.QueryRow(ctx, "SELECT version FROM "+schema+".schema_version").Scan(&version); err != nil || version != 3 {
-		t.Fatalf("schema version after Migrate = %d, %v; want 3", version, err)
+	if err := pool.QueryRow(ctx, "SELECT version FROM "+schema+".schema_version").Scan(&version); err != nil || version != 4 {
+		t.Fatalf("schema version after Migrate = %d, %v; want 4", version, err)
 	}
 	var fns int
 	err = pool.QueryRow(ctx, `SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -112,5 +113,90 @@ func TestMigrateFromV1(t *testing.T) {
 	}
 	if res, err := s.Check(ctx, store.CheckRequest{Key: k2, Digest: d2, MaxAttempts: 5}); err != nil || res.Status != store.Approved {
 		t.Fatalf("Check after a second Migrate = %+v, %v", res, err)
+	}
+}
+
+// TestMigrateFromV3: Migrate upgrades a schema that version 3 created
+// (testdata/schema_v3.sql), from several instances at once, keeping its
+// state: a scoped code, its wrong guess, its fallback mark and the
+// destination's cooldown, written by version 3's functions, are seen by
+// the new Store (the code in its Scope, the limits as the empty client
+// key's), and dest's old columns are gone.
+func TestMigrateFromV3(t *testing.T) {
+	pool := newPool(t, databaseURL(t), nil)
+	ctx := t.Context()
+	schema := testSchema(t, pool)
+	v3, err := os.ReadFile("testdata/schema_v3.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema+";"+strings.ReplaceAll(string(v3), "{S}", schema)); err != nil {
+		t.Fatalf("create the version 3 schema: %v", err)
+	}
+	k, d, scope := newKey(), newDigest(), []byte("session")
+	tag := sha256.Sum256(scope)
+	var outcome, status, remaining int32
+	err = pool.QueryRow(ctx, "SELECT outcome FROM "+schema+".issue($1, $2, $3, $4, false, $5, $5, $6, 5, 20, '{}', '{}', '{}')",
+		[]byte(k), d, []byte("sealed-3"), tag[:], time.Minute.Microseconds(), time.Hour.Microseconds()).Scan(&outcome)
+	if err != nil || outcome != int32(store.Issued) {
+		t.Fatalf("version 3 issue = %d, %v", outcome, err)
+	}
+	err = pool.QueryRow(ctx, "SELECT status, remaining FROM "+schema+".check_code($1, $2, $3, 5, 20, $4)",
+		[]byte(k), newDigest(), tag[:], time.Hour.Microseconds()).Scan(&status, &remaining)
+	if err != nil || status != int32(store.Rejected) || remaining != 4 {
+		t.Fatalf("version 3 check_code = %d, %d, %v", status, remaining, err)
+	}
+	err = pool.QueryRow(ctx, "SELECT outcome FROM "+schema+".fallback($1, 'sealed-', 0, 0, 0, 0, '{}', '{}', '{}', 1)",
+		[]byte(k)).Scan(&outcome)
+	if err != nil || outcome != int32(store.FallbackTaken) {
+		t.Fatalf("version 3 fallback = %d, %v", outcome, err)
+	}
+
+	errs := make(chan error, 4)
+	for range cap(errs) {
+		go func() { errs <- pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema)) }()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatalf("Migrate over version 3, four at once: %v", err)
+		}
+	}
+	var version, old int
+	if err := pool.QueryRow(ctx, "SELECT version FROM "+schema+".schema_version").Scan(&version); err != nil || version != 4 {
+		t.Fatalf("schema version after Migrate = %d, %v; want 4", version, err)
+	}
+	err = pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns
+		WHERE table_schema = $1 AND table_name = 'dest' AND column_name IN ('digest', 'cool_until', 'win_count')`, schema).Scan(&old)
+	if err != nil || old != 0 {
+		t.Fatalf("dest keeps %d of its old columns, %v; want none", old, err)
+	}
+
+	s, err := pgstore.New(pool, pgstore.WithSchema(schema), pgstore.WithSweepInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if res, err := s.Issue(ctx, store.IssueRequest{Key: k, Digest: newDigest(), Scope: []byte("other"), TTL: time.Minute,
+		Cooldown: time.Minute}); err != nil || res.Outcome != store.Limited || res.Reason != store.LimitCooldown {
+		t.Fatalf("Issue over a version 3 cooldown = %+v, %v; want limited by the cooldown", res, err)
+	}
+	if res, err := s.Fallback(ctx, store.FallbackRequest{Key: k, Scope: scope, Tag: []byte("sealed-"), Step: 1}); err != nil || res.Outcome != store.FallbackSpent {
+		t.Fatalf("Fallback of a version 3 code it took = %+v, %v; want spent", res, err)
+	}
+	chk := func(d, scope []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, Scope: scope, MaxAttempts: 5, FailureMax: 20, FailureWindow: time.Hour}
+	}
+	for _, c := range []struct {
+		name string
+		req  store.CheckRequest
+		want store.CheckResult
+	}{
+		{"unscoped", chk(d, nil), store.CheckResult{Status: store.Expired}},
+		{"wrong", chk(newDigest(), scope), store.CheckResult{Status: store.Rejected, Remaining: 3}},
+		{"right", chk(d, scope), store.CheckResult{Status: store.Approved}},
+	} {
+		if res, err := s.Check(ctx, c.req); err != nil || res != c.want {
+			t.Fatalf("Check(%s) of a version 3 code = %+v, %v; want %+v", c.name, res, err, c.want)
+		}
 	}
 }

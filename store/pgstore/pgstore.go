@@ -44,17 +44,22 @@ type Store struct {
 	issueSQL, checkSQL, withdrawSQL, attemptSQL string
 	fb                                          fallbackSQLs
 	cs                                          codeSetSQLs
-	sweepSQL                                    [5]string
+	sweepSQL                                    [6]string
 
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
 }
 
-// Option configures a Store in New (and the schema in Migrate).
-type Option func(*config) error
+// ErrInvalidOption is wrapped by the error New and Migrate return for an
+// option with an invalid value; the message names the option.
+var ErrInvalidOption = errors.New("pgstore: invalid option")
 
-type config struct {
+// Option configures a Store in New (and the schema in Migrate). An option
+// only records its value; New and Migrate check it.
+type Option func(*options)
+
+type options struct {
 	schema string
 	sweep  time.Duration
 	batch  int
@@ -65,13 +70,7 @@ type config struct {
 // lower-case identifier: a letter or underscore, then up to 62 letters,
 // digits or underscores. The default value is DefaultSchema, "go2fa".
 func WithSchema(schema string) Option {
-	return func(c *config) error {
-		if !schemaName.MatchString(schema) {
-			return errors.New("pgstore: schema must match [a-z_][a-z0-9_]{0,62}")
-		}
-		c.schema = schema
-		return nil
-	}
+	return func(o *options) { o.schema = schema }
 }
 
 // WithSweepInterval sets how often the background sweep deletes dead rows.
@@ -79,36 +78,32 @@ func WithSchema(schema string) Option {
 // deleted when an operation touches it; call Sweep to remove the rest). The
 // default value is DefaultSweepInterval (one minute).
 func WithSweepInterval(d time.Duration) Option {
-	return func(c *config) error {
-		c.sweep = d
-		return nil
-	}
+	return func(o *options) { o.sweep = d }
 }
 
 // WithSweepBatch sets how many rows one sweep statement deletes at most;
 // each statement is its own short transaction, so a sweep never holds many
-// locks for long. The default value is DefaultSweepBatch (500).
+// locks for long. It must be positive. The default value is
+// DefaultSweepBatch (500).
 func WithSweepBatch(n int) Option {
-	return func(c *config) error {
-		if n <= 0 {
-			return errors.New("pgstore: sweep batch must be positive")
-		}
-		c.batch = n
-		return nil
-	}
+	return func(o *options) { o.batch = n }
 }
 
-func configure(opts []Option) (config, error) {
-	c := config{schema: DefaultSchema, sweep: DefaultSweepInterval, batch: DefaultSweepBatch}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&c); err != nil {
-			return c, err
+// configure applies opts over the defaults and checks the result.
+func configure(opts []Option) (options, error) {
+	o := options{schema: DefaultSchema, sweep: DefaultSweepInterval, batch: DefaultSweepBatch}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
 		}
 	}
-	return c, nil
+	if !schemaName.MatchString(o.schema) {
+		return o, fmt.Errorf("%w: WithSchema: the schema must match [a-z_][a-z0-9_]{0,62}", ErrInvalidOption)
+	}
+	if o.batch <= 0 {
+		return o, fmt.Errorf("%w: WithSweepBatch: the batch must be positive", ErrInvalidOption)
+	}
+	return o, nil
 }
 
 // New returns a Store that keeps its state in the schema (see WithSchema)
@@ -128,13 +123,16 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		pool:  pool,
 		batch: c.batch,
 		issueSQL: expand(`SELECT outcome, reason, limit_index, retry_us, attempts, expires_us, sealed
-			FROM {S}.issue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, q),
-		checkSQL:   expand(`SELECT status, remaining FROM {S}.check_code($1, $2, $3, $4, $5, $6)`, q),
+			FROM {S}.issue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, q),
+		checkSQL:   expand(`SELECT status, remaining FROM {S}.check_code($1, $2, $3, $4, $5, $6, $7, $8)`, q),
 		attemptSQL: expand(`SELECT status, remaining, retry_us FROM {S}.attempt($1, $2, $3, $4, $5)`, q),
 		// Withdraw is one statement: it keeps code_until and attempts, so
 		// they carry over to the next code.
-		withdrawSQL: expand(`UPDATE {S}.dest SET digest = NULL, sealed = NULL, scope = '', taken = NULL
-			WHERE key = $1 AND digest = $2 AND code_until > clock_timestamp()`, q),
+		// It locks the destination's row first, as every other operation
+		// does, so that it waits for one in progress on the key.
+		withdrawSQL: expand(`WITH d AS (SELECT 1 FROM {S}.dest WHERE key = $1 FOR UPDATE)
+			UPDATE {S}.dest_code SET digest = NULL, sealed = NULL, taken = NULL
+			WHERE key = $1 AND scope = $2 AND digest = $3 AND code_until > clock_timestamp() AND EXISTS (SELECT 1 FROM d)`, q),
 		fb:   newFallbackSQLs(q),
 		cs:   newCodeSetSQLs(q),
 		stop: make(chan struct{}),
@@ -145,6 +143,8 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	for i, sql := range [...]string{
 		`DELETE FROM {S}.dest WHERE key IN (
 			SELECT key FROM {S}.dest WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		`DELETE FROM {S}.dest_code WHERE (key, scope) IN (
+			SELECT key, scope FROM {S}.dest_code WHERE code_until <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 		`DELETE FROM {S}.marker WHERE (key, marker) IN (
 			SELECT key, marker FROM {S}.marker WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 		`DELETE FROM {S}.limit_counter WHERE key IN (
@@ -230,6 +230,16 @@ func scopeTag(scope []byte) []byte {
 	return h[:]
 }
 
+// clientTag is what the database holds of a client key: its SHA-256, or
+// an empty value (never NULL) for the empty client key.
+func clientTag(client string) []byte {
+	if client == "" {
+		return []byte{}
+	}
+	h := sha256.Sum256([]byte(client))
+	return h[:]
+}
+
 // us converts d to whole microseconds, rounding up so that a positive
 // duration never becomes zero.
 func us(d time.Duration) int64 {
@@ -289,6 +299,16 @@ func (s *Store) run(ctx context.Context, fn func(c *pgxpool.Conn) error) error {
 	return err
 }
 
+// limitArrays splits limits into the three arrays the issue and fallback
+// functions take: keys, maxes and windows (microseconds).
+func limitArrays(limits []store.Limit) (keys [][]byte, maxes, windows []int64) {
+	keys, maxes, windows = make([][]byte, len(limits)), make([]int64, len(limits)), make([]int64, len(limits))
+	for i, l := range limits {
+		keys[i], maxes[i], windows[i] = []byte(l.Key), int64(l.Max), us(l.Window)
+	}
+	return keys, maxes, windows
+}
+
 // Issue implements store.Store: one call of the schema's issue function.
 func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueResult, error) {
 	if err := req.Validate(); err != nil {
@@ -297,11 +317,7 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 	if err := ctx.Err(); err != nil {
 		return store.IssueResult{}, wrap("issue", err)
 	}
-	n := len(req.Limits)
-	keys, maxes, windows := make([][]byte, n), make([]int64, n), make([]int64, n)
-	for i, l := range req.Limits {
-		keys[i], maxes[i], windows[i] = []byte(l.Key), int64(l.Max), us(l.Window)
-	}
+	keys, maxes, windows := limitArrays(req.Limits)
 	var (
 		outcome, reason, index, attempts int32
 		retry, expires                   int64
@@ -309,8 +325,8 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 	)
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.issueSQL,
-			[]byte(req.Key), req.Digest, req.Sealed, scopeTag(req.Scope), req.KeepPending,
-			us(req.TTL), us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax),
+			[]byte(req.Key), req.Digest, req.Sealed, scopeTag(req.Scope), clientTag(req.Client), req.KeepPending,
+			us(req.TTL), us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax), int64(req.FailureCeiling),
 			keys, maxes, windows,
 		).Scan(&outcome, &reason, &index, &retry, &attempts, &expires, &kept)
 	})
@@ -353,7 +369,8 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	var status, remaining int32
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.checkSQL,
-			[]byte(req.Key), req.Digest, scopeTag(req.Scope), int64(req.MaxAttempts), int64(req.FailureMax), us(req.FailureWindow),
+			[]byte(req.Key), req.Digest, scopeTag(req.Scope), clientTag(req.Client),
+			int64(req.MaxAttempts), int64(req.FailureMax), int64(req.FailureCeiling), us(req.FailureWindow),
 		).Scan(&status, &remaining)
 	})
 	if err != nil {
@@ -368,7 +385,7 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 }
 
 // Withdraw implements store.Store: one UPDATE statement.
-func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
+func (s *Store) Withdraw(ctx context.Context, key string, scope, digest []byte) error {
 	switch {
 	case key == "":
 		return wrap("withdraw", fmt.Errorf("%w: empty key", store.ErrInvalidRequest))
@@ -379,7 +396,7 @@ func (s *Store) Withdraw(ctx context.Context, key string, digest []byte) error {
 		return wrap("withdraw", err)
 	}
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
-		_, err := c.Exec(ctx, s.withdrawSQL, []byte(key), digest)
+		_, err := c.Exec(ctx, s.withdrawSQL, []byte(key), scopeTag(scope), digest)
 		return err
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -33,11 +34,16 @@ func newDigest() []byte {
 func TestNewValidates(t *testing.T) {
 	bad := []string{"", "Go2fa", "a-b", "1abc", `x"; DROP TABLE y; --`, "a b", strings.Repeat("a", 64), "é"}
 	for _, schema := range bad {
-		if _, err := pgstore.New(&pgxpool.Pool{}, pgstore.WithSchema(schema)); err == nil {
-			t.Errorf("New(WithSchema(%q)): no error", schema)
+		if _, err := pgstore.New(&pgxpool.Pool{}, pgstore.WithSchema(schema)); !errors.Is(err, pgstore.ErrInvalidOption) || !strings.Contains(err.Error(), "WithSchema") {
+			t.Errorf("New(WithSchema(%q)) error = %v, want ErrInvalidOption naming WithSchema", schema, err)
 		}
-		if err := pgstore.Migrate(t.Context(), &pgxpool.Pool{}, pgstore.WithSchema(schema)); err == nil {
-			t.Errorf("Migrate(WithSchema(%q)): no error", schema)
+		if err := pgstore.Migrate(t.Context(), &pgxpool.Pool{}, pgstore.WithSchema(schema)); !errors.Is(err, pgstore.ErrInvalidOption) {
+			t.Errorf("Migrate(WithSchema(%q)) error = %v, want ErrInvalidOption", schema, err)
+		}
+	}
+	for _, n := range []int{0, -1} {
+		if _, err := pgstore.New(&pgxpool.Pool{}, pgstore.WithSweepBatch(n)); !errors.Is(err, pgstore.ErrInvalidOption) || !strings.Contains(err.Error(), "WithSweepBatch") {
+			t.Errorf("New(WithSweepBatch(%d)) error = %v, want ErrInvalidOption naming WithSweepBatch", n, err)
 		}
 	}
 	for _, schema := range []string{"go2fa", "_x", "a1_b2", strings.Repeat("a", 63)} {
@@ -278,7 +284,7 @@ func TestOneStatement(t *testing.T) {
 		{"CheckOtherScope", func() error { r := chk(d); r.Scope = []byte("other"); _, err := s.Check(ctx, r); return err }},
 		{"CheckRight", func() error { _, err := s.Check(ctx, chk(d)); return err }},
 		{"CheckNothing", func() error { _, err := s.Check(ctx, chk(d)); return err }},
-		{"Withdraw", func() error { return s.Withdraw(ctx, k, d) }},
+		{"Withdraw", func() error { return s.Withdraw(ctx, k, nil, d) }},
 		{"AttemptWrong", func() error {
 			_, err := s.Attempt(ctx, store.AttemptRequest{Key: k, MaxFailures: 9, FailureWindow: time.Hour})
 			return err
@@ -477,17 +483,26 @@ func TestBackgroundSweep(t *testing.T) {
 }
 
 // TestStoredValues: the database holds the caller's opaque key and digest
-// and its sealed blob, a hash of the Scope, nothing else derived from a
-// code or a number.
+// and its sealed blob, hashes of the Scope and the client key, nothing else
+// derived from a code, a number or a client.
 func TestStoredValues(t *testing.T) {
 	pool := newPool(t, databaseURL(t), nil)
 	s, schema := newStore(t, pool, pgstore.WithSweepInterval(0))
 	k, d, sealed, scope := newKey(), newDigest(), []byte("sealed by the caller"), []byte("session binding")
-	if _, err := s.Issue(t.Context(), store.IssueRequest{Key: k, Digest: d, Sealed: sealed, Scope: scope, TTL: time.Minute}); err != nil {
+	const client = "ip:203.0.113.7"
+	if _, err := s.Issue(t.Context(), store.IssueRequest{Key: k, Digest: d, Sealed: sealed, Scope: scope, Client: client,
+		TTL: time.Minute, Cooldown: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
+	var gc []byte
+	if err := pool.QueryRow(t.Context(), "SELECT client FROM "+schema+".dest_client").Scan(&gc); err != nil {
+		t.Fatal(err)
+	}
+	if len(gc) != 32 || bytes.Contains(gc, []byte(client)) {
+		t.Fatalf("stored client is %d bytes, want a 32-byte hash, not the client key", len(gc))
+	}
 	var gk, gd, gs, gsc []byte
-	if err := pool.QueryRow(t.Context(), "SELECT key, digest, sealed, scope FROM "+schema+".dest").Scan(&gk, &gd, &gs, &gsc); err != nil {
+	if err := pool.QueryRow(t.Context(), "SELECT key, digest, sealed, scope FROM "+schema+".dest_code").Scan(&gk, &gd, &gs, &gsc); err != nil {
 		t.Fatal(err)
 	}
 	if string(gk) != k || string(gd) != string(d) || string(gs) != string(sealed) {
@@ -496,10 +511,10 @@ func TestStoredValues(t *testing.T) {
 	if len(gsc) != 32 || bytes.Contains(gsc, scope) {
 		t.Fatalf("stored scope is %d bytes, want a 32-byte hash, not the Scope", len(gsc))
 	}
-	if err := s.Withdraw(t.Context(), k, d); err != nil {
+	if err := s.Withdraw(t.Context(), k, scope, d); err != nil {
 		t.Fatal(err)
 	}
-	if err := pool.QueryRow(t.Context(), "SELECT digest, sealed FROM "+schema+".dest").Scan(&gd, &gs); err != nil {
+	if err := pool.QueryRow(t.Context(), "SELECT digest, sealed FROM "+schema+".dest_code").Scan(&gd, &gs); err != nil {
 		t.Fatal(err)
 	}
 	if gd != nil || gs != nil {

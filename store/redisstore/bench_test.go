@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/go2fa/go2fa/internal/benchfloor"
 	"github.com/go2fa/go2fa/store"
 )
 
@@ -48,83 +48,6 @@ func benchBackend(b *testing.B) (string, redis.UniversalClient) {
 
 // floorScript is the trivial script the Store is compared with.
 var floorScript = redis.NewScript("return 1")
-
-// timed runs fn(base) .. fn(base+m-1) from n goroutines and returns the
-// wall time it took.
-func timed(n, base, m int, fn func(i int) error) (time.Duration, error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	start := time.Now()
-	for range n {
-		wg.Go(func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(m) {
-					return
-				}
-				if err := fn(base + int(i)); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					next.Store(int64(m))
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return time.Since(start), first
-}
-
-// versus runs lib b.N times and floor b.N times, from n goroutines each, in
-// alternating chunks (so a change of load on the machine hits both alike),
-// and reports the throughput of each and lib's share of the floor's. Only
-// lib's time counts as the benchmark's ns/op.
-func versus(b *testing.B, n int, floor, lib func(i int) error) {
-	b.Helper()
-	chunks := 50
-	if b.N < chunks*n {
-		chunks = 1
-	}
-	per := (b.N + chunks - 1) / chunks
-	var tFloor, tLib time.Duration
-	b.ResetTimer()
-	b.StopTimer()
-	for k, done := 0, 0; done < b.N; k++ {
-		m := min(per, b.N-done)
-		runFloor := func() {
-			d, err := timed(n, done, m, floor)
-			if err != nil {
-				b.Fatalf("floor: %v", err)
-			}
-			tFloor += d
-		}
-		runLib := func() {
-			b.StartTimer()
-			d, err := timed(n, done, m, lib)
-			b.StopTimer()
-			if err != nil {
-				b.Fatal(err)
-			}
-			tLib += d
-		}
-		if k%2 == 0 {
-			runFloor()
-			runLib()
-		} else {
-			runLib()
-			runFloor()
-		}
-		done += m
-	}
-	b.ReportMetric(float64(b.N)/tLib.Seconds(), "ops/s")
-	b.ReportMetric(float64(b.N)/tFloor.Seconds(), "floor-ops/s")
-	b.ReportMetric(100*tFloor.Seconds()/tLib.Seconds(), "%floor")
-}
 
 // defaultIssue is an Issue with the otp package's default policy.
 func defaultIssue(key string, digest []byte) store.IssueRequest {
@@ -173,20 +96,20 @@ func BenchmarkCheck(b *testing.B) {
 			// One pending code per Check, issued before the clock starts;
 			// every Check approves (the path that deletes).
 			run := "c" + strconv.FormatInt(benchRun.Add(1), 10)
-			if _, err := timed(64, 0, b.N, func(i int) error {
+			if _, err := benchfloor.Timed(64, 0, b.N, func(i int) error {
 				_, err := s.Issue(ctx, defaultIssue(benchKey(run, i), digest))
 				return err
 			}); err != nil {
 				b.Fatal(err)
 			}
-			versus(b, n, floor, func(i int) error {
+			benchfloor.Versus(b, n, 50, func(i int) error {
 				res, err := s.Check(ctx, store.CheckRequest{Key: benchKey(run, i), Digest: digest,
 					MaxAttempts: 5, FailureMax: 20, FailureWindow: 24 * time.Hour})
 				if err == nil && res.Status != store.Approved {
 					err = fmt.Errorf("Check = %v, want approved", res.Status)
 				}
 				return err
-			})
+			}, benchfloor.Floor{Name: "floor", Run: floor})
 			settle(b, s)
 		})
 	}
@@ -199,13 +122,13 @@ func BenchmarkIssue(b *testing.B) {
 	for _, n := range []int{1, 64} {
 		b.Run(fmt.Sprintf("%s/callers=%d", name, n), func(b *testing.B) {
 			run := "i" + strconv.FormatInt(benchRun.Add(1), 10)
-			versus(b, n, floor, func(i int) error {
+			benchfloor.Versus(b, n, 50, func(i int) error {
 				res, err := s.Issue(ctx, defaultIssue(benchKey(run, i), digest))
 				if err == nil && res.Outcome != store.Issued {
 					err = fmt.Errorf("Issue = %v, want issued", res.Outcome)
 				}
 				return err
-			})
+			}, benchfloor.Floor{Name: "floor", Run: floor})
 			settle(b, s)
 		})
 	}

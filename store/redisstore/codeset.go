@@ -2,10 +2,7 @@ package redisstore
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/go2fa/go2fa/store"
 )
@@ -20,19 +17,6 @@ import (
 //
 // ReplaceCodes and RedeemCode are one script each, CountCodes one SCARD.
 
-var (
-	//go:embed codeset_replace.lua
-	replaceCodesSrc string
-	//go:embed codeset_redeem.lua
-	redeemCodeSrc string
-
-	replaceCodesScript = redis.NewScript(replaceCodesSrc)
-	redeemCodeScript   = redis.NewScript(redeemCodeSrc)
-)
-
-// codeSetScripts are the code-set scripts, for Load.
-var codeSetScripts = []*redis.Script{replaceCodesScript, redeemCodeScript}
-
 var _ store.CodeSets = (*Store)(nil)
 
 // codeKeys returns the set and failure-counter keys of owner key.
@@ -44,11 +28,8 @@ func (s *Store) codeKeys(key string) (set, failures string) {
 // ReplaceCodes implements store.CodeSets with one EVALSHA.
 func (s *Store) ReplaceCodes(ctx context.Context, req store.ReplaceCodesRequest) error {
 	const op = "replace codes"
-	if err := req.Validate(); err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(ctx, op, err)
+	if err := begin(ctx, op, req.Validate()); err != nil {
+		return err
 	}
 	set, _ := s.codeKeys(req.Key)
 	args := make([]any, 0, 1+len(req.Digests))
@@ -77,11 +58,8 @@ func (s *Store) ReplaceCodes(ctx context.Context, req store.ReplaceCodesRequest)
 // about any code.
 func (s *Store) RedeemCode(ctx context.Context, req store.RedeemCodeRequest) (store.RedeemCodeResult, error) {
 	const op = "redeem code"
-	if err := req.Validate(); err != nil {
-		return store.RedeemCodeResult{}, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.RedeemCodeResult{}, fail(ctx, op, err)
+	if err := begin(ctx, op, req.Validate()); err != nil {
+		return store.RedeemCodeResult{}, err
 	}
 	set, failures := s.codeKeys(req.Key)
 	v, err := redeemCodeScript.Run(ctx, s.client, []string{set, failures},

@@ -12,40 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/go2fa/go2fa/store"
-	"github.com/go2fa/go2fa/store/storetest"
 )
-
-// TestCodeSetConformance runs the code-set conformance suite on miniredis
-// (always), on the redis-server at REDIS_URL and on the Redis Cluster at
-// REDIS_CLUSTER_ADDRS (when those are set).
-func TestCodeSetConformance(t *testing.T) {
-	t.Run("miniredis", func(t *testing.T) {
-		storetest.RunCodeSets(t, func(t *testing.T) storetest.Harness {
-			mi := newMini(t)
-			c := redis.NewClient(&redis.Options{Addr: mi.m.Addr()})
-			t.Cleanup(func() { c.Close() })
-			return storetest.Harness{Store: newTestStore(t, c), Advance: mi.Advance}
-		})
-	})
-	real := func(t *testing.T, b backend) {
-		s := newTestStore(t, b.client(t))
-		storetest.RunCodeSets(t, func(t *testing.T) storetest.Harness { return storetest.Harness{Store: s} })
-	}
-	t.Run("redis", func(t *testing.T) {
-		b, ok := standaloneBackend(t)
-		if !ok {
-			t.Skip("REDIS_URL not set: skipping the code-set suite on a real redis-server")
-		}
-		real(t, b)
-	})
-	t.Run("cluster", func(t *testing.T) {
-		b, ok := clusterBackend(t)
-		if !ok {
-			t.Skip("REDIS_CLUSTER_ADDRS not set: skipping the code-set suite on a Redis Cluster")
-		}
-		real(t, b)
-	})
-}
 
 // commandLog records the commands a client sends, one entry per round
 // trip (a pipeline is one entry).

@@ -2,20 +2,12 @@ package redisstore
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/go2fa/go2fa/store"
 )
-
-//go:embed counters.lua
-var countersLua string
-
-var countersScript = redis.NewScript(countersLua)
 
 var _ store.Counters = (*Store)(nil)
 
@@ -35,11 +27,8 @@ func (s *Store) countKey(key string) string {
 // A read (every delta zero) writes nothing. It is safe for concurrent use.
 func (s *Store) AddCounts(ctx context.Context, req store.CountRequest) (store.Counts, error) {
 	const op = "counts"
-	if err := req.Validate(); err != nil {
-		return store.Counts{}, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return store.Counts{}, fail(ctx, op, err)
+	if err := begin(ctx, op, req.Validate()); err != nil {
+		return store.Counts{}, err
 	}
 	var span int64
 	args := make([]any, 0, 3+2*len(req.Series)+len(req.Add))

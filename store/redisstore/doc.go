@@ -18,32 +18,36 @@
 // window and expiry.
 //
 // Check, the hot path, is built to cost Redis little more than a trivial
-// script: a right code, on a destination with no failure counted, is taken
-// and consumed with a single GETDEL inside the script, without reading the
-// clock (the code's key expires with the code, so a key that is there holds a
-// live code). Every other Check (wrong code, no code, a failure counted)
-// reads the clock and the failure counter too.
+// script: a right code, on a destination with no failure ever counted in its
+// hash, is taken and consumed with a GETDEL and a read of the failure
+// fields inside the script, without reading the clock (the code's key
+// expires with the code, so a key that is there holds a live code). Every
+// other Check (wrong code, no code, a failure counted) reads the clock too.
 //
 // # Keys and memory
 //
-// One destination has two keys, P:{K} and P:{K}:p (P the prefix, K the
-// opaque store key). The string P:{K}:p holds the pending code: a 16-byte
-// fingerprint of the digest (its SHA-256, truncated), the same of the
-// optional Scope, the optional Sealed value, the code's attempts and expiry; Redis expires it with the code. The
-// hash P:{K} holds what outlives a code: the cooldown, the send window and the
-// failure counter, and accepted Attempt markers. Each part of the hash
-// carries its own end time; a part whose time has passed counts as absent.
-// Issue sets the hash's own expiry to the latest end still to come, and
-// Check only ever extends it, so every key has a TTL and none outlives the
-// longest lifetime it was given.
+// One destination has a hash, P:{K}, and one string per Scope with a
+// pending code, P:{K}:p (no Scope) or P:{K}:p:S (S from the Scope's
+// SHA-256); P is the prefix, K the opaque store key. The string holds the
+// pending code: a 16-byte fingerprint of the digest (its SHA-256,
+// truncated), the same of the optional Scope, the optional Sealed value,
+// the code's attempts and expiry; Redis expires it with the code. The hash
+// holds what outlives a code: per client key (a 96-bit tag of
+// store.IssueRequest.Client) the cooldown, the send window, its failures
+// in the current run and its unapproved send; the destination's failure
+// counter and run and its send ceiling's count; accepted Attempt markers.
+// Each part of the hash carries its own end time; a part whose time has
+// passed counts as absent. The scripts only ever extend the hash's expiry,
+// to the latest end they write, so every key has a TTL and none outlives
+// the longest lifetime it was given.
 //
-// One pending verification under the otp package's default policy (code,
-// cooldown, window counter, and after a wrong guess the failure counter)
-// takes 240 to 256 bytes as reported by MEMORY USAGE, within a budget of 256
-// that a test holds it to; with Policy.KeepCode the sealed code makes it 272
-// to 288 (see docs/redis.md). An extra limit (store.IssueRequest.Limits) is one
-// more small hash, P:l:{L} (about 120 bytes), shared by every Issue that
-// names it.
+// One pending verification under the otp package's default policy, from
+// one client key (code, cooldown, window counter, and after a wrong guess
+// the failure counters), is held by TestMemoryPerVerification to a budget
+// of MEMORY USAGE bytes, a larger one with Policy.KeepCode's sealed code;
+// docs/redis.md has the figures. Each further client key that sends or fails adds its fields to the hash.
+// An extra limit (store.IssueRequest.Limits) is one more small hash,
+// P:l:{L}, shared by every Issue that names it.
 //
 // Redis holds no code and no phone number: keys are built from the opaque
 // keys the caller derives with an HMAC, and values are fingerprints of the
@@ -52,7 +56,7 @@
 // # Redis Cluster
 //
 // Every key of a destination carries the destination's key as its hash tag,
-// and every destination script touches only that destination's two keys, so
+// and every destination script touches only that destination's keys, so
 // the scripts are legal on a Cluster. Extra limits are the exception: their keys are
 // independent of the destination and so live in other slots. With a
 // *redis.Client (a single server, or Sentinel) the Issue script charges them

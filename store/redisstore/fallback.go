@@ -2,29 +2,21 @@ package redisstore
 
 import (
 	"context"
-	_ "embed"
-	"fmt"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/go2fa/go2fa/store"
 )
 
-// fallbackSrc is the Fallback script. Besides the keys of scripts.go it
-// writes P:{K}:b, a string holding the Tag of the code a Fallback took,
-// which expires with that code (SET ... PXAT), so it outlives neither the
-// code nor a replacement of it.
-//
-//go:embed fallback.lua
-var fallbackLua string
-
-var fallbackScript = redis.NewScript(pendingLib + fallbackLua)
+// Besides the keys of scripts.go, the Fallback script (fallback.lua)
+// writes P:{K}:b (P:{K}:b:S for Scope S), a string holding the Tag of the
+// code of the Scope a Fallback took, which expires with that code (SET
+// ... PXAT), so it outlives neither the code nor a replacement of it.
 
 var _ store.FallbackStore = (*Store)(nil)
 
-// fallbackKey is the string that marks a code a Fallback took.
-func (s *Store) fallbackKey(key string) string {
-	return s.prefix + ":{" + key + "}:b"
+// fallbackKey is the string that marks the code of scope a Fallback took:
+// the pending code's key with "b" for "p".
+func fallbackKey(dest, pending string) string {
+	return dest + ":b" + pending[len(dest)+2:]
 }
 
 // Fallback implements store.FallbackStore with one EVALSHA, except on a
@@ -33,14 +25,11 @@ func (s *Store) fallbackKey(key string) string {
 // Issue does.
 func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.FallbackResult, error) {
 	const op = "fallback"
-	if err := req.Validate(); err != nil {
-		return store.FallbackResult{}, fmt.Errorf("redisstore: %s: %w", op, err)
+	if err := begin(ctx, op, req.Validate()); err != nil {
+		return store.FallbackResult{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return store.FallbackResult{}, fail(ctx, op, err)
-	}
-	dest, pending := s.destKeys(req.Key)
-	keys := []string{dest, pending, s.fallbackKey(req.Key)}
+	dest, pending := s.destKeys(req.Key, req.Scope)
+	keys := []string{dest, pending, fallbackKey(dest, pending)}
 	if !s.split || len(req.Limits) == 0 {
 		args := fallbackArgs(req, -1, 0)
 		for _, l := range req.Limits {
@@ -49,70 +38,44 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 		}
 		return s.runFallback(ctx, keys, args)
 	}
-	type charge struct {
-		key string
-		end int64
+	charges, err := s.chargeLimits(ctx, req.Limits)
+	if err != nil {
+		return store.FallbackResult{}, fail(ctx, op, err)
 	}
-	var charged []charge
-	refused, retry := -1, int64(0)
-	for i, l := range req.Limits {
-		key := s.limitKey(l.Key)
-		v, err := chargeScript.Run(ctx, s.client, []string{key}, l.Max, msec(l.Window)).Result()
-		if err != nil {
-			return store.FallbackResult{}, fail(ctx, op, err)
-		}
-		n, _, err := reply(v, 3, false)
-		if err != nil {
-			return store.FallbackResult{}, fail(ctx, op, err)
-		}
-		if n[0] != 1 {
-			refused, retry = i, n[2]
-			break
-		}
-		charged = append(charged, charge{key, n[1]})
-	}
-	res, err := s.runFallback(ctx, keys, fallbackArgs(req, refused, retry))
-	if err == nil && res.Outcome != store.FallbackTaken && len(charged) > 0 {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundTimeout)
-		defer cancel()
-		for _, c := range charged {
-			_ = refundScript.Run(rctx, s.client, []string{c.key}, c.end).Err()
-		}
+	res, err := s.runFallback(ctx, keys, fallbackArgs(req, charges.refused, charges.retry))
+	if err == nil && res.Outcome != store.FallbackTaken {
+		s.refund(ctx, charges)
 	}
 	return res, err
 }
 
 func fallbackArgs(req store.FallbackRequest, refused int, retry int64) []any {
 	ints := packInts(msec(req.Cooldown), msec(req.Window), int64(req.WindowMax),
-		int64(req.FailureMax), int64(refused), retry, int64(max(req.Step, 1)))
-	args := make([]any, 0, 2+2*len(req.Limits))
-	return append(args, req.Tag, ints)
+		int64(req.FailureMax), int64(req.FailureCeiling), int64(refused), retry, int64(max(req.Step, 1)))
+	args := make([]any, 0, 3+2*len(req.Limits))
+	return append(args, req.Tag, ints, clientTag(req.Client))
 }
 
 func (s *Store) runFallback(ctx context.Context, keys []string, args []any) (store.FallbackResult, error) {
 	const op = "fallback"
-	v, err := fallbackScript.Run(ctx, s.client, keys, args...).Result()
-	if err != nil {
-		return store.FallbackResult{}, fail(ctx, op, err)
-	}
-	n, sealed, err := reply(v, 6, true)
+	r, err := runSend(ctx, fallbackScript, s.client, keys, args)
 	if err != nil {
 		return store.FallbackResult{}, fail(ctx, op, err)
 	}
 	res := store.FallbackResult{
-		Outcome:    store.FallbackOutcome(n[0]),
-		Reason:     store.LimitReason(n[1]),
-		LimitIndex: int(n[2]),
-		RetryAfter: dur(n[3]),
-		Attempts:   int(n[4]),
-		ExpiresIn:  dur(n[5]),
+		Outcome:    store.FallbackOutcome(r.outcome),
+		Reason:     store.LimitReason(r.reason),
+		LimitIndex: r.limitIndex,
+		RetryAfter: r.retryAfter,
+		Attempts:   r.attempts,
+		ExpiresIn:  r.expiresIn,
 	}
 	switch res.Outcome {
 	case store.FallbackTaken:
-		if sealed == "" {
+		if r.sealed == "" {
 			return store.FallbackResult{}, fail(ctx, op, errReply)
 		}
-		res.Sealed = []byte(sealed)
+		res.Sealed = []byte(r.sealed)
 	case store.FallbackNotPending, store.FallbackSpent, store.FallbackLimited:
 	default:
 		return store.FallbackResult{}, fail(ctx, op, errReply)

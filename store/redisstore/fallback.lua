@@ -1,76 +1,65 @@
--- Fallback: KEYS[1] destination hash P:{K}, KEYS[2] pending code P:{K}:p,
--- KEYS[3] fallback mark P:{K}:b (the tag, then one byte: the furthest
--- step taken), KEYS[4..] extra limits (standalone only).
--- ARGV: tag, then "cooldown ms:window ms:window max:failure max:refused
--- extra limit index (-1: none):its retry ms:step", then max and window ms of
--- each extra limit in KEYS. Reply: {outcome, reason, limit index, retry ms,
--- attempts, expires ms, sealed}. The pending value's layout is described in
--- scripts.go; pdec and penc come from pendingLib, prepended in Go.
-local k, kp, kb = KEYS[1], KEYS[2], KEYS[3]
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local cd, win, wmax, fmax, ext, eretry, step =
-  string.match(ARGV[2], '^(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+):(%d+)$')
-step = tonumber(step)
-cd, win, wmax = tonumber(cd), tonumber(win), tonumber(wmax)
-fmax, ext = tonumber(fmax), tonumber(ext)
-local v = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
-local c, x, g, mm = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0, tonumber(v[6]) or 0
-local f, w = 0, 0
-if g > now then f = tonumber(v[4]) or 0 else g = 0 end
-if x > now then w = tonumber(v[2]) or 0 else x = 0 end
-if c <= now then c = 0 end
-if mm <= now then mm = 0 end
-if fmax > 0 and f >= fmax then return {4, 1, 0, g - now, 0, 0, ''} end
-local p = redis.call('GET', kp)
-if not p or #p < 25 then return {2, 0, 0, 0, 0, 0, ''} end
-local pfl, pa, pe = pdec(p)
-local tag = ARGV[1]
--- Sealed follows the digest's fingerprint, and a Scope's fingerprint
--- (16 bytes) when flag bit 2 says the code has one.
-local off = 26
-if pfl % 4 >= 2 then off = 42 end
-local sealed = string.sub(p, off)
-if pe <= now or string.sub(sealed, 1, #tag) ~= tag then return {2, 0, 0, 0, 0, 0, ''} end
-local mark = redis.call('GET', kb)
-if mark and #mark == #tag + 1 and string.sub(mark, 1, #tag) == tag
-  and string.byte(mark, #mark) >= step then return {3, 0, 0, 0, 0, 0, ''} end
-if wmax > 0 and w >= wmax then return {4, 3, 0, x - now, 0, 0, ''} end
-if ext >= 0 then return {4, 4, ext, tonumber(eretry), 0, 0, ''} end
-if #KEYS > 3 then
-  local lim = {}
-  for i = 4, #KEYS do
-    local lmax, lwin = tonumber(ARGV[3 + 2 * (i - 4)]), tonumber(ARGV[4 + 2 * (i - 4)])
-    local lv = redis.call('HMGET', KEYS[i], 'n', 't')
-    local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
-    if lt <= now then ln = 0; lt = 0 end
-    if ln >= lmax then return {4, 4, i - 4, lt - now, 0, 0, ''} end
-    lim[#lim + 1] = {KEYS[i], lt, lwin}
-  end
-  local fresh = {}
-  for _, l in ipairs(lim) do
-    if l[2] == 0 and not fresh[l[1]] then
-      fresh[l[1]] = true
-      local lt = now + l[3]
-      redis.call('HSET', l[1], 'n', 1, 't', lt)
-      redis.call('PEXPIREAT', l[1], lt)
-    else
-      redis.call('HINCRBY', l[1], 'n', 1)
-    end
-  end
+-- Fallback: takes the pending code of a Scope for a second channel (a
+-- voice call after an SMS, say), once per step, charging the send limits.
+--
+-- KEYS[1]     destination hash P:{K}
+-- KEYS[2]     pending code of the Scope, P:{K}:p[:S]
+-- KEYS[3]     its fallback mark P:{K}:b[:S]: the tag, then one byte, the
+--             furthest step taken
+-- KEYS[4..]   extra limits P:l:{L} (standalone only; on a Cluster they are
+--             charged by charge.lua first)
+-- ARGV[1]     the tag the code's sealed value must start with
+-- ARGV[2]     "cooldown:window:window max:max failures:failure
+--             ceiling:refused limit:refused retry:step": cooldown and
+--             window in ms; refused limit is the index of an extra limit
+--             already refused by charge.lua (-1: none) and refused retry
+--             its ms
+-- ARGV[3]     the client tag
+-- ARGV[4..]   per extra limit in KEYS: max, window ms
+--
+-- Reply: {outcome, reason, limit index, retry ms, attempts, expires ms,
+-- sealed}
+--   outcome      FALLBACK_TAKEN, FALLBACK_NOT_PENDING, FALLBACK_SPENT (this
+--                step was taken already) or FALLBACK_LIMITED
+--   reason       a LIMIT_* constant when FALLBACK_LIMITED, else NO_LIMIT
+--   limit index  the refused extra limit's index when reason is LIMIT_EXTRA
+--   retry ms     when FALLBACK_LIMITED: ms until the send is allowed
+--   attempts     when FALLBACK_TAKEN: the code's wrong guesses
+--   expires ms   when FALLBACK_TAKEN: ms until the code expires
+--   sealed       when FALLBACK_TAKEN: the code's sealed value, else ''
+local dest_key, pending_key, mark_key = KEYS[1], KEYS[2], KEYS[3]
+local tag, packed_arg, client = ARGV[1], ARGV[2], ARGV[3]
+local FIRST_LIMIT_KEY, FIRST_LIMIT_ARG = 4, 4
+
+local now = now_ms()
+local cooldown, window, window_max, max_failures, failure_ceiling, refused_limit, refused_retry, step =
+  packed_ints(packed_arg, 8)
+
+local state = read_send_state(dest_key, client, now)
+if failures_refuse(state.failures, state.client_failures, max_failures, failure_ceiling) then
+  return {FALLBACK_LIMITED, LIMIT_FAILURES, 0, state.failures_end - now, 0, 0, ''}
 end
-local set, n = {}, 0
-if cd > 0 then
-  c = now + cd
-  set[1] = 'c'; set[2] = c; n = 2
+local pending = redis.call('GET', pending_key)
+if not pending or #pending < 25 then return {FALLBACK_NOT_PENDING, NO_LIMIT, 0, 0, 0, 0, ''} end
+local flags, attempts, expires_at = decode_head(pending)
+-- Sealed follows the digest's fingerprint, and the Scope's when the code
+-- has one.
+local sealed_from = 26
+if has_scope(flags) then sealed_from = 42 end
+local sealed = string.sub(pending, sealed_from)
+if expires_at <= now or string.sub(sealed, 1, #tag) ~= tag then
+  return {FALLBACK_NOT_PENDING, NO_LIMIT, 0, 0, 0, 0, ''}
 end
-if wmax > 0 then
-  if w == 0 then x = now + win end
-  set[n + 1] = 'w'; set[n + 2] = w + 1; set[n + 3] = 'x'; set[n + 4] = x; n = n + 4
+local mark = redis.call('GET', mark_key)
+if mark and #mark == #tag + 1 and string.sub(mark, 1, #tag) == tag and string.byte(mark, #mark) >= step then
+  return {FALLBACK_SPENT, NO_LIMIT, 0, 0, 0, 0, ''}
 end
-if n > 0 then
-  redis.call('HSET', k, unpack(set))
-  redis.call('PEXPIREAT', k, math.max(c, x, g, mm))
+local window_retry = window_refuses(state, window_max, now)
+if window_retry then return {FALLBACK_LIMITED, LIMIT_WINDOW, 0, window_retry, 0, 0, ''} end
+if refused_limit >= 0 then
+  return {FALLBACK_LIMITED, LIMIT_EXTRA, refused_limit, refused_retry, 0, 0, ''}
 end
-redis.call('SET', kb, tag .. string.char(step), 'PXAT', pe)
-return {1, 0, 0, 0, pa, pe - now, sealed}
+local full_limit, limit_retry = charge_extra_limits(FIRST_LIMIT_KEY, FIRST_LIMIT_ARG, now)
+if full_limit then return {FALLBACK_LIMITED, LIMIT_EXTRA, full_limit, limit_retry, 0, 0, ''} end
+record_send(dest_key, client, now, cooldown, window, window_max, state)
+redis.call('SET', mark_key, tag .. string.char(step), 'PXAT', expires_at)
+return {FALLBACK_TAKEN, NO_LIMIT, 0, 0, attempts, expires_at - now, sealed}

@@ -163,7 +163,7 @@ func allOps(ctx context.Context, s *Store) map[string]error {
 		err = fmt.Errorf("Check = %+v, %v; want an error and a zero result", res, err) //nolint:errorlint // see above
 	}
 	errs["Check"] = err
-	errs["Withdraw"] = s.Withdraw(ctx, "k", []byte("d"))
+	errs["Withdraw"] = s.Withdraw(ctx, "k", nil, []byte("d"))
 	_, errs["Attempt"] = s.Attempt(ctx, store.AttemptRequest{Key: "k", MaxFailures: 3, FailureWindow: time.Minute})
 	return errs
 }
@@ -340,13 +340,17 @@ func (f forger) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proces
 }
 
 // TestCheckUnexpectedReplies: Check approves only on exactly the script's
-// approval reply. Every other integer (17 and 65 end in the approval's low
-// bits; 2 is a rejection with nothing remaining; a remaining count above
-// MaxAttempts) and every other type is an error with a zero result.
+// approval reply. Every other pair (an unknown status; an approval, expiry
+// or lock with a remaining count; a rejection with nothing remaining or
+// more than MaxAttempts) and every other shape is an error with a zero
+// result.
 func TestCheckUnexpectedReplies(t *testing.T) {
-	replies := []any{int64(0), int64(-1), int64(-15), int64(2), int64(5), int64(15), int64(16),
-		int64(17), int64(33), int64(65), int64(1 + 16*1000), int64(19), int64(20),
-		int64(2 + 16*6), "1", []any{int64(1)}, nil}
+	pair := func(status store.CheckStatus, remaining int64) []any { return []any{int64(status), remaining} }
+	replies := []any{pair(0, 0), pair(-1, 0), pair(store.Replayed, 0), pair(store.Replayed+1, 0),
+		pair(store.Approved, 1), pair(store.Approved, -1), pair(store.Expired, 2), pair(store.Locked, 1),
+		pair(store.Rejected, 0), pair(store.Rejected, -1), pair(store.Rejected, 6),
+		int64(store.Approved), "1", []any{int64(store.Approved)}, []any{"1", int64(0)},
+		[]any{int64(store.Approved), int64(0), int64(0)}, nil}
 	for _, v := range replies {
 		t.Run(fmt.Sprintf("%#v", v), func(t *testing.T) {
 			c := miniBackend().client(t)
@@ -359,20 +363,21 @@ func TestCheckUnexpectedReplies(t *testing.T) {
 		})
 	}
 	// The replies the script does write still read as they should.
-	valid := map[int64]store.CheckResult{
-		1:        {Status: store.Approved},
-		3:        {Status: store.Expired},
-		4:        {Status: store.Locked},
-		2 + 16*1: {Status: store.Rejected, Remaining: 1},
-		2 + 16*5: {Status: store.Rejected, Remaining: 5},
+	valid := []store.CheckResult{
+		{Status: store.Approved},
+		{Status: store.Expired},
+		{Status: store.Locked},
+		{Status: store.Rejected, Remaining: 1},
+		{Status: store.Rejected, Remaining: 5},
 	}
-	for v, want := range valid {
+	for _, want := range valid {
 		c := miniBackend().client(t)
 		s := newTestStore(t, c)
+		v := pair(want.Status, int64(want.Remaining))
 		c.AddHook(forger{val: v})
 		res, err := s.Check(context.Background(), store.CheckRequest{Key: "k", Digest: []byte("d"), MaxAttempts: 5})
 		if err != nil || res != want {
-			t.Errorf("Check with reply %d = %+v, %v; want %+v", v, res, err, want)
+			t.Errorf("Check with reply %v = %+v, %v; want %+v", v, res, err, want)
 		}
 	}
 }

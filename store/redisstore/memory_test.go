@@ -13,13 +13,14 @@ import (
 
 // memoryBudget is the most Redis may use, as MEMORY USAGE reports it, for
 // everything one pending verification leaves behind, under the otp package's
-// default policy.
-const memoryBudget = 256
+// default policy, for one client key (each further client key that sends or
+// fails adds a few fields to the destination's hash).
+const memoryBudget = 416
 
 // keepCodeBudget is the same ceiling with Policy.KeepCode, which adds the
 // sealed code (34 bytes) to the pending value and takes it out of Redis's
 // inline string encoding.
-const keepCodeBudget = 288
+const keepCodeBudget = 448
 
 // realisticKey is shaped like the otp package's store keys: 128 bits of
 // HMAC, base64url (22 characters).
@@ -78,8 +79,9 @@ func TestMemoryPerVerification(t *testing.T) {
 			}
 			t.Cleanup(func() { deleteKeys(t, c, s) })
 			key := realisticKey(t)
-			req := store.IssueRequest{Key: key, Digest: randBytes(t, 32), TTL: 5 * time.Minute,
-				Cooldown: 30 * time.Second, Window: time.Hour, WindowMax: 5, FailureMax: 20}
+			client := "k-" + realisticKey(t)
+			req := store.IssueRequest{Key: key, Digest: randBytes(t, 32), Client: client, TTL: 5 * time.Minute,
+				Cooldown: 30 * time.Second, Window: time.Hour, WindowMax: 5, FailureMax: 20, FailureCeiling: 100}
 			if tc.sealed > 0 {
 				req.Sealed, req.KeepPending = randBytes(t, tc.sealed), true
 			}
@@ -90,8 +92,8 @@ func TestMemoryPerVerification(t *testing.T) {
 				t.Fatalf("Issue = %+v, %v", r, err)
 			}
 			if tc.wrong {
-				if _, err := s.Check(ctx, store.CheckRequest{Key: key, Digest: randBytes(t, 32), MaxAttempts: 5,
-					FailureMax: 20, FailureWindow: 24 * time.Hour}); err != nil {
+				if _, err := s.Check(ctx, store.CheckRequest{Key: key, Digest: randBytes(t, 32), Client: client, MaxAttempts: 5,
+					FailureMax: 20, FailureCeiling: 100, FailureWindow: 24 * time.Hour}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/go2fa/go2fa/store"
 )
 
@@ -16,36 +14,8 @@ import (
 // works on disappears. One key means one Cluster slot: the queue is small
 // (one entry per code sent with a fallback after silence, for less than the
 // code's lifetime).
-//
-// scheduleSrc: KEYS[1] queue; ARGV ref, delay ms, queue ttl ms.
-const scheduleSrc = `
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 0
-`
 
-// claimSrc: KEYS[1] queue; ARGV max, lease ms, queue ttl ms. Reply: the
-// refs claimed.
-const claimSrc = `
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-if #due == 0 then return due end
-local args = {}
-for i, ref in ipairs(due) do
-  args[2 * i - 1] = now + tonumber(ARGV[2]); args[2 * i] = ref
-end
-redis.call('ZADD', KEYS[1], unpack(args))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return due
-`
-
-var (
-	scheduleScript = redis.NewScript(scheduleSrc)
-	claimScript    = redis.NewScript(claimSrc)
-)
+// Schedule and Claim are one script each (schedule.lua, claim.lua).
 
 var _ store.FallbackQueue = (*Store)(nil)
 
@@ -72,11 +42,8 @@ func (s *Store) Schedule(ctx context.Context, ref string, delay time.Duration) e
 // Cancel implements store.FallbackQueue with one ZREM.
 func (s *Store) Cancel(ctx context.Context, ref string) error {
 	const op = "cancel"
-	if err := store.ValidateRef(ref); err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(ctx, op, err)
+	if err := begin(ctx, op, store.ValidateRef(ref)); err != nil {
+		return err
 	}
 	if err := s.client.ZRem(ctx, s.queueKey(), ref).Err(); err != nil {
 		return fail(ctx, op, err)
@@ -87,11 +54,8 @@ func (s *Store) Cancel(ctx context.Context, ref string) error {
 // Claim implements store.FallbackQueue with one EVALSHA.
 func (s *Store) Claim(ctx context.Context, n int, lease time.Duration) ([]string, error) {
 	const op = "claim"
-	if err := store.ValidateClaim(n, lease); err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fail(ctx, op, err)
+	if err := begin(ctx, op, store.ValidateClaim(n, lease)); err != nil {
+		return nil, err
 	}
 	v, err := claimScript.Run(ctx, s.client, []string{s.queueKey()}, n, msec(lease), msec(store.QueueTTL)).Result()
 	if err != nil {

@@ -1,16 +1,35 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	_ "embed"
+	"fmt"
+	"strings"
 
-// Key layout (P is the prefix, K an IssueRequest.Key, L a Limit.Key):
+	"github.com/redis/go-redis/v9"
+
+	"github.com/go2fa/go2fa/store"
+)
+
+// Key layout (P is the prefix, K an IssueRequest.Key, S the hex of the
+// first 16 bytes of a Scope's SHA-256, C the tag of a client key (see
+// clientTag), L a Limit.Key):
 //
-//	P:{K}:p  string: the pending code, its attempts and expiry; the key
-//	         expires with the code (SET ... PXAT), so Check needs no clock
-//	         to tell a live code from an expired one
-//	P:{K}    hash: what outlives a code
-//	  c  end of the cooldown, unix ms
-//	  w  sends in the window; x its end, unix ms
-//	  f  failure counter; g its end, unix ms
+//	P:{K}:p    string: the pending code without a Scope, its attempts and
+//	P:{K}:p:S  expiry (with Scope S); the key expires with the code (SET
+//	           ... PXAT), so Check needs no clock to tell a live code from
+//	           an expired one
+//	P:{K}:b    string: the fallback mark of the code of P:{K}:p (P:{K}:b:S
+//	P:{K}:b:S  of P:{K}:p:S); see fallback.go
+//	P:{K}      hash: what outlives a code
+//	  c:C  end of client C's cooldown, unix ms
+//	  w:C  client C's sends in its window; x:C its end, unix ms
+//	  f    the key's failure counter; g its end, unix ms; E its run
+//	  f:C  client C's failures in run e:C (they count while e:C = E
+//	       and g has not passed)
+//	  n    sends to the key from every client in the window ending at y,
+//	       unix ms (the send ceiling)
+//	  u:C  the y of the window in which client C sent without an
+//	       approval since (deleted by its approval)
 //	  m:<marker>  end of an accepted Attempt marker, unix ms
 //	  M  latest end of any marker
 //	P:l:{L}  hash: one extra limit
@@ -19,9 +38,8 @@ import "github.com/redis/go-redis/v9"
 // The pending value is binary, 25 bytes (so Redis keeps it inline with its
 // object header) plus the optional Sealed value:
 //
-//	byte  1     flags: bit 1 when the failure counter may be non-zero, so
-//	            a right code must first be checked against the failure
-//	            cap; bit 2 when the code has a Scope
+//	byte  1     flags: bit 2 when the code has a Scope (other bits are
+//	            ignored)
 //	bytes 2-3   wrong guesses against the code, big-endian
 //	bytes 4-9   expiry of the code, unix ms, big-endian
 //	bytes 10-25 fingerprint of the digest: the first 16 bytes of its SHA-256
@@ -29,329 +47,136 @@ import "github.com/redis/go-redis/v9"
 //	then        Sealed
 //
 // A withdrawn code keeps bytes 1-9 only: its attempts live on until its
-// expiry and carry over to the next code.
+// expiry and carry over to the next code of its Scope.
 //
-// A hash part whose time has passed counts as absent; a later write
-// overwrites or removes it, and it goes at the latest with the hash. Issue and
-// Attempt set the hash's expiry (PEXPIREAT) to the latest time still to come
-// among its parts; Check, the hot path, only ever extends it (when it counts
-// a failure whose counter would outlive the hash). So every key has a TTL, and
-// none outlives the longest lifetime it was given. Times come from
-// redis.call('TIME') on the node that owns the key, so application servers
-// with skewed clocks agree.
+// A hash field whose time has passed counts as absent; a later write
+// overwrites it, and it goes at the latest with the hash. The scripts only
+// ever extend the hash's expiry (PEXPIREAT), to the latest end they write,
+// so every key has a TTL and none outlives the longest lifetime it was
+// given. The hash holds a few fields per client key that sent or failed
+// while it lived. Times come from redis.call('TIME') on the node that owns
+// the key, so application servers with skewed clocks agree.
 //
-// The scripts keep their redis.call count low: on Redis 7.0 each costs
-// about half a microsecond to a microsecond and a half of server time
-// (measured: TIME 0.8 µs, a five-field HMGET 1.3 µs, an HDEL 0.25 µs, against
-// 0.83 µs for a whole `return 1` script), which is most of what separates
-// these scripts from a trivial one. A Check with the right code, when no
-// failure is counted, is a single GETDEL: no TIME, no hash. Every other
-// Check adds TIME, an HMGET of the failure counter and the writes it needs.
+// A Check with the right code, when no failure was ever counted in the
+// hash, is a GETDEL and an HMGET: no TIME. Every other Check adds TIME and
+// the writes it needs.
 
-// pendingLib decodes and encodes the head of a pending value.
-const pendingLib = `
-local function pdec(p)
-  local b1, b2, b3, b4, b5, b6, b7, b8, b9 = string.byte(p, 1, 9)
-  return b1, b2 * 256 + b3, ((((b4 * 256 + b5) * 256 + b6) * 256 + b7) * 256 + b8) * 256 + b9
-end
-local function penc(fl, a, e)
-  local t, x = {}, e
-  for i = 6, 1, -1 do t[i] = x % 256; x = math.floor(x / 256) end
-  return string.char(fl, math.floor(a / 256), a % 256, t[1], t[2], t[3], t[4], t[5], t[6])
-end
-`
+// Each script is a .lua file, run after the constants below and the
+// helper files it names: lib_clock.lua (now_ms), lib_args.lua
+// (packed_ints), lib_pending.lua (the
+// pending value's head, extend_expiry, failures_refuse) and lib_send.lua
+// (the send limits of Issue and Fallback). Each file starts with its keys,
+// arguments and reply, field by field.
+var (
+	//go:embed lib_clock.lua
+	libClock string
+	//go:embed lib_args.lua
+	libArgs string
+	//go:embed lib_pending.lua
+	libPending string
+	//go:embed lib_send.lua
+	libSend string
 
-// prelude (Attempt only) loads the destination hash into locals and defines
-// commit, which writes back what changed in at most three calls (HDEL, HSET,
-// PEXPIREAT), or deletes the hash when nothing in it is alive.
-const prelude = `
-local k = KEYS[1]
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local r = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
-local c = tonumber(r[1]) or 0
-local w, x = tonumber(r[2]) or 0, tonumber(r[3]) or 0
-local f, g = tonumber(r[4]) or 0, tonumber(r[5]) or 0
-local mm = tonumber(r[6]) or 0
-local mm0 = mm
-local old = math.max(c, x, g, mm)
-local set, del = {}, {}
-local function put(n, v) set[#set + 1] = n; set[#set + 1] = v end
-local function drop(...) for _, n in ipairs({...}) do del[#del + 1] = n end end
-if c > 0 and c <= now then drop('c'); c = 0 end
-if x > 0 and x <= now then drop('w', 'x'); w = 0; x = 0 end
-if g > 0 and g <= now then drop('f', 'g'); f = 0; g = 0 end
-if mm > 0 and mm <= now then mm = 0 end
-local function commit()
-  local new = math.max(c, x, g, mm)
-  if new <= now then
-    if old > 0 then redis.call('DEL', k) end
-    return
-  end
-  if #del > 0 then redis.call('HDEL', k, unpack(del)) end
-  if #set > 0 then redis.call('HSET', k, unpack(set)) end
-  if new ~= old then redis.call('PEXPIREAT', k, new) end
-end
-`
+	//go:embed issue.lua
+	issueLua string
+	//go:embed check.lua
+	checkLua string
+	//go:embed attempt.lua
+	attemptLua string
+	//go:embed withdraw.lua
+	withdrawLua string
+	//go:embed charge.lua
+	chargeLua string
+	//go:embed refund.lua
+	refundLua string
+	//go:embed fallback.lua
+	fallbackLua string
+	//go:embed codeset_replace.lua
+	replaceCodesLua string
+	//go:embed codeset_redeem.lua
+	redeemCodeLua string
+	//go:embed counters.lua
+	countersLua string
+	//go:embed schedule.lua
+	scheduleLua string
+	//go:embed claim.lua
+	claimLua string
+)
 
-// issueSrc: KEYS[1] destination hash, KEYS[2] pending code, KEYS[3..] extra
-// limits (standalone only). ARGV: fingerprint (16 bytes, then 16 of the
-// Scope's fingerprint when there is one), sealed, then one argument
-// "keep (1/0):ttl ms:cooldown ms:window ms:window max:failure max:refused
-// extra limit index (-1: none):its retry ms", then max and window ms of each
-// extra limit in KEYS. Reply: {outcome, reason, limit index, retry ms,
-// attempts, expires ms, sealed}.
-//
-// It sets the hash's lifetime exactly: the latest time still to come among
-// the cooldown, window, failure counter and markers; the pending code's key
-// expires with the code.
-const issueSrc = pendingLib + `
-local k, kp = KEYS[1], KEYS[2]
-local tm = redis.call('TIME')
-local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
-local p = redis.call('GET', kp)
-local pa, pe, pfp, psc = 0, 0, false, ''
-if p then
-  local pfl
-  pfl, pa, pe = pdec(p)
-  if pe <= now then
-    pa, pe = 0, 0
-  elseif #p >= 25 then
-    pfp = string.sub(p, 10, 25)
-    if pfl % 4 >= 2 then psc = string.sub(p, 26, 41) end
-  end
-end
-local rsc = string.sub(ARGV[1], 17, 32)
-if pfp == string.sub(ARGV[1], 1, 16) then
-  -- A retry of an Issue that already saved this digest (the reply was
-  -- lost): idempotent, nothing charged.
-  -- Reason 5 marks it, so a split Issue refunds the limits it charged.
-  return {1, 5, 0, 0, pa, pe - now, ''}
-end
-local v = redis.call('HMGET', k, 'c', 'w', 'x', 'f', 'g', 'M')
-local c, x, g, mm = tonumber(v[1]) or 0, tonumber(v[3]) or 0, tonumber(v[5]) or 0, tonumber(v[6]) or 0
-local keep, ttl, cd, win, wmax, fmax, ext, eretry =
-  string.match(ARGV[3], '^([01]):(%d+):(%d+):(%d+):(%d+):(%d+):(-?%d+):(%d+)$')
-ttl, cd, win = tonumber(ttl), tonumber(cd), tonumber(win)
-wmax, fmax, ext = tonumber(wmax), tonumber(fmax), tonumber(ext)
-local f, w = 0, 0
-if g > now then f = tonumber(v[4]) or 0 else g = 0 end
-if x > now then w = tonumber(v[2]) or 0 else x = 0 end
-if mm <= now then mm = 0 end
-if fmax > 0 and f >= fmax then return {3, 1, 0, g - now, 0, 0, ''} end
-if c > now then return {3, 2, 0, c - now, 0, 0, ''} end
-if wmax > 0 and w >= wmax then return {3, 3, 0, x - now, 0, 0, ''} end
-if ext >= 0 then return {3, 4, ext, tonumber(eretry), 0, 0, ''} end
-if #KEYS > 2 then
-  local lim = {}
-  for i = 3, #KEYS do
-    local lmax, lwin = tonumber(ARGV[4 + 2 * (i - 3)]), tonumber(ARGV[5 + 2 * (i - 3)])
-    local lv = redis.call('HMGET', KEYS[i], 'n', 't')
-    local ln, lt = tonumber(lv[1]) or 0, tonumber(lv[2]) or 0
-    if lt <= now then ln = 0; lt = 0 end
-    if ln >= lmax then return {3, 4, i - 3, lt - now, 0, 0, ''} end
-    lim[#lim + 1] = {KEYS[i], lt, lwin}
-  end
-  local fresh = {}
-  for _, l in ipairs(lim) do
-    if l[2] == 0 and not fresh[l[1]] then
-      fresh[l[1]] = true
-      local lt = now + l[3]
-      redis.call('HSET', l[1], 'n', 1, 't', lt)
-      redis.call('PEXPIREAT', l[1], lt)
-    else
-      redis.call('HINCRBY', l[1], 'n', 1)
-    end
-  end
-end
-local set, n = {}, 0
-if cd > 0 then
-  c = now + cd
-  set[1] = 'c'; set[2] = c; n = 2
-end
-if wmax > 0 then
-  if w == 0 then x = now + win end
-  set[n + 1] = 'w'; set[n + 2] = w + 1; set[n + 3] = 'x'; set[n + 4] = x; n = n + 4
-end
-if n > 0 then
-  redis.call('HSET', k, unpack(set))
-  redis.call('PEXPIREAT', k, math.max(c, x, g, mm))
-end
-if pfp and keep == '1' and psc == rsc then
-  return {2, 0, 0, 0, pa, pe - now, string.sub(p, 26 + #psc)}
-end
-local e, fl = now + ttl, 0
-if f > 0 then fl = 1 end
-if #rsc > 0 then fl = fl + 2 end
-redis.call('SET', kp, penc(fl, pa, e) .. ARGV[1] .. ARGV[2], 'PXAT', e)
-return {1, 0, 0, 0, pa, ttl, ''}
-`
+// reasonRetry is the reason the issue script gives an Issued reply when the
+// request repeated one that had already saved its code. It is negative, so
+// it is no store.LimitReason.
+const reasonRetry = -1
 
-// checkSrc: KEYS[1] destination hash, KEYS[2] pending code. ARGV:
-// fingerprint (16 bytes, then 16 of the Scope's fingerprint when there is
-// one), then "max attempts:failure max:failure window ms" in one
-// argument (each argument costs Redis an object and Lua a string, and only
-// the slow path reads these). Reply: status + 16*remaining, one integer
-// (cheaper to build and to read than an array).
-//
-// Check is the hottest path. The pending code is taken with GETDEL: a right
-// code with no failure counted is approved there and then, in one call. Any
-// other case reads the clock and the failure counter, and puts back what
-// must stay (a wrong guess's code with one more attempt, a withdrawn code's
-// attempts), with the expiry it had. It never shortens the hash's lifetime
-// (a later Issue sets it exactly); it extends it when the failure counter,
-// which lives the failure window from its latest failure, would outlive it.
-const checkSrc = pendingLib + `
-local k, kp = KEYS[1], KEYS[2]
-local p = redis.call('GETDEL', kp)
-local fp = ARGV[1]
-if p and string.byte(p, 1) == (#fp > 16 and 2 or 0) and string.sub(p, 10, 9 + #fp) == fp then return 1 end
-local tm = redis.call('TIME')
-local now = tm[1] * 1000 + math.floor(tm[2] / 1000)
-local v = redis.call('HMGET', k, 'f', 'g')
-local ma, fm, fw = string.match(ARGV[2], '^(%d+):(%d+):(%d+)$')
-local maxa, fmax = tonumber(ma), tonumber(fm)
-local f, g = 0, tonumber(v[2]) or 0
-if g > now then f = tonumber(v[1]) or 0 end
-local fl, a, e = 0, 0, 0
-if p then fl, a, e = pdec(p) end
-if p and #p < 25 and e > now then
-  -- Withdrawn: its attempts stay until its expiry, locked or not.
-  redis.call('SET', kp, p, 'PXAT', e)
-  p = false
-end
-if fmax > 0 and f >= fmax then return 4 end
-if not p or e <= now then return 3 end
-local psc = ''
-if fl % 4 >= 2 then psc = string.sub(p, 26, 41) end
-if psc ~= string.sub(fp, 17, 32) then
-  -- Another scope's code: not pending for this caller; put it back as it was.
-  redis.call('SET', kp, p, 'PXAT', e)
-  return 3
-end
-if string.sub(p, 10, 25) == string.sub(fp, 1, 16) then
-  if v[1] then redis.call('HDEL', k, 'f', 'g') end
-  return 1
-end
-a = a + 1
-if fmax > 0 then
-  -- The counter lives the failure window from its latest failure.
-  g = now + tonumber(fw)
-  f = f + 1
-  if fl % 2 == 0 then fl = fl + 1 end
-end
-local res, left = 4, maxa - a
-if fmax > 0 and fmax - f < left then left = fmax - f end
-if left > 0 then
-  redis.call('SET', kp, penc(fl, a, e) .. string.sub(p, 10), 'PXAT', e)
-  res = 2 + 16 * left
-end
-if fmax > 0 then
-  redis.call('HSET', k, 'f', f, 'g', g)
-  local pt = redis.call('PTTL', k)
-  if pt < 0 or now + pt < g then redis.call('PEXPIREAT', k, g) end
-end
-return res
-`
+// Replies of the charge script.
+const (
+	notCharged = 0
+	charged    = 1
+)
 
-// attemptSrc: KEYS[1] destination hash, KEYS[2] pending code. ARGV: marker,
-// marker ttl ms, max failures, failure window ms. Reply: {status, remaining,
-// retry ms}. A failure flags a pending code, so that Check consults the
-// failure counter before it approves.
-const attemptSrc = prelude + `
-local marker, mttl = ARGV[1], tonumber(ARGV[2])
-local maxf, fw = tonumber(ARGV[3]), tonumber(ARGV[4])
-if f >= maxf then return {4, 0, g - now} end
-local function fail(status)
-  g = now + fw; put('g', g)
-  f = f + 1; put('f', f)
-  commit()
-  local p = redis.call('GET', KEYS[2])
-  if p and string.byte(p, 1) % 2 == 0 then
-    redis.call('SET', KEYS[2], string.char(string.byte(p, 1) + 1) .. string.sub(p, 2), 'KEEPTTL')
-  end
-  if f >= maxf then return {4, 0, g - now} end
-  return {status, maxf - f, 0}
-end
-if marker == '' then return fail(2) end
-local mk = 'm:' .. marker
-local all = redis.call('HGETALL', k)
-local seen = false
-mm = 0
-for i = 1, #all, 2 do
-  local n = all[i]
-  if string.sub(n, 1, 2) == 'm:' then
-    local t = tonumber(all[i + 1]) or 0
-    if t <= now then
-      drop(n)
-    else
-      if n == mk then seen = true end
-      if t > mm then mm = t end
-    end
-  end
-end
-local function marks()
-  if mm ~= mm0 then
-    if mm > 0 then put('M', mm) else drop('M') end
-  end
-end
-if seen then
-  marks()
-  return fail(5)
-end
-local t = now + mttl
-put(mk, t)
-if t > mm then mm = t end
-marks()
-if f > 0 then drop('f', 'g'); f = 0; g = 0 end
-commit()
-return {1, 0, 0}
-`
+// luaConstant is one Go constant a script replies with, under its Lua name.
+type luaConstant struct {
+	name  string
+	value int
+}
 
-// withdrawSrc: KEYS[1] pending code, ARGV[1] fingerprint. The code's
-// expiry and attempts stay, so they carry over to the next code.
-const withdrawSrc = `
-local p = redis.call('GET', KEYS[1])
-if p and string.sub(p, 10, 25) == ARGV[1] then
-  redis.call('SET', KEYS[1], string.sub(p, 1, 9), 'KEEPTTL')
-end
-return 0
-`
+// luaConstants are declared as Lua locals at the top of every script, with
+// the values of the Go constants the replies are read with: a script
+// returns LOCKED and Go compares with store.Locked, so renumbering the Go
+// constants renumbers the scripts' replies too.
+var luaConstants = []luaConstant{
+	{"ISSUED", int(store.Issued)},
+	{"REUSED", int(store.Reused)},
+	{"LIMITED", int(store.Limited)},
+	{"NO_LIMIT", int(store.NoLimit)},
+	{"LIMIT_FAILURES", int(store.LimitFailures)},
+	{"LIMIT_COOLDOWN", int(store.LimitCooldown)},
+	{"LIMIT_WINDOW", int(store.LimitWindow)},
+	{"LIMIT_EXTRA", int(store.LimitExtra)},
+	{"REASON_RETRY", reasonRetry},
+	{"APPROVED", int(store.Approved)},
+	{"REJECTED", int(store.Rejected)},
+	{"EXPIRED", int(store.Expired)},
+	{"LOCKED", int(store.Locked)},
+	{"REPLAYED", int(store.Replayed)},
+	{"FALLBACK_TAKEN", int(store.FallbackTaken)},
+	{"FALLBACK_NOT_PENDING", int(store.FallbackNotPending)},
+	{"FALLBACK_SPENT", int(store.FallbackSpent)},
+	{"FALLBACK_LIMITED", int(store.FallbackLimited)},
+	{"CHARGED", charged},
+	{"NOT_CHARGED", notCharged},
+}
 
-// chargeSrc (split mode): KEYS[1] one extra limit. ARGV: max, window ms.
-// Reply: {charged 1/0, window end ms, retry ms}.
-const chargeSrc = `
-local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local k = KEYS[1]
-local v = redis.call('HMGET', k, 'n', 't')
-local n, t = tonumber(v[1]) or 0, tonumber(v[2]) or 0
-if t <= now then
-  t = now + tonumber(ARGV[2])
-  redis.call('HSET', k, 'n', 1, 't', t)
-  redis.call('PEXPIREAT', k, t)
-  return {1, t, 0}
-end
-if n >= tonumber(ARGV[1]) then return {0, t, t - now} end
-redis.call('HINCRBY', k, 'n', 1)
-return {1, t, 0}
-`
+// luaPrelude declares luaConstants in Lua.
+var luaPrelude = func() string {
+	var b strings.Builder
+	b.WriteString("-- Constants generated from Go (scripts.go).\n")
+	for _, c := range luaConstants {
+		fmt.Fprintf(&b, "local %s = %d\n", c.name, c.value)
+	}
+	return b.String()
+}()
 
-// refundSrc (split mode): KEYS[1] one extra limit, ARGV[1] the window end
-// the charge saw. It gives the send back only to that same window.
-const refundSrc = `
-local v = redis.call('HMGET', KEYS[1], 'n', 't')
-if v[2] and tonumber(v[2]) == tonumber(ARGV[1]) and (tonumber(v[1]) or 0) > 0 then
-  redis.call('HINCRBY', KEYS[1], 'n', -1)
-end
-return 0
-`
+// newScript joins the prelude and parts (helpers first, the script last).
+func newScript(parts ...string) *redis.Script {
+	return redis.NewScript(luaPrelude + strings.Join(parts, "\n"))
+}
 
 var (
-	issueScript    = redis.NewScript(issueSrc)
-	checkScript    = redis.NewScript(checkSrc)
-	attemptScript  = redis.NewScript(attemptSrc)
-	withdrawScript = redis.NewScript(withdrawSrc)
-	chargeScript   = redis.NewScript(chargeSrc)
-	refundScript   = redis.NewScript(refundSrc)
+	issueScript        = newScript(libClock, libArgs, libPending, libSend, issueLua)
+	checkScript        = newScript(libClock, libArgs, libPending, checkLua)
+	attemptScript      = newScript(libClock, libPending, attemptLua)
+	withdrawScript     = newScript(withdrawLua)
+	chargeScript       = newScript(libClock, chargeLua)
+	refundScript       = newScript(refundLua)
+	fallbackScript     = newScript(libClock, libArgs, libPending, libSend, fallbackLua)
+	replaceCodesScript = newScript(replaceCodesLua)
+	redeemCodeScript   = newScript(redeemCodeLua)
+	countersScript     = newScript(countersLua)
+	scheduleScript     = newScript(libClock, scheduleLua)
+	claimScript        = newScript(libClock, claimLua)
 )
+
+// allScripts are the scripts Load caches.
+var allScripts = []*redis.Script{issueScript, checkScript, attemptScript, withdrawScript, chargeScript,
+	refundScript, fallbackScript, replaceCodesScript, redeemCodeScript, countersScript, scheduleScript, claimScript}

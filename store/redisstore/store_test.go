@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,8 +69,8 @@ func TestNew(t *testing.T) {
 		t.Error("New((*redis.Client)(nil)) = nil error, want an error")
 	}
 	for _, p := range []string{"", "a{b", "a}b", "sp ace", "tab\t", "é", string(make([]byte, MaxPrefixLen+1))} {
-		if _, err := New(c, WithPrefix(p)); err == nil {
-			t.Errorf("WithPrefix(%q) accepted, want an error", p)
+		if _, err := New(c, WithPrefix(p)); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "WithPrefix") {
+			t.Errorf("New(WithPrefix(%q)) error = %v, want ErrInvalidOption naming WithPrefix", p, err)
 		}
 	}
 	s, err := New(c)
@@ -96,10 +97,10 @@ func TestInvalidRequests(t *testing.T) {
 	if _, err := s.Check(ctx, store.CheckRequest{Key: "k", Digest: []byte("d")}); !errors.Is(err, store.ErrInvalidRequest) {
 		t.Errorf("Check without MaxAttempts: err = %v, want ErrInvalidRequest", err)
 	}
-	if err := s.Withdraw(ctx, "", []byte("d")); !errors.Is(err, store.ErrInvalidRequest) {
+	if err := s.Withdraw(ctx, "", nil, []byte("d")); !errors.Is(err, store.ErrInvalidRequest) {
 		t.Errorf("Withdraw with empty key: err = %v, want ErrInvalidRequest", err)
 	}
-	if err := s.Withdraw(ctx, "k", nil); !errors.Is(err, store.ErrInvalidRequest) {
+	if err := s.Withdraw(ctx, "k", nil, nil); !errors.Is(err, store.ErrInvalidRequest) {
 		t.Errorf("Withdraw with empty digest: err = %v, want ErrInvalidRequest", err)
 	}
 	if _, err := s.Attempt(ctx, store.AttemptRequest{Key: "k"}); !errors.Is(err, store.ErrInvalidRequest) {
@@ -305,15 +306,15 @@ func TestContract(t *testing.T) {
 			ctx := context.Background()
 			mustIssue(t, s, issueReq("k", "one"))
 			wantCheck(t, mustCheck(t, s, checkReq("k", "bad")), store.Rejected, 2)
-			if err := s.Withdraw(ctx, "k", []byte("other")); err != nil {
+			if err := s.Withdraw(ctx, "k", nil, []byte("other")); err != nil {
 				t.Fatal(err)
 			}
 			wantCheck(t, mustCheck(t, s, checkReq("k", "bad")), store.Rejected, 1)
-			if err := s.Withdraw(ctx, "k", []byte("one")); err != nil {
+			if err := s.Withdraw(ctx, "k", nil, []byte("one")); err != nil {
 				t.Fatal(err)
 			}
 			wantCheck(t, mustCheck(t, s, checkReq("k", "one")), store.Expired, 0)
-			if err := s.Withdraw(ctx, "k", []byte("one")); err != nil {
+			if err := s.Withdraw(ctx, "k", nil, []byte("one")); err != nil {
 				t.Fatalf("second Withdraw: %v", err)
 			}
 			if r := mustIssue(t, s, issueReq("k", "two")); r.Outcome != store.Issued || r.Attempts != 2 {

@@ -15,23 +15,11 @@ import (
 // random keys, short real-time waits when Advance is nil.
 func RunCodeSets(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Helper()
-	for _, tc := range codeSetTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t)
-			cs, ok := h.Store.(store.CodeSets)
-			if !ok {
-				t.Fatalf("storetest: %T does not implement store.CodeSets", h.Store)
-			}
-			tc.fn(&csEnv{env: env{t: t, h: h, ctx: t.Context()}, cs: cs})
-		})
-	}
+	runExtension(t, newHarness, "store.CodeSets", codeSetTests,
+		func(e env, cs store.CodeSets) *csEnv { return &csEnv{env: e, cs: cs} })
 }
 
-var codeSetTests = []struct {
-	name string
-	fn   func(e *csEnv)
-}{
+var codeSetTests = []extensionTest[*csEnv]{
 	{"RedeemOnce", testCodesRedeemOnce},
 	{"ReplaceDropsOldSet", testCodesReplaceDropsOld},
 	{"ReplaceKeepsFailures", testCodesReplaceKeepsFailures},

@@ -18,23 +18,11 @@ import (
 // Advance is nil).
 func RunCounters(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Helper()
-	for _, tc := range counterTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t)
-			c, ok := h.Store.(store.Counters)
-			if !ok {
-				t.Fatalf("storetest: %T does not implement store.Counters", h.Store)
-			}
-			tc.fn(&counterEnv{env: env{t: t, h: h, ctx: t.Context()}, c: c})
-		})
-	}
+	runExtension(t, newHarness, "store.Counters", counterTests,
+		func(e env, c store.Counters) *counterEnv { return &counterEnv{env: e, c: c} })
 }
 
-var counterTests = []struct {
-	name string
-	fn   func(e *counterEnv)
-}{
+var counterTests = []extensionTest[*counterEnv]{
 	{"AddAndRead", testCountAddAndRead},
 	{"ReadOnlyUnknownKey", testCountReadOnly},
 	{"BucketsRoll", testCountBucketsRoll},

@@ -82,6 +82,32 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	}
 }
 
+// extensionTest is one test of the suite of an optional extension (store.CodeSets,
+// store.Counters), on its environment E.
+type extensionTest[E any] struct {
+	name string
+	fn   func(e E)
+}
+
+// runExtension runs tests as Run does, each in a parallel subtest with its
+// own harness, whose Store must implement the extension X (named name);
+// newEnv gives each test its environment.
+func runExtension[X, E any](t *testing.T, newHarness func(t *testing.T) Harness, name string,
+	tests []extensionTest[E], newEnv func(e env, x X) E) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			x, ok := h.Store.(X)
+			if !ok {
+				t.Fatalf("storetest: %T does not implement %s", h.Store, name)
+			}
+			tc.fn(newEnv(env{t: t, h: h, ctx: t.Context()}, x))
+		})
+	}
+}
+
 var tests = []struct {
 	name string
 	fn   func(e *env)
@@ -102,6 +128,14 @@ var tests = []struct {
 	{"LimitedChangesNothing", testLimitedChangesNothing},
 	{"Scope", testScope},
 	{"ScopeKeepPending", testScopeKeepPending},
+	{"ScopePending", testScopePending},
+	{"ClientSendLimits", testClientSendLimits},
+	{"SendCeiling", testSendCeiling},
+	{"SendCeilingApproval", testSendCeilingApproval},
+	{"SendCeilingWindow", testSendCeilingWindow},
+	{"FailureRun", testFailureRun},
+	{"FailureRunApproval", testFailureRunApproval},
+	{"FailureRunOutlivesClient", testFailureRunOutlivesClient},
 	{"FailureCap", testFailureCap},
 	{"FailureCapResetOnApproval", testFailureCapReset},
 	{"FailureWindow", testFailureWindow},
@@ -255,7 +289,7 @@ func (e *env) attempt(req store.AttemptRequest, status store.CheckStatus, remain
 
 func (e *env) withdraw(key string, d []byte) {
 	e.t.Helper()
-	if err := e.h.Store.Withdraw(e.ctx, key, d); err != nil {
+	if err := e.h.Store.Withdraw(e.ctx, key, nil, d); err != nil {
 		e.t.Fatalf("Withdraw: unexpected error: %v", err)
 	}
 }
@@ -632,7 +666,8 @@ func testScope(e *env) {
 	e.check(chk(d2, nil), store.Approved, 0)
 }
 
-// testScopeKeepPending: KeepPending keeps only a code of the same Scope.
+// testScopeKeepPending: KeepPending keeps only a code of the same Scope;
+// another Scope's Issue saves its own code beside it.
 func testScopeKeepPending(e *env) {
 	k, d1, d2 := key(), digest(), digest()
 	a, b := []byte("scope-a"), []byte("scope-b")
@@ -643,8 +678,237 @@ func testScopeKeepPending(e *env) {
 	}
 	e.issued(store.IssueRequest{Key: k, Digest: d2, Scope: b, Sealed: []byte("sealed-b"), KeepPending: true, TTL: long}, 0)
 	e.check(checkReq(k, d1, 5), store.Expired, 0)
-	e.check(store.CheckRequest{Key: k, Digest: d1, Scope: a, MaxAttempts: 5}, store.Expired, 0)
 	e.check(store.CheckRequest{Key: k, Digest: d2, Scope: b, MaxAttempts: 5}, store.Approved, 0)
+	e.check(store.CheckRequest{Key: k, Digest: d1, Scope: a, MaxAttempts: 5}, store.Approved, 0)
+}
+
+// testScopePending: each Scope has its own pending code. An Issue in one
+// Scope neither replaces nor withdraws another's, and wrong guesses in one
+// Scope spend only that Scope's attempts, which carry over to its next
+// code.
+func testScopePending(e *env) {
+	k, da, db := key(), digest(), digest()
+	a, b := []byte("scope-a"), []byte("scope-b")
+	chk := func(d, scope []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, Scope: scope, MaxAttempts: 3}
+	}
+	e.issued(store.IssueRequest{Key: k, Digest: da, Scope: a, TTL: long}, 0)
+	for range 3 {
+		e.issued(store.IssueRequest{Key: k, Digest: digest(), Scope: b, TTL: long}, 0)
+		e.withdraw(k, digest())
+	}
+	e.issued(store.IssueRequest{Key: k, Digest: db, Scope: b, TTL: long}, 0)
+	e.check(chk(digest(), b), store.Rejected, 2)
+	e.check(chk(digest(), b), store.Rejected, 1)
+	if err := e.h.Store.Withdraw(e.ctx, k, b, da); err != nil {
+		e.t.Fatal(err)
+	}
+	// Scope b's new code carries b's 2 attempts; a's code has all 3.
+	db2 := digest()
+	e.issued(store.IssueRequest{Key: k, Digest: db2, Scope: b, TTL: long}, 2)
+	e.check(chk(db, b), store.Locked, 0)
+	e.check(chk(da, a), store.Approved, 0)
+	// A withdrawn code is withdrawn in its own Scope only.
+	da2 := digest()
+	e.issued(store.IssueRequest{Key: k, Digest: da2, Scope: a, TTL: long}, 0)
+	if err := e.h.Store.Withdraw(e.ctx, k, a, da2); err != nil {
+		e.t.Fatal(err)
+	}
+	e.check(chk(da2, a), store.Expired, 0)
+}
+
+// testClientSendLimits: the cooldown and the window budget are kept per
+// (Key, Client): one client's sends never refuse another's.
+func testClientSendLimits(e *env) {
+	k := key()
+	iss := func(client string) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: digest(), Client: client, TTL: long, Cooldown: long, Window: long, WindowMax: 2}
+	}
+	win := func(client string) store.IssueRequest {
+		r := iss(client)
+		r.Cooldown = 0
+		return r
+	}
+	e.issued(win("client-c"), 0)
+	e.issued(win("client-c"), 0)
+	e.limited(win("client-c"), store.LimitWindow, 0, long)
+	// The Key's send ceiling (2) is reached: clients that have not sent
+	// are still served, once each (see testSendCeiling).
+	e.issued(win("client-d"), 0)
+	e.issued(iss("client-a"), 0)
+	e.limited(iss("client-a"), store.LimitCooldown, 0, long)
+	e.issued(iss("client-b"), 0)
+	e.issued(iss(""), 0)
+	e.limited(iss(""), store.LimitCooldown, 0, long)
+}
+
+// testSendCeiling: once the Key's window holds WindowMax sends from all
+// clients, a client that has sent in it without an approval since is
+// refused, even with its own window budget left; a client that has not
+// sent yet gets one send. k clients get at most WindowMax + k sends.
+func testSendCeiling(e *env) {
+	k := key()
+	iss := func(client string) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), TTL: long, Window: long, WindowMax: 3}
+	}
+	chk := func(client string) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), MaxAttempts: 5,
+			FailureMax: 20, FailureWindow: long}
+	}
+	e.issued(iss("a"), 0)
+	e.issued(iss("a"), 0)
+	e.issued(iss("b"), 0) // the Key's third send: the ceiling
+	// a has window budget left (2 of 3) but sent without an approval, and
+	// its wrong guesses change nothing.
+	e.check(chk("a"), store.Rejected, 4)
+	e.limited(iss("a"), store.LimitWindow, 0, long)
+	e.limited(iss("b"), store.LimitWindow, 0, long)
+	// A client that has not sent yet gets one send, then it is refused too.
+	e.issued(iss("fresh"), 0)
+	e.limited(iss("fresh"), store.LimitWindow, 0, long)
+	sent := 4
+	for i := range 5 {
+		c := fmt.Sprintf("client-%d", i)
+		for range 3 {
+			if res := e.issue(iss(c)); res.Outcome == store.Issued {
+				sent++
+			}
+		}
+	}
+	if limit := 3 + 8; sent > limit {
+		e.t.Errorf("8 clients sent %d times in one window, want at most WindowMax + 8 = %d", sent, limit)
+	}
+	if sent != 9 {
+		e.t.Errorf("8 clients sent %d times, want 9 (3 before the ceiling, then one for each new client)", sent)
+	}
+}
+
+// testSendCeilingApproval: a client whose Check was approved after its
+// send is served again at the ceiling; a send without approval refuses
+// its client until it is approved; an approval frees no other client.
+func testSendCeilingApproval(e *env) {
+	k := key()
+	iss := func(client string, d []byte) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), TTL: long, Window: long, WindowMax: 3}
+	}
+	chk := func(client string, d []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 5}
+	}
+	for range 3 {
+		e.issued(iss("attacker", digest()), 0) // the third reaches the ceiling
+	}
+	for range 2 {
+		d := digest()
+		e.issued(iss("owner", d), 0)
+		e.check(chk("owner", d), store.Approved, 0)
+	}
+	e.limited(iss("attacker", digest()), store.LimitWindow, 0, long)
+	d := digest()
+	e.issued(iss("other", d), 0)
+	e.limited(iss("other", digest()), store.LimitWindow, 0, long)
+	e.check(chk("other", d), store.Approved, 0)
+	e.issued(iss("other", digest()), 0)
+	e.limited(iss("attacker", digest()), store.LimitWindow, 0, long)
+}
+
+// testSendCeilingWindow: the ceiling's count ends with its window; a
+// client refused by it is served again in the next one.
+func testSendCeilingWindow(e *env) {
+	k := key()
+	iss := func(client string) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), TTL: long, Window: short, WindowMax: 2}
+	}
+	e.issued(iss("a"), 0)
+	e.issued(iss("a"), 0)
+	e.issued(iss("b"), 0)
+	e.limited(iss("b"), store.LimitWindow, 0, short)
+	e.wait(short)
+	e.issued(iss("b"), 0)
+	e.issued(iss("a"), 0)
+}
+
+// testFailureRun: failures count for their client and for the Key. Once
+// the Key's count reaches FailureMax, only clients that have not failed in
+// the run are compared (one failure each); at FailureCeiling every client
+// is refused. Sends follow the same rule.
+func testFailureRun(e *env) {
+	k := key()
+	const fmax, ceiling = 3, 6
+	iss := func(client string, d []byte) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), TTL: long, FailureMax: fmax, FailureCeiling: ceiling}
+	}
+	chk := func(client string, d []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 10,
+			FailureMax: fmax, FailureCeiling: ceiling, FailureWindow: long}
+	}
+	e.issued(iss("a", digest()), 0)
+	e.check(chk("a", digest()), store.Rejected, 2)
+	e.check(chk("a", digest()), store.Rejected, 1)
+	e.check(chk("a", digest()), store.Locked, 0) // a's own cap, and the Key's
+	e.limited(iss("a", digest()), store.LimitFailures, 0, long)
+	// The owner, who has not failed, is still served and approved.
+	d := digest()
+	e.issued(iss("owner", d), 0)
+	e.check(chk("owner", d), store.Approved, 0)
+	// A new client gets one compared guess; then it is refused too.
+	db := digest()
+	e.issued(iss("b", db), 0)
+	e.check(chk("b", digest()), store.Locked, 0) // 4 failures
+	e.check(chk("b", db), store.Locked, 0)
+	e.limited(iss("b", digest()), store.LimitFailures, 0, long)
+	for _, c := range []string{"c", "d"} {
+		e.issued(iss(c, digest()), 0)
+		e.check(chk(c, digest()), store.Locked, 0) // 5, then 6 failures
+	}
+	// At the ceiling no client is compared or served, the owner included.
+	e.limited(iss("owner", digest()), store.LimitFailures, 0, long)
+	e.check(chk("owner", d), store.Locked, 0)
+}
+
+// testFailureRunApproval: an approval forgives only its own client's
+// failures; other clients' stay counted.
+func testFailureRunApproval(e *env) {
+	k := key()
+	chk := func(client string, d []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 10, FailureMax: 3, FailureWindow: long}
+	}
+	da := digest()
+	e.issued(store.IssueRequest{Key: k, Digest: da, Client: "a", Scope: []byte("a"), TTL: long}, 0)
+	e.issued(store.IssueRequest{Key: k, Digest: digest(), Client: "b", Scope: []byte("b"), TTL: long}, 0)
+	e.check(chk("a", digest()), store.Rejected, 2)
+	e.check(chk("b", digest()), store.Rejected, 1)
+	e.check(chk("a", da), store.Approved, 0) // the Key keeps b's failure
+	e.check(chk("b", digest()), store.Rejected, 1)
+	e.check(chk("b", digest()), store.Locked, 0)
+}
+
+// testFailureRunOutlivesClient: a client's failures count for as long as
+// the Key's counter lives, which any client's failure re-anchors; so a
+// client is new to a run at most once. When the counter lapses (a whole
+// FailureWindow without failures) every client is new again.
+func testFailureRunOutlivesClient(e *env) {
+	k := key()
+	chk := func(client string, d []byte) store.CheckRequest {
+		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 10, FailureMax: 2, FailureWindow: 3 * short}
+	}
+	iss := func(client string, d []byte) store.IssueRequest {
+		return store.IssueRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), TTL: long}
+	}
+	da := digest()
+	e.issued(iss("a", da), 0)
+	e.check(chk("a", digest()), store.Rejected, 1)
+	e.check(chk("a", digest()), store.Locked, 0) // the cap: a is refused
+	e.wait(2 * short)
+	e.issued(iss("b", digest()), 0)
+	e.check(chk("b", digest()), store.Locked, 0) // re-anchors the run
+	e.wait(2 * short)
+	// 4 shorts after a's latest failure, the run still holds it.
+	e.issued(iss("a", da), 0)
+	e.check(chk("a", da), store.Locked, 0)
+	e.wait(3 * short)
+	// A whole window without failures: the run is over.
+	e.issued(iss("a", da), 0)
+	e.check(chk("a", da), store.Approved, 0)
 }
 
 func testNoFailureCap(e *env) {
@@ -1087,7 +1351,7 @@ func attemptOp(name string, mod func(r *store.AttemptRequest)) op {
 
 func withdrawOp(name string, key func(sc stateCheck) string, d func(sc stateCheck) []byte) op {
 	return op{name, func(ctx context.Context, s store.Store, sc stateCheck) error {
-		return s.Withdraw(ctx, key(sc), d(sc))
+		return s.Withdraw(ctx, key(sc), nil, d(sc))
 	}}
 }
 
