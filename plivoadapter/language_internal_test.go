@@ -10,9 +10,15 @@ import (
 	"github.com/go2fa/go2fa/sender"
 )
 
+// voiceLocale is a locale with the Plivo language SpeakLanguage maps it
+// to and that language's first subtag, the key of phrases and payments.
+type voiceLocale struct{ locale, lang, base string }
+
 // voiceLocales returns, sorted, every Plivo language and every bare
-// language SpeakLanguage knows.
-func voiceLocales() []string {
+// language SpeakLanguage knows, each with what SpeakLanguage maps it to;
+// it reports one it maps to nothing.
+func voiceLocales(t *testing.T) []voiceLocale {
+	t.Helper()
 	locales := make([]string, 0, len(speakLanguages)+len(defaultRegion))
 	for l := range speakLanguages {
 		locales = append(locales, l)
@@ -21,7 +27,16 @@ func voiceLocales() []string {
 		locales = append(locales, l)
 	}
 	sort.Strings(locales)
-	return locales
+	out := make([]voiceLocale, 0, len(locales))
+	for _, locale := range locales {
+		lang, ok := SpeakLanguage(locale)
+		if !ok {
+			t.Errorf("SpeakLanguage(%q) found no Plivo language", locale)
+			continue
+		}
+		out = append(out, voiceLocale{locale, lang, strings.SplitN(lang, "-", 2)[0]})
+	}
+	return out
 }
 
 // Every locale SpeakLanguage maps to a Plivo voice has a spoken payment
@@ -32,13 +47,8 @@ func voiceLocales() []string {
 func TestSpokenPaymentEveryLanguage(t *testing.T) {
 	t.Parallel()
 	pay := sender.Transaction{Amount: "12.50", Currency: "EUR", Payee: "Northwind Traders"}
-	for _, locale := range voiceLocales() {
-		lang, ok := SpeakLanguage(locale)
-		if !ok {
-			t.Errorf("SpeakLanguage(%q) found no Plivo language", locale)
-			continue
-		}
-		base := strings.SplitN(lang, "-", 2)[0]
+	for _, v := range voiceLocales(t) {
+		locale, lang, base := v.locale, v.lang, v.base
 		sp, ok := payments[base]
 		if !ok {
 			t.Errorf("%s (Plivo %s): no spoken payment wording", locale, lang)
@@ -118,13 +128,8 @@ func TestSpokenPhrasesEveryLanguage(t *testing.T) {
 			}
 		}
 	}
-	for _, locale := range voiceLocales() {
-		lang, ok := SpeakLanguage(locale)
-		if !ok {
-			t.Errorf("SpeakLanguage(%q) found no Plivo language", locale)
-			continue
-		}
-		base := strings.SplitN(lang, "-", 2)[0]
+	for _, v := range voiceLocales(t) {
+		locale, lang, base := v.locale, v.lang, v.base
 		ph, ok := phrases[base]
 		if !ok || ph.first == "" || ph.again == "" || ph.bye == "" {
 			t.Errorf("%s (Plivo %s): spoken phrases missing: %q", locale, lang, ph)
