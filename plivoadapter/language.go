@@ -60,18 +60,34 @@ func SpeakLanguage(locale string) (string, bool) {
 	return l, ok
 }
 
+// phraseSet is the spoken wording of a plain-code call in one language:
+// first and again lead into the digits, bye ends the call.
 type phraseSet struct{ first, again, bye string }
 
-// phrases holds the spoken introduction per language; languages without
-// an entry hear the digits only.
+// phrases holds the spoken wording of a plain-code call for every
+// language that SpeakLanguage maps to a Plivo voice, keyed like payments
+// by the Plivo language's first subtag; TestSpokenPhrasesEveryLanguage
+// fails when one is missing, incomplete or another language's copy.
 var phrases = map[string]phraseSet{
-	"en": {"Your verification code is", "Once again, your code is", "Goodbye."},
-	"de": {"Ihr Bestätigungscode lautet", "Noch einmal, Ihr Code lautet", "Auf Wiederhören."},
-	"fr": {"Votre code de vérification est", "Je répète, votre code est", "Au revoir."},
-	"es": {"Su código de verificación es", "Otra vez, su código es", "Adiós."},
-	"it": {"Il suo codice di verifica è", "Ripeto, il suo codice è", "Arrivederci."},
-	"pt": {"O seu código de verificação é", "Repetindo, o seu código é", "Adeus."},
-	"nl": {"Uw verificatiecode is", "Nogmaals, uw code is", "Tot ziens."},
+	"en":  {"Your verification code is", "Once again, your code is", "Goodbye."},
+	"de":  {"Ihr Bestätigungscode lautet", "Noch einmal, Ihr Code lautet", "Auf Wiederhören."},
+	"fr":  {"Votre code de vérification est", "Je répète, votre code est", "Au revoir."},
+	"es":  {"Su código de verificación es", "Otra vez, su código es", "Adiós."},
+	"it":  {"Il suo codice di verifica è", "Ripeto, il suo codice è", "Arrivederci."},
+	"pt":  {"O seu código de verificação é", "Repetindo, o seu código é", "Adeus."},
+	"nl":  {"Uw verificatiecode is", "Nogmaals, uw code is", "Tot ziens."},
+	"arb": {"رمز التحقق الخاص بك هو", "مرة أخرى، رمزك هو", "مع السلامة."},
+	"cmn": {"您的验证码是", "再说一遍，您的验证码是", "再见。"},
+	"da":  {"Din bekræftelseskode er", "Endnu en gang, din kode er", "Farvel."},
+	"hi":  {"आपका सत्यापन कोड है", "फिर से, आपका कोड है", "धन्यवाद।"},
+	"is":  {"Staðfestingarkóðinn þinn er", "Aftur, kóðinn þinn er", "Bless."},
+	"ja":  {"お客様の認証コードは", "もう一度申し上げます。お客様の認証コードは", "失礼いたします。"},
+	"ko":  {"고객님의 인증번호는", "다시 한 번, 고객님의 인증번호는", "감사합니다."},
+	"nb":  {"Bekreftelseskoden din er", "Én gang til, koden din er", "Ha det bra."},
+	"pl":  {"Twój kod weryfikacyjny to", "Jeszcze raz, twój kod to", "Do widzenia."},
+	"ro":  {"Codul dumneavoastră de verificare este", "Încă o dată, codul dumneavoastră este", "La revedere."},
+	"ru":  {"Ваш код подтверждения:", "Повторяю, ваш код:", "До свидания."},
+	"sv":  {"Din verifieringskod är", "En gång till, din kod är", "Hej då."},
 }
 
 // spokenPayment is the spoken transaction sentence of one language:
