@@ -72,10 +72,11 @@ type FallbackResult struct {
 // channel, a fallback to that channel or an earlier one of the chain is
 // FallbackSpent. A channel outside the chain counts as after its end. The
 // re-sent message's Ref names the same code and the new channel, so that
-// FallbackNext on its own report continues along the chain. The fallback is exempt from the cooldown (it restarts
-// it), but it counts against the destination's send window, the failure
-// cap and the global budget like any send, and a refused fallback returns a
-// *RateLimitError. Config.BeforeSend is consulted with the new channel.
+// FallbackNext on its own report continues along the chain. The fallback
+// is exempt from the cooldown (it restarts it), but it counts against the
+// send window and failure caps of the client key the code was asked for
+// with (WithLimitKey), the destination's send ceiling and the global
+// budget like any send, and a refused fallback returns a *RateLimitError. Config.BeforeSend is consulted with the new channel.
 // A failed send returns ErrSendFailed; the code stays valid (it was sent
 // once already) and its fallback is spent.
 //

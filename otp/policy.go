@@ -123,8 +123,9 @@ type Policy struct {
 }
 
 // DefaultPolicy returns the default rules: 6 digits, 5 minutes, 5 attempts,
-// 30 s cooldown, 5 sends per destination per hour, 20 consecutive failures
-// per day, 10 sends per limit key per hour, SMS and call, all regions.
+// 30 s cooldown and 5 sends per destination per hour per client key, 20
+// failures per client key in a destination's run and 100 for all keys, 10
+// sends per limit key per hour, SMS and call, all regions.
 func DefaultPolicy() Policy { return Policy{}.withDefaults() }
 
 func (p Policy) withDefaults() Policy {

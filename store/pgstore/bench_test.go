@@ -84,7 +84,7 @@ func benchSetup(b *testing.B) (*pgxpool.Pool, *pgstore.Store, string, func(int) 
 func truncate(b *testing.B, pool *pgxpool.Pool, schema string) {
 	b.Helper()
 	b.StopTimer()
-	if _, err := pool.Exec(context.Background(), "TRUNCATE "+schema+".dest, "+schema+".marker, "+schema+".limit_counter, "+schema+".bench_commit"); err != nil {
+	if _, err := pool.Exec(context.Background(), "TRUNCATE "+schema+".dest, "+schema+".dest_code, "+schema+".dest_client, "+schema+".marker, "+schema+".limit_counter, "+schema+".bench_commit"); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -160,11 +160,20 @@ func BenchmarkStorage(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := pool.Exec(ctx, "VACUUM "+schema+".dest"); err != nil {
-			b.Fatal(err)
-		}
+		// A verification's rows: the destination's, its code's and its
+		// client key's.
 		var size, live int64
-		if err := pool.QueryRow(ctx, "SELECT pg_total_relation_size('"+schema+".dest'), (SELECT count(*) FROM "+schema+".dest)").Scan(&size, &live); err != nil {
+		for _, table := range []string{"dest", "dest_code", "dest_client"} {
+			if _, err := pool.Exec(ctx, "VACUUM "+schema+"."+table); err != nil {
+				b.Fatal(err)
+			}
+			var ts int64
+			if err := pool.QueryRow(ctx, "SELECT pg_total_relation_size('"+schema+"."+table+"')").Scan(&ts); err != nil {
+				b.Fatal(err)
+			}
+			size += ts
+		}
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+schema+".dest").Scan(&live); err != nil {
 			b.Fatal(err)
 		}
 		if live != n {
