@@ -503,7 +503,12 @@ func TestPrefixAndMux(t *testing.T) {
 	mux.HandleFunc("GET /v1/otp/status", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	send := func(method, path, body string) *http.Response {
+	// send returns the status and headers; the body is read and closed.
+	type reply struct {
+		StatusCode int
+		Header     http.Header
+	}
+	send := func(method, path, body string) reply {
 		t.Helper()
 		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		if err != nil {
@@ -514,8 +519,9 @@ func TestPrefixAndMux(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		return resp
+		return reply{resp.StatusCode, resp.Header}
 	}
 	if resp := send(http.MethodPost, "/v1/otp/verifications", `{"to":"+14155550100"}`); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("start: status = %d, want 202", resp.StatusCode)

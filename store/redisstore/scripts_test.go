@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,7 +22,7 @@ var (
 // luaCode returns a script file without its comments and string literals.
 func luaCode(t *testing.T, path string) string {
 	t.Helper()
-	src, err := os.ReadFile(path)
+	src, err := fs.ReadFile(os.DirFS("."), path) // the package's own .lua files
 	if err != nil {
 		t.Fatal(err)
 	}
