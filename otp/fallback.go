@@ -114,8 +114,8 @@ func (v *Verifier) Fallback(ctx context.Context, ref string, next sender.Channel
 	p := v.policy
 	req := store.FallbackRequest{
 		Key: key, Scope: r.scope, Client: r.client, Tag: tag, Step: p.fallbackStep(next),
-		Window: p.SendWindow, WindowMax: p.SendsPerWindow,
-		FailureMax: p.MaxFailures, FailureCeiling: p.FailureCeiling,
+		SendWindow: p.SendWindow, SendsPerWindow: p.SendsPerWindow,
+		MaxFailures: p.MaxFailures, FailureCeiling: p.FailureCeiling,
 	}
 	if p.Cooldown > 0 {
 		req.Cooldown = p.Cooldown

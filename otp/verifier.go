@@ -415,8 +415,8 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 		if p.Cooldown > 0 {
 			req.Cooldown = p.Cooldown
 		}
-		req.Window, req.WindowMax = p.SendWindow, p.SendsPerWindow
-		req.FailureMax, req.FailureCeiling = p.MaxFailures, p.FailureCeiling
+		req.SendWindow, req.SendsPerWindow = p.SendWindow, p.SendsPerWindow
+		req.MaxFailures, req.FailureCeiling = p.MaxFailures, p.FailureCeiling
 		if o.limitKey != "" {
 			req.Limits = append(req.Limits, store.Limit{Key: v.keys.limitKey(o.limitKey), Max: p.KeySends, Window: p.KeyWindow})
 			extra = append(extra, LimitKey)
@@ -597,7 +597,7 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...CheckOpti
 		Scope:          v.keys.scope(e164, o.binding),
 		Client:         client,
 		MaxAttempts:    v.policy.MaxAttempts,
-		FailureMax:     v.policy.MaxFailures,
+		MaxFailures:    v.policy.MaxFailures,
 		FailureCeiling: v.policy.FailureCeiling,
 		FailureWindow:  v.policy.FailureWindow,
 	})

@@ -20,7 +20,7 @@ type FallbackStore interface {
 	// still succeeds, and the wrong guesses already made still count. In
 	// order:
 	//
-	//   - the failure caps refuse the request's Client (FailureMax,
+	//   - the failure caps refuse the request's Client (MaxFailures,
 	//     FailureCeiling; see Store.Check): FallbackLimited, Reason
 	//     LimitFailures; nothing changes;
 	//   - no pending code in the Scope (never issued, expired, approved,
@@ -32,7 +32,7 @@ type FallbackStore interface {
 	//     as 1): FallbackSpent; nothing changes. Of any number of
 	//     concurrent Fallbacks for one code and one Step, exactly one is
 	//     FallbackTaken, and none once a later Step has been taken;
-	//   - the Client's window budget for the destination (WindowMax) is
+	//   - the Client's window budget for the destination (SendsPerWindow) is
 	//     spent, or the send ceiling refuses the Client (see
 	//     Store.Issue): FallbackLimited, Reason LimitWindow; then each extra
 	//     Limit in order: FallbackLimited, Reason LimitExtra, LimitIndex;
@@ -74,11 +74,11 @@ type FallbackRequest struct {
 	// Cooldown restarts the destination's cooldown, as in IssueRequest,
 	// without being checked. Zero leaves the cooldown alone.
 	Cooldown time.Duration
-	// Window, WindowMax, FailureMax, FailureCeiling and Limits are as in
+	// SendWindow, SendsPerWindow, MaxFailures, FailureCeiling and Limits are as in
 	// IssueRequest.
-	Window         time.Duration
-	WindowMax      int
-	FailureMax     int
+	SendWindow     time.Duration
+	SendsPerWindow int
+	MaxFailures    int
 	FailureCeiling int
 	Limits         []Limit
 }
@@ -149,8 +149,8 @@ func (r FallbackRequest) Validate() error {
 	// placeholder digest and TTL.
 	return IssueRequest{
 		Key: r.Key, Digest: r.Tag, TTL: time.Second, Scope: r.Scope, Client: r.Client,
-		Cooldown: r.Cooldown, Window: r.Window, WindowMax: r.WindowMax,
-		FailureMax: r.FailureMax, FailureCeiling: r.FailureCeiling, Limits: r.Limits,
+		Cooldown: r.Cooldown, SendWindow: r.SendWindow, SendsPerWindow: r.SendsPerWindow,
+		MaxFailures: r.MaxFailures, FailureCeiling: r.FailureCeiling, Limits: r.Limits,
 	}.Validate()
 }
 

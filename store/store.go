@@ -18,7 +18,7 @@
 //
 // Every piece of state has a lifetime. Nothing a Store writes lives forever:
 // a pending code lives for its TTL, a cooldown for its Cooldown, a window
-// counter for its Window, a failure counter for its FailureWindow, a marker
+// counter for its SendWindow, a failure counter for its FailureWindow, a marker
 // for its MarkerTTL.
 //
 // "Not found" is not an error. Errors are for system failures only (a backend
@@ -59,17 +59,17 @@ type Store interface {
 	// empty Scope is a Scope too): a Key holds at most one pending code per
 	// Scope, and an Issue reads and writes only its own Scope's code.
 	//
-	// Order of checks: the failure caps (FailureMax, FailureCeiling; see
+	// Order of checks: the failure caps (MaxFailures, FailureCeiling; see
 	// Check: Issue refuses exactly when Check would refuse the request's
-	// Client), the cooldown, the window budget (WindowMax), the send
+	// Client), the cooldown, the window budget (SendsPerWindow), the send
 	// ceiling, then each extra Limit in order. The cooldown and the window
 	// budget are kept per (Key, Client): one client's sends never refuse
 	// another's. The send ceiling counts the Key's sends from every client
-	// in a fixed window of Window that starts with the first of them; once
-	// it holds WindowMax, a Client that has sent in it and has had no
+	// in a fixed window of SendWindow that starts with the first of them; once
+	// it holds SendsPerWindow, a Client that has sent in it and has had no
 	// Check approved since is refused (LimitWindow) until the window ends,
 	// while a Client that has not sent in it, or whose Check was approved
-	// after its send, is not. So k clients send at most WindowMax + k
+	// after its send, is not. So k clients send at most SendsPerWindow + k
 	// times in one such window (more only through approvals). On success
 	// the Client's cooldown starts, every counter is incremented, the
 	// Client's send is unapproved in the Key's window, and, in the
@@ -100,21 +100,21 @@ type Store interface {
 	// Check atomically compares a candidate digest with the pending code of
 	// the request's Scope and consumes, counts or locks.
 	//
-	// Failures (with FailureMax > 0) are counted in runs. The Key's
+	// Failures (with MaxFailures > 0) are counted in runs. The Key's
 	// failure counter F lives FailureWindow from its latest increment; a
 	// run is the time from the increment that finds F absent to F's
 	// expiry. Each Client's count f of failures belongs to one run and
 	// counts (is non-zero) only while that run lives, however long ago the
 	// Client's own latest failure was. The caps refuse a Client when
 	//
-	//   - f >= FailureMax (its own cap), or
-	//   - F >= FailureMax and f > 0 (the Key's cap is spent: only clients
+	//   - f >= MaxFailures (its own cap), or
+	//   - F >= MaxFailures and f > 0 (the Key's cap is spent: only clients
 	//     that have not failed in the run are still compared), or
 	//   - FailureCeiling > 0 and F >= FailureCeiling (every client).
 	//
 	// A Client with f = 0 is therefore compared until the ceiling, and
 	// each Client is new to a run at most once: with k clients a run holds
-	// at most FailureMax + k failures, and never more than FailureCeiling
+	// at most MaxFailures + k failures, and never more than FailureCeiling
 	// that no approval forgave. Then:
 	//
 	//   - the caps refuse the Client: Locked, and the Scope's pending
@@ -128,11 +128,11 @@ type Store interface {
 	//     Clients' failures stay. Approved. Of any number of concurrent
 	//     equal Checks exactly one is Approved; the others see Expired;
 	//   - digest different: the code's attempts are incremented and (when
-	//     FailureMax > 0) F and f are incremented (F re-anchored; a new
+	//     MaxFailures > 0) F and f are incremented (F re-anchored; a new
 	//     run when F was absent). If attempts reach MaxAttempts or the
 	//     caps now refuse the Client, the code is deleted and the result
 	//     is Locked; otherwise Rejected with Remaining = the smallest of
-	//     MaxAttempts - attempts, FailureMax - f and FailureMax - F. Under
+	//     MaxAttempts - attempts, MaxFailures - f and MaxFailures - F. Under
 	//     any concurrency no more than MaxAttempts mismatches are ever
 	//     counted against one code.
 	//
@@ -196,15 +196,15 @@ type IssueRequest struct {
 	// Cooldown is the minimum time between two successful Issues for Key
 	// from Client. Zero disables it.
 	Cooldown time.Duration
-	// Window and WindowMax bound the number of successful Issues for Key
+	// SendWindow and SendsPerWindow bound the number of successful Issues for Key
 	// from Client in a fixed window that starts with the first of them,
-	// and set the Key's send ceiling (see Store.Issue). WindowMax zero
+	// and set the Key's send ceiling (see Store.Issue). SendsPerWindow zero
 	// disables both.
-	Window    time.Duration
-	WindowMax int
-	// FailureMax and FailureCeiling refuse to issue while the failure
+	SendWindow     time.Duration
+	SendsPerWindow int
+	// MaxFailures and FailureCeiling refuse to issue while the failure
 	// caps refuse Client (see Store.Check). Zero disables them.
-	FailureMax     int
+	MaxFailures    int
 	FailureCeiling int
 	// Limits are extra budgets charged with the same Issue (a client IP, an
 	// account, a global budget). Their keys are opaque, independent of Key,
@@ -312,14 +312,14 @@ type CheckRequest struct {
 	Client string
 	// MaxAttempts is the number of mismatches that lock a code. Required, > 0.
 	MaxAttempts int
-	// FailureMax caps the mismatches counted for Key and for Client in a
+	// MaxFailures caps the mismatches counted for Key and for Client in a
 	// run (see Store.Check). Zero disables the caps.
-	FailureMax int
-	// FailureCeiling, when > 0 (and >= FailureMax), refuses every client
+	MaxFailures int
+	// FailureCeiling, when > 0 (and >= MaxFailures), refuses every client
 	// once Key's failure counter reaches it.
 	FailureCeiling int
 	// FailureWindow is how long a failure counter lives after its latest
-	// increment. Required when FailureMax > 0.
+	// increment. Required when MaxFailures > 0.
 	FailureWindow time.Duration
 }
 
@@ -403,12 +403,12 @@ func (r IssueRequest) Validate() error {
 		return invalid("Scope too long")
 	case len(r.Client) > MaxScopeLen:
 		return invalid("Client too long")
-	case r.FailureCeiling < 0, r.FailureCeiling > 0 && r.FailureCeiling < r.FailureMax:
-		return invalid("FailureCeiling must be 0 or at least FailureMax")
-	case r.Cooldown < 0, r.Window < 0, r.WindowMax < 0, r.FailureMax < 0:
+	case r.FailureCeiling < 0, r.FailureCeiling > 0 && r.FailureCeiling < r.MaxFailures:
+		return invalid("FailureCeiling must be 0 or at least MaxFailures")
+	case r.Cooldown < 0, r.SendWindow < 0, r.SendsPerWindow < 0, r.MaxFailures < 0:
 		return invalid("negative limit")
-	case r.WindowMax > 0 && r.Window <= 0:
-		return invalid("WindowMax needs a positive Window")
+	case r.SendsPerWindow > 0 && r.SendWindow <= 0:
+		return invalid("SendsPerWindow needs a positive SendWindow")
 	}
 	for i, l := range r.Limits {
 		if l.Key == "" || l.Max <= 0 || l.Window <= 0 {
@@ -436,12 +436,12 @@ func (r CheckRequest) Validate() error {
 		return invalid("Scope too long")
 	case len(r.Client) > MaxScopeLen:
 		return invalid("Client too long")
-	case r.FailureCeiling < 0, r.FailureCeiling > 0 && r.FailureCeiling < r.FailureMax:
-		return invalid("FailureCeiling must be 0 or at least FailureMax")
-	case r.FailureMax < 0:
-		return invalid("negative FailureMax")
-	case r.FailureMax > 0 && r.FailureWindow <= 0:
-		return invalid("FailureMax needs a positive FailureWindow")
+	case r.FailureCeiling < 0, r.FailureCeiling > 0 && r.FailureCeiling < r.MaxFailures:
+		return invalid("FailureCeiling must be 0 or at least MaxFailures")
+	case r.MaxFailures < 0:
+		return invalid("negative MaxFailures")
+	case r.MaxFailures > 0 && r.FailureWindow <= 0:
+		return invalid("MaxFailures needs a positive FailureWindow")
 	}
 	return nil
 }

@@ -70,7 +70,7 @@ func BenchmarkCheck(b *testing.B) {
 		mustIssue(b, s, store.IssueRequest{Key: k, Digest: d, TTL: time.Hour})
 	}
 	reject := func(k string) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: wrong, MaxAttempts: 1 << 62, FailureMax: 1 << 62, FailureWindow: time.Hour}
+		return store.CheckRequest{Key: k, Digest: wrong, MaxAttempts: 1 << 62, MaxFailures: 1 << 62, FailureWindow: time.Hour}
 	}
 	b.Run("Reject/Serial", func(b *testing.B) {
 		b.ReportAllocs()
@@ -165,7 +165,7 @@ func BenchmarkMemoryPerPending(b *testing.B) {
 				before := heapAlloc()
 				for _, k := range ks {
 					if _, err := s.Issue(ctx, store.IssueRequest{Key: k, Digest: d, Sealed: seal, TTL: 5 * time.Minute,
-						Cooldown: 30 * time.Second, Window: time.Hour, WindowMax: 5}); err != nil {
+						Cooldown: 30 * time.Second, SendWindow: time.Hour, SendsPerWindow: 5}); err != nil {
 						b.Fatal(err)
 					}
 				}

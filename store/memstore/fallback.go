@@ -33,7 +33,7 @@ func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.Fa
 		return store.FallbackResult{Outcome: store.FallbackLimited, Reason: why, LimitIndex: idx, RetryAfter: time.Duration(retry)}
 	}
 	cl := e.client(req.Client, now, false)
-	if no, retry := e.refused(cl, now, req.FailureMax, req.FailureCeiling); no {
+	if no, retry := e.refused(cl, now, req.MaxFailures, req.FailureCeiling); no {
 		return limited(store.LimitFailures, 0, retry)
 	}
 	c := e.code(req.Scope, now)
@@ -44,15 +44,15 @@ func (s *Store) fallbackLocked(sh *keyShard, req store.FallbackRequest) store.Fa
 	if len(c.taken) == len(req.Tag)+1 && store.HasTag(c.taken, req.Tag) && c.taken[len(req.Tag)] >= step {
 		return store.FallbackResult{Outcome: store.FallbackSpent}
 	}
-	if no, retry := e.windowRefuses(cl, now, req.WindowMax); no {
+	if no, retry := e.windowRefuses(cl, now, req.SendsPerWindow); no {
 		return limited(store.LimitWindow, 0, retry)
 	}
 	if i, retry := s.fullLimit(req.Limits, now); i >= 0 {
 		return limited(store.LimitExtra, i, retry)
 	}
 	s.chargeLimits(req.Limits, now)
-	if req.Cooldown > 0 || req.WindowMax > 0 {
-		e.send(e.client(req.Client, now, true), now, req.Cooldown, req.Window, req.WindowMax)
+	if req.Cooldown > 0 || req.SendsPerWindow > 0 {
+		e.send(e.client(req.Client, now, true), now, req.Cooldown, req.SendWindow, req.SendsPerWindow)
 	}
 	c.taken = append(slices.Clone(req.Tag), step) // the tag, then the furthest step taken
 	return store.FallbackResult{

@@ -432,7 +432,7 @@ func (e *entry) windowRefuses(c *client, now int64, max int) (bool, int64) {
 }
 
 // ceiling reports whether the key-wide send count refuses client c (see
-// store.IssueRequest.WindowMax): the key's window holds max sends, and c
+// store.IssueRequest.SendsPerWindow): the key's window holds max sends, and c
 // has sent in it without an approval since.
 func (e *entry) ceiling(c *client, now int64, max int) (bool, int64) {
 	if max <= 0 || e.sendExp <= now || int64(e.sends) < int64(max) {
@@ -585,13 +585,13 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 	// Limits, in the contract's order; nothing changes until all pass.
 	if e != nil {
 		cl := e.client(req.Client, now, false)
-		if no, retry := e.refused(cl, now, req.FailureMax, req.FailureCeiling); no {
+		if no, retry := e.refused(cl, now, req.MaxFailures, req.FailureCeiling); no {
 			return limited(store.LimitFailures, 0, retry)
 		}
 		if cl != nil && cl.coolExp > now {
 			return limited(store.LimitCooldown, 0, cl.coolExp-now)
 		}
-		if no, retry := e.windowRefuses(cl, now, req.WindowMax); no {
+		if no, retry := e.windowRefuses(cl, now, req.SendsPerWindow); no {
 			return limited(store.LimitWindow, 0, retry)
 		}
 	}
@@ -604,8 +604,8 @@ func (s *Store) issueLocked(sh *keyShard, req store.IssueRequest) store.IssueRes
 		sh.m[strings.Clone(req.Key)] = e
 		sh.high = max(sh.high, len(sh.m))
 	}
-	if req.Cooldown > 0 || req.WindowMax > 0 {
-		e.send(e.client(req.Client, now, true), now, req.Cooldown, req.Window, req.WindowMax)
+	if req.Cooldown > 0 || req.SendsPerWindow > 0 {
+		e.send(e.client(req.Client, now, true), now, req.Cooldown, req.SendWindow, req.SendsPerWindow)
 	}
 
 	c := e.code(req.Scope, now)
@@ -667,7 +667,7 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 	now := s.now()
 	c := e.code(req.Scope, now)
 	cl := e.client(req.Client, now, false)
-	if no, _ := e.refused(cl, now, req.FailureMax, req.FailureCeiling); no {
+	if no, _ := e.refused(cl, now, req.MaxFailures, req.FailureCeiling); no {
 		// The scope's pending code goes; a withdrawn one is not pending,
 		// and its attempts stay until its expiry.
 		if c != nil && c.state == pending {
@@ -693,18 +693,18 @@ func (s *Store) checkLocked(sh *keyShard, req store.CheckRequest) store.CheckRes
 	}
 	inc(&c.attempts)
 	remaining := int64(req.MaxAttempts) - int64(c.attempts)
-	if req.FailureMax > 0 {
+	if req.MaxFailures > 0 {
 		cl = e.client(req.Client, now, true)
 		f, cf := e.failClient(cl, now, req.FailureWindow)
 		switch {
 		case req.FailureCeiling > 0 && f >= int64(req.FailureCeiling):
 			remaining = 0
-		case f >= int64(req.FailureMax):
+		case f >= int64(req.MaxFailures):
 			// The key's cap is spent: only clients that have not failed
 			// are compared, so this client is done.
 			remaining = 0
 		default:
-			remaining = min(remaining, int64(req.FailureMax)-cf, int64(req.FailureMax)-f)
+			remaining = min(remaining, int64(req.MaxFailures)-cf, int64(req.MaxFailures)-f)
 		}
 	}
 	if remaining <= 0 {

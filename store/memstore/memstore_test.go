@@ -113,10 +113,10 @@ func TestMemoryReturnsToBaseline(t *testing.T) {
 	before := heapAlloc()
 	for i, k := range ks {
 		mustIssue(t, s, store.IssueRequest{Key: k, Digest: d, Sealed: d, TTL: 5 * time.Minute,
-			Cooldown: 30 * time.Second, Window: time.Hour, WindowMax: 5,
+			Cooldown: 30 * time.Second, SendWindow: time.Hour, SendsPerWindow: 5,
 			Limits: []store.Limit{{Key: ks[i/10], Max: 100, Window: time.Hour}}})
 		if i%2 == 0 {
-			if _, err := s.Check(ctx, store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureMax: 10, FailureWindow: time.Hour}); err != nil {
+			if _, err := s.Check(ctx, store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, MaxFailures: 10, FailureWindow: time.Hour}); err != nil {
 				t.Fatalf("Check: %v", err)
 			}
 			if _, err := s.Attempt(ctx, store.AttemptRequest{Key: k, Marker: "m", MarkerTTL: time.Minute, MaxFailures: 5, FailureWindow: time.Hour}); err != nil {
@@ -275,7 +275,7 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 	ctx := context.Background()
 	d := digest()
 	mustIssue(t, s, store.IssueRequest{Key: "k", Digest: d, TTL: time.Hour})
-	wrong := store.CheckRequest{Key: "k", Digest: digest(), MaxAttempts: 1 << 30, FailureMax: 1 << 30, FailureWindow: time.Hour}
+	wrong := store.CheckRequest{Key: "k", Digest: digest(), MaxAttempts: 1 << 30, MaxFailures: 1 << 30, FailureWindow: time.Hour}
 	n := testing.AllocsPerRun(1000, func() {
 		if _, err := s.Check(ctx, wrong); err != nil {
 			t.Fatalf("Check: %v", err)

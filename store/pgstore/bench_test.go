@@ -50,7 +50,7 @@ func hasParam(url, p string) bool {
 // defaultIssue is an Issue with the otp package's default policy.
 func defaultIssue(key string, digest []byte) store.IssueRequest {
 	return store.IssueRequest{Key: key, Digest: digest, TTL: 5 * time.Minute, Cooldown: 30 * time.Second,
-		Window: time.Hour, WindowMax: 5, FailureMax: 20}
+		SendWindow: time.Hour, SendsPerWindow: 5, MaxFailures: 20}
 }
 
 var benchRun atomic.Int64
@@ -106,7 +106,7 @@ func BenchmarkCheck(b *testing.B) {
 			}
 			benchfloor.Versus(b, n, 20, func(i int) error {
 				res, err := s.Check(ctx, store.CheckRequest{Key: benchKey(run, i), Digest: digest,
-					MaxAttempts: 5, FailureMax: 20, FailureWindow: 24 * time.Hour})
+					MaxAttempts: 5, MaxFailures: 20, FailureWindow: 24 * time.Hour})
 				if err == nil && res.Status != store.Approved {
 					err = fmt.Errorf("Check = %v, want approved", res.Status)
 				}
@@ -155,7 +155,7 @@ func BenchmarkStorage(b *testing.B) {
 			if _, err := s.Issue(ctx, defaultIssue(k, d)); err != nil {
 				return err
 			}
-			_, err := s.Check(ctx, store.CheckRequest{Key: k, Digest: []byte("wrong"), MaxAttempts: 5, FailureMax: 20, FailureWindow: 24 * time.Hour})
+			_, err := s.Check(ctx, store.CheckRequest{Key: k, Digest: []byte("wrong"), MaxAttempts: 5, MaxFailures: 20, FailureWindow: 24 * time.Hour})
 			return err
 		}); err != nil {
 			b.Fatal(err)

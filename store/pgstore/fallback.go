@@ -70,7 +70,7 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.fb.fallback,
 			[]byte(req.Key), scopeTag(req.Scope), clientTag(req.Client), req.Tag,
-			us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax), int64(req.FailureCeiling),
+			us(req.Cooldown), us(req.SendWindow), int64(req.SendsPerWindow), int64(req.MaxFailures), int64(req.FailureCeiling),
 			keys, maxes, windows, int32(min(max(req.Step, 0), store.MaxStep)), //nolint:gosec // 0..MaxStep, Validate refused the rest
 		).Scan(&outcome, &reason, &index, &retry, &attempts, &expires, &sealed)
 	})

@@ -50,7 +50,7 @@ func faultOps(s *pgstore.Store, k string, d []byte) []struct {
 	call func(ctx context.Context) (bool, error) // approved?
 } {
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 10, FailureWindow: time.Minute}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, MaxFailures: 10, FailureWindow: time.Minute}
 	}
 	return []struct {
 		name string

@@ -70,7 +70,7 @@ func TestMigrateFromV1(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	chk := func(d, scope []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k1, Digest: d, Scope: scope, MaxAttempts: 5, FailureMax: 5, FailureWindow: time.Hour}
+		return store.CheckRequest{Key: k1, Digest: d, Scope: scope, MaxAttempts: 5, MaxFailures: 5, FailureWindow: time.Hour}
 	}
 	for _, c := range []struct {
 		name string
@@ -184,7 +184,7 @@ func TestMigrateFromV3(t *testing.T) {
 		t.Fatalf("Fallback of a version 3 code it took = %+v, %v; want spent", res, err)
 	}
 	chk := func(d, scope []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, Scope: scope, MaxAttempts: 5, FailureMax: 20, FailureWindow: time.Hour}
+		return store.CheckRequest{Key: k, Digest: d, Scope: scope, MaxAttempts: 5, MaxFailures: 20, FailureWindow: time.Hour}
 	}
 	for _, c := range []struct {
 		name string

@@ -326,7 +326,7 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.issueSQL,
 			[]byte(req.Key), req.Digest, req.Sealed, scopeTag(req.Scope), clientTag(req.Client), req.KeepPending,
-			us(req.TTL), us(req.Cooldown), us(req.Window), int64(req.WindowMax), int64(req.FailureMax), int64(req.FailureCeiling),
+			us(req.TTL), us(req.Cooldown), us(req.SendWindow), int64(req.SendsPerWindow), int64(req.MaxFailures), int64(req.FailureCeiling),
 			keys, maxes, windows,
 		).Scan(&outcome, &reason, &index, &retry, &attempts, &expires, &kept)
 	})
@@ -370,7 +370,7 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	err := s.run(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, s.checkSQL,
 			[]byte(req.Key), req.Digest, scopeTag(req.Scope), clientTag(req.Client),
-			int64(req.MaxAttempts), int64(req.FailureMax), int64(req.FailureCeiling), us(req.FailureWindow),
+			int64(req.MaxAttempts), int64(req.MaxFailures), int64(req.FailureCeiling), us(req.FailureWindow),
 		).Scan(&status, &remaining)
 	})
 	if err != nil {

@@ -250,14 +250,14 @@ func TestOneStatement(t *testing.T) {
 	s, _ := newStore(t, pool, pgstore.WithSweepInterval(0))
 	ctx := t.Context()
 	k, d, lim := newKey(), newDigest(), newKey()
-	iss := store.IssueRequest{Key: k, Digest: d, TTL: time.Minute, Cooldown: time.Minute, Window: time.Hour, WindowMax: 5,
-		FailureMax: 10, Limits: []store.Limit{{Key: lim, Max: 3, Window: time.Hour}, {Key: newKey(), Max: 3, Window: time.Hour}}}
+	iss := store.IssueRequest{Key: k, Digest: d, TTL: time.Minute, Cooldown: time.Minute, SendWindow: time.Hour, SendsPerWindow: 5,
+		MaxFailures: 10, Limits: []store.Limit{{Key: lim, Max: 3, Window: time.Hour}, {Key: newKey(), Max: 3, Window: time.Hour}}}
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 10, FailureWindow: time.Hour}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, MaxFailures: 10, FailureWindow: time.Hour}
 	}
 	k2, tag, ref := newKey(), newDigest()[:12], "ref-"+newKey()
 	sealedIss := store.IssueRequest{Key: k2, Digest: newDigest(), Sealed: append(tag[:12:12], "ct"...), TTL: time.Minute}
-	fb := store.FallbackRequest{Key: k2, Tag: tag, Cooldown: time.Minute, Window: time.Hour, WindowMax: 5, FailureMax: 10}
+	fb := store.FallbackRequest{Key: k2, Tag: tag, Cooldown: time.Minute, SendWindow: time.Hour, SendsPerWindow: 5, MaxFailures: 10}
 	fellBack := func(r store.FallbackRequest, want store.FallbackOutcome) error {
 		res, err := s.Fallback(ctx, r)
 		if err == nil && res.Outcome != want {

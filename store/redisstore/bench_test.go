@@ -52,7 +52,7 @@ var floorScript = redis.NewScript("return 1")
 // defaultIssue is an Issue with the otp package's default policy.
 func defaultIssue(key string, digest []byte) store.IssueRequest {
 	return store.IssueRequest{Key: key, Digest: digest, TTL: 5 * time.Minute, Cooldown: 30 * time.Second,
-		Window: time.Hour, WindowMax: 5, FailureMax: 20}
+		SendWindow: time.Hour, SendsPerWindow: 5, MaxFailures: 20}
 }
 
 // settle deletes every key a round left (the timer is stopped), so each
@@ -104,7 +104,7 @@ func BenchmarkCheck(b *testing.B) {
 			}
 			benchfloor.Versus(b, n, 50, func(i int) error {
 				res, err := s.Check(ctx, store.CheckRequest{Key: benchKey(run, i), Digest: digest,
-					MaxAttempts: 5, FailureMax: 20, FailureWindow: 24 * time.Hour})
+					MaxAttempts: 5, MaxFailures: 20, FailureWindow: 24 * time.Hour})
 				if err == nil && res.Status != store.Approved {
 					err = fmt.Errorf("Check = %v, want approved", res.Status)
 				}

@@ -81,7 +81,7 @@ func TestMemoryPerVerification(t *testing.T) {
 			key := realisticKey(t)
 			client := "k-" + realisticKey(t)
 			req := store.IssueRequest{Key: key, Digest: randBytes(t, 32), Client: client, TTL: 5 * time.Minute,
-				Cooldown: 30 * time.Second, Window: time.Hour, WindowMax: 5, FailureMax: 20, FailureCeiling: 100}
+				Cooldown: 30 * time.Second, SendWindow: time.Hour, SendsPerWindow: 5, MaxFailures: 20, FailureCeiling: 100}
 			if tc.sealed > 0 {
 				req.Sealed, req.KeepPending = randBytes(t, tc.sealed), true
 			}
@@ -93,7 +93,7 @@ func TestMemoryPerVerification(t *testing.T) {
 			}
 			if tc.wrong {
 				if _, err := s.Check(ctx, store.CheckRequest{Key: key, Digest: randBytes(t, 32), Client: client, MaxAttempts: 5,
-					FailureMax: 20, FailureCeiling: 100, FailureWindow: 24 * time.Hour}); err != nil {
+					MaxFailures: 20, FailureCeiling: 100, FailureWindow: 24 * time.Hour}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -53,12 +53,12 @@ type checkLimits struct {
 // the policy is the last one seen.
 func (s *Store) limitsArg(req store.CheckRequest) any {
 	fw := msec(req.FailureWindow)
-	if c := s.limits.Load(); c != nil && c.maxAttempts == req.MaxAttempts && c.failureMax == req.FailureMax &&
+	if c := s.limits.Load(); c != nil && c.maxAttempts == req.MaxAttempts && c.failureMax == req.MaxFailures &&
 		c.failureCeiling == req.FailureCeiling && c.failureWindow == fw {
 		return c.arg
 	}
-	arg := packInts(int64(req.MaxAttempts), int64(req.FailureMax), int64(req.FailureCeiling), fw)
-	c := &checkLimits{maxAttempts: req.MaxAttempts, failureMax: req.FailureMax, failureCeiling: req.FailureCeiling, failureWindow: fw, arg: arg}
+	arg := packInts(int64(req.MaxAttempts), int64(req.MaxFailures), int64(req.FailureCeiling), fw)
+	c := &checkLimits{maxAttempts: req.MaxAttempts, failureMax: req.MaxFailures, failureCeiling: req.FailureCeiling, failureWindow: fw, arg: arg}
 	s.limits.Store(c)
 	return c.arg
 }
@@ -304,8 +304,8 @@ func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
 	if req.KeepPending {
 		keep = 1
 	}
-	ints := packInts(keep, msec(req.TTL), msec(req.Cooldown), msec(req.Window),
-		int64(req.WindowMax), int64(req.FailureMax), int64(req.FailureCeiling), int64(refused), retry)
+	ints := packInts(keep, msec(req.TTL), msec(req.Cooldown), msec(req.SendWindow),
+		int64(req.SendsPerWindow), int64(req.MaxFailures), int64(req.FailureCeiling), int64(refused), retry)
 	args := make([]any, 0, 4+2*len(req.Limits))
 	return append(args, codeArg(req.Digest, req.Scope), req.Sealed, ints, clientTag(req.Client))
 }

@@ -76,7 +76,7 @@ func TestOneRoundTrip(t *testing.T) {
 		}{
 			{"Issue", 1, func(k string) error {
 				_, err := s.Issue(ctx, store.IssueRequest{Key: k, Digest: []byte("d"), TTL: time.Minute,
-					Cooldown: time.Second, Window: time.Hour, WindowMax: 5, FailureMax: 5})
+					Cooldown: time.Second, SendWindow: time.Hour, SendsPerWindow: 5, MaxFailures: 5})
 				return err
 			}},
 			{"IssueWithLimits", 1 + map[bool]int{true: len(limits)}[s.split], func(k string) error {
@@ -86,7 +86,7 @@ func TestOneRoundTrip(t *testing.T) {
 				return err
 			}},
 			{"CheckWrong", 1, func(k string) error {
-				_, err := s.Check(ctx, store.CheckRequest{Key: k, Digest: []byte("x"), MaxAttempts: 5, FailureMax: 5, FailureWindow: time.Hour})
+				_, err := s.Check(ctx, store.CheckRequest{Key: k, Digest: []byte("x"), MaxAttempts: 5, MaxFailures: 5, FailureWindow: time.Hour})
 				return err
 			}},
 			{"CheckRight", 1, func(k string) error {
@@ -176,7 +176,7 @@ func TestCheckServerCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, err := s.Check(ctx, store.CheckRequest{Key: key, Digest: []byte(digest), MaxAttempts: 5,
-			FailureMax: 20, FailureWindow: 24 * time.Hour})
+			MaxFailures: 20, FailureWindow: 24 * time.Hour})
 		if err != nil || r.Status != want {
 			t.Fatalf("Check = %+v, %v; want %v", r, err, want)
 		}

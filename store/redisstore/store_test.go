@@ -223,16 +223,16 @@ func TestContract(t *testing.T) {
 			t.Parallel()
 			s := newTestStore(t, b.client(t))
 			req := issueReq("k", "one")
-			req.Window, req.WindowMax = 300*time.Millisecond, 2
+			req.SendWindow, req.SendsPerWindow = 300*time.Millisecond, 2
 			mustIssue(t, s, req)
 			req.Digest = []byte("two") // the same digest would be an idempotent retry
 			mustIssue(t, s, req)
 			req.Digest = []byte("three")
 			r := mustIssue(t, s, req)
-			if r.Outcome != store.Limited || r.Reason != store.LimitWindow || r.RetryAfter <= 0 || r.RetryAfter > req.Window {
+			if r.Outcome != store.Limited || r.Reason != store.LimitWindow || r.RetryAfter <= 0 || r.RetryAfter > req.SendWindow {
 				t.Fatalf("third Issue = %+v, want Limited by window", r)
 			}
-			sleep(t, b, req.Window)
+			sleep(t, b, req.SendWindow)
 			if r := mustIssue(t, s, req); r.Outcome != store.Issued {
 				t.Fatalf("Issue in a new window = %+v, want Issued", r)
 			}
@@ -241,9 +241,9 @@ func TestContract(t *testing.T) {
 			t.Parallel()
 			s := newTestStore(t, b.client(t))
 			creq := checkReq("k", "bad")
-			creq.MaxAttempts, creq.FailureMax, creq.FailureWindow = 2, 3, time.Minute
+			creq.MaxAttempts, creq.MaxFailures, creq.FailureWindow = 2, 3, time.Minute
 			ireq := issueReq("k", "good")
-			ireq.FailureMax = 3
+			ireq.MaxFailures = 3
 			mustIssue(t, s, ireq)
 			wantCheck(t, mustCheck(t, s, creq), store.Rejected, 1)
 			wantCheck(t, mustCheck(t, s, creq), store.Locked, 0)
@@ -261,7 +261,7 @@ func TestContract(t *testing.T) {
 			t.Parallel()
 			s := newTestStore(t, b.client(t))
 			creq := checkReq("k", "bad")
-			creq.FailureMax, creq.FailureWindow = 2, time.Minute
+			creq.MaxFailures, creq.FailureWindow = 2, time.Minute
 			mustIssue(t, s, issueReq("k", "good"))
 			wantCheck(t, mustCheck(t, s, creq), store.Rejected, 1) // 1 of 2 failures left
 			good := creq
@@ -375,11 +375,11 @@ func TestContract(t *testing.T) {
 			s := newTestStore(t, c)
 			ctx := context.Background()
 			req := issueReq("k", "one")
-			req.Cooldown, req.Window, req.WindowMax, req.FailureMax = time.Minute, time.Hour, 5, 10
+			req.Cooldown, req.SendWindow, req.SendsPerWindow, req.MaxFailures = time.Minute, time.Hour, 5, 10
 			req.Limits = []store.Limit{{Key: "ip", Max: 10, Window: time.Hour}}
 			mustIssue(t, s, req)
 			creq := checkReq("k", "bad")
-			creq.FailureMax, creq.FailureWindow = 10, 2*time.Hour
+			creq.MaxFailures, creq.FailureWindow = 10, 2*time.Hour
 			mustCheck(t, s, creq)
 			if _, err := s.Attempt(ctx, store.AttemptRequest{Key: "k", Marker: "1", MarkerTTL: 3 * time.Hour, MaxFailures: 3, FailureWindow: time.Minute}); err != nil {
 				t.Fatal(err)
@@ -407,7 +407,7 @@ func TestContract(t *testing.T) {
 			s := newTestStore(t, c)
 			ctx := context.Background()
 			req := issueReq("k", "DIGEST")
-			req.Sealed, req.Cooldown, req.Window, req.WindowMax = []byte("SEALED"), time.Minute, time.Hour, 5
+			req.Sealed, req.Cooldown, req.SendWindow, req.SendsPerWindow = []byte("SEALED"), time.Minute, time.Hour, 5
 			mustIssue(t, s, req)
 			mustCheck(t, s, checkReq("k", "WRONG"))
 			for _, k := range scanKeys(t, c, s) {
@@ -484,7 +484,7 @@ func TestCheckLimitsPerRequest(t *testing.T) {
 		ra.MaxAttempts = 10
 		wantCheck(t, mustCheck(t, s, ra), store.Rejected, 10-i)
 		rb := checkReq("b", "bad")
-		rb.MaxAttempts, rb.FailureMax, rb.FailureWindow = 10, 5, time.Minute
+		rb.MaxAttempts, rb.MaxFailures, rb.FailureWindow = 10, 5, time.Minute
 		wantCheck(t, mustCheck(t, s, rb), store.Rejected, 5-i)
 	}
 }

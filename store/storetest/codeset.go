@@ -187,7 +187,7 @@ func testCodesIndependentOfAttempt(e *csEnv) {
 	// the code set, and the other way round.
 	e.attempt(attemptReq(k, "", 1), store.Locked, 0)
 	e.issued(issueReq(k, digest()), 0)
-	e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureMax: 1, FailureWindow: long}, store.Locked, 0)
+	e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, MaxFailures: 1, FailureWindow: long}, store.Locked, 0)
 	e.redeem(redeemReq(k, digest(), 2), store.Rejected, 1, 1)
 	d := digest()
 	e.issued(issueReq(k, d), 0)

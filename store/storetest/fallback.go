@@ -162,14 +162,14 @@ func testFallbackLimits(e *env) {
 	e.fb()
 	k, global := key(), key()
 	sealed, tag := sealedFor()
-	win := store.IssueRequest{Key: k, Digest: digest(), Sealed: sealed, TTL: long, Window: long, WindowMax: 2}
+	win := store.IssueRequest{Key: k, Digest: digest(), Sealed: sealed, TTL: long, SendWindow: long, SendsPerWindow: 2}
 	e.issued(win, 0)
-	req := store.FallbackRequest{Key: k, Tag: tag, Window: long, WindowMax: 1}
+	req := store.FallbackRequest{Key: k, Tag: tag, SendWindow: long, SendsPerWindow: 1}
 	res := e.fellBack(req, store.FallbackLimited)
 	if res.Reason != store.LimitWindow || res.RetryAfter <= 0 || res.RetryAfter > long {
 		e.t.Fatalf("Fallback over the window = {Reason: %v, RetryAfter: %v}, want window, (0, %v]", res.Reason, res.RetryAfter, long)
 	}
-	req.WindowMax = 2
+	req.SendsPerWindow = 2
 	req.Limits = []store.Limit{{Key: global, Max: 1, Window: long}}
 	e.fellBack(req, store.FallbackTaken) // window 2/2, global 1/1
 	// The window was charged: a new Issue is refused by it.
@@ -191,14 +191,14 @@ func testFallbackLimits(e *env) {
 	k3, d3 := key(), digest()
 	s3, t3 := sealedFor()
 	e.issued(store.IssueRequest{Key: k3, Digest: d3, Sealed: s3, TTL: long}, 0)
-	fc := store.CheckRequest{Key: k3, Digest: digest(), MaxAttempts: 5, FailureMax: 3, FailureWindow: long}
+	fc := store.CheckRequest{Key: k3, Digest: digest(), MaxAttempts: 5, MaxFailures: 3, FailureWindow: long}
 	e.check(fc, store.Rejected, 2)
 	e.check(fc, store.Rejected, 1)
-	res = e.fellBack(store.FallbackRequest{Key: k3, Tag: t3, FailureMax: 2}, store.FallbackLimited)
+	res = e.fellBack(store.FallbackRequest{Key: k3, Tag: t3, MaxFailures: 2}, store.FallbackLimited)
 	if res.Reason != store.LimitFailures {
 		e.t.Fatalf("Fallback at the failure cap: Reason = %v, want failures", res.Reason)
 	}
-	e.fellBack(store.FallbackRequest{Key: k3, Tag: t3, FailureMax: 3}, store.FallbackTaken)
+	e.fellBack(store.FallbackRequest{Key: k3, Tag: t3, MaxFailures: 3}, store.FallbackTaken)
 }
 
 // testFallbackExpiry: the mark does not outlive the code, and an expired
@@ -226,7 +226,7 @@ func testFallbackConcurrent(e *env) {
 		got := make([]store.FallbackOutcome, n)
 		errs := make([]error, n)
 		concurrently(n, func(i int) {
-			res, err := e.fb().Fallback(e.ctx, store.FallbackRequest{Key: k, Tag: tag, Window: long, WindowMax: 100})
+			res, err := e.fb().Fallback(e.ctx, store.FallbackRequest{Key: k, Tag: tag, SendWindow: long, SendsPerWindow: 100})
 			got[i], errs[i] = res.Outcome, err
 		})
 		if err := firstErr(errs); err != nil {
@@ -255,7 +255,7 @@ func testFallbackInvalidRequest(e *env) {
 		"negative step": {Key: k, Tag: tag, Step: -1},
 		"step too far":  {Key: k, Tag: tag, Step: store.MaxStep + 1},
 		"negative":      {Key: k, Tag: tag, Cooldown: -time.Second},
-		"window":        {Key: k, Tag: tag, WindowMax: 1},
+		"window":        {Key: k, Tag: tag, SendsPerWindow: 1},
 		"limit no key":  {Key: k, Tag: tag, Limits: []store.Limit{{Max: 1, Window: long}}},
 		"limit twice":   {Key: k, Tag: tag, Limits: []store.Limit{{Key: "a", Max: 1, Window: long}, {Key: "a", Max: 1, Window: long}}},
 		"limit no max":  {Key: k, Tag: tag, Limits: []store.Limit{{Key: "a", Window: long}}},
@@ -277,7 +277,7 @@ func testFallbackSteps(e *env) {
 	e.fb()
 	k, d := key(), digest()
 	sealed, tag := sealedFor()
-	e.issued(store.IssueRequest{Key: k, Digest: d, Sealed: sealed, TTL: long, FailureMax: 5}, 0)
+	e.issued(store.IssueRequest{Key: k, Digest: d, Sealed: sealed, TTL: long, MaxFailures: 5}, 0)
 	e.check(checkReq(k, digest(), 5), store.Rejected, 4)
 	e.fellBack(store.FallbackRequest{Key: k, Tag: tag}, store.FallbackTaken)
 	e.fellBack(store.FallbackRequest{Key: k, Tag: tag, Step: 1}, store.FallbackSpent)

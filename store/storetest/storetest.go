@@ -352,10 +352,10 @@ func testSingleUse(e *env) {
 func testNeverIssued(e *env) {
 	k := key()
 	// A Check of nothing counts nothing: the failure cap of 1 would lock.
-	req := store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 1, FailureMax: 1, FailureWindow: long}
+	req := store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 1, MaxFailures: 1, FailureWindow: long}
 	e.check(req, store.Expired, 0)
 	e.check(req, store.Expired, 0)
-	e.issued(store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: 1}, 0)
+	e.issued(store.IssueRequest{Key: k, Digest: digest(), TTL: long, MaxFailures: 1}, 0)
 }
 
 func testExpiry(e *env) {
@@ -478,7 +478,7 @@ func testWindow(e *env) {
 	k := key()
 	// Each Issue is a new code: the same digest would be an idempotent retry.
 	fresh := func() store.IssueRequest {
-		return store.IssueRequest{Key: k, Digest: digest(), TTL: long, Window: 2 * short, WindowMax: 3}
+		return store.IssueRequest{Key: k, Digest: digest(), TTL: long, SendWindow: 2 * short, SendsPerWindow: 3}
 	}
 	e.issued(fresh(), 0)
 	e.wait(short)
@@ -545,14 +545,14 @@ func testLimitOrder(e *env) {
 			switch c.reason {
 			case store.LimitFailures:
 				// A cooldown running and the failure cap reached.
-				req.Cooldown, req.FailureMax = long, 1
+				req.Cooldown, req.MaxFailures = long, 1
 				e.issued(req, 0)
-				e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureMax: 1, FailureWindow: long}, store.Locked, 0)
+				e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, MaxFailures: 1, FailureWindow: long}, store.Locked, 0)
 			case store.LimitCooldown:
-				req.Cooldown, req.Window, req.WindowMax = long, long, 1
+				req.Cooldown, req.SendWindow, req.SendsPerWindow = long, long, 1
 				e.issued(req, 0)
 			case store.LimitWindow:
-				req.Window, req.WindowMax = long, 1
+				req.SendWindow, req.SendsPerWindow = long, 1
 				e.issued(req, 0)
 				req.Limits = []store.Limit{{Key: spent1, Max: 1, Window: long}}
 			case store.LimitExtra:
@@ -580,10 +580,10 @@ func testLimitedChangesNothing(e *env) {
 			e := &env{t: t, h: e.h, ctx: t.Context()}
 			k, d1, d2 := key(), digest(), digest()
 			shared, spent := key(), key()
-			base := store.IssueRequest{Key: k, Digest: d1, TTL: long, Window: long, WindowMax: 2,
+			base := store.IssueRequest{Key: k, Digest: d1, TTL: long, SendWindow: long, SendsPerWindow: 2,
 				Limits: []store.Limit{{Key: shared, Max: 2, Window: long}}}
 			e.issued(base, 0)
-			e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureMax: 3, FailureWindow: long}, store.Rejected, 2)
+			e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, MaxFailures: 3, FailureWindow: long}, store.Rejected, 2)
 
 			bad := base
 			bad.Digest = d2
@@ -596,19 +596,19 @@ func testLimitedChangesNothing(e *env) {
 				e.issued(store.IssueRequest{Key: other, Digest: digest(), TTL: long, Cooldown: long}, 0)
 				bad.Key = other
 			case store.LimitWindow:
-				bad.WindowMax = 1
+				bad.SendsPerWindow = 1
 			case store.LimitExtra:
 				e.issued(store.IssueRequest{Key: key(), Digest: digest(), TTL: long,
 					Limits: []store.Limit{{Key: spent, Max: 1, Window: long}}}, 0)
 				bad.Limits = append(slices.Clone(bad.Limits), store.Limit{Key: spent, Max: 1, Window: long})
 			case store.LimitFailures:
-				bad.FailureMax = 1
+				bad.MaxFailures = 1
 			}
 			e.limited(bad, c.reason, 1, long)
 
 			// The pending code is untouched: d2 was not saved, the attempt
 			// count is still 1 (and the failure counter 1, below 3).
-			e.check(store.CheckRequest{Key: k, Digest: d2, MaxAttempts: 5, FailureMax: 3, FailureWindow: long}, store.Rejected, 1)
+			e.check(store.CheckRequest{Key: k, Digest: d2, MaxAttempts: 5, MaxFailures: 3, FailureWindow: long}, store.Rejected, 1)
 			e.check(checkReq(k, d1, 5), store.Approved, 0)
 			// No counter was charged: the window and the shared limit each
 			// have one Issue left.
@@ -627,7 +627,7 @@ func testLimitedChangesNothing(e *env) {
 // window.
 func testIssueRetryIdempotent(e *env) {
 	k, d, shared := key(), digest(), key()
-	req := store.IssueRequest{Key: k, Digest: d, TTL: long, Cooldown: long, Window: long, WindowMax: 1,
+	req := store.IssueRequest{Key: k, Digest: d, TTL: long, Cooldown: long, SendWindow: long, SendsPerWindow: 1,
 		Limits: []store.Limit{{Key: shared, Max: 2, Window: long}}}
 	e.issued(req, 0)
 	e.retried(req, 0)
@@ -641,7 +641,7 @@ func testIssueRetryIdempotent(e *env) {
 	e.limited(req, store.LimitCooldown, 0, long)
 }
 
-// testNoFailureCap: with FailureMax 0 mismatches count no failures, so a
+// testNoFailureCap: with MaxFailures 0 mismatches count no failures, so a
 // later Issue with a cap is not refused because of them.
 // testScope: a Check with another Scope than the pending code's finds
 // nothing pending and changes nothing: not the code's attempts, not the
@@ -650,9 +650,9 @@ func testScope(e *env) {
 	k, d := key(), digest()
 	a, b := []byte("scope-a"), []byte("scope-b")
 	chk := func(d, scope []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, Scope: scope, MaxAttempts: 3, FailureMax: 2, FailureWindow: long}
+		return store.CheckRequest{Key: k, Digest: d, Scope: scope, MaxAttempts: 3, MaxFailures: 2, FailureWindow: long}
 	}
-	e.issued(store.IssueRequest{Key: k, Digest: d, Scope: a, TTL: long, FailureMax: 2}, 0)
+	e.issued(store.IssueRequest{Key: k, Digest: d, Scope: a, TTL: long, MaxFailures: 2}, 0)
 	for range 5 {
 		e.check(chk(digest(), b), store.Expired, 0)
 		e.check(chk(digest(), nil), store.Expired, 0)
@@ -725,7 +725,7 @@ func testScopePending(e *env) {
 func testClientSendLimits(e *env) {
 	k := key()
 	iss := func(client string) store.IssueRequest {
-		return store.IssueRequest{Key: k, Digest: digest(), Client: client, TTL: long, Cooldown: long, Window: long, WindowMax: 2}
+		return store.IssueRequest{Key: k, Digest: digest(), Client: client, TTL: long, Cooldown: long, SendWindow: long, SendsPerWindow: 2}
 	}
 	win := func(client string) store.IssueRequest {
 		r := iss(client)
@@ -745,18 +745,18 @@ func testClientSendLimits(e *env) {
 	e.limited(iss(""), store.LimitCooldown, 0, long)
 }
 
-// testSendCeiling: once the Key's window holds WindowMax sends from all
+// testSendCeiling: once the Key's window holds SendsPerWindow sends from all
 // clients, a client that has sent in it without an approval since is
 // refused, even with its own window budget left; a client that has not
-// sent yet gets one send. k clients get at most WindowMax + k sends.
+// sent yet gets one send. k clients get at most SendsPerWindow + k sends.
 func testSendCeiling(e *env) {
 	k := key()
 	iss := func(client string) store.IssueRequest {
-		return store.IssueRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), TTL: long, Window: long, WindowMax: 3}
+		return store.IssueRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), TTL: long, SendWindow: long, SendsPerWindow: 3}
 	}
 	chk := func(client string) store.CheckRequest {
 		return store.CheckRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), MaxAttempts: 5,
-			FailureMax: 20, FailureWindow: long}
+			MaxFailures: 20, FailureWindow: long}
 	}
 	e.issued(iss("a"), 0)
 	e.issued(iss("a"), 0)
@@ -779,7 +779,7 @@ func testSendCeiling(e *env) {
 		}
 	}
 	if limit := 3 + 8; sent > limit {
-		e.t.Errorf("8 clients sent %d times in one window, want at most WindowMax + 8 = %d", sent, limit)
+		e.t.Errorf("8 clients sent %d times in one window, want at most SendsPerWindow + 8 = %d", sent, limit)
 	}
 	if sent != 9 {
 		e.t.Errorf("8 clients sent %d times, want 9 (3 before the ceiling, then one for each new client)", sent)
@@ -792,7 +792,7 @@ func testSendCeiling(e *env) {
 func testSendCeilingApproval(e *env) {
 	k := key()
 	iss := func(client string, d []byte) store.IssueRequest {
-		return store.IssueRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), TTL: long, Window: long, WindowMax: 3}
+		return store.IssueRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), TTL: long, SendWindow: long, SendsPerWindow: 3}
 	}
 	chk := func(client string, d []byte) store.CheckRequest {
 		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 5}
@@ -819,7 +819,7 @@ func testSendCeilingApproval(e *env) {
 func testSendCeilingWindow(e *env) {
 	k := key()
 	iss := func(client string) store.IssueRequest {
-		return store.IssueRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), TTL: long, Window: short, WindowMax: 2}
+		return store.IssueRequest{Key: k, Digest: digest(), Client: client, Scope: []byte(client), TTL: long, SendWindow: short, SendsPerWindow: 2}
 	}
 	e.issued(iss("a"), 0)
 	e.issued(iss("a"), 0)
@@ -831,18 +831,18 @@ func testSendCeilingWindow(e *env) {
 }
 
 // testFailureRun: failures count for their client and for the Key. Once
-// the Key's count reaches FailureMax, only clients that have not failed in
+// the Key's count reaches MaxFailures, only clients that have not failed in
 // the run are compared (one failure each); at FailureCeiling every client
 // is refused. Sends follow the same rule.
 func testFailureRun(e *env) {
 	k := key()
 	const fmax, ceiling = 3, 6
 	iss := func(client string, d []byte) store.IssueRequest {
-		return store.IssueRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), TTL: long, FailureMax: fmax, FailureCeiling: ceiling}
+		return store.IssueRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), TTL: long, MaxFailures: fmax, FailureCeiling: ceiling}
 	}
 	chk := func(client string, d []byte) store.CheckRequest {
 		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 10,
-			FailureMax: fmax, FailureCeiling: ceiling, FailureWindow: long}
+			MaxFailures: fmax, FailureCeiling: ceiling, FailureWindow: long}
 	}
 	e.issued(iss("a", digest()), 0)
 	e.check(chk("a", digest()), store.Rejected, 2)
@@ -873,7 +873,7 @@ func testFailureRun(e *env) {
 func testFailureRunApproval(e *env) {
 	k := key()
 	chk := func(client string, d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 10, FailureMax: 3, FailureWindow: long}
+		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 10, MaxFailures: 3, FailureWindow: long}
 	}
 	da := digest()
 	e.issued(store.IssueRequest{Key: k, Digest: da, Client: "a", Scope: []byte("a"), TTL: long}, 0)
@@ -892,7 +892,7 @@ func testFailureRunApproval(e *env) {
 func testFailureRunOutlivesClient(e *env) {
 	k := key()
 	chk := func(client string, d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 10, FailureMax: 2, FailureWindow: 3 * short}
+		return store.CheckRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), MaxAttempts: 10, MaxFailures: 2, FailureWindow: 3 * short}
 	}
 	iss := func(client string, d []byte) store.IssueRequest {
 		return store.IssueRequest{Key: k, Digest: d, Client: client, Scope: []byte(client), TTL: long}
@@ -920,16 +920,16 @@ func testNoFailureCap(e *env) {
 	for want := 4; want >= 2; want-- {
 		e.check(store.CheckRequest{Key: k, Digest: digest(), MaxAttempts: 5, FailureWindow: long}, store.Rejected, want)
 	}
-	e.issued(store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: 2}, 3)
+	e.issued(store.IssueRequest{Key: k, Digest: digest(), TTL: long, MaxFailures: 2}, 3)
 }
 
 func testFailureCap(e *env) {
 	k, d1, d2 := key(), digest(), digest()
 	iss := func(d []byte) store.IssueRequest {
-		return store.IssueRequest{Key: k, Digest: d, TTL: long, FailureMax: 3}
+		return store.IssueRequest{Key: k, Digest: d, TTL: long, MaxFailures: 3}
 	}
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 2, FailureMax: 3, FailureWindow: 2 * short}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 2, MaxFailures: 3, FailureWindow: 2 * short}
 	}
 	e.issued(iss(d1), 0)
 	e.check(chk(digest()), store.Rejected, 1)
@@ -940,7 +940,7 @@ func testFailureCap(e *env) {
 	// From now on the cap locks before comparing, even the right digest.
 	e.check(chk(d2), store.Locked, 0)
 	e.limited(iss(digest()), store.LimitFailures, 0, 2*short)
-	// Without a FailureMax the cap is not applied, but the code is gone.
+	// Without a MaxFailures the cap is not applied, but the code is gone.
 	e.check(checkReq(k, d2, 2), store.Expired, 0)
 	// The counter lives FailureWindow from its latest failure.
 	e.wait(2 * short)
@@ -951,7 +951,7 @@ func testFailureCap(e *env) {
 func testFailureCapReset(e *env) {
 	k, d1, d2 := key(), digest(), digest()
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 3, FailureWindow: long}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, MaxFailures: 3, FailureWindow: long}
 	}
 	e.issued(issueReq(k, d1), 0)
 	// Remaining is the smaller of the code's attempts and the cap's.
@@ -963,21 +963,21 @@ func testFailureCapReset(e *env) {
 	e.check(chk(digest()), store.Rejected, 1)
 	// Four failures in all, but only two since the approval.
 	e.check(chk(d2), store.Approved, 0)
-	e.issued(store.IssueRequest{Key: k, Digest: d1, TTL: long, FailureMax: 3}, 0)
+	e.issued(store.IssueRequest{Key: k, Digest: d1, TTL: long, MaxFailures: 3}, 0)
 }
 
 func testFailureWindow(e *env) {
 	// The failure counter lives FailureWindow from its latest increment, so
-	// no stretch of FailureWindow holds more than FailureMax failures (a
+	// no stretch of FailureWindow holds more than MaxFailures failures (a
 	// counter that expired FailureWindow after its first failure would let
 	// almost twice as many through around its end). The waits leave a
 	// margin of a short on either side of every boundary.
 	k, d := key(), digest()
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 10, FailureMax: 3, FailureWindow: 3 * short}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 10, MaxFailures: 3, FailureWindow: 3 * short}
 	}
 	capped := func(max int) store.IssueRequest {
-		return store.IssueRequest{Key: k, Digest: digest(), TTL: long, FailureMax: max}
+		return store.IssueRequest{Key: k, Digest: digest(), TTL: long, MaxFailures: max}
 	}
 	e.issued(issueReq(k, d), 0)
 	e.check(chk(digest()), store.Rejected, 2)
@@ -995,7 +995,7 @@ func testFailureWindow(e *env) {
 	e.wait(2 * short)
 	// 3*short after the latest failure the counter is gone.
 	d2 := digest()
-	e.issued(store.IssueRequest{Key: k, Digest: d2, TTL: long, FailureMax: 3}, 0)
+	e.issued(store.IssueRequest{Key: k, Digest: d2, TTL: long, MaxFailures: 3}, 0)
 	e.check(chk(digest()), store.Rejected, 2)
 	e.check(chk(d2), store.Approved, 0)
 }
@@ -1040,7 +1040,7 @@ func testWithdrawnAttemptsExpire(e *env) {
 func testWithdrawnAttemptsOutliveLock(e *env) {
 	k, d := key(), digest()
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 2, FailureWindow: short}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, MaxFailures: 2, FailureWindow: short}
 	}
 	e.issued(issueReq(k, d), 0)
 	e.check(chk(digest()), store.Rejected, 1) // attempt 1, failure 1
@@ -1084,7 +1084,7 @@ func testAttemptFailures(e *env) {
 func testSharedFailureCounter(e *env) {
 	k, d := key(), digest()
 	chk := func(d []byte) store.CheckRequest {
-		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, FailureMax: 2, FailureWindow: long}
+		return store.CheckRequest{Key: k, Digest: d, MaxAttempts: 5, MaxFailures: 2, FailureWindow: long}
 	}
 	e.issued(issueReq(k, d), 0)
 	e.attempt(attemptReq(k, "", 2), store.Rejected, 1)
@@ -1206,7 +1206,7 @@ func testConcurrentIssue(e *env) {
 	errs := make([]error, n)
 	concurrently(n, func(i int) {
 		got[i], errs[i] = e.h.Store.Issue(e.ctx, store.IssueRequest{
-			Key: k, Digest: digests[i], TTL: long, Window: long, WindowMax: budget})
+			Key: k, Digest: digests[i], TTL: long, SendWindow: long, SendsPerWindow: budget})
 	})
 	if err := firstErr(errs); err != nil {
 		e.t.Fatalf("Issue: unexpected error: %v", err)
@@ -1220,7 +1220,7 @@ func testConcurrentIssue(e *env) {
 		}
 	}
 	if c["issued/none"] != budget || c["limited/window"] != n-budget {
-		e.t.Fatalf("%d concurrent Issues, WindowMax %d: got %v, want issued/none=%d, limited/window=%d",
+		e.t.Fatalf("%d concurrent Issues, SendsPerWindow %d: got %v, want issued/none=%d, limited/window=%d",
 			n, budget, c, budget, n-budget)
 	}
 	// Exactly one of the issued digests is the pending one.
@@ -1293,7 +1293,7 @@ type stateCheck struct {
 }
 
 func (sc stateCheck) issueReq(d []byte, keep bool) store.IssueRequest {
-	return store.IssueRequest{Key: sc.key, Digest: d, TTL: long, KeepPending: keep, Window: long, WindowMax: 2,
+	return store.IssueRequest{Key: sc.key, Digest: d, TTL: long, KeepPending: keep, SendWindow: long, SendsPerWindow: 2,
 		Limits: []store.Limit{{Key: sc.limit, Max: 2, Window: long}}}
 }
 
@@ -1394,9 +1394,9 @@ func testInvalidRequest(e *env) {
 		issueOp("IssueZeroTTL", func(r *store.IssueRequest) { r.TTL = 0 }),
 		issueOp("IssueNegativeTTL", func(r *store.IssueRequest) { r.TTL = -time.Second }),
 		issueOp("IssueNegativeCooldown", func(r *store.IssueRequest) { r.Cooldown = -time.Second }),
-		issueOp("IssueNegativeWindowMax", func(r *store.IssueRequest) { r.WindowMax = -1 }),
-		issueOp("IssueWindowMaxWithoutWindow", func(r *store.IssueRequest) { r.Window = 0 }),
-		issueOp("IssueNegativeFailureMax", func(r *store.IssueRequest) { r.FailureMax = -1 }),
+		issueOp("IssueNegativeWindowMax", func(r *store.IssueRequest) { r.SendsPerWindow = -1 }),
+		issueOp("IssueWindowMaxWithoutWindow", func(r *store.IssueRequest) { r.SendWindow = 0 }),
+		issueOp("IssueNegativeFailureMax", func(r *store.IssueRequest) { r.MaxFailures = -1 }),
 		issueOp("IssueLimitEmptyKey", badLimit(store.Limit{Max: 1, Window: long})),
 		issueOp("IssueLimitZeroMax", badLimit(store.Limit{Key: key(), Window: long})),
 		issueOp("IssueLimitZeroWindow", badLimit(store.Limit{Key: key(), Max: 1})),
@@ -1408,8 +1408,8 @@ func testInvalidRequest(e *env) {
 		checkOp("CheckEmptyDigest", func(r *store.CheckRequest) { r.Digest = nil }),
 		checkOp("CheckZeroMaxAttempts", func(r *store.CheckRequest) { r.MaxAttempts = 0 }),
 		checkOp("CheckNegativeMaxAttempts", func(r *store.CheckRequest) { r.MaxAttempts, r.Digest = -1, digest() }),
-		checkOp("CheckNegativeFailureMax", func(r *store.CheckRequest) { r.FailureMax = -1 }),
-		checkOp("CheckFailureMaxWithoutWindow", func(r *store.CheckRequest) { r.FailureMax = 1 }),
+		checkOp("CheckNegativeFailureMax", func(r *store.CheckRequest) { r.MaxFailures = -1 }),
+		checkOp("CheckFailureMaxWithoutWindow", func(r *store.CheckRequest) { r.MaxFailures = 1 }),
 		withdrawOp("WithdrawEmptyKey", func(stateCheck) string { return "" }, func(sc stateCheck) []byte { return sc.digest }),
 		withdrawOp("WithdrawEmptyDigest", func(sc stateCheck) string { return sc.key }, func(stateCheck) []byte { return nil }),
 		attemptOp("AttemptEmptyKey", func(r *store.AttemptRequest) { r.Key = "" }),
