@@ -81,6 +81,17 @@ type PumpingPolicy struct {
 	// ProofAccepted set. The default value, false, refuses every send to a
 	// throttled prefix.
 	RequireProof bool
+	// KnownFor is how long a client key that had a code approved for a
+	// number stays known for that number: while its prefix is throttled, a
+	// Start for that number with that client key (otp.WithLimitKey on
+	// Start and on the approving Check) is let through, so that an attack
+	// that trips the prefix does not keep the number's owner out. A whole
+	// number of days, 1 to 365; the default value is 30 days. A client key
+	// is known only for the number it approved a code for.
+	KnownFor time.Duration
+	// NoKnownClients refuses known client keys too while their prefix is
+	// throttled. The default value, false, lets them through.
+	NoKnownClients bool
 }
 
 const (
@@ -90,6 +101,7 @@ const (
 	pumpDayBucket   = time.Hour
 	pumpDayBuckets  = 24
 	pumpPriorWeight = 20
+	knownBucket     = 24 * time.Hour
 )
 
 // Counter fields of a prefix.
@@ -123,6 +135,9 @@ func (p PumpingPolicy) withDefaults() PumpingPolicy {
 	if p.Hold == 0 {
 		p.Hold = time.Hour
 	}
+	if p.KnownFor == 0 {
+		p.KnownFor = 30 * knownBucket
+	}
 	return p
 }
 
@@ -145,6 +160,8 @@ func (p PumpingPolicy) validate() error {
 		return fmt.Errorf("Pumping.Prior %v not in (0, 1]", p.Prior)
 	case p.Hold < pumpHoldBucket || p.Hold > 12*time.Hour || p.Hold%pumpHoldBucket != 0:
 		return fmt.Errorf("Pumping.Hold %s not a multiple of 5m in 5m–12h", p.Hold)
+	case p.KnownFor < knownBucket || p.KnownFor > 365*knownBucket || p.KnownFor%knownBucket != 0:
+		return fmt.Errorf("Pumping.KnownFor %s not a whole number of days in 1–365", p.KnownFor)
 	}
 	return nil
 }
@@ -162,8 +179,9 @@ const (
 	// EventPumpingTripped: a prefix's conversion collapsed; it is
 	// throttled for PumpingPolicy.Hold.
 	EventPumpingTripped EventKind = "pumping_tripped"
-	// EventPumpingThrottled: a send to a throttled prefix was refused (or,
-	// with WithProof, let through).
+	// EventPumpingThrottled: a send to a throttled prefix was refused (or
+	// let through: with WithProof, or from a known client key, see
+	// PumpingPolicy.KnownFor).
 	EventPumpingThrottled EventKind = "pumping_throttled"
 	// EventPumpingRecovered: a prefix this process saw throttled was
 	// judged healthy again.
@@ -252,6 +270,8 @@ type guard struct {
 	p       PumpingPolicy
 	c       store.Counters
 	keys    macPool
+	known   macPool // derives the key of a (number, client key) pair
+	kseries []store.Series
 	now     func() time.Time
 	series  []store.Series
 	window  int // buckets
@@ -259,6 +279,7 @@ type guard struct {
 
 	mu       sync.Mutex
 	pending  map[string]int64 // approvals not yet written, per prefix
+	pknown   map[string]bool  // known-client marks not yet written
 	flushing bool
 	flushMu  sync.Mutex // serialises flushes, so Flush returns after one in flight
 
@@ -282,6 +303,7 @@ func newGuard(p PumpingPolicy, st store.Store, secret []byte, now func() time.Ti
 		p:      p,
 		c:      c,
 		keys:   newMacPool(secret, "pumping-prefix"),
+		known:  newMacPool(secret, "pumping-known"),
 		now:    now,
 		window: w,
 		series: []store.Series{
@@ -289,8 +311,10 @@ func newGuard(p PumpingPolicy, st store.Store, secret []byte, now func() time.Ti
 			{Width: pumpHoldBucket, Len: h + 1},
 			{Width: pumpDayBucket, Len: pumpDayBuckets},
 		},
+		kseries: []store.Series{{Width: knownBucket, Len: int(p.KnownFor / knownBucket)}},
 		observe: observe,
 		pending: make(map[string]int64),
+		pknown:  make(map[string]bool),
 		state:   make(map[string]*PrefixState),
 	}
 }
@@ -331,6 +355,28 @@ func (g *guard) key(prefix string) string {
 	return "p" + base64.RawURLEncoding.EncodeToString(g.keys.sum(buf[:0], prefix)[:16])
 }
 
+// knownKey derives the opaque counter key of a client key's approvals for
+// one number.
+func (g *guard) knownKey(e164, client string) string {
+	var buf [sha256.Size]byte
+	return "k" + base64.RawURLEncoding.EncodeToString(g.known.sum(buf[:0], e164+"\x00"+client)[:16])
+}
+
+// isKnown reports whether client had a code for e164 approved within
+// KnownFor.
+func (g *guard) isKnown(ctx context.Context, e164, client string, now time.Time) (bool, error) {
+	c, err := g.c.AddCounts(ctx, store.CountRequest{Key: g.knownKey(e164, client), Now: now, Add: []int64{0}, Series: g.kseries})
+	if err != nil {
+		return false, err
+	}
+	for _, b := range c.Values[0] {
+		if b[0] > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (g *guard) add(ctx context.Context, prefix string, now time.Time, f int, n int64) (store.Counts, error) {
 	add := make([]int64, pumpFields)
 	add[f] = n
@@ -355,8 +401,9 @@ func (t ticket) undo(ctx context.Context) {
 	t.g.add(ctx, t.prefix, t.g.now(), fUnsent, 1) //nolint:errcheck // see above
 }
 
-// admit counts a send to num and decides whether it may go out.
-func (g *guard) admit(ctx context.Context, num Number, proof bool, ev Event) (ticket, error) {
+// admit counts a send to num from client (the store's opaque client key,
+// empty without WithLimitKey) and decides whether it may go out.
+func (g *guard) admit(ctx context.Context, num Number, client string, proof bool, ev Event) (ticket, error) {
 	if g == nil {
 		return ticket{}, nil
 	}
@@ -390,6 +437,18 @@ func (g *guard) admit(ctx context.Context, num Number, proof bool, ev Event) (ti
 		g.observe(ctx, ev)
 	}
 	let := proof && g.p.RequireProof
+	if !let && client != "" && !g.p.NoKnownClients {
+		// The number's owner, recognised by a client key that had a code
+		// for this number approved before, is not held to its prefix's
+		// throttle: an attack on the prefix must not lock it out.
+		known, err := g.isKnown(ctx, num.E164, client, now)
+		if err != nil {
+			e := ev
+			e.Kind, e.Err = EventStoreError, fmt.Errorf("%w: pumping guard: %w", ErrStoreUnavailable, err)
+			g.observe(ctx, e)
+		}
+		let = known
+	}
 	var add []int64
 	switch {
 	case trip && let:
@@ -550,10 +609,11 @@ func (g *guard) evictLocked() {
 	delete(g.state, victim)
 }
 
-// approved counts an approval for the prefix of e164. The write happens in
-// the background, batched with concurrent approvals, so Check waits for no
-// extra round trip.
-func (g *guard) approved(e164 string) {
+// approved counts an approval for the prefix of e164 and, with a client
+// key, marks that key known for e164. The writes happen in the background,
+// batched with concurrent approvals, so Check waits for no extra round
+// trip.
+func (g *guard) approved(e164, client string) {
 	if g == nil {
 		return
 	}
@@ -563,6 +623,9 @@ func (g *guard) approved(e164 string) {
 	}
 	g.mu.Lock()
 	g.pending[prefix]++
+	if client != "" && !g.p.NoKnownClients {
+		g.pknown[g.knownKey(e164, client)] = true
+	}
 	start := !g.flushing
 	g.flushing = true
 	g.mu.Unlock()
@@ -584,8 +647,9 @@ func (g *guard) flush(ctx context.Context) error {
 	g.flushMu.Lock()
 	defer g.flushMu.Unlock()
 	g.mu.Lock()
-	batch := g.pending
+	batch, known := g.pending, g.pknown
 	g.pending = make(map[string]int64, len(batch))
+	g.pknown = make(map[string]bool, len(known))
 	g.flushing = false
 	g.mu.Unlock()
 	now := g.now()
@@ -595,6 +659,14 @@ func (g *guard) flush(ctx context.Context) error {
 			errs = append(errs, err)
 			g.mu.Lock()
 			g.pending[prefix] += n
+			g.mu.Unlock()
+		}
+	}
+	for k := range known {
+		if _, err := g.c.AddCounts(ctx, store.CountRequest{Key: k, Now: now, Add: []int64{1}, Series: g.kseries}); err != nil {
+			errs = append(errs, err)
+			g.mu.Lock()
+			g.pknown[k] = true
 			g.mu.Unlock()
 		}
 	}

@@ -427,7 +427,7 @@ func TestPumpingCheckDoesNotWait(t *testing.T) {
 func TestPumpingPolicy(t *testing.T) {
 	t.Parallel()
 	d := otp.DefaultPolicy().Pumping
-	want := otp.PumpingPolicy{Depth: 4, Window: 10 * time.Minute, MinSends: 20, DaySends: 60, Drop: 0.5, Prior: 0.5, Hold: time.Hour}
+	want := otp.PumpingPolicy{Depth: 4, Window: 10 * time.Minute, MinSends: 20, DaySends: 60, Drop: 0.5, Prior: 0.5, Hold: time.Hour, KnownFor: 30 * 24 * time.Hour}
 	if d != want {
 		t.Errorf("DefaultPolicy().Pumping = %+v, want %+v (on)", d, want)
 	}
@@ -445,10 +445,83 @@ func TestPumpingPolicy(t *testing.T) {
 		{"prior 1.5", otp.PumpingPolicy{Prior: 1.5}, false},
 		{"hold 13h", otp.PumpingPolicy{Hold: 13 * time.Hour}, false},
 		{"depth 6, hold 12h", otp.PumpingPolicy{Depth: 6, Hold: 12 * time.Hour}, true},
+		{"known for 12h", otp.PumpingPolicy{KnownFor: 12 * time.Hour}, false},
+		{"known for 36h", otp.PumpingPolicy{KnownFor: 36 * time.Hour}, false},
+		{"known for 366 days", otp.PumpingPolicy{KnownFor: 366 * 24 * time.Hour}, false},
+		{"known for 7 days", otp.PumpingPolicy{KnownFor: 7 * 24 * time.Hour}, true},
 	} {
 		err := otp.Policy{Pumping: tc.p}.Validate()
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, otp.ErrInvalidConfig)) {
 			t.Errorf("%s: Validate = %v, want ok=%v", tc.name, err, tc.ok)
 		}
+	}
+}
+
+// TestPumpingKnownClient: while a prefix is throttled, the number's owner,
+// recognised by a client key that had a code for that number approved, is
+// let through; a new client key, no client key, and the owner's key for
+// another number of the prefix are refused, and so is the owner with
+// NoKnownClients.
+func TestPumpingKnownClient(t *testing.T) {
+	t.Parallel()
+	for _, noKnown := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoKnownClients=%v", noKnown), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newGuardEnv(t, otp.Policy{Pumping: otp.PumpingPolicy{NoKnownClients: noKnown}}, nil)
+				ctx := t.Context()
+				owner, neighbour := num(pumped, 9999), num(pumped, 9998)
+				home := otp.WithLimitKey("owner-home")
+				login := func() error {
+					if _, err := e.v.Start(ctx, owner, sender.SMS, home); err != nil {
+						return err
+					}
+					m, _ := e.rec.Last(owner)
+					res, err := e.v.Check(ctx, owner, m.Code, home)
+					if err != nil || res.Status != otp.Approved {
+						t.Fatalf("owner's Check = %+v, %v; want approved", res, err)
+					}
+					return e.v.Flush(ctx)
+				}
+				if err := login(); err != nil {
+					t.Fatalf("owner's first login: %v", err)
+				}
+				var te *otp.ThrottleError
+				n := 0
+				for ; n < 200 && te == nil; n++ {
+					te = e.start(num(pumped, n))
+					e.advance(5 * time.Second)
+				}
+				if te == nil {
+					t.Fatal("the attack never tripped the prefix")
+				}
+				e.advance(time.Minute) // past the owner's cooldown
+				err := login()
+				if noKnown {
+					if !errors.Is(err, otp.ErrThrottled) {
+						t.Errorf("owner with NoKnownClients: err = %v, want throttled", err)
+					}
+				} else if err != nil {
+					t.Errorf("owner's known client key was refused: %v", err)
+				}
+				for name, try := range map[string]func() error{
+					"a new client key": func() error {
+						_, err := e.v.Start(ctx, owner, sender.SMS, otp.WithLimitKey("owner-cafe"))
+						return err
+					},
+					"no client key": func() error {
+						_, err := e.v.Start(ctx, owner, sender.SMS)
+						return err
+					},
+					"the owner's key for another number": func() error {
+						_, err := e.v.Start(ctx, neighbour, sender.SMS, home)
+						return err
+					},
+				} {
+					if err := try(); !errors.Is(err, otp.ErrThrottled) {
+						t.Errorf("%s: err = %v, want throttled", name, err)
+					}
+				}
+			})
+		})
 	}
 }

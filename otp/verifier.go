@@ -485,7 +485,7 @@ func (v *Verifier) Start(ctx context.Context, to string, ch sender.Channel, opts
 	if !isTest {
 		// After the limits, so that sends they refuse do not weigh on a
 		// prefix's conversion.
-		if counted, err = v.guard.admit(ctx, num, o.proof, ev); err != nil {
+		if counted, err = v.guard.admit(ctx, num, req.Client, o.proof, ev); err != nil {
 			if res.Outcome == store.Issued {
 				err = v.withdraw(ctx, key, req.Scope, req.Digest, err)
 			}
@@ -611,7 +611,7 @@ func (v *Verifier) Check(ctx context.Context, to, code string, opts ...CheckOpti
 	case store.Approved:
 		out.Status = Approved
 		if _, test := v.tests[e164]; !test {
-			v.guard.approved(e164)
+			v.guard.approved(e164, client)
 		}
 		v.observeCheck(ctx, begin, e164, EventApproved, 0, nil)
 	case store.Rejected:
