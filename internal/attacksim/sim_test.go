@@ -70,6 +70,19 @@ func (w world) policy() otp.Policy {
 	return p
 }
 
+// verifier returns a Verifier on the world's store and clock with its
+// policy, and the recorder its messages go to.
+func (w world) verifier(t *testing.T) (*otp.Verifier, *sendertest.Recorder, otp.Policy) {
+	t.Helper()
+	rec := &sendertest.Recorder{}
+	p := w.policy()
+	v, err := otp.NewVerifier(otp.Config{Store: w.store, Sender: rec, Secret: secret, Policy: p, Now: w.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, rec, p
+}
+
 func worlds(t *testing.T) map[string]func(t *testing.T) world {
 	t.Helper()
 	base := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
@@ -214,12 +227,7 @@ type outcome struct {
 func run(t *testing.T, w world, horizon, step, probe time.Duration) outcome {
 	t.Helper()
 	ctx := context.Background()
-	rec := &sendertest.Recorder{}
-	p := w.policy()
-	v, err := otp.NewVerifier(otp.Config{Store: w.store, Sender: rec, Secret: secret, Policy: p, Now: w.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, rec, p := w.verifier(t)
 	var guesses []time.Time
 	var out outcome
 	var vic owner
@@ -342,12 +350,7 @@ type floodOutcome struct {
 func flood(t *testing.T, w world, horizon, step, probe time.Duration) floodOutcome {
 	t.Helper()
 	ctx := context.Background()
-	rec := &sendertest.Recorder{}
-	p := w.policy()
-	v, err := otp.NewVerifier(otp.Config{Store: w.store, Sender: rec, Secret: secret, Policy: p, Now: w.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, rec, p := w.verifier(t)
 	var sends []time.Time
 	keys := map[string]bool{}
 	var out floodOutcome
