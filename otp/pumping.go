@@ -621,10 +621,14 @@ func (g *guard) approved(e164, client string) {
 	if prefix == "" {
 		return
 	}
+	known := ""
+	if client != "" && !g.p.NoKnownClients {
+		known = g.knownKey(e164, client) // an HMAC: computed outside the lock
+	}
 	g.mu.Lock()
 	g.pending[prefix]++
-	if client != "" && !g.p.NoKnownClients {
-		g.pknown[g.knownKey(e164, client)] = true
+	if known != "" {
+		g.pknown[known] = true
 	}
 	start := !g.flushing
 	g.flushing = true

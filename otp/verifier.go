@@ -270,8 +270,10 @@ func WithBinding(b string) Option {
 // account id. Start charges the send to the key's budget (Policy.KeySends
 // per Policy.KeyWindow), and keeps the destination's cooldown and send
 // budget per client key; Check counts failures per client key (see
-// Policy.MaxFailures). Calls without one share the empty client key. The
-// key is stored only as an HMAC.
+// Policy.MaxFailures), and a Check that approves makes the key known for
+// the number to the SMS-pumping guard (see PumpingPolicy.KnownFor). Calls
+// without one share the empty client key. The key is stored only as an
+// HMAC.
 func WithLimitKey(key string) Option {
 	return func(o *callOptions) {
 		if key == "" || len(key) > MaxLimitKeyLen {
