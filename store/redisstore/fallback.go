@@ -50,10 +50,10 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 }
 
 func fallbackArgs(req store.FallbackRequest, refused int, retry int64) []any {
-	ints := packInts(msec(req.Cooldown), msec(req.SendWindow), int64(req.SendsPerWindow),
+	args := make([]any, 0, 10+2*len(req.Limits))
+	args = append(args, req.Tag, clientTag(req.Client))
+	return appendInts(args, msec(req.Cooldown), msec(req.SendWindow), int64(req.SendsPerWindow),
 		int64(req.MaxFailures), int64(req.FailureCeiling), int64(refused), retry, int64(max(req.Step, 1)))
-	args := make([]any, 0, 3+2*len(req.Limits))
-	return append(args, req.Tag, ints, clientTag(req.Client))
 }
 
 func (s *Store) runFallback(ctx context.Context, keys []string, args []any) (store.FallbackResult, error) {

@@ -8,13 +8,13 @@
 -- KEYS[4..]   extra limits P:l:{L} (standalone only; on a Cluster they are
 --             charged by charge.lua first)
 -- ARGV[1]     the tag the code's sealed value must start with
--- ARGV[2]     "cooldown:window:window max:max failures:failure
---             ceiling:refused limit:refused retry:step": cooldown and
---             window in ms; refused limit is the index of an extra limit
---             already refused by charge.lua (-1: none) and refused retry
---             its ms
--- ARGV[3]     the client tag
--- ARGV[4..]   per extra limit in KEYS: max, window ms
+-- ARGV[2]     the client tag
+-- ARGV[3..10] integers: cooldown, window, window max, max failures,
+--             failure ceiling, refused limit, refused retry, step.
+--             cooldown and window are ms; refused limit is the index of an
+--             extra limit already refused by charge.lua (-1: none) and
+--             refused retry its ms
+-- ARGV[11..]  per extra limit in KEYS: max, window ms
 --
 -- Reply: {outcome, reason, limit index, retry ms, attempts, expires ms,
 -- sealed}
@@ -27,12 +27,13 @@
 --   expires ms   when FALLBACK_TAKEN: ms until the code expires
 --   sealed       when FALLBACK_TAKEN: the code's sealed value, else ''
 local dest_key, pending_key, mark_key = KEYS[1], KEYS[2], KEYS[3]
-local tag, packed_arg, client = ARGV[1], ARGV[2], ARGV[3]
-local FIRST_LIMIT_KEY, FIRST_LIMIT_ARG = 4, 4
+local tag, client = ARGV[1], ARGV[2]
+local FIRST_LIMIT_KEY, FIRST_LIMIT_ARG = 4, 11
+want_args(FIRST_LIMIT_ARG - 1 + 2 * (#KEYS - FIRST_LIMIT_KEY + 1))
+local cooldown, window, window_max, max_failures, failure_ceiling, refused_limit, refused_retry, step =
+  int_arg(3), int_arg(4), int_arg(5), int_arg(6), int_arg(7), int_arg(8), int_arg(9), int_arg(10)
 
 local now = now_ms()
-local cooldown, window, window_max, max_failures, failure_ceiling, refused_limit, refused_retry, step =
-  packed_ints(packed_arg, 8)
 
 local state = read_send_state(dest_key, client, now)
 if failures_refuse(state.failures, state.client_failures, max_failures, failure_ceiling) then

@@ -10,13 +10,14 @@
 -- ARGV[1]     the digest's fingerprint (16 bytes), then the Scope's (16
 --             bytes) when there is one
 -- ARGV[2]     sealed: stored after the fingerprints
--- ARGV[3]     "keep:ttl:cooldown:window:window max:max failures:failure
---             ceiling:refused limit:refused retry": keep is 1 to reuse a
---             pending code of the same Scope; ttl, cooldown and window in
---             ms; refused limit is the index of an extra limit already
---             refused by charge.lua (-1: none) and refused retry its ms
--- ARGV[4]     the client tag
--- ARGV[5..]   per extra limit in KEYS: max, window ms
+-- ARGV[3]     the client tag
+-- ARGV[4..12] integers: keep, ttl, cooldown, window, window max, max
+--             failures, failure ceiling, refused limit, refused retry.
+--             keep is 1 to reuse a pending code of the same Scope; ttl,
+--             cooldown and window are ms; refused limit is the index of an
+--             extra limit already refused by charge.lua (-1: none) and
+--             refused retry its ms
+-- ARGV[13..]  per extra limit in KEYS: max, window ms
 --
 -- Reply: {outcome, reason, limit index, retry ms, attempts, expires ms,
 -- sealed}
@@ -30,8 +31,11 @@
 --   expires ms   ms until the code expires
 --   sealed       the pending code's sealed value when REUSED, else ''
 local dest_key, pending_key = KEYS[1], KEYS[2]
-local code_arg, sealed_arg, packed_arg, client = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local FIRST_LIMIT_KEY, FIRST_LIMIT_ARG = 3, 5
+local code_arg, sealed_arg, client = ARGV[1], ARGV[2], ARGV[3]
+local FIRST_LIMIT_KEY, FIRST_LIMIT_ARG = 3, 13
+want_args(FIRST_LIMIT_ARG - 1 + 2 * (#KEYS - FIRST_LIMIT_KEY + 1))
+local keep, ttl, cooldown, window, window_max, max_failures, failure_ceiling, refused_limit, refused_retry =
+  int_arg(4), int_arg(5), int_arg(6), int_arg(7), int_arg(8), int_arg(9), int_arg(10), int_arg(11), int_arg(12)
 
 local now = now_ms()
 local pending = redis.call('GET', pending_key)
@@ -53,9 +57,6 @@ if pending_fingerprint == string.sub(code_arg, 1, 16) then
   -- Issue refunds the limits it charged.
   return {ISSUED, REASON_RETRY, 0, 0, attempts, expires_at - now, ''}
 end
-
-local keep, ttl, cooldown, window, window_max, max_failures, failure_ceiling, refused_limit, refused_retry =
-  packed_ints(packed_arg, 9)
 
 local state = read_send_state(dest_key, client, now)
 if failures_refuse(state.failures, state.client_failures, max_failures, failure_ceiling) then

@@ -10,14 +10,14 @@ local function decode_head(pending)
   return flags, attempts_high * 256 + attempts_low, expires_at
 end
 
--- encode_head is decode_head's inverse.
+-- encode_head is decode_head's inverse. The expiry is split into two
+-- 24-bit halves, each written as three bytes.
 local function encode_head(flags, attempts, expires_at)
-  local exp_bytes, rest = {}, expires_at
-  for pos = 6, 1, -1 do
-    exp_bytes[pos] = rest % 256
-    rest = math.floor(rest / 256)
-  end
-  return string.char(flags, math.floor(attempts / 256), attempts % 256, unpack(exp_bytes))
+  local low = expires_at % 16777216
+  local high = (expires_at - low) / 16777216
+  return string.char(flags, math.floor(attempts / 256), attempts % 256,
+    math.floor(high / 65536), math.floor(high / 256) % 256, high % 256,
+    math.floor(low / 65536), math.floor(low / 256) % 256, low % 256)
 end
 
 -- has_scope reports whether flags say the code carries a Scope (bit 2).

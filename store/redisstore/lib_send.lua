@@ -93,23 +93,20 @@ end
 -- state is what read_send_state returned.
 local function record_send(dest_key, client, now, cooldown_ms, window_ms, window_max, state)
   local fields, latest = {}, 0
-  local function put(field, value)
-    fields[#fields + 1] = field
-    fields[#fields + 1] = value
-  end
   if cooldown_ms > 0 then
     latest = now + cooldown_ms
-    put('c:' .. client, latest)
+    fields[1], fields[2] = 'c:' .. client, latest
   end
   if window_max > 0 then
     local window_end, ceiling_end = state.window_end, state.ceiling_end
     if state.window_sends == 0 then window_end = now + window_ms end
     if ceiling_end == 0 then ceiling_end = now + window_ms end
-    put('w:' .. client, state.window_sends + 1)
-    put('x:' .. client, window_end)
-    put('n', state.ceiling_sends + 1)
-    put('y', ceiling_end)
-    put('u:' .. client, ceiling_end)
+    local count = #fields
+    fields[count + 1], fields[count + 2] = 'w:' .. client, state.window_sends + 1
+    fields[count + 3], fields[count + 4] = 'x:' .. client, window_end
+    fields[count + 5], fields[count + 6] = 'n', state.ceiling_sends + 1
+    fields[count + 7], fields[count + 8] = 'y', ceiling_end
+    fields[count + 9], fields[count + 10] = 'u:' .. client, ceiling_end
     latest = math.max(latest, window_end, ceiling_end)
   end
   if #fields > 0 then

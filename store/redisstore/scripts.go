@@ -62,11 +62,11 @@ import (
 // the writes it needs.
 
 // Each script is a .lua file, run after the constants below and the
-// helper files it names: lib_clock.lua (now_ms), lib_args.lua
-// (packed_ints), lib_pending.lua (the
-// pending value's head, extend_expiry, failures_refuse) and lib_send.lua
-// (the send limits of Issue and Fallback). Each file starts with its keys,
-// arguments and reply, field by field.
+// helper files it names: lib_clock.lua (now_ms), lib_args.lua (int_arg,
+// want_args, packed_ints), lib_pending.lua (the pending value's head,
+// extend_expiry, failures_refuse) and lib_send.lua (the send limits of
+// Issue and Fallback). Each file starts with its keys, arguments and reply,
+// field by field.
 var (
 	//go:embed lib_clock.lua
 	libClock string

@@ -1,12 +1,16 @@
 package redisstore
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/go2fa/go2fa/store"
 )
@@ -92,5 +96,53 @@ func TestPackedArgumentMalformed(t *testing.T) {
 	v, err := checkScript.Run(ctx, c, keys, fp, "5:20:0:60000", "").Result()
 	if res, ok := checkReply(v, 5); err != nil || !ok || res.Status != store.Expired {
 		t.Errorf("check script with a well-formed argument = %v, %v; want Expired", v, err)
+	}
+}
+
+// TestIntegerArgumentsMalformed: the issue and fallback scripts given
+// integer arguments that are not exactly the integers they want (too few, too many, empty, not a
+// number, fractional) fails (an error, never a reply read with zeros for
+// the missing limits), and the well-formed call works.
+func TestIntegerArgumentsMalformed(t *testing.T) {
+	c := miniBackend().client(t)
+	s := newTestStore(t, c)
+	ctx := t.Context()
+	dest, pending := s.destKeys("k", nil)
+	fp := codeArg([]byte("d"), nil)
+	cases := []struct {
+		name   string
+		script *redis.Script
+		keys   []string
+		fixed  []any // the arguments before the integers
+		good   []any // well-formed integers
+	}{
+		{"issue", issueScript, []string{dest, pending}, []any{fp, "", ""}, []any{0, 300000, 30000, 3600000, 5, 20, 0, -1, 0}},
+		{"fallback", fallbackScript, []string{dest, pending, dest + ":b"}, []any{"t", ""}, []any{30000, 3600000, 5, 20, 0, -1, 0, 1}},
+	}
+	for _, tc := range cases {
+		run := func(ints ...any) error {
+			return tc.script.Run(ctx, c, tc.keys, append(slices.Clone(tc.fixed), ints...)...).Err()
+		}
+		bad := map[string][]any{
+			"none":     {},
+			"too few":  tc.good[:len(tc.good)-1],
+			"too many": append(slices.Clone(tc.good), 1),
+		}
+		for i, v := range []any{"", "x", "1.5", "5:20", "nan", "inf"} {
+			ints := slices.Clone(tc.good)
+			ints[i%len(ints)] = v
+			bad[fmt.Sprintf("%q at %d", v, i%len(ints))] = ints
+		}
+		for name, ints := range bad {
+			if err := run(ints...); err == nil {
+				t.Errorf("%s script with integers %s (%v): no error", tc.name, name, ints)
+			}
+		}
+		if err := run(tc.good...); err != nil {
+			t.Errorf("%s script with well-formed integers: %v", tc.name, err)
+		}
+		if err := c.Del(ctx, dest, pending).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
