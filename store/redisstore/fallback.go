@@ -13,10 +13,10 @@ import (
 
 var _ store.FallbackStore = (*Store)(nil)
 
-// fallbackKey is the string that marks the code of scope a Fallback took:
-// the pending code's key with "b" for "p".
-func fallbackKey(dest, pending string) string {
-	return dest + ":b" + pending[len(dest)+2:]
+// fallbackKey is the string that marks the code of a Scope a Fallback
+// took: P:{K}:b for the pending field p, P:{K}:b:S for p:S.
+func fallbackKey(dest, field string) string {
+	return dest + ":b" + field[1:]
 }
 
 // Fallback implements store.FallbackStore with one EVALSHA, except on a
@@ -28,8 +28,8 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 	if err := begin(ctx, op, req.Validate()); err != nil {
 		return store.FallbackResult{}, err
 	}
-	dest, pending := s.destKeys(req.Key, req.Scope)
-	keys := []string{dest, pending, fallbackKey(dest, pending)}
+	dest := s.destKey(req.Key)
+	keys := []string{dest, fallbackKey(dest, pendingField(req.Scope))}
 	if !s.split || len(req.Limits) == 0 {
 		args := fallbackArgs(req, -1, 0)
 		for _, l := range req.Limits {
@@ -50,8 +50,8 @@ func (s *Store) Fallback(ctx context.Context, req store.FallbackRequest) (store.
 }
 
 func fallbackArgs(req store.FallbackRequest, refused int, retry int64) []any {
-	args := make([]any, 0, 10+2*len(req.Limits))
-	args = append(args, req.Tag, clientTag(req.Client))
+	args := make([]any, 0, 11+2*len(req.Limits))
+	args = append(args, req.Tag, clientTag(req.Client), pendingField(req.Scope))
 	return appendInts(args, msec(req.Cooldown), msec(req.SendWindow), int64(req.SendsPerWindow),
 		int64(req.MaxFailures), int64(req.FailureCeiling), int64(refused), retry, int64(max(req.Step, 1)))
 }

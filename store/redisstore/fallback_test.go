@@ -24,16 +24,13 @@ func TestFallbackReadsScopedLayout(t *testing.T) {
 	if _, err := s.Issue(ctx, store.IssueRequest{Key: "k", Digest: []byte("digest"), Sealed: sealed, TTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	kp := s.pendingKey("k")
-	p, err := mi.m.Get(kp)
-	if err != nil {
-		t.Fatal(err)
+	dest := s.destKey("k")
+	p := mi.m.HGet(dest, "p")
+	if len(p) < 25 {
+		t.Fatalf("pending field = %q", p)
 	}
 	scoped := string([]byte{p[0] | 2}) + p[1:25] + string(bytes.Repeat([]byte{9}, 16)) + p[25:]
-	if err := mi.m.Set(kp, scoped); err != nil {
-		t.Fatal(err)
-	}
-	mi.m.SetTTL(kp, time.Minute)
+	mi.m.HSet(dest, "p", scoped)
 	res, err := s.Fallback(ctx, store.FallbackRequest{Key: "k", Tag: bytes.Repeat([]byte{9}, 12)})
 	if err != nil || res.Outcome != store.FallbackNotPending {
 		t.Fatalf("Fallback with the scope's bytes as tag = %v, %v; want not pending", res.Outcome, err)

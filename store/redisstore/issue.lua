@@ -4,20 +4,20 @@
 -- LIMIT_WINDOW), then the extra limits.
 --
 -- KEYS[1]     destination hash P:{K}
--- KEYS[2]     pending code of the Scope, P:{K}:p[:S]
--- KEYS[3..]   extra limits P:l:{L} (standalone only; on a Cluster they are
+-- KEYS[2..]   extra limits P:l:{L} (standalone only; on a Cluster they are
 --             charged by charge.lua first)
 -- ARGV[1]     the digest's fingerprint (16 bytes), then the Scope's (16
 --             bytes) when there is one
 -- ARGV[2]     sealed: stored after the fingerprints
 -- ARGV[3]     the client tag
--- ARGV[4..12] integers: keep, ttl, cooldown, window, window max, max
+-- ARGV[4]     the Scope's pending-code field in the hash, p or p:S
+-- ARGV[5..13] integers: keep, ttl, cooldown, window, window max, max
 --             failures, failure ceiling, refused limit, refused retry.
 --             keep is 1 to reuse a pending code of the same Scope; ttl,
 --             cooldown and window are ms; refused limit is the index of an
 --             extra limit already refused by charge.lua (-1: none) and
 --             refused retry its ms
--- ARGV[13..]  per extra limit in KEYS: max, window ms
+-- ARGV[14..]  per extra limit in KEYS: max, window ms
 --
 -- Reply: {outcome, reason, limit index, retry ms, attempts, expires ms,
 -- sealed}
@@ -30,15 +30,16 @@
 --                Scope until the old code's expiry)
 --   expires ms   ms until the code expires
 --   sealed       the pending code's sealed value when REUSED, else ''
-local dest_key, pending_key = KEYS[1], KEYS[2]
-local code_arg, sealed_arg, client = ARGV[1], ARGV[2], ARGV[3]
-local FIRST_LIMIT_KEY, FIRST_LIMIT_ARG = 3, 13
+local dest_key = KEYS[1]
+local code_arg, sealed_arg, client, pending_field = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local FIRST_LIMIT_KEY, FIRST_LIMIT_ARG = 2, 14
 want_args(FIRST_LIMIT_ARG - 1 + 2 * (#KEYS - FIRST_LIMIT_KEY + 1))
 local keep, ttl, cooldown, window, window_max, max_failures, failure_ceiling, refused_limit, refused_retry =
-  int_arg(4), int_arg(5), int_arg(6), int_arg(7), int_arg(8), int_arg(9), int_arg(10), int_arg(11), int_arg(12)
+  int_arg(5), int_arg(6), int_arg(7), int_arg(8), int_arg(9), int_arg(10), int_arg(11), int_arg(12), int_arg(13)
 
 local now = now_ms()
-local pending = redis.call('GET', pending_key)
+local state = read_send_state(dest_key, client, now, pending_field)
+local pending = state.pending
 local attempts, expires_at, pending_fingerprint, pending_scope = 0, 0, false, ''
 if pending then
   local flags
@@ -58,7 +59,6 @@ if pending_fingerprint == string.sub(code_arg, 1, 16) then
   return {ISSUED, REASON_RETRY, 0, 0, attempts, expires_at - now, ''}
 end
 
-local state = read_send_state(dest_key, client, now)
 if failures_refuse(state.failures, state.client_failures, max_failures, failure_ceiling) then
   return {LIMITED, LIMIT_FAILURES, 0, state.failures_end - now, 0, 0, ''}
 end
@@ -68,12 +68,14 @@ if window_retry then return {LIMITED, LIMIT_WINDOW, 0, window_retry, 0, 0, ''} e
 if refused_limit >= 0 then return {LIMITED, LIMIT_EXTRA, refused_limit, refused_retry, 0, 0, ''} end
 local full_limit, limit_retry = charge_extra_limits(FIRST_LIMIT_KEY, FIRST_LIMIT_ARG, now)
 if full_limit then return {LIMITED, LIMIT_EXTRA, full_limit, limit_retry, 0, 0, ''} end
-record_send(dest_key, client, now, cooldown, window, window_max, state)
-
+local fields = {}
 if pending_fingerprint and keep == 1 and pending_scope == request_scope then
+  write_hash(dest_key, fields, now, send_fields(fields, client, now, cooldown, window, window_max, state), state)
   return {REUSED, NO_LIMIT, 0, 0, attempts, expires_at - now, string.sub(pending, 26 + #pending_scope)}
 end
 local new_expiry, flags = now + ttl, 0
 if #request_scope > 0 then flags = 2 end -- bit 2: the code has a Scope (see has_scope)
-redis.call('SET', pending_key, encode_head(flags, attempts, new_expiry) .. code_arg .. sealed_arg, 'PXAT', new_expiry)
+fields[1], fields[2] = pending_field, encode_head(flags, attempts, new_expiry) .. code_arg .. sealed_arg
+local latest = send_fields(fields, client, now, cooldown, window, window_max, state)
+write_hash(dest_key, fields, now, math.max(latest, new_expiry), state)
 return {ISSUED, NO_LIMIT, 0, 0, attempts, ttl, ''}

@@ -26,8 +26,13 @@ local function has_scope(flags)
 end
 
 -- extend_expiry makes key live at least until until_ms; it never shortens
--- a key's life.
-local function extend_expiry(key, now, until_ms)
+-- a key's life. maybe_new says the caller found none of the fields it read
+-- in the key before writing it, so the key is likely new and has no TTL:
+-- then PEXPIREAT ... NX (Redis 7.0 and later) sets the expiry in one call.
+-- It sets nothing on a key that has a TTL, and on Redis 6.2 NX is an error
+-- (caught by pcall); either way the PTTL path follows.
+local function extend_expiry(key, now, until_ms, maybe_new)
+  if maybe_new and redis.pcall('PEXPIREAT', key, until_ms, 'NX') == 1 then return end
   local ttl = redis.call('PTTL', key)
   if ttl < 0 or now + ttl < until_ms then redis.call('PEXPIREAT', key, until_ms) end
 end

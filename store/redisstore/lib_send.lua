@@ -14,16 +14,27 @@
 --   ceiling_end      window, and its end (0, 0 when it has passed)
 --   unapproved_end   the ceiling window in which the client last sent
 --                    without an approval since (nil: none)
-local function read_send_state(dest_key, client, now)
+--   pending          the value of pending_field, the Scope's pending code
+--                    (false: none), read in the same HMGET
+--   seen             whether any of the fields read was in the hash
+local function read_send_state(dest_key, client, now, pending_field)
   local fields = redis.call('HMGET', dest_key, 'c:' .. client, 'w:' .. client, 'x:' .. client,
-    'f', 'g', 'E', 'f:' .. client, 'e:' .. client, 'n', 'y', 'u:' .. client)
+    'f', 'g', 'E', 'f:' .. client, 'e:' .. client, 'n', 'y', 'u:' .. client, pending_field)
   local state = {
     cooldown_end = tonumber(fields[1]) or 0,
     window_sends = 0, window_end = tonumber(fields[3]) or 0,
     failures = 0, client_failures = 0, failures_end = tonumber(fields[5]) or 0,
     ceiling_sends = tonumber(fields[9]) or 0, ceiling_end = tonumber(fields[10]) or 0,
     unapproved_end = tonumber(fields[11]),
+    pending = fields[12],
+    seen = false,
   }
+  for pos = 1, 12 do
+    if fields[pos] then
+      state.seen = true
+      break
+    end
+  end
   if state.failures_end > now then
     state.failures = tonumber(fields[4]) or 0
     if fields[8] and fields[8] == fields[6] then state.client_failures = tonumber(fields[7]) or 0 end
@@ -86,16 +97,18 @@ local function charge_extra_limits(first_key, first_arg, now)
   return nil
 end
 
--- record_send starts client's cooldown and, with a window budget, counts
--- the send in the client's window and in the key's ceiling window
--- (starting either when it has passed), marking it unapproved in the
--- latter; then it extends the hash's life to the latest end it wrote.
--- state is what read_send_state returned.
-local function record_send(dest_key, client, now, cooldown_ms, window_ms, window_max, state)
-  local fields, latest = {}, 0
+-- send_fields appends to fields (name, value, name, value, ...) what a
+-- send writes to the destination hash: client's cooldown and, with a
+-- window budget, the send counted in the client's window and in the key's
+-- ceiling window (starting either when it has passed), marked unapproved
+-- in the latter. It returns the latest end it wrote (0: none). state is
+-- what read_send_state returned.
+local function send_fields(fields, client, now, cooldown_ms, window_ms, window_max, state)
+  local latest = 0
   if cooldown_ms > 0 then
     latest = now + cooldown_ms
-    fields[1], fields[2] = 'c:' .. client, latest
+    local count = #fields
+    fields[count + 1], fields[count + 2] = 'c:' .. client, latest
   end
   if window_max > 0 then
     local window_end, ceiling_end = state.window_end, state.ceiling_end
@@ -109,8 +122,14 @@ local function record_send(dest_key, client, now, cooldown_ms, window_ms, window
     fields[count + 9], fields[count + 10] = 'u:' .. client, ceiling_end
     latest = math.max(latest, window_end, ceiling_end)
   end
-  if #fields > 0 then
-    redis.call('HSET', dest_key, unpack(fields))
-    extend_expiry(dest_key, now, latest)
-  end
+  return latest
+end
+
+-- write_hash sets fields (name, value, ...) in dest_key with one HSET and
+-- makes the hash live at least until until_ms. state is what
+-- read_send_state returned.
+local function write_hash(dest_key, fields, now, until_ms, state)
+  if #fields == 0 then return end
+  redis.call('HSET', dest_key, unpack(fields))
+  extend_expiry(dest_key, now, until_ms, not state.seen)
 end

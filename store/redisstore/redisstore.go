@@ -152,32 +152,22 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	return &Store{client: client, prefix: o.prefix, split: !single}, nil
 }
 
-// destKeys returns a destination's two keys for one Scope: the hash P:{K}
-// and the pending code's string, P:{K}:p without a Scope, P:{K}:p:S with
-// one (S: the hex of the first 16 bytes of its SHA-256). The opaque key is
-// the hash tag, so all of them live in one slot.
-func (s *Store) destKeys(key string, scope []byte) (dest, pending string) {
-	dest = s.prefix + ":{" + key + "}"
+// destKey is the hash of one destination, P:{K}. The opaque key is the
+// hash tag, so the hash and the destination's fallback marks live in one
+// slot.
+func (s *Store) destKey(key string) string {
+	return s.prefix + ":{" + key + "}"
+}
+
+// pendingField is the field of the destination hash that holds the pending
+// code of a Scope: p without a Scope, p:S with one (S: the hex of the first
+// 16 bytes of its SHA-256).
+func pendingField(scope []byte) string {
 	if len(scope) == 0 {
-		return dest, dest + ":p"
+		return "p"
 	}
 	h := sha256.Sum256(scope)
-	return dest, dest + ":p:" + hex.EncodeToString(h[:fingerprintLen])
-}
-
-func pendingOf(_, pending string) string { return pending }
-
-// destKey is the hash of one destination.
-func (s *Store) destKey(key string) string {
-	dest, _ := s.destKeys(key, nil)
-	return dest
-}
-
-// pendingKey is the string that holds the pending code of one destination
-// without a Scope.
-func (s *Store) pendingKey(key string) string {
-	_, pending := s.destKeys(key, nil)
-	return pending
+	return "p:" + hex.EncodeToString(h[:fingerprintLen])
 }
 
 // fingerprintLen is how many bytes of a digest's SHA-256 Redis keeps.
@@ -305,8 +295,8 @@ func (s *Store) Issue(ctx context.Context, req store.IssueRequest) (store.IssueR
 	if s.split && len(req.Limits) > 0 {
 		return s.issueSplit(ctx, req)
 	}
-	keys := make([]string, 2, 2+len(req.Limits))
-	keys[0], keys[1] = s.destKeys(req.Key, req.Scope)
+	keys := make([]string, 1, 1+len(req.Limits))
+	keys[0] = s.destKey(req.Key)
 	args := issueArgs(req, -1, 0)
 	for _, l := range req.Limits {
 		keys = append(keys, s.limitKey(l.Key))
@@ -321,8 +311,8 @@ func issueArgs(req store.IssueRequest, refused int, retry int64) []any {
 	if req.KeepPending {
 		keep = 1
 	}
-	args := make([]any, 0, 12+2*len(req.Limits))
-	args = append(args, codeArg(req.Digest, req.Scope), req.Sealed, clientTag(req.Client))
+	args := make([]any, 0, 13+2*len(req.Limits))
+	args = append(args, codeArg(req.Digest, req.Scope), req.Sealed, clientTag(req.Client), pendingField(req.Scope))
 	return appendInts(args, keep, msec(req.TTL), msec(req.Cooldown), msec(req.SendWindow),
 		int64(req.SendsPerWindow), int64(req.MaxFailures), int64(req.FailureCeiling), int64(refused), retry)
 }
@@ -407,8 +397,7 @@ func (s *Store) issueSplit(ctx context.Context, req store.IssueRequest) (store.I
 	if err != nil {
 		return store.IssueResult{}, fail(ctx, op, err)
 	}
-	dest, pending := s.destKeys(req.Key, req.Scope)
-	res, retried, err := s.runIssue(ctx, []string{dest, pending}, issueArgs(req, charges.refused, charges.retry))
+	res, retried, err := s.runIssue(ctx, []string{s.destKey(req.Key)}, issueArgs(req, charges.refused, charges.retry))
 	if err != nil {
 		return res, err
 	}
@@ -487,9 +476,8 @@ func (s *Store) Check(ctx context.Context, req store.CheckRequest) (store.CheckR
 	if err := ctx.Err(); err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
-	dest, pending := s.destKeys(req.Key, req.Scope)
-	v, err := checkScript.Run(ctx, s.client, []string{dest, pending},
-		codeArg(req.Digest, req.Scope), s.limitsArg(req), clientTag(req.Client)).Result()
+	v, err := checkScript.Run(ctx, s.client, []string{s.destKey(req.Key)},
+		codeArg(req.Digest, req.Scope), s.limitsArg(req), clientTag(req.Client), pendingField(req.Scope)).Result()
 	if err != nil {
 		return store.CheckResult{}, fail(ctx, op, err)
 	}
@@ -546,7 +534,7 @@ func (s *Store) Withdraw(ctx context.Context, key string, scope, digest []byte) 
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, op, err)
 	}
-	if err := withdrawScript.Run(ctx, s.client, []string{pendingOf(s.destKeys(key, scope))}, fingerprint(digest)).Err(); err != nil {
+	if err := withdrawScript.Run(ctx, s.client, []string{s.destKey(key)}, fingerprint(digest), pendingField(scope)).Err(); err != nil {
 		return fail(ctx, op, err)
 	}
 	return nil

@@ -152,23 +152,34 @@ func TestNoScriptFallback(t *testing.T) {
 	}
 }
 
-// TestCheckServerCalls counts, with INFO commandstats on a redis-server of
-// its own, the commands a Check runs inside its script: a right code with no
-// failure counted is one GETDEL, one HMGET of the failure fields and one
-// HDEL of the client's unapproved send (the send ceiling's mark), without
-// TIME; a right code after a wrong guess takes the full path, which reads
-// the clock and forgives the client's failure before it approves.
-func TestCheckServerCalls(t *testing.T) {
+// TestScriptServerCalls counts, with INFO commandstats on a redis-server of
+// its own, the commands an Issue and a Check run inside their scripts. An
+// Issue for a new destination reads the clock, reads the hash once (the
+// code's field with the limits), writes it once and sets its expiry:
+// TIME, HMGET, HSET, PEXPIREAT (NX: the hash had no TTL, so no PTTL). A Check with the right code and no
+// failure counted is TIME, one HMGET of the code and the failure fields,
+// and one HDEL of the code and the client's unapproved send (the send
+// ceiling's mark); a right code after a wrong guess also forgives the
+// client's failure (HSET) before it approves.
+func TestScriptServerCalls(t *testing.T) {
 	srv := redistest.StartServer(t)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { c.Close() })
 	s := newTestStore(t, c)
 	ctx := context.Background()
-	issue := func(key string) {
+	issue := func(key string) map[string]int {
 		t.Helper()
+		if err := c.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
 		if r, err := s.Issue(ctx, defaultIssue(key, []byte("good"))); err != nil || r.Outcome != store.Issued {
 			t.Fatalf("Issue = %+v, %v", r, err)
 		}
+		info, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return scriptCalls(t, info)
 	}
 	check := func(key, digest string, want store.CheckStatus) map[string]int {
 		t.Helper()
@@ -187,16 +198,40 @@ func TestCheckServerCalls(t *testing.T) {
 		return scriptCalls(t, info)
 	}
 
-	issue("fast")
-	if got, want := check("fast", "good", store.Approved), map[string]int{"getdel": 1, "hmget": 1, "hdel": 1}; !maps.Equal(got, want) {
+	if got, want := issue("fast"), map[string]int{"time": 1, "hmget": 1, "hset": 1, "pexpireat": 1}; !maps.Equal(got, want) {
+		t.Errorf("Issue for a new destination: Redis ran %v, want %v", got, want)
+	}
+	if got, want := check("fast", "good", store.Approved), map[string]int{"time": 1, "hmget": 1, "hdel": 1}; !maps.Equal(got, want) {
 		t.Errorf("right code, no failure: Redis ran %v, want %v", got, want)
 	}
 	issue("flagged")
 	check("flagged", "bad", store.Rejected)
 	got := check("flagged", "good", store.Approved)
-	if want := map[string]int{"getdel": 1, "hmget": 1, "time": 1, "hset": 1, "hdel": 1}; !maps.Equal(got, want) {
+	if want := map[string]int{"hmget": 1, "time": 1, "hset": 1, "hdel": 1}; !maps.Equal(got, want) {
 		t.Errorf("right code after a wrong guess: Redis ran %v, want %v (the client's failure forgiven)", got, want)
 	}
+}
+
+// TestIssueNeverShortensHashLife: an Issue that finds none of the fields
+// it reads in the destination's hash tries PEXPIREAT ... NX first, as for a
+// new hash; on a hash that already lives longer (here: a TOTP marker's 3
+// hours, in fields Issue does not read) its expiry must stay.
+func TestIssueNeverShortensHashLife(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		c := b.client(t)
+		s := newTestStore(t, c)
+		ctx := context.Background()
+		if _, err := s.Attempt(ctx, store.AttemptRequest{Key: "k", Marker: "1", MarkerTTL: 3 * time.Hour, MaxFailures: 3,
+			FailureWindow: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := s.Issue(ctx, defaultIssue("k", []byte("d"))); err != nil || r.Outcome != store.Issued {
+			t.Fatalf("Issue = %+v, %v", r, err)
+		}
+		if ttl := c.PTTL(ctx, s.destKey("k")).Val(); ttl <= 2*time.Hour {
+			t.Errorf("destination PTTL after Issue = %v, want > 2h: the marker's lifetime", ttl)
+		}
+	})
 }
 
 // scriptCalls reads INFO commandstats: calls per command, without the ones

@@ -85,15 +85,14 @@ func TestPackedArgumentMalformed(t *testing.T) {
 	c := miniBackend().client(t)
 	s := newTestStore(t, c)
 	ctx := t.Context()
-	dest, pending := s.destKeys("k", nil)
-	keys := []string{dest, pending}
+	keys := []string{s.destKey("k")}
 	fp := codeArg([]byte("d"), nil)
 	for _, packed := range []string{"", "5:20:0", "5:20:0:1:2", "5::20:0:1", "5:20:0:1:", ":5:20:0:1", "5:x:0:1", "5:20:0:1.5"} {
-		if err := checkScript.Run(ctx, c, keys, fp, packed, "").Err(); err == nil {
+		if err := checkScript.Run(ctx, c, keys, fp, packed, "", "p").Err(); err == nil {
 			t.Errorf("check script with packed argument %q: no error", packed)
 		}
 	}
-	v, err := checkScript.Run(ctx, c, keys, fp, "5:20:0:60000", "").Result()
+	v, err := checkScript.Run(ctx, c, keys, fp, "5:20:0:60000", "", "p").Result()
 	if res, ok := checkReply(v, 5); err != nil || !ok || res.Status != store.Expired {
 		t.Errorf("check script with a well-formed argument = %v, %v; want Expired", v, err)
 	}
@@ -107,7 +106,7 @@ func TestIntegerArgumentsMalformed(t *testing.T) {
 	c := miniBackend().client(t)
 	s := newTestStore(t, c)
 	ctx := t.Context()
-	dest, pending := s.destKeys("k", nil)
+	dest := s.destKey("k")
 	fp := codeArg([]byte("d"), nil)
 	cases := []struct {
 		name   string
@@ -116,8 +115,8 @@ func TestIntegerArgumentsMalformed(t *testing.T) {
 		fixed  []any // the arguments before the integers
 		good   []any // well-formed integers
 	}{
-		{"issue", issueScript, []string{dest, pending}, []any{fp, "", ""}, []any{0, 300000, 30000, 3600000, 5, 20, 0, -1, 0}},
-		{"fallback", fallbackScript, []string{dest, pending, dest + ":b"}, []any{"t", ""}, []any{30000, 3600000, 5, 20, 0, -1, 0, 1}},
+		{"issue", issueScript, []string{dest}, []any{fp, "", "", "p"}, []any{0, 300000, 30000, 3600000, 5, 20, 0, -1, 0}},
+		{"fallback", fallbackScript, []string{dest, dest + ":b"}, []any{"t", "", "p"}, []any{30000, 3600000, 5, 20, 0, -1, 0, 1}},
 	}
 	for _, tc := range cases {
 		run := func(ints ...any) error {
@@ -141,7 +140,7 @@ func TestIntegerArgumentsMalformed(t *testing.T) {
 		if err := run(tc.good...); err != nil {
 			t.Errorf("%s script with well-formed integers: %v", tc.name, err)
 		}
-		if err := c.Del(ctx, dest, pending).Err(); err != nil {
+		if err := c.Del(ctx, dest).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
