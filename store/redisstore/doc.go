@@ -19,20 +19,19 @@
 //
 // Check, the hot path, is built to cost Redis little more than a trivial
 // script: a right code, on a destination with no failure ever counted in its
-// hash, is taken and consumed with a GETDEL and a read of the failure
-// fields inside the script, without reading the clock (the code's key
-// expires with the code, so a key that is there holds a live code). Every
-// other Check (wrong code, no code, a failure counted) reads the clock too.
+// hash, is the clock, one read of the code with the failure fields, and one
+// delete inside the script. Every other Check (wrong code, no code, a
+// failure counted) adds the writes it needs.
 //
 // # Keys and memory
 //
-// One destination has a hash, P:{K}, and one string per Scope with a
-// pending code, P:{K}:p (no Scope) or P:{K}:p:S (S from the Scope's
-// SHA-256); P is the prefix, K the opaque store key. The string holds the
-// pending code: a 16-byte fingerprint of the digest (its SHA-256,
-// truncated), the same of the optional Scope, the optional Sealed value,
-// the code's attempts and expiry; Redis expires it with the code. The hash
-// holds what outlives a code: per client key (a 96-bit tag of
+// One destination has a hash, P:{K}; P is the prefix, K the opaque store
+// key. One field per Scope with a pending code, p (no Scope) or p:S (S
+// from the Scope's SHA-256), holds the code: a 16-byte fingerprint of the
+// digest (its SHA-256, truncated), the same of the optional Scope, the
+// optional Sealed value, the code's attempts and expiry; a code whose
+// expiry has passed counts as absent. The rest of the hash holds what
+// outlives a code: per client key (a 96-bit tag of
 // store.IssueRequest.Client) the cooldown, the send window, its failures
 // in the current run and its unapproved send; the destination's failure
 // counter and run and its send ceiling's count; accepted Attempt markers.
@@ -45,7 +44,8 @@
 // one client key (code, cooldown, window counter, and after a wrong guess
 // the failure counters), is held by TestMemoryPerVerification to a budget
 // of MEMORY USAGE bytes, a larger one with Policy.KeepCode's sealed code;
-// docs/redis.md has the figures. Each further client key that sends or fails adds its fields to the hash.
+// docs/redis.md has the figures. Each further client key that sends or
+// fails adds its fields to the hash.
 // An extra limit (store.IssueRequest.Limits) is one more small hash,
 // P:l:{L}, shared by every Issue that names it.
 //
@@ -94,10 +94,11 @@
 // client has ContextTimeoutEnabled set; otherwise the client's ReadTimeout
 // and WriteTimeout bound each call.
 //
-// Requires Redis 6.2 or later (GETDEL, SET with PXAT and KEEPTTL, scripts
-// replicated by effects). Redis keeps a key through the millisecond its
-// expiry names, so a code may still be accepted during the last millisecond
-// of its TTL. Fingerprints are compared with Lua's string equality inside
+// Requires Redis 6.2 or later (SET with PXAT, scripts replicated by
+// effects). On Redis 7.0 and later an Issue for a new destination sets the
+// hash's expiry with PEXPIREAT ... NX, one command less than on 6.2. A code
+// is accepted until the millisecond its expiry names, by the clock of the
+// node that holds it. Fingerprints are compared with Lua's string equality inside
 // Redis; a digest is an HMAC under a secret Redis never sees, so its timing
 // cannot guide a guesser.
 package redisstore

@@ -6,7 +6,7 @@ import (
 	"github.com/go2fa/go2fa/store"
 )
 
-// Besides the keys of scripts.go, the Fallback script (fallback.lua)
+// Besides the destination's hash, the Fallback script (fallback.lua)
 // writes P:{K}:b (P:{K}:b:S for Scope S), a string holding the Tag of the
 // code of the Scope a Fallback took, which expires with that code (SET
 // ... PXAT), so it outlives neither the code nor a replacement of it.

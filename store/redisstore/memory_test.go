@@ -18,8 +18,7 @@ import (
 const memoryBudget = 328
 
 // keepCodeBudget is the same ceiling with Policy.KeepCode, which adds the
-// sealed code (34 bytes) to the pending value and takes it out of Redis's
-// inline string encoding.
+// sealed code (34 bytes) to the pending value.
 const keepCodeBudget = 392
 
 // realisticKey is shaped like the otp package's store keys: 128 bits of

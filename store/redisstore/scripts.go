@@ -14,13 +14,9 @@ import (
 // first 16 bytes of a Scope's SHA-256, C the tag of a client key (see
 // clientTag), L a Limit.Key):
 //
-//	P:{K}:p    string: the pending code without a Scope, its attempts and
-//	P:{K}:p:S  expiry (with Scope S); the key expires with the code (SET
-//	           ... PXAT), so Check needs no clock to tell a live code from
-//	           an expired one
-//	P:{K}:b    string: the fallback mark of the code of P:{K}:p (P:{K}:b:S
-//	P:{K}:b:S  of P:{K}:p:S); see fallback.go
-//	P:{K}      hash: what outlives a code
+//	P:{K}      hash: the pending codes and what outlives a code
+//	  p    the pending code without a Scope, its attempts and expiry
+//	  p:S  the same for Scope S
 //	  c:C  end of client C's cooldown, unix ms
 //	  w:C  client C's sends in its window; x:C its end, unix ms
 //	  f    the key's failure counter; g its end, unix ms; E its run
@@ -32,11 +28,12 @@ import (
 //	       approval since (deleted by its approval)
 //	  m:<marker>  end of an accepted Attempt marker, unix ms
 //	  M  latest end of any marker
+//	P:{K}:b    string: the fallback mark of the code of field p (P:{K}:b:S
+//	P:{K}:b:S  of p:S); see fallback.go
 //	P:l:{L}  hash: one extra limit
 //	  n  sends in the window; t its end, unix ms
 //
-// The pending value is binary, 25 bytes (so Redis keeps it inline with its
-// object header) plus the optional Sealed value:
+// The pending value is binary, 25 bytes plus the optional Sealed value:
 //
 //	byte  1     flags: bit 2 when the code has a Scope (other bits are
 //	            ignored)
@@ -47,19 +44,22 @@ import (
 //	then        Sealed
 //
 // A withdrawn code keeps bytes 1-9 only: its attempts live on until its
-// expiry and carry over to the next code of its Scope.
+// expiry and carry over to the next code of its Scope. A code whose expiry
+// has passed counts as absent.
 //
 // A hash field whose time has passed counts as absent; a later write
 // overwrites it, and it goes at the latest with the hash. The scripts only
 // ever extend the hash's expiry (PEXPIREAT), to the latest end they write,
-// so every key has a TTL and none outlives the longest lifetime it was
-// given. The hash holds a few fields per client key that sent or failed
+// the code's expiry among them, so every key has a TTL and none outlives
+// the longest lifetime it was given. The hash holds a few fields per client key that sent or failed
 // while it lived. Times come from redis.call('TIME') on the node that owns
 // the key, so application servers with skewed clocks agree.
 //
-// A Check with the right code, when no failure was ever counted in the
-// hash, is a GETDEL and an HMGET: no TIME. Every other Check adds TIME and
-// the writes it needs.
+// An Issue for a new destination is TIME, one HMGET (the code's field with
+// the send limits), one HSET and one PEXPIREAT. A Check with the right
+// code, when no failure was ever counted in the hash, is TIME, one HMGET
+// (the code's field with the failure fields) and one HDEL. Other calls add
+// the reads and writes they need.
 
 // Each script is a .lua file, run after the constants below and the
 // helper files it names: lib_clock.lua (now_ms), lib_args.lua (int_arg,
