@@ -16,8 +16,9 @@
 -- One HMGET reads the code and the failure fields. A code whose expiry
 -- (in its head) has passed counts as absent. An approved code is deleted
 -- (HDEL), and so is the code of a locked key; a wrong guess writes the
--- code back with one more attempt, or deletes it when no guess is left. A right code when the hash holds no
--- failure counter is approved before the policy is read.
+-- code back with one more attempt, or deletes it when no guess is left.
+-- A right code when the hash holds no failure counter is approved before
+-- the policy is read.
 --
 -- An approval deletes the client's u:C mark: its sends no longer count
 -- against it for the send ceiling (see issue.lua).
