@@ -83,7 +83,7 @@ end
 
 attempts = attempts + 1
 local remaining = max_attempts - attempts
-local writes, latest = {}, 0
+local writes = {}
 if max_failures > 0 then
   if failures_end <= now then
     -- A new run: the old one's client counts no longer apply.
@@ -99,19 +99,16 @@ if max_failures > 0 then
     remaining = math.min(remaining, max_failures - client_failures, max_failures - failures)
   end
   writes = {'f', failures, 'g', failures_end, 'E', run, 'f:' .. client, client_failures, 'e:' .. client, run}
-  latest = failures_end
 end
 if remaining > 0 then
   local count = #writes
   writes[count + 1] = pending_field
   writes[count + 2] = encode_head(flags, attempts, expires_at) .. string.sub(pending, 10)
-  redis.call('HSET', dest_key, unpack(writes))
-  if latest > 0 then extend_expiry(dest_key, now, latest) end
-  return {REJECTED, remaining}
+else
+  -- No guess left: the code is spent.
+  redis.call('HDEL', dest_key, pending_field)
 end
-redis.call('HDEL', dest_key, pending_field)
-if #writes > 0 then
-  redis.call('HSET', dest_key, unpack(writes))
-  extend_expiry(dest_key, now, latest)
-end
+if #writes > 0 then redis.call('HSET', dest_key, unpack(writes)) end
+if max_failures > 0 then extend_expiry(dest_key, now, failures_end) end
+if remaining > 0 then return {REJECTED, remaining} end
 return {LOCKED, 0}
